@@ -1,0 +1,52 @@
+package backend
+
+import (
+	"bytes"
+	"context"
+	"io"
+)
+
+// RewindReader is the data for Save: a reader with a known length that can
+// start over from the beginning, so a failed upload can be retried.
+type RewindReader interface {
+	io.Reader
+	// Rewind positions the reader at the start again.
+	Rewind() error
+	// Length returns the total number of bytes.
+	Length() int64
+}
+
+// ByteReader is a RewindReader over a byte slice.
+type ByteReader struct {
+	*bytes.Reader
+	buf []byte
+}
+
+// NewByteReader returns a RewindReader over buf. buf must not change while
+// the reader is in use.
+func NewByteReader(buf []byte) *ByteReader {
+	return &ByteReader{Reader: bytes.NewReader(buf), buf: buf}
+}
+
+// Rewind starts over from the first byte.
+func (b *ByteReader) Rewind() error {
+	_, err := b.Seek(0, io.SeekStart)
+	return err
+}
+
+// Length returns len of the underlying slice.
+func (b *ByteReader) Length() int64 { return int64(len(b.buf)) }
+
+// Bytes returns the underlying slice; backends may use it to avoid a copy.
+func (b *ByteReader) Bytes() []byte { return b.buf }
+
+// LoadAll reads a whole file into memory.
+func LoadAll(ctx context.Context, be Backend, h Handle) ([]byte, error) {
+	var buf []byte
+	err := be.Load(ctx, h, 0, 0, func(rd io.Reader) error {
+		var err error
+		buf, err = io.ReadAll(rd)
+		return err
+	})
+	return buf, err
+}

@@ -1,0 +1,3 @@
+module github.com/arca-backup/arca
+
+go 1.24.0
