@@ -1,0 +1,234 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+)
+
+// version is the restic version arca is compatible with.
+const resticVersion = "0.19.1"
+
+// arcaVersion is arca's own version.
+const arcaVersion = "0.1.0-dev"
+
+// timeFormat is how restic prints timestamps.
+const timeFormat = "2006-01-02 15:04:05"
+
+// app holds one invocation's global options and output streams.
+type app struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	opts           globalOptions
+	// commands registered by the cmd_*.go files
+}
+
+func newApp(stdin io.Reader, stdout, stderr io.Writer) *app {
+	return &app{stdin: stdin, stdout: stdout, stderr: stderr}
+}
+
+// commandBuilders is the list of functions adding subcommands; each
+// cmd_*.go file appends its builder in an init function. It is written
+// only during package initialisation.
+var commandBuilders []func(a *app) *cobra.Command
+
+func registerCommand(f func(a *app) *cobra.Command) { commandBuilders = append(commandBuilders, f) }
+
+func (a *app) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "restic",
+		Short: "Backup and restore files",
+		Long: `arca is a drop-in replacement for restic: it reads and writes restic
+repositories with the same commands, flags and output.`,
+		SilenceErrors:     true,
+		SilenceUsage:      true,
+		DisableAutoGenTag: true,
+		PersistentPreRunE: func(c *cobra.Command, args []string) error {
+			return a.opts.finish(c.Flags())
+		},
+	}
+	root.SetIn(a.stdin)
+	root.SetOut(a.stdout)
+	root.SetErr(a.stderr)
+	a.opts.addFlags(root.PersistentFlags())
+	for _, b := range commandBuilders {
+		root.AddCommand(b(a))
+	}
+	return root
+}
+
+// globalOptions are restic's global flags.
+type globalOptions struct {
+	Repo               string
+	RepositoryFile     string
+	PasswordFile       string
+	PasswordCommand    string
+	KeyHint            string
+	Quiet              bool
+	Verbose            int
+	NoLock             bool
+	RetryLock          time.Duration
+	JSON               bool
+	CacheDir           string
+	NoCache            bool
+	CleanupCache       bool
+	InsecureNoPassword bool
+	InsecureTLS        bool
+	CACerts            []string
+	TLSClientCert      string
+	LimitUpload        int
+	LimitDownload      int
+	Options            []string
+	HTTPUserAgent      string
+	StuckTimeout       time.Duration
+	Compression        string
+	PackSize           uint
+	NoExtraVerify      bool
+
+	// password is resolved from the flags and environment by finish.
+	password string
+}
+
+func (o *globalOptions) addFlags(f *pflag.FlagSet) {
+	f.StringVarP(&o.Repo, "repo", "r", "", "`repository` to backup to or restore from (default: $RESTIC_REPOSITORY)")
+	f.StringVar(&o.RepositoryFile, "repository-file", "", "`file` to read the repository location from (default: $RESTIC_REPOSITORY_FILE)")
+	f.StringVarP(&o.PasswordFile, "password-file", "p", "", "`file` to read the repository password from (default: $RESTIC_PASSWORD_FILE)")
+	f.StringVar(&o.KeyHint, "key-hint", "", "`key` ID of key to try decrypting first (default: $RESTIC_KEY_HINT)")
+	f.StringVar(&o.PasswordCommand, "password-command", "", "shell `command` to obtain the repository password from (default: $RESTIC_PASSWORD_COMMAND)")
+	f.BoolVarP(&o.Quiet, "quiet", "q", false, "do not output comprehensive progress report")
+	f.CountVarP(&o.Verbose, "verbose", "v", "be verbose (specify multiple times or a level using --verbose=n``, max level/times is 2)")
+	f.BoolVar(&o.NoLock, "no-lock", false, "do not lock the repository, this allows some operations on read-only repositories")
+	f.DurationVar(&o.RetryLock, "retry-lock", 0, "retry to lock the repository if it is already locked, takes a value like 5m or 2h (default: no retries)")
+	f.BoolVar(&o.JSON, "json", false, "set output mode to JSON for commands that support it")
+	f.StringVar(&o.CacheDir, "cache-dir", "", "set the cache `directory`. (default: use system default cache directory)")
+	f.BoolVar(&o.NoCache, "no-cache", false, "do not use a local cache")
+	f.StringSliceVar(&o.CACerts, "cacert", nil, "`file` to load root certificates from (default: use system certificates or $RESTIC_CACERT)")
+	f.StringVar(&o.TLSClientCert, "tls-client-cert", "", "path to a `file` containing PEM encoded TLS client certificate and private key (default: $RESTIC_TLS_CLIENT_CERT)")
+	f.BoolVar(&o.InsecureNoPassword, "insecure-no-password", false, "use an empty password for the repository, must be passed to every restic command (insecure)")
+	f.BoolVar(&o.InsecureTLS, "insecure-tls", false, "skip TLS certificate verification when connecting to the repository (insecure)")
+	f.BoolVar(&o.CleanupCache, "cleanup-cache", false, "auto remove old cache directories")
+	f.StringVar(&o.Compression, "compression", "auto", "compression mode (only available for repository format version 2), one of (auto|off|fastest|better|max) (default: $RESTIC_COMPRESSION)")
+	f.BoolVar(&o.NoExtraVerify, "no-extra-verify", false, "skip additional verification of data before upload (see documentation)")
+	f.IntVar(&o.LimitUpload, "limit-upload", 0, "limits uploads to a maximum `rate` in KiB/s. (default: unlimited)")
+	f.IntVar(&o.LimitDownload, "limit-download", 0, "limits downloads to a maximum `rate` in KiB/s. (default: unlimited)")
+	f.UintVar(&o.PackSize, "pack-size", 0, "set target pack `size` in MiB, created pack files may be larger (default: $RESTIC_PACK_SIZE)")
+	f.StringSliceVarP(&o.Options, "option", "o", []string{}, "set extended option (`key=value`, can be specified multiple times)")
+	f.StringVar(&o.HTTPUserAgent, "http-user-agent", "", "set a http user agent for outgoing http requests")
+	f.DurationVar(&o.StuckTimeout, "stuck-request-timeout", 5*time.Minute, "`duration` after which to retry stuck requests")
+}
+
+// env returns an environment variable; set-but-empty counts as unset.
+func env(name string) string { return os.Getenv(name) }
+
+// finish fills options from the environment where the flag was not given.
+func (o *globalOptions) finish(f *pflag.FlagSet) error {
+	fromEnv := func(flag string, dst *string, name string) {
+		if !f.Changed(flag) && *dst == "" {
+			*dst = env(name)
+		}
+	}
+	fromEnv("repo", &o.Repo, "RESTIC_REPOSITORY")
+	fromEnv("repository-file", &o.RepositoryFile, "RESTIC_REPOSITORY_FILE")
+	fromEnv("password-file", &o.PasswordFile, "RESTIC_PASSWORD_FILE")
+	fromEnv("password-command", &o.PasswordCommand, "RESTIC_PASSWORD_COMMAND")
+	fromEnv("key-hint", &o.KeyHint, "RESTIC_KEY_HINT")
+	fromEnv("cache-dir", &o.CacheDir, "RESTIC_CACHE_DIR")
+	fromEnv("tls-client-cert", &o.TLSClientCert, "RESTIC_TLS_CLIENT_CERT")
+	fromEnv("http-user-agent", &o.HTTPUserAgent, "RESTIC_HTTP_USER_AGENT")
+	if !f.Changed("compression") && env("RESTIC_COMPRESSION") != "" {
+		o.Compression = env("RESTIC_COMPRESSION")
+	}
+	if !f.Changed("cacert") && env("RESTIC_CACERT") != "" {
+		o.CACerts = strings.Split(env("RESTIC_CACERT"), ",")
+	}
+	if !f.Changed("pack-size") && env("RESTIC_PACK_SIZE") != "" {
+		if _, err := fmt.Sscan(env("RESTIC_PACK_SIZE"), &o.PackSize); err != nil {
+			return fatalf("invalid pack size %q in RESTIC_PACK_SIZE: %v", env("RESTIC_PACK_SIZE"), err)
+		}
+	}
+	switch o.Compression {
+	case "auto", "off", "fastest", "better", "max":
+	default:
+		return fatalf("invalid compression mode %q", o.Compression)
+	}
+	if o.Quiet && o.Verbose > 0 {
+		return fatalf("--quiet and --verbose cannot be specified at the same time")
+	}
+	for _, kv := range o.Options {
+		if !strings.Contains(kv, "=") {
+			return fatalf("invalid option %q, must be key=value", kv)
+		}
+	}
+	return nil
+}
+
+// verbosity returns restic's verbosity level: 0 quiet, 1 normal, 2+ verbose.
+func (o *globalOptions) verbosity() int {
+	switch {
+	case o.Quiet:
+		return 0
+	case o.Verbose > 0:
+		return 1 + o.Verbose
+	}
+	return 1
+}
+
+// printf prints normal output (suppressed by --quiet).
+func (a *app) printf(format string, args ...any) {
+	if a.opts.verbosity() >= 1 {
+		fmt.Fprintf(a.stdout, format, args...)
+	}
+}
+
+// verbosef prints output shown with --verbose.
+func (a *app) verbosef(format string, args ...any) {
+	if a.opts.verbosity() >= 2 {
+		fmt.Fprintf(a.stdout, format, args...)
+	}
+}
+
+// warnf prints a warning to stderr (always).
+func (a *app) warnf(format string, args ...any) {
+	fmt.Fprintf(a.stderr, format, args...)
+}
+
+// printJSON writes v as one line of JSON to stdout.
+func (a *app) printJSON(v any) error {
+	enc := json.NewEncoder(a.stdout)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// printExitError prints the final error as restic does: text, or an
+// exit_error JSON message on stderr with --json.
+func (a *app) printExitError(code int, msg string) {
+	if a.opts.JSON {
+		enc := json.NewEncoder(a.stderr)
+		_ = enc.Encode(struct {
+			MessageType string `json:"message_type"`
+			Code        int    `json:"code"`
+			Message     string `json:"message"`
+		}{"exit_error", code, msg})
+		return
+	}
+	fmt.Fprintln(a.stderr, msg)
+}
+
+// stdinIsTerminal reports whether standard input is an interactive terminal.
+func (a *app) stdinIsTerminal() bool {
+	f, ok := a.stdin.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// stdoutIsTerminal reports whether standard output is a terminal.
+func (a *app) stdoutIsTerminal() bool {
+	f, ok := a.stdout.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}

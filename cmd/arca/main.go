@@ -1,0 +1,99 @@
+// Command arca is a drop-in replacement for the restic command line: the
+// same commands, flags, environment variables, exit codes and output,
+// backed by arca's engine (package repo). This package only parses flags
+// and renders results; all repository logic lives below it.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/arca-backup/arca/repo"
+)
+
+// Exit codes, as restic defines them.
+const (
+	exitOK            = 0
+	exitError         = 1
+	exitPartial       = 3
+	exitNoRepository  = 10
+	exitLocked        = 11
+	exitWrongPassword = 12
+	exitInterrupted   = 130
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run executes one command line and returns the exit code.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	app := newApp(stdin, stdout, stderr)
+	root := app.rootCommand()
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil && ctx.Err() != nil {
+		err = ctx.Err()
+	}
+	code := exitCode(err)
+	if code != exitOK {
+		app.printExitError(code, exitMessage(err))
+	}
+	return code
+}
+
+// errPartial marks a command that finished but could not do everything
+// (restic's exit code 3).
+var errPartial = errors.New("not all data could be processed")
+
+// fatalError is an error whose message is shown as it is, prefixed with "Fatal: ".
+type fatalError struct{ msg string }
+
+func (e *fatalError) Error() string { return e.msg }
+
+func fatalf(format string, args ...any) error {
+	return &fatalError{msg: fmt.Sprintf(format, args...)}
+}
+
+func exitCode(err error) int {
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, errPartial):
+		return exitPartial
+	case errors.Is(err, repo.ErrNoRepository):
+		return exitNoRepository
+	case isLockConflict(err):
+		return exitLocked
+	case errors.Is(err, repo.ErrWrongPassword):
+		return exitWrongPassword
+	case errors.Is(err, context.Canceled):
+		return exitInterrupted
+	}
+	return exitError
+}
+
+func exitMessage(err error) string {
+	var fe *fatalError
+	switch {
+	case isLockConflict(err):
+		return fmt.Sprintf("%v\nthe `unlock` command can be used to remove stale locks", err)
+	case errors.Is(err, errPartial):
+		return fmt.Sprintf("Warning: %v", err)
+	case errors.As(err, &fe):
+		return "Fatal: " + fe.msg
+	case errors.Is(err, repo.ErrWrongPassword):
+		return "Fatal: wrong password or no key found"
+	case errors.Is(err, context.Canceled):
+		return "signal interrupt received, cleaning up"
+	}
+	return err.Error()
+}

@@ -1,0 +1,182 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/arca-backup/arca/backend"
+	"github.com/arca-backup/arca/backend/local"
+	"github.com/arca-backup/arca/backend/location"
+	"github.com/arca-backup/arca/repo"
+	"golang.org/x/term"
+)
+
+// maxKeys is how many key files restic tries before giving up.
+const maxKeys = 20
+
+// repositoryLocation returns the repository string from -r,
+// --repository-file or the environment.
+func (o *globalOptions) repositoryLocation() (string, error) {
+	if o.Repo == "" && o.RepositoryFile == "" {
+		return "", fatalf("Please specify repository location (-r or --repository-file)")
+	}
+	if o.RepositoryFile == "" {
+		return o.Repo, nil
+	}
+	if o.Repo != "" {
+		return "", fatalf("Options -r and --repository-file are mutually exclusive, please specify only one")
+	}
+	buf, err := readTextFile(o.RepositoryFile)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(buf), nil
+}
+
+// readTextFile reads a small text file, dropping a UTF-8 byte order mark
+// and decoding UTF-16 with a BOM, as restic does for password files.
+func readTextFile(name string) (string, error) {
+	buf, err := os.ReadFile(name)
+	if errors.Is(err, os.ErrNotExist) {
+		return "", fatalf("%s does not exist", name)
+	}
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", name, err)
+	}
+	switch {
+	case bytes.HasPrefix(buf, []byte{0xef, 0xbb, 0xbf}):
+		buf = buf[3:]
+	case bytes.HasPrefix(buf, []byte{0xff, 0xfe}), bytes.HasPrefix(buf, []byte{0xfe, 0xff}):
+		buf = decodeUTF16(buf)
+	}
+	return string(buf), nil
+}
+
+func decodeUTF16(b []byte) []byte {
+	little := b[0] == 0xff
+	b = b[2:]
+	var out []byte
+	for i := 0; i+1 < len(b); i += 2 {
+		var r rune
+		if little {
+			r = rune(b[i]) | rune(b[i+1])<<8
+		} else {
+			r = rune(b[i])<<8 | rune(b[i+1])
+		}
+		out = utf8.AppendRune(out, r)
+	}
+	return out
+}
+
+// readPassword returns the repository password from --password-command,
+// --password-file, RESTIC_PASSWORD, or a terminal prompt. Standard input
+// is never read when it is not a terminal.
+func (a *app) readPassword(ctx context.Context, prompt string) (string, error) {
+	o := &a.opts
+	if o.PasswordFile != "" && o.PasswordCommand != "" {
+		return "", fatalf("Password file and command are mutually exclusive options")
+	}
+	var pw string
+	switch {
+	case o.PasswordCommand != "":
+		args := strings.Fields(o.PasswordCommand)
+		cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+		cmd.Stderr = a.stderr
+		out, err := cmd.Output()
+		if err != nil {
+			return "", fmt.Errorf("password command %q failed: %w", o.PasswordCommand, err)
+		}
+		pw = strings.TrimSpace(string(out))
+	case o.PasswordFile != "":
+		s, err := readTextFile(o.PasswordFile)
+		if err != nil {
+			return "", err
+		}
+		pw = strings.TrimSpace(s)
+	default:
+		pw = env("RESTIC_PASSWORD")
+	}
+	if o.InsecureNoPassword {
+		if pw != "" {
+			return "", fatalf("--insecure-no-password must not be specified together with providing a password via a cli option or environment variable")
+		}
+		return "", nil
+	}
+	if pw != "" {
+		return pw, nil
+	}
+	if !a.stdinIsTerminal() {
+		return "", fatalf("no password given: set RESTIC_PASSWORD, RESTIC_PASSWORD_FILE or RESTIC_PASSWORD_COMMAND, or use --password-file/--password-command (standard input is not a terminal, so arca does not prompt)")
+	}
+	fmt.Fprint(a.stderr, prompt)
+	f := a.stdin.(*os.File)
+	b, err := term.ReadPassword(int(f.Fd()))
+	fmt.Fprintln(a.stderr)
+	if err != nil {
+		return "", fmt.Errorf("unable to read password: %w", err)
+	}
+	if len(b) == 0 {
+		return "", fatalf("an empty password is not allowed by default. Pass the flag `--insecure-no-password` to restic to disable this check")
+	}
+	return string(b), nil
+}
+
+// openBackend opens the backend named by the repository location.
+func (a *app) openBackend(ctx context.Context, loc string) (backend.Backend, error) {
+	l, err := location.Parse(loc)
+	if err != nil {
+		return nil, fatalf("%v", err)
+	}
+	switch cfg := l.Config.(type) {
+	case location.LocalConfig:
+		be, err := local.Open(ctx, cfg.Path)
+		if err != nil {
+			if errors.Is(err, backend.ErrNoRepository) || errors.Is(err, backend.ErrNotExist) {
+				return nil, fmt.Errorf("Fatal: %w: unable to open config file: %v\nIs there a repository at the following location?\n%v", repo.ErrNoRepository, errors.Unwrap(err), l.String())
+			}
+			return nil, err
+		}
+		return be, nil
+	}
+	return nil, fatalf("%v", location.ErrNotSupported(l.Scheme))
+}
+
+// openRepository opens the repository from the global options, asking for
+// the password as needed. The caller must Close it.
+func (a *app) openRepository(ctx context.Context) (*repo.Repository, error) {
+	loc, err := a.opts.repositoryLocation()
+	if err != nil {
+		return nil, err
+	}
+	be, err := a.openBackend(ctx, loc)
+	if err != nil {
+		return nil, err
+	}
+	pw, err := a.readPassword(ctx, "enter password for repository: ")
+	if err != nil {
+		be.Close()
+		return nil, err
+	}
+	r, err := repo.Open(ctx, be, pw, repo.OpenOptions{KeyHint: a.opts.KeyHint, MaxKeys: maxKeys})
+	if err != nil {
+		be.Close()
+		return nil, err
+	}
+	if a.opts.verbosity() >= 2 && !a.opts.JSON {
+		a.verbosef("repository %s opened (version %d, compression level %s)\n", r.Config().ID[:8], r.Config().Version, a.opts.Compression)
+	}
+	return r, nil
+}
+
+// isLockConflict reports whether err means the repository is locked by
+// someone else (exit code 11).
+func isLockConflict(err error) bool {
+	var lc interface{ LockConflict() bool }
+	return errors.As(err, &lc) && lc.LockConflict()
+}

@@ -1,0 +1,87 @@
+package index
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+
+	"github.com/arca-backup/arca/repo/model"
+)
+
+// File is the decoded JSON of one index file.
+type File struct {
+	Supersedes model.IDs  `json:"supersedes,omitempty"`
+	Packs      []PackJSON `json:"packs"`
+}
+
+// PackJSON lists the blobs of one pack in an index file.
+type PackJSON struct {
+	ID    model.ID   `json:"id"`
+	Blobs []BlobJSON `json:"blobs"`
+}
+
+// BlobJSON is one blob entry of an index file.
+type BlobJSON struct {
+	ID                 model.ID       `json:"id"`
+	Type               model.BlobType `json:"type"`
+	Offset             uint           `json:"offset"`
+	Length             uint           `json:"length"`
+	UncompressedLength uint           `json:"uncompressed_length,omitempty"`
+}
+
+// oldFile is the version-0 index format: a bare list of packs.
+type oldFile []PackJSON
+
+// DecodeFile parses an index file's plaintext JSON. It accepts the current
+// format and the old list-only format restic once wrote.
+func DecodeFile(data []byte) (*File, error) {
+	data = bytes.TrimLeft(data, " \t\r\n")
+	if len(data) > 0 && data[0] == '[' {
+		var old oldFile
+		if err := json.Unmarshal(data, &old); err != nil {
+			return nil, fmt.Errorf("decode old-format index: %w", err)
+		}
+		return &File{Packs: old}, nil
+	}
+	var f File
+	if err := json.Unmarshal(data, &f); err != nil {
+		return nil, fmt.Errorf("decode index: %w", err)
+	}
+	for _, p := range f.Packs {
+		for _, b := range p.Blobs {
+			if b.Type != model.DataBlob && b.Type != model.TreeBlob {
+				return nil, fmt.Errorf("decode index: pack %v: blob %v has invalid type", p.ID.Str(), b.ID.Str())
+			}
+		}
+	}
+	return &f, nil
+}
+
+// Encode returns the JSON of an index file as restic writes it (with a
+// trailing newline).
+func (f *File) Encode() ([]byte, error) {
+	type current struct {
+		Packs []PackJSON `json:"packs"`
+	}
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(current{Packs: f.Packs}); err != nil {
+		return nil, fmt.Errorf("encode index: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// AddTo adds every blob of the file to idx.
+func (f *File) AddTo(idx *Index) {
+	for _, p := range f.Packs {
+		blobs := make([]model.Blob, len(p.Blobs))
+		for i, b := range p.Blobs {
+			blobs[i] = model.Blob{
+				BlobHandle:         model.BlobHandle{ID: b.ID, Type: b.Type},
+				Offset:             b.Offset,
+				Length:             b.Length,
+				UncompressedLength: b.UncompressedLength,
+			}
+		}
+		idx.AddPack(p.ID, blobs)
+	}
+}

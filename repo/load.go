@@ -1,0 +1,171 @@
+package repo
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"runtime"
+
+	"github.com/arca-backup/arca/backend"
+	"github.com/arca-backup/arca/repo/index"
+	"github.com/arca-backup/arca/repo/model"
+	"github.com/arca-backup/arca/repo/pack"
+)
+
+// IndexProgress is called after each index file is loaded.
+type IndexProgress func(done, total int)
+
+// LoadIndex reads every index file in parallel into the in-memory index.
+// It does nothing when the index was loaded before.
+func (r *Repository) LoadIndex(ctx context.Context, progress IndexProgress) error {
+	r.idxMu.Lock()
+	defer r.idxMu.Unlock()
+	if r.idxLoaded {
+		return nil
+	}
+	var ids []model.ID
+	if err := r.List(ctx, backend.IndexFile, func(id model.ID, _ int64) error {
+		ids = append(ids, id)
+		return nil
+	}); err != nil {
+		return fmt.Errorf("list index files: %w", err)
+	}
+	done := make(chan struct{}, len(ids))
+	var n int
+	if progress != nil {
+		progress(0, len(ids))
+	}
+	workers := runtime.GOMAXPROCS(0) + int(r.be.Properties().Connections)
+	err := forEachParallel(ctx, workers, ids, func(ctx context.Context, id model.ID) error {
+		f, err := r.LoadIndexFile(ctx, id)
+		if err != nil {
+			return err
+		}
+		f.AddTo(r.idx)
+		done <- struct{}{}
+		return nil
+	})
+	close(done)
+	for range done {
+		n++
+	}
+	if progress != nil {
+		progress(n, len(ids))
+	}
+	if err != nil {
+		return fmt.Errorf("load index: %w", err)
+	}
+	r.idxLoaded = true
+	return nil
+}
+
+// LoadIndexFile loads and decodes one index file.
+func (r *Repository) LoadIndexFile(ctx context.Context, id model.ID) (*index.File, error) {
+	buf, err := r.LoadUnpacked(ctx, backend.IndexFile, id)
+	if err != nil {
+		return nil, err
+	}
+	f, err := index.DecodeFile(buf)
+	if err != nil {
+		return nil, fmt.Errorf("index %s: %w", id, err)
+	}
+	return f, nil
+}
+
+// LoadBlob returns the plaintext of a blob, trying every pack that holds
+// it. buf is reused when it is large enough.
+func (r *Repository) LoadBlob(ctx context.Context, t model.BlobType, id model.ID, buf []byte) ([]byte, error) {
+	h := model.BlobHandle{ID: id, Type: t}
+	copies := r.idx.Lookup(h)
+	if len(copies) == 0 {
+		return nil, fmt.Errorf("%v not found in the index", h)
+	}
+	var lastErr error
+	for _, pb := range copies {
+		out, err := r.loadPackedBlob(ctx, pb, buf)
+		if err == nil {
+			return out, nil
+		}
+		lastErr = err
+	}
+	return nil, lastErr
+}
+
+func (r *Repository) loadPackedBlob(ctx context.Context, pb model.PackedBlob, buf []byte) ([]byte, error) {
+	stored := make([]byte, pb.Length)
+	h := backend.Handle{Type: backend.PackFile, Name: pb.PackID.String()}
+	err := r.be.Load(ctx, h, int(pb.Length), int64(pb.Offset), func(rd io.Reader) error {
+		_, err := io.ReadFull(rd, stored)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load %v from pack %s: %w", pb.BlobHandle, pb.PackID, err)
+	}
+	out, err := pack.DecodeBlob(r.key, r.dec, pb.Blob, stored, buf)
+	if err != nil {
+		return nil, fmt.Errorf("pack %s: %w", pb.PackID, err)
+	}
+	return out, nil
+}
+
+// DecodeBlob decrypts, decompresses and verifies one stored blob.
+func (r *Repository) DecodeBlob(b model.Blob, stored, buf []byte) ([]byte, error) {
+	return pack.DecodeBlob(r.key, r.dec, b, stored, buf)
+}
+
+// LoadTree loads and decodes a tree blob.
+func (r *Repository) LoadTree(ctx context.Context, id model.ID) (*model.Tree, error) {
+	buf, err := r.LoadBlob(ctx, model.TreeBlob, id, nil)
+	if err != nil {
+		return nil, fmt.Errorf("load tree %s: %w", id.Str(), err)
+	}
+	t, err := model.DecodeTree(buf)
+	if err != nil {
+		return nil, fmt.Errorf("tree %s: %w", id.Str(), err)
+	}
+	return t, nil
+}
+
+// ListPack reads the header of a pack and returns its blobs and the
+// header's size on disk (encrypted header plus length field).
+func (r *Repository) ListPack(ctx context.Context, id model.ID, size int64) ([]model.Blob, int, error) {
+	h := backend.Handle{Type: backend.PackFile, Name: id.String()}
+	if size <= 0 {
+		fi, err := r.be.Stat(ctx, h)
+		if err != nil {
+			return nil, 0, fmt.Errorf("stat pack %s: %w", id, err)
+		}
+		size = fi.Size
+	}
+	readTail := func(n int64) ([]byte, error) {
+		if n > size {
+			n = size
+		}
+		buf := make([]byte, n)
+		err := r.be.Load(ctx, h, int(n), size-n, func(rd io.Reader) error {
+			_, err := io.ReadFull(rd, buf)
+			return err
+		})
+		return buf, err
+	}
+	tail, err := readTail(pack.EagerHeaderSize)
+	if err != nil {
+		return nil, 0, fmt.Errorf("read pack %s: %w", id, err)
+	}
+	hlen, err := pack.HeaderLength(tail, size)
+	if err != nil {
+		return nil, 0, fmt.Errorf("pack %s: %w", id, err)
+	}
+	total := hlen + pack.HeaderLengthSize
+	if total > len(tail) {
+		if tail, err = readTail(int64(total)); err != nil {
+			return nil, 0, fmt.Errorf("read pack %s header: %w", id, err)
+		}
+	}
+	enc := tail[len(tail)-total : len(tail)-pack.HeaderLengthSize]
+	blobs, err := pack.ParseHeader(r.key, enc)
+	if err != nil {
+		return nil, 0, fmt.Errorf("pack %s: %w", id, err)
+	}
+	return blobs, total, nil
+}

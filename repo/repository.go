@@ -1,0 +1,307 @@
+package repo
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+
+	"github.com/arca-backup/arca/backend"
+	"github.com/arca-backup/arca/crypto"
+	"github.com/arca-backup/arca/repo/index"
+	"github.com/arca-backup/arca/repo/model"
+	"github.com/klauspost/compress/zstd"
+)
+
+// Repository is an open restic repository.
+type Repository struct {
+	be    backend.Backend
+	key   *crypto.Key
+	keyID model.ID
+	cfg   model.Config
+
+	idx       *index.Index
+	idxLoaded bool
+	idxMu     sync.Mutex
+
+	dec *zstd.Decoder
+	enc *zstd.Encoder
+}
+
+// OpenOptions tune Open.
+type OpenOptions struct {
+	// KeyHint names the key file to try first (an ID or prefix).
+	KeyHint string
+	// MaxKeys limits how many keys are tried (0: all).
+	MaxKeys int
+}
+
+// Open opens the repository in be with password.
+func Open(ctx context.Context, be backend.Backend, password string, opts OpenOptions) (*Repository, error) {
+	if _, err := be.Stat(ctx, backend.Handle{Type: backend.ConfigFile}); err != nil {
+		if backend.IsNotExist(err) {
+			return nil, fmt.Errorf("%s: %w", be.Location(), ErrNoRepository)
+		}
+		return nil, fmt.Errorf("open repository %s: %w", be.Location(), err)
+	}
+	r := newRepository(be)
+	if err := r.searchKey(ctx, password, opts); err != nil {
+		return nil, err
+	}
+	buf, err := r.LoadUnpacked(ctx, backend.ConfigFile, model.ID{})
+	if err != nil {
+		return nil, fmt.Errorf("load config: %w", err)
+	}
+	if err := json.Unmarshal(buf, &r.cfg); err != nil {
+		return nil, fmt.Errorf("decode config: %w", err)
+	}
+	if err := r.cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return r, nil
+}
+
+func newRepository(be backend.Backend) *Repository {
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(runtime.GOMAXPROCS(0)), zstd.WithDecoderMaxMemory(1<<30))
+	if err != nil {
+		panic(err) // only invalid options fail
+	}
+	return &Repository{be: be, idx: index.New(), dec: dec}
+}
+
+// Close releases the repository's resources (not the backend's).
+func (r *Repository) Close() {
+	r.dec.Close()
+	if r.enc != nil {
+		r.enc.Close()
+	}
+}
+
+// Backend returns the backend the repository lives in.
+func (r *Repository) Backend() backend.Backend { return r.be }
+
+// Config returns the repository's config.
+func (r *Repository) Config() model.Config { return r.cfg }
+
+// Key returns the master key.
+func (r *Repository) Key() *crypto.Key { return r.key }
+
+// KeyID returns the ID of the key file that was opened.
+func (r *Repository) KeyID() model.ID { return r.keyID }
+
+// Index returns the in-memory index (empty until LoadIndex).
+func (r *Repository) Index() *index.Index { return r.idx }
+
+// searchKey tries the key files until one opens with password.
+func (r *Repository) searchKey(ctx context.Context, password string, opts OpenOptions) error {
+	var names []string
+	err := r.be.List(ctx, backend.KeyFile, func(fi backend.FileInfo) error {
+		names = append(names, fi.Name)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("list keys: %w", err)
+	}
+	if opts.KeyHint != "" {
+		for i, n := range names {
+			if strings.HasPrefix(n, opts.KeyHint) {
+				names[0], names[i] = names[i], names[0]
+				break
+			}
+		}
+	}
+	if opts.MaxKeys > 0 && len(names) > opts.MaxKeys {
+		names = names[:opts.MaxKeys]
+	}
+	var lastErr error
+	for _, name := range names {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		kf, err := r.LoadKeyFile(ctx, name)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		key, err := kf.Open(password)
+		if err != nil {
+			if !errors.Is(err, crypto.ErrWrongPassword) {
+				lastErr = fmt.Errorf("key %s: %w", name, err)
+			}
+			continue
+		}
+		r.key = key
+		r.keyID, _ = model.ParseID(name)
+		return nil
+	}
+	if lastErr != nil {
+		return fmt.Errorf("%w (last error: %v)", ErrWrongPassword, lastErr)
+	}
+	return ErrWrongPassword
+}
+
+// LoadKeyFile reads and parses keys/<name>.
+func (r *Repository) LoadKeyFile(ctx context.Context, name string) (*crypto.KeyFile, error) {
+	h := backend.Handle{Type: backend.KeyFile, Name: name}
+	buf, err := backend.LoadAll(ctx, r.be, h)
+	if err != nil {
+		return nil, fmt.Errorf("load key %s: %w", name, err)
+	}
+	if id, err := model.ParseID(name); err == nil && model.Hash(buf) != id {
+		return nil, fmt.Errorf("key %s: content does not match its name", name)
+	}
+	kf, err := crypto.ParseKeyFile(buf)
+	if err != nil {
+		return nil, fmt.Errorf("key %s: %w", name, err)
+	}
+	return kf, nil
+}
+
+// LoadRaw reads a whole file and checks that its content hashes to its
+// name (except for the config file).
+func (r *Repository) LoadRaw(ctx context.Context, t backend.FileType, id model.ID) ([]byte, error) {
+	h := backend.Handle{Type: t}
+	if t != backend.ConfigFile {
+		h.Name = id.String()
+	}
+	buf, err := backend.LoadAll(ctx, r.be, h)
+	if err != nil {
+		return nil, fmt.Errorf("load %s %s: %w", t, h.Name, err)
+	}
+	if t != backend.ConfigFile && model.Hash(buf) != id {
+		return buf, fmt.Errorf("load %s %s: file is damaged: content hash %s does not match its name", t, h.Name, model.Hash(buf).Str())
+	}
+	return buf, nil
+}
+
+// LoadUnpacked loads, decrypts and (for version 2) decompresses a
+// snapshot, index, lock or the config file.
+func (r *Repository) LoadUnpacked(ctx context.Context, t backend.FileType, id model.ID) ([]byte, error) {
+	buf, err := r.LoadRaw(ctx, t, id)
+	if err != nil {
+		return nil, err
+	}
+	plain, err := r.key.Open(buf[16:16], buf)
+	if err != nil {
+		return nil, fmt.Errorf("decrypt %s %s: %w", t, fileName(t, id), err)
+	}
+	if t == backend.ConfigFile {
+		return plain, nil
+	}
+	out, err := r.decompressUnpacked(plain)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", t, fileName(t, id), err)
+	}
+	return out, nil
+}
+
+func fileName(t backend.FileType, id model.ID) string {
+	if t == backend.ConfigFile {
+		return "config"
+	}
+	return id.String()
+}
+
+func (r *Repository) decompressUnpacked(p []byte) ([]byte, error) {
+	if r.cfg.Version < 2 || len(p) == 0 || p[0] == '[' || p[0] == '{' {
+		return p, nil
+	}
+	if p[0] != 2 {
+		return nil, fmt.Errorf("unsupported encoding format %d", p[0])
+	}
+	out, err := r.dec.DecodeAll(p[1:], nil)
+	if err != nil {
+		return nil, fmt.Errorf("decompress: %w", err)
+	}
+	return out, nil
+}
+
+// LoadJSONUnpacked loads an unpacked file and decodes its JSON into v.
+func (r *Repository) LoadJSONUnpacked(ctx context.Context, t backend.FileType, id model.ID, v any) error {
+	buf, err := r.LoadUnpacked(ctx, t, id)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(buf, v); err != nil {
+		return fmt.Errorf("decode %s %s: %w", t, id, err)
+	}
+	return nil
+}
+
+// List calls fn with the ID and size of every file of type t whose name is
+// a valid ID.
+func (r *Repository) List(ctx context.Context, t backend.FileType, fn func(id model.ID, size int64) error) error {
+	return r.be.List(ctx, t, func(fi backend.FileInfo) error {
+		id, err := model.ParseID(fi.Name)
+		if err != nil {
+			return nil // not a repository file
+		}
+		return fn(id, fi.Size)
+	})
+}
+
+// Find resolves an ID prefix among files of type t.
+func (r *Repository) Find(ctx context.Context, t backend.FileType, prefix string) (model.ID, error) {
+	if id, err := model.ParseID(prefix); err == nil {
+		return id, nil
+	}
+	var found []model.ID
+	err := r.List(ctx, t, func(id model.ID, _ int64) error {
+		if strings.HasPrefix(id.String(), prefix) {
+			found = append(found, id)
+		}
+		return nil
+	})
+	if err != nil {
+		return model.ID{}, err
+	}
+	switch len(found) {
+	case 0:
+		return model.ID{}, fmt.Errorf("no %s file with prefix %q: %w", t, prefix, backend.ErrNotExist)
+	case 1:
+		return found[0], nil
+	}
+	return model.ID{}, fmt.Errorf("%s prefix %q matches %d files: %w", t, prefix, len(found), ErrAmbiguousID)
+}
+
+// forEachParallel runs fn for ids with a bounded number of workers and
+// returns the first error.
+func forEachParallel[T any](ctx context.Context, workers int, items []T, fn func(ctx context.Context, item T) error) error {
+	if workers < 1 {
+		workers = 1
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	ch := make(chan T)
+	var wg sync.WaitGroup
+	var once sync.Once
+	var first error
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for item := range ch {
+				if err := fn(ctx, item); err != nil {
+					once.Do(func() { first = err; cancel(err) })
+				}
+			}
+		}()
+	}
+feed:
+	for _, it := range items {
+		select {
+		case ch <- it:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(ch)
+	wg.Wait()
+	if first != nil {
+		return first
+	}
+	return context.Cause(ctx)
+}
