@@ -106,6 +106,10 @@ type FileInfo struct {
 // ErrNotExist is returned (wrapped) when a file does not exist.
 var ErrNotExist = errors.New("file does not exist")
 
+// ErrTooShort is returned (wrapped) by Load when the file ends before
+// offset+length. Retrying cannot help, so backends wrap it in a PermanentError.
+var ErrTooShort = errors.New("file is too short")
+
 // ErrNoRepository is returned by Open when there is no repository at the location.
 var ErrNoRepository = errors.New("repository does not exist")
 
@@ -160,4 +164,20 @@ func (e *PermanentError) Unwrap() error { return e.Err }
 func IsPermanent(err error) bool {
 	var p *PermanentError
 	return errors.As(err, &p) || errors.Is(err, ErrNotExist) || errors.Is(err, context.Canceled)
+}
+
+// notExistError keeps the message of a backend-specific "not found" error
+// while making errors.Is(err, ErrNotExist) hold.
+type notExistError struct{ err error }
+
+func (e *notExistError) Error() string   { return e.err.Error() }
+func (e *notExistError) Unwrap() []error { return []error{e.err, ErrNotExist} }
+
+// NotExist marks err as meaning a missing file: the result has err's message
+// and matches both err's own chain and ErrNotExist with errors.Is.
+func NotExist(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &notExistError{err: err}
 }

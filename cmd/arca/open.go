@@ -133,8 +133,11 @@ func (a *app) openBackend(ctx context.Context, loc string) (backend.Backend, err
 	if err != nil {
 		return nil, fatalf("%v", err)
 	}
+	if err := l.CheckImplemented(); err != nil {
+		return nil, fatalf("%v", err)
+	}
 	switch cfg := l.Config.(type) {
-	case location.LocalConfig:
+	case *location.LocalConfig:
 		be, err := local.Open(ctx, cfg.Path)
 		if err != nil {
 			if errors.Is(err, backend.ErrNoRepository) || errors.Is(err, backend.ErrNotExist) {
@@ -144,7 +147,7 @@ func (a *app) openBackend(ctx context.Context, loc string) (backend.Backend, err
 		}
 		return be, nil
 	}
-	return nil, fatalf("%v", location.ErrNotSupported(l.Scheme))
+	return nil, fatalf("backend %q is not supported yet", l.Scheme)
 }
 
 // openRepository opens the repository from the global options, asking for
