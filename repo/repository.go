@@ -27,8 +27,9 @@ type Repository struct {
 	idxLoaded bool
 	idxMu     sync.Mutex
 
-	dec *zstd.Decoder
-	enc *zstd.Encoder
+	dec     *zstd.Decoder
+	enc     *zstd.Encoder
+	encOnce sync.Once
 }
 
 // OpenOptions tune Open.

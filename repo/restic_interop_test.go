@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"math/rand/v2"
 	"os"
@@ -293,5 +294,39 @@ func TestOpenErrors(t *testing.T) {
 	_, err := r.LoadBlob(ctx, model.DataBlob, victim.ID, nil)
 	if err == nil || !strings.Contains(err.Error(), victim.PackID.String()) {
 		t.Fatalf("damaged pack: error %v does not name pack %s", err, victim.PackID)
+	}
+}
+
+// TestSaveUnpackedReadByRestic writes a snapshot file with arca and checks
+// that restic lists and prints it (proving encryption, compression and
+// naming match).
+func TestSaveUnpackedReadByRestic(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir, _ := resticRepo(t, "2", "auto")
+	r, err := openRepo(t, dir, testPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sns, err := r.Snapshots(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sn := *sns[0]
+	sn.Tags = []string{"written-by-arca"}
+	buf, _ := json.Marshal(&sn)
+	id, err := r.SaveUnpacked(ctx, backend.SnapshotFile, buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(resticBinary(t), "-r", dir, "--no-cache", "cat", "snapshot", id.String())
+	cmd.Env = append(os.Environ(), "RESTIC_PASSWORD="+testPassword)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "written-by-arca") {
+		t.Fatalf("restic cat snapshot %s: %v\n%s", id.Str(), err, out)
+	}
+	got, err := r.LoadSnapshot(ctx, id)
+	if err != nil || !got.HasTags([]string{"written-by-arca"}) {
+		t.Fatalf("reload: %v %+v", err, got)
 	}
 }
