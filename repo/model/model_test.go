@@ -120,3 +120,29 @@ func TestParseID(t *testing.T) {
 		t.Fatal("Str is not the 8-char prefix")
 	}
 }
+
+func FuzzDecodeConfig(f *testing.F) {
+	f.Add([]byte(`{"version":2,"id":"abc","chunker_polynomial":"3da3358b4dc173"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var c Config
+		if json.Unmarshal(data, &c) != nil {
+			return
+		}
+		_ = c.Validate()
+	})
+}
+
+func TestConfigValidate(t *testing.T) {
+	var c Config
+	if err := json.Unmarshal([]byte(`{"version":2,"id":"abc","chunker_polynomial":"3da3358b4dc173"}`), &c); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("valid config rejected: %v", err)
+	}
+	for _, bad := range []Config{{Version: 3, ID: "x", ChunkerPolynomial: c.ChunkerPolynomial}, {Version: 2, ChunkerPolynomial: c.ChunkerPolynomial}, {Version: 2, ID: "x", ChunkerPolynomial: 4}} {
+		if bad.Validate() == nil {
+			t.Errorf("invalid config accepted: %+v", bad)
+		}
+	}
+}

@@ -1,0 +1,15 @@
+// Package crypto implements the cryptography of the restic repository format.
+//
+// Every file in a repository except key files is sealed with a master Key:
+// a random 16-byte IV, the payload encrypted with AES-256 in counter mode
+// (the IV is the initial counter block), and a 16-byte Poly1305-AES tag over
+// the encrypted payload. The Poly1305 one-time key is built from the MAC key's
+// R half and the AES-128 encryption of the IV under the MAC key's K half, so
+// the IV authenticates implicitly. Open checks the tag in constant time before
+// anything is decrypted.
+//
+// The master key is stored in key files (keys/<id>): plain JSON carrying the
+// scrypt parameters and salt, with the master key's own JSON sealed under a
+// Key derived from the user's password. KeyFile reads and writes that format
+// exactly as restic does, so either program can open the other's keys.
+package crypto
