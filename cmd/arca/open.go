@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/arca-backup/arca/backend"
+	"github.com/arca-backup/arca/backend/limiter"
 	"github.com/arca-backup/arca/backend/local"
 	"github.com/arca-backup/arca/backend/location"
 	"github.com/arca-backup/arca/repo"
@@ -145,7 +146,7 @@ func (a *app) openBackend(ctx context.Context, loc string) (backend.Backend, err
 			}
 			return nil, err
 		}
-		return be, nil
+		return limiter.Wrap(be, int64(a.opts.LimitUpload)*1024, int64(a.opts.LimitDownload)*1024), nil
 	}
 	return nil, fatalf("backend %q is not supported yet", l.Scheme)
 }
