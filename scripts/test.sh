@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# scripts/test.sh: run all of arca's tests.
+#
+#   scripts/test.sh                      # go vet ./... and go test -race ./...
+#   scripts/test.sh -run TestX ./cmd/arca/   # arguments replace the default ./...
+#
+# On a fresh Debian machine with Go, gcc and apt it installs what the tests
+# need: the real restic CLI (v0.19.1, built once with `go install` and cached
+# under ~/.cache/arca-test-servers; set RESTIC_BIN to use another binary).
+#
+# Environment:
+#   RESTIC_BIN          restic binary to test against (default: built and cached)
+#   ARCA_TEST_SERVERS=1 also start the S3, SFTP and REST test servers on
+#                       127.0.0.1 (scripts/testservers/) and stop them on exit
+#   GO_TEST_TIMEOUT     go test -timeout (default 40m)
+#
+# Exit status: 0 when vet and all tests pass, non-zero otherwise.
+set -euo pipefail
+SCRIPT_NAME="test.sh"
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+S=$root/scripts/testservers
+# shellcheck source=testservers/lib.sh
+. "$S/lib.sh"
+cd "$root"
+t_start=$(date +%s)
+
+# ---- toolchain ------------------------------------------------------------
+# A bare CI environment may lack HOME (Go needs it for its caches).
+if [[ -z ${HOME:-} ]]; then
+	HOME=$(getent passwd "$(id -un)" | cut -d: -f6 || true)
+	export HOME=${HOME:-/root}
+fi
+if ! command -v go >/dev/null 2>&1 && [[ -x /usr/local/go/bin/go ]]; then
+	export PATH=/usr/local/go/bin:$PATH
+fi
+command -v go >/dev/null 2>&1 || die "go is not in PATH"
+# -race needs cgo and a C compiler.
+export CGO_ENABLED=1
+cc=$(go env CC)
+command -v "${cc%% *}" >/dev/null 2>&1 || need_cmd gcc gcc
+log "$(go version); C compiler: $(command -v "${cc%% *}")"
+
+# ---- restic (the reference implementation for interop tests) --------------
+out=$("$S/install-restic.sh") # assigned on its own line: a failure stops here
+eval "$out"
+export RESTIC_BIN
+log "RESTIC_BIN=$RESTIC_BIN"
+
+# ---- test servers (opt-in, not needed yet) ---------------------------------
+# ARCA_TEST_SERVERS=1 starts real S3 (versitygw), SFTP (sshd) and REST
+# (rclone serve restic) servers on 127.0.0.1. Tests read S3_*, SFTP_*, REST_*
+# from the environment and skip when they are unset. The trap stops exactly
+# the started instances (by the PID recorded in their state directories).
+if [[ ${ARCA_TEST_SERVERS:-0} == 1 ]]; then
+	started=()
+	stop_servers() {
+		local d
+		for d in "${started[@]}"; do
+			case $d in
+			*/s3-*) "$S/stop-s3.sh" "$d" || true ;;
+			*/sftp-*) "$S/stop-sftp.sh" "$d" || true ;;
+			*/rest-*) "$S/stop-rest.sh" "$d" || true ;;
+			esac
+		done
+	}
+	trap stop_servers EXIT
+	# `eval "$(cmd)"` would hide a failing cmd: assign on a line of its own.
+	out=$("$S/start-s3.sh") # builds versitygw on first use (~1.5 min)
+	eval "$out"
+	started+=("$S3_STATE_DIR")
+	out=$("$S/start-sftp.sh")
+	eval "$out"
+	started+=("$SFTP_STATE_DIR")
+	out=$("$S/start-rest.sh")
+	eval "$out"
+	started+=("$REST_STATE_DIR")
+	log "test servers up: S3 $S3_ENDPOINT (PID $S3_PID), SFTP 127.0.0.1:$SFTP_PORT (PID $SFTP_PID), REST $REST_URL (PID $REST_PID)"
+fi
+
+# ---- vet and test ------------------------------------------------------------
+pkgs=(./...)
+(($# > 0)) && pkgs=("$@")
+vet_rc=0
+log "go vet ./..."
+go vet ./... || vet_rc=$?
+((vet_rc == 0)) || log "go vet FAILED (exit code $vet_rc)"
+
+log "go test -race -timeout ${GO_TEST_TIMEOUT:-40m} ${pkgs[*]}"
+t_test=$(date +%s)
+test_rc=0
+go test -race -timeout "${GO_TEST_TIMEOUT:-40m}" "${pkgs[@]}" </dev/null 2>&1 || test_rc=$?
+log "go test finished in $(($(date +%s) - t_test))s with exit code $test_rc"
+
+total=$(($(date +%s) - t_start))
+if ((vet_rc == 0 && test_rc == 0)); then
+	log "PASS: go vet and go test succeeded (${total}s in all)"
+	exit 0
+fi
+log "FAIL: go vet exit code $vet_rc, go test exit code $test_rc (${total}s in all)"
+exit 1
