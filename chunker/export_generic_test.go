@@ -1,0 +1,6 @@
+//go:build !amd64
+
+package chunker
+
+func hasBMI2Flag() bool { return false }
+func setBMI2(bool)      {}

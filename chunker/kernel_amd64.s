@@ -1,0 +1,309 @@
+//go:build amd64
+
+// Eight-lane rolling Rabin fingerprint kernels. The lanes are laneStride
+// (8192) bytes apart; Table.mod is at offset 0, Table.out at 2048 and
+// Table.shift at 4096 (checked by TestTableLayout). Each lane keeps its
+// digest in one of R8..R15; the per-lane blocks differ only in register and
+// displacement (k·laneStride).
+
+#include "textflag.h"
+
+// func cpuidBMI2() bool
+TEXT ·cpuidBMI2(SB), NOSPLIT, $0-1
+	MOVB $0, ret+0(FP)
+	XORL AX, AX
+	XORL CX, CX
+	CPUID
+	CMPL AX, $7
+	JB nobmi2
+	MOVL $7, AX
+	XORL CX, CX
+	CPUID
+	SHRL $8, BX
+	ANDL $1, BX
+	MOVB BX, ret+0(FP)
+nobmi2:
+	RET
+
+// func warm8(t *Table, p *byte, d *[8]uint64)
+TEXT ·warm8(SB), NOSPLIT, $0-24
+	MOVQ t+0(FP), DI
+	MOVQ p+8(FP), SI
+	MOVQ 4096(DI), CX // t.shift
+	XORQ R8, R8
+	XORQ R9, R9
+	XORQ R10, R10
+	XORQ R11, R11
+	XORQ R12, R12
+	XORQ R13, R13
+	XORQ R14, R14
+	XORQ R15, R15
+	LEAQ 64(SI), BX
+warmloop:
+	MOVQ R8, AX
+	SHRQ CX, AX
+	SHLQ $8, R8
+	MOVB 0(SI), R8B
+	XORQ (DI)(AX*8), R8
+	MOVQ R9, AX
+	SHRQ CX, AX
+	SHLQ $8, R9
+	MOVB 8192(SI), R9B
+	XORQ (DI)(AX*8), R9
+	MOVQ R10, AX
+	SHRQ CX, AX
+	SHLQ $8, R10
+	MOVB 16384(SI), R10B
+	XORQ (DI)(AX*8), R10
+	MOVQ R11, AX
+	SHRQ CX, AX
+	SHLQ $8, R11
+	MOVB 24576(SI), R11B
+	XORQ (DI)(AX*8), R11
+	MOVQ R12, AX
+	SHRQ CX, AX
+	SHLQ $8, R12
+	MOVB 32768(SI), R12B
+	XORQ (DI)(AX*8), R12
+	MOVQ R13, AX
+	SHRQ CX, AX
+	SHLQ $8, R13
+	MOVB 40960(SI), R13B
+	XORQ (DI)(AX*8), R13
+	MOVQ R14, AX
+	SHRQ CX, AX
+	SHLQ $8, R14
+	MOVB 49152(SI), R14B
+	XORQ (DI)(AX*8), R14
+	MOVQ R15, AX
+	SHRQ CX, AX
+	SHLQ $8, R15
+	MOVB 57344(SI), R15B
+	XORQ (DI)(AX*8), R15
+	INCQ SI
+	CMPQ SI, BX
+	JNE warmloop
+	MOVQ d+16(FP), DX
+	MOVQ R8, 0(DX)
+	MOVQ R9, 8(DX)
+	MOVQ R10, 16(DX)
+	MOVQ R11, 24(DX)
+	MOVQ R12, 32(DX)
+	MOVQ R13, 40(DX)
+	MOVQ R14, 48(DX)
+	MOVQ R15, 56(DX)
+	RET
+
+// func scan8(t *Table, p *byte, j, n int, d *[8]uint64, mask uint64) int
+TEXT ·scan8(SB), NOSPLIT, $0-56
+	MOVQ t+0(FP), DI
+	MOVQ p+8(FP), SI
+	MOVQ n+24(FP), AX
+	ADDQ SI, AX
+	MOVQ AX, n+24(FP) // end pointer
+	ADDQ j+16(FP), SI
+	MOVQ 4096(DI), CX // t.shift
+	MOVQ mask+40(FP), BX
+	MOVQ d+32(FP), DX
+	MOVQ 0(DX), R8
+	MOVQ 8(DX), R9
+	MOVQ 16(DX), R10
+	MOVQ 24(DX), R11
+	MOVQ 32(DX), R12
+	MOVQ 40(DX), R13
+	MOVQ 48(DX), R14
+	MOVQ 56(DX), R15
+	CMPQ SI, n+24(FP)
+	JAE scan8_done
+scan8_loop:
+	MOVQ R8, AX
+	SHRQ CX, AX
+	SHLQ $8, R8
+	MOVB 64(SI), R8B
+	MOVBQZX 0(SI), DX
+	XORQ 2048(DI)(DX*8), R8
+	XORQ (DI)(AX*8), R8
+	MOVQ R9, AX
+	SHRQ CX, AX
+	SHLQ $8, R9
+	MOVB 8256(SI), R9B
+	MOVBQZX 8192(SI), DX
+	XORQ 2048(DI)(DX*8), R9
+	XORQ (DI)(AX*8), R9
+	MOVQ R10, AX
+	SHRQ CX, AX
+	SHLQ $8, R10
+	MOVB 16448(SI), R10B
+	MOVBQZX 16384(SI), DX
+	XORQ 2048(DI)(DX*8), R10
+	XORQ (DI)(AX*8), R10
+	MOVQ R11, AX
+	SHRQ CX, AX
+	SHLQ $8, R11
+	MOVB 24640(SI), R11B
+	MOVBQZX 24576(SI), DX
+	XORQ 2048(DI)(DX*8), R11
+	XORQ (DI)(AX*8), R11
+	MOVQ R12, AX
+	SHRQ CX, AX
+	SHLQ $8, R12
+	MOVB 32832(SI), R12B
+	MOVBQZX 32768(SI), DX
+	XORQ 2048(DI)(DX*8), R12
+	XORQ (DI)(AX*8), R12
+	MOVQ R13, AX
+	SHRQ CX, AX
+	SHLQ $8, R13
+	MOVB 41024(SI), R13B
+	MOVBQZX 40960(SI), DX
+	XORQ 2048(DI)(DX*8), R13
+	XORQ (DI)(AX*8), R13
+	MOVQ R14, AX
+	SHRQ CX, AX
+	SHLQ $8, R14
+	MOVB 49216(SI), R14B
+	MOVBQZX 49152(SI), DX
+	XORQ 2048(DI)(DX*8), R14
+	XORQ (DI)(AX*8), R14
+	MOVQ R15, AX
+	SHRQ CX, AX
+	SHLQ $8, R15
+	MOVB 57408(SI), R15B
+	MOVBQZX 57344(SI), DX
+	XORQ 2048(DI)(DX*8), R15
+	XORQ (DI)(AX*8), R15
+	INCQ SI
+	TESTQ BX, R8
+	JZ scan8_done
+	TESTQ BX, R9
+	JZ scan8_done
+	TESTQ BX, R10
+	JZ scan8_done
+	TESTQ BX, R11
+	JZ scan8_done
+	TESTQ BX, R12
+	JZ scan8_done
+	TESTQ BX, R13
+	JZ scan8_done
+	TESTQ BX, R14
+	JZ scan8_done
+	TESTQ BX, R15
+	JZ scan8_done
+	CMPQ SI, n+24(FP)
+	JB scan8_loop
+scan8_done:
+	MOVQ d+32(FP), DX
+	MOVQ R8, 0(DX)
+	MOVQ R9, 8(DX)
+	MOVQ R10, 16(DX)
+	MOVQ R11, 24(DX)
+	MOVQ R12, 32(DX)
+	MOVQ R13, 40(DX)
+	MOVQ R14, 48(DX)
+	MOVQ R15, 56(DX)
+	SUBQ p+8(FP), SI
+	MOVQ SI, ret+48(FP)
+	RET
+
+// func scan8BMI2(t *Table, p *byte, j, n int, d *[8]uint64, mask uint64) int
+TEXT ·scan8BMI2(SB), NOSPLIT, $0-56
+	MOVQ t+0(FP), DI
+	MOVQ p+8(FP), SI
+	MOVQ n+24(FP), AX
+	ADDQ SI, AX
+	MOVQ AX, n+24(FP) // end pointer
+	ADDQ j+16(FP), SI
+	MOVQ 4096(DI), CX // t.shift
+	MOVQ mask+40(FP), BX
+	MOVQ d+32(FP), DX
+	MOVQ 0(DX), R8
+	MOVQ 8(DX), R9
+	MOVQ 16(DX), R10
+	MOVQ 24(DX), R11
+	MOVQ 32(DX), R12
+	MOVQ 40(DX), R13
+	MOVQ 48(DX), R14
+	MOVQ 56(DX), R15
+	CMPQ SI, n+24(FP)
+	JAE scan8BMI2_done
+scan8BMI2_loop:
+	SHRXQ CX, R8, AX
+	SHLQ $8, R8
+	MOVB 64(SI), R8B
+	MOVBQZX 0(SI), DX
+	XORQ 2048(DI)(DX*8), R8
+	XORQ (DI)(AX*8), R8
+	SHRXQ CX, R9, AX
+	SHLQ $8, R9
+	MOVB 8256(SI), R9B
+	MOVBQZX 8192(SI), DX
+	XORQ 2048(DI)(DX*8), R9
+	XORQ (DI)(AX*8), R9
+	SHRXQ CX, R10, AX
+	SHLQ $8, R10
+	MOVB 16448(SI), R10B
+	MOVBQZX 16384(SI), DX
+	XORQ 2048(DI)(DX*8), R10
+	XORQ (DI)(AX*8), R10
+	SHRXQ CX, R11, AX
+	SHLQ $8, R11
+	MOVB 24640(SI), R11B
+	MOVBQZX 24576(SI), DX
+	XORQ 2048(DI)(DX*8), R11
+	XORQ (DI)(AX*8), R11
+	SHRXQ CX, R12, AX
+	SHLQ $8, R12
+	MOVB 32832(SI), R12B
+	MOVBQZX 32768(SI), DX
+	XORQ 2048(DI)(DX*8), R12
+	XORQ (DI)(AX*8), R12
+	SHRXQ CX, R13, AX
+	SHLQ $8, R13
+	MOVB 41024(SI), R13B
+	MOVBQZX 40960(SI), DX
+	XORQ 2048(DI)(DX*8), R13
+	XORQ (DI)(AX*8), R13
+	SHRXQ CX, R14, AX
+	SHLQ $8, R14
+	MOVB 49216(SI), R14B
+	MOVBQZX 49152(SI), DX
+	XORQ 2048(DI)(DX*8), R14
+	XORQ (DI)(AX*8), R14
+	SHRXQ CX, R15, AX
+	SHLQ $8, R15
+	MOVB 57408(SI), R15B
+	MOVBQZX 57344(SI), DX
+	XORQ 2048(DI)(DX*8), R15
+	XORQ (DI)(AX*8), R15
+	INCQ SI
+	TESTQ BX, R8
+	JZ scan8BMI2_done
+	TESTQ BX, R9
+	JZ scan8BMI2_done
+	TESTQ BX, R10
+	JZ scan8BMI2_done
+	TESTQ BX, R11
+	JZ scan8BMI2_done
+	TESTQ BX, R12
+	JZ scan8BMI2_done
+	TESTQ BX, R13
+	JZ scan8BMI2_done
+	TESTQ BX, R14
+	JZ scan8BMI2_done
+	TESTQ BX, R15
+	JZ scan8BMI2_done
+	CMPQ SI, n+24(FP)
+	JB scan8BMI2_loop
+scan8BMI2_done:
+	MOVQ d+32(FP), DX
+	MOVQ R8, 0(DX)
+	MOVQ R9, 8(DX)
+	MOVQ R10, 16(DX)
+	MOVQ R11, 24(DX)
+	MOVQ R12, 32(DX)
+	MOVQ R13, 40(DX)
+	MOVQ R14, 48(DX)
+	MOVQ R15, 56(DX)
+	SUBQ p+8(FP), SI
+	MOVQ SI, ret+48(FP)
+	RET
