@@ -2,13 +2,52 @@ package main
 
 import (
 	"context"
+	"errors"
+	"time"
 
+	"github.com/arca-backup/arca/lock"
 	"github.com/arca-backup/arca/repo"
 )
 
+// lockOptions builds the lock timings from the environment and flags.
+func (a *app) lockOptions() (lock.Options, error) {
+	opts, err := lock.OptionsFromEnv(lock.DefaultOptions())
+	if err != nil {
+		return opts, fatalf("%v", err)
+	}
+	opts.RetryLock = a.opts.RetryLock
+	opts.OnLocked = func(_ *lock.ConflictError, retry time.Duration) {
+		if retry > 0 && !a.opts.JSON {
+			a.printf("%s", lock.RetryMessage(retry))
+		}
+	}
+	opts.Logf = func(format string, args ...any) { a.warnf(format+"\n", args...) }
+	return opts, nil
+}
+
 // lockRepository takes the repository lock for a command. It returns a
 // release function and a context that is cancelled when the lock is lost.
-// (Lock files are not written yet: this is where package lock plugs in.)
 func (a *app) lockRepository(ctx context.Context, r *repo.Repository, mode lockMode) (release func(), lctx context.Context, err error) {
-	return func() {}, ctx, nil
+	if mode == lockNone || a.opts.NoLock {
+		return func() {}, ctx, nil
+	}
+	opts, err := a.lockOptions()
+	if err != nil {
+		return nil, nil, err
+	}
+	held, err := r.Lock(ctx, mode == lockExclusive, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	return func() {
+		rctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := held.Release(rctx); err != nil && !errors.Is(err, lock.ErrLost) {
+			a.warnf("unable to remove lock: %v\n", err)
+		}
+	}, held.Context(), nil
 }
+
+// isLockConflict reports whether err means the repository is locked by
+// someone else (exit code 11).
+func isLockConflict(err error) bool { return lock.IsConflict(err) }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"strings"
@@ -142,11 +143,28 @@ func (a *app) openBackend(ctx context.Context, loc string) (backend.Backend, err
 		be, err := local.Open(ctx, cfg.Path)
 		if err != nil {
 			if errors.Is(err, backend.ErrNoRepository) || errors.Is(err, backend.ErrNotExist) {
-				return nil, fmt.Errorf("Fatal: %w: unable to open config file: %v\nIs there a repository at the following location?\n%v", repo.ErrNoRepository, errors.Unwrap(err), l.String())
+				return nil, fmt.Errorf("Fatal: %w: unable to open config file: %v\nIs there a repository at the following location?\n%v", repo.ErrNoRepository, configStatError(err), l.String())
 			}
 			return nil, err
 		}
 		return limiter.Wrap(be, int64(a.opts.LimitUpload)*1024, int64(a.opts.LimitDownload)*1024), nil
+	}
+	return nil, fatalf("backend %q is not supported yet", l.Scheme)
+}
+
+// createBackend returns the backend for a new repository at loc without
+// requiring a config file there (repo.Create prepares the location).
+func (a *app) createBackend(loc string) (backend.Backend, error) {
+	l, err := location.Parse(loc)
+	if err != nil {
+		return nil, fatalf("%v", err)
+	}
+	if err := l.CheckImplemented(); err != nil {
+		return nil, fatalf("%v", err)
+	}
+	switch cfg := l.Config.(type) {
+	case *location.LocalConfig:
+		return limiter.Wrap(local.New(cfg.Path), int64(a.opts.LimitUpload)*1024, int64(a.opts.LimitDownload)*1024), nil
 	}
 	return nil, fatalf("backend %q is not supported yet", l.Scheme)
 }
@@ -172,15 +190,26 @@ func (a *app) openRepository(ctx context.Context) (*repo.Repository, error) {
 		be.Close()
 		return nil, err
 	}
-	if a.opts.verbosity() >= 2 && !a.opts.JSON {
-		a.verbosef("repository %s opened (version %d, compression level %s)\n", r.Config().ID[:8], r.Config().Version, a.opts.Compression)
+	// restic prints this only to a terminal (at normal verbosity and above)
+	if a.opts.verbosity() >= 1 && !a.opts.JSON && a.stdoutIsTerminal() {
+		extra := ""
+		if r.Config().Version >= 2 {
+			extra = ", compression level " + a.opts.Compression
+		}
+		a.printf("repository %s opened (version %d%s)\n", r.Config().ID[:8], r.Config().Version, extra)
 	}
 	return r, nil
 }
 
-// isLockConflict reports whether err means the repository is locked by
-// someone else (exit code 11).
-func isLockConflict(err error) bool {
-	var lc interface{ LockConflict() bool }
-	return errors.As(err, &lc) && lc.LockConflict()
+// configStatError returns the file-system error behind a missing config
+// file ("stat /path/config: no such file or directory"), as restic prints it.
+func configStatError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe
+	}
+	if u := errors.Unwrap(err); u != nil {
+		return u
+	}
+	return err
 }
