@@ -1,0 +1,560 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/arca-backup/arca/repo"
+	"github.com/arca-backup/arca/repo/filter"
+	"github.com/arca-backup/arca/repo/model"
+	"github.com/arca-backup/arca/repo/restorer"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+func init() { registerCommand(newRestoreCommand) }
+
+type restoreOptions struct {
+	excludes        filter.Patterns
+	includes        filter.Patterns
+	target          string
+	snapshots       snapshotFilterOptions
+	dryRun          bool
+	sparse          bool
+	verify          bool
+	overwrite       overwriteFlag
+	delete          bool
+	excludeXattr    []string
+	includeXattr    []string
+	ownershipByName bool
+}
+
+// overwriteFlag is --overwrite as a pflag value.
+type overwriteFlag struct{ mode restorer.Overwrite }
+
+func (f *overwriteFlag) String() string { return f.mode.String() }
+func (f *overwriteFlag) Type() string   { return "behavior" }
+func (f *overwriteFlag) Set(s string) error {
+	m, err := restorer.ParseOverwrite(s)
+	if err != nil {
+		return err
+	}
+	f.mode = m
+	return nil
+}
+
+func newRestoreCommand(a *app) *cobra.Command {
+	var o restoreOptions
+	c := &cobra.Command{
+		Use:   "restore [flags] snapshotID",
+		Short: "Extract the data from a snapshot",
+		Long: `
+The "restore" command extracts the data from a snapshot from the repository to
+a directory.
+
+The special snapshotID "latest" can be used to restore the latest snapshot in the
+repository.
+
+To only restore a specific subfolder, you can use the "snapshotID:subfolder"
+syntax, where "subfolder" is a path within the snapshot tree as shown by
+"restic ls".
+
+POSIX ACLs are always restored by their numeric value, while file ownership can optionally be restored by name instead of numeric value.
+
+EXIT STATUS
+===========
+
+Exit status is 0 if the command was successful.
+Exit status is 1 if there was any error.
+Exit status is 10 if the repository does not exist.
+Exit status is 11 if the repository is already locked.
+Exit status is 12 if the password is incorrect.
+`,
+		DisableAutoGenTag: true,
+		RunE: func(c *cobra.Command, args []string) error {
+			return a.runRestore(c.Context(), &o, args)
+		},
+	}
+	f := c.Flags()
+	f.StringVarP(&o.target, "target", "t", "", "directory to extract data to")
+	addPatternFlags(f, &o.excludes, "exclude", "e")
+	addPatternFlags(f, &o.includes, "include", "i")
+	f.StringArrayVar(&o.excludeXattr, "exclude-xattr", nil, "exclude xattr by `pattern` (can be specified multiple times)")
+	f.StringArrayVar(&o.includeXattr, "include-xattr", nil, "include xattr by `pattern` (can be specified multiple times)")
+	o.snapshots.addSingle(f)
+	f.BoolVar(&o.dryRun, "dry-run", false, "do not write any data, just show what would be done")
+	f.BoolVar(&o.sparse, "sparse", false, "restore files as sparse")
+	f.BoolVar(&o.verify, "verify", false, "verify restored files content")
+	f.Var(&o.overwrite, "overwrite", "overwrite behavior, one of (always|if-changed|if-newer|never)")
+	f.BoolVar(&o.delete, "delete", false, "delete files from target directory if they do not exist in snapshot. Use '--dry-run -vv' to check what would be deleted")
+	f.BoolVar(&o.ownershipByName, "ownership-by-name", false, "restore file ownership by user name and group name (except POSIX ACLs)")
+	return c
+}
+
+// addPatternFlags adds restic's --exclude/--iexclude/--exclude-file/
+// --iexclude-file flags (or the include ones).
+func addPatternFlags(f *pflag.FlagSet, p *filter.Patterns, name, short string) {
+	f.StringArrayVarP(&p.Patterns, name, short, nil, name+" a `pattern` (can be specified multiple times)")
+	f.StringArrayVar(&p.Insensitive, "i"+name, nil, "same as --"+name+" `pattern` but ignores the casing of filenames")
+	f.StringArrayVar(&p.Files, name+"-file", nil, "read "+name+" patterns from a `file` (can be specified multiple times)")
+	f.StringArrayVar(&p.InsensitiveFiles, "i"+name+"-file", nil, "same as --"+name+"-file but ignores casing of `file`names in patterns")
+}
+
+// patternError makes the flag-naming errors of package filter fatal, as restic does.
+func patternError(err error) error {
+	if strings.HasPrefix(err.Error(), "--") {
+		return fatalf("%v", err)
+	}
+	return err
+}
+
+func (a *app) runRestore(ctx context.Context, o *restoreOptions, args []string) error {
+	out := newRestoreOutput(a)
+	rejects, err := o.excludes.RejectFuncs(out.warnf)
+	if err != nil {
+		return patternError(err)
+	}
+	includes, err := o.includes.IncludeFuncs(out.warnf)
+	if err != nil {
+		return patternError(err)
+	}
+	switch {
+	case len(args) == 0:
+		return fatalf("no snapshot ID specified")
+	case len(args) > 1:
+		return fatalf("more than one snapshot ID specified: %v", args)
+	case o.target == "":
+		return fatalf("please specify a directory to restore to (--target)")
+	case len(rejects) > 0 && len(includes) > 0:
+		return fatalf("exclude and include patterns are mutually exclusive")
+	case o.dryRun && o.verify:
+		return fatalf("--dry-run and --verify are mutually exclusive")
+	case o.delete && filepath.Clean(o.target) == "/" && len(rejects) == 0 && len(includes) == 0:
+		return fatalf("'--target / --delete' must be combined with an include or exclude filter")
+	}
+
+	mode := lockShared
+	if a.opts.NoLock {
+		mode = lockNone
+	}
+	s, err := a.openSession(ctx, mode)
+	if err != nil {
+		return err
+	}
+	defer s.done()
+	ctx = s.ctx
+
+	all, err := a.loadSnapshots(ctx, s.repo)
+	if err != nil {
+		return err
+	}
+	sel, err := repo.FindSnapshot(ctx, s.repo, all, args[0], o.snapshots.filter())
+	if err != nil {
+		return fatalf("failed to find snapshot: %v", err)
+	}
+	if err := s.repo.LoadIndex(ctx, nil); err != nil {
+		return err
+	}
+	sn := sel.Snapshot
+	if sn.Tree == nil {
+		return fmt.Errorf("snapshot %s has no tree", sn.ID.Str())
+	}
+	tree, err := restorer.FindTree(ctx, s.repo, *sn.Tree, sel.Subfolder)
+	if err != nil {
+		return err
+	}
+
+	xattrSelect, err := xattrFilter(o, out.warnf)
+	if err != nil {
+		return err
+	}
+	opts := restorer.Options{
+		DryRun:          o.dryRun,
+		Sparse:          o.sparse,
+		Delete:          o.delete,
+		Overwrite:       o.overwrite.mode,
+		OwnershipByName: o.ownershipByName,
+		XattrSelect:     xattrSelect,
+	}
+	switch {
+	case len(rejects) > 0:
+		opts.Select = func(item string, isDir bool) (bool, bool) {
+			for _, reject := range rejects {
+				if reject(item) {
+					return false, false
+				}
+			}
+			return true, isDir
+		}
+	case len(includes) > 0:
+		opts.Select = func(item string, isDir bool) (bool, bool) {
+			selected, child := false, false
+			for _, include := range includes {
+				m, c := include(item)
+				selected, child = selected || m, child || c
+				if selected && child {
+					break
+				}
+			}
+			return selected, child && isDir
+		}
+	}
+
+	errorCount := 0
+	var res *restorer.Restorer
+	var errMu sync.Mutex
+	res = restorer.New(s.repo, tree, opts, restorer.Events{
+		Item: out.item,
+		Error: func(location string, err error) error {
+			errMu.Lock()
+			errorCount++
+			errMu.Unlock()
+			out.itemError(location, err)
+			return nil
+		},
+		Warn: func(msg string) { out.warnf("Warning: %s\n", msg) },
+	})
+
+	if !a.opts.JSON {
+		a.printf("restoring %s to %s\n", snapshotString(sn), o.target)
+	}
+	out.start(res.State)
+	_, err = res.RestoreTo(ctx, o.target)
+	if err != nil {
+		out.stop(false)
+		return err
+	}
+	out.stop(true)
+	errMu.Lock()
+	n := errorCount
+	errMu.Unlock()
+	if n > 0 {
+		return fatalf("There were %d errors", n)
+	}
+
+	if o.verify {
+		if !a.opts.JSON {
+			a.printf("verifying files in %s\n", o.target)
+		}
+		t0 := time.Now()
+		count, err := res.VerifyFiles(ctx, o.target, nil)
+		if err != nil {
+			return err
+		}
+		errMu.Lock()
+		n := errorCount
+		errMu.Unlock()
+		if n > 0 {
+			return fatalf("There were %d errors", n)
+		}
+		if !a.opts.JSON {
+			a.printf("finished verifying %d files in %s (took %s)\n", count, o.target, time.Since(t0).Round(time.Millisecond))
+		}
+	}
+	return nil
+}
+
+// snapshotString describes a snapshot as restic's String method does.
+func snapshotString(sn *model.Snapshot) string {
+	return fmt.Sprintf("snapshot %s of %v at %s by %s@%s", sn.ID.Str(), sn.Paths, sn.Time, sn.Username, sn.Hostname)
+}
+
+func xattrFilter(o *restoreOptions, warn filter.WarnFunc) (func(string) bool, error) {
+	switch {
+	case len(o.excludeXattr) > 0 && len(o.includeXattr) > 0:
+		return nil, fatalf("exclude and include xattr patterns are mutually exclusive")
+	case len(o.excludeXattr) > 0:
+		if err := filter.ValidatePatterns(o.excludeXattr); err != nil {
+			return nil, fatalf("--exclude-xattr: %s", err)
+		}
+		reject := filter.RejectByPattern(o.excludeXattr, warn)
+		return func(name string) bool { return !reject(name) }, nil
+	case len(o.includeXattr) > 0:
+		if err := filter.ValidatePatterns(o.includeXattr); err != nil {
+			return nil, fatalf("--include-xattr: %s", err)
+		}
+		include := filter.IncludeByPattern(o.includeXattr, warn)
+		return func(name string) bool { m, _ := include(name); return m }, nil
+	}
+	return nil, nil
+}
+
+// restoreOutput renders the restore's progress as restic does: text
+// (status line on a terminal, per-item lines with -vv, a summary) or JSON
+// messages (status, verbose_status with -vv, error, summary).
+type restoreOutput struct {
+	a         *app
+	json      bool
+	verbosity int
+	interval  time.Duration
+	terminal  bool
+
+	mu         sync.Mutex // serialises writes
+	statusLine bool       // a status line is on the terminal
+	lastStatus string
+
+	started time.Time
+	stopCh  chan struct{}
+	doneCh  chan struct{}
+	state   func() restorer.State
+}
+
+func newRestoreOutput(a *app) *restoreOutput {
+	o := &restoreOutput{a: a, json: a.opts.JSON, verbosity: a.opts.verbosity(), terminal: a.stdoutIsTerminal()}
+	// restic: 10 updates a second on a terminal or with --json, none
+	// otherwise or with --quiet; RESTIC_PROGRESS_FPS overrides
+	o.interval = time.Second / 10
+	if fps, err := strconv.ParseFloat(os.Getenv("RESTIC_PROGRESS_FPS"), 64); err == nil && fps > 0 {
+		o.interval = time.Duration(float64(time.Second) / min(fps, 60))
+	} else if (!o.json && !o.terminal) || a.opts.Quiet {
+		o.interval = 0
+	}
+	return o
+}
+
+// write prints a line to w, clearing a terminal status line first.
+func (o *restoreOutput) write(w io.Writer, line string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.clearStatus()
+	io.WriteString(w, line)
+}
+
+func (o *restoreOutput) clearStatus() {
+	if o.statusLine {
+		io.WriteString(o.a.stdout, "\r\x1b[K")
+		o.statusLine = false
+	}
+}
+
+func (o *restoreOutput) warnf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if !strings.HasSuffix(msg, "\n") {
+		msg += "\n"
+	}
+	o.write(o.a.stderr, msg)
+}
+
+func (o *restoreOutput) jsonLine(v any) string {
+	buf, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // plain structs always encode
+	}
+	return string(buf) + "\n"
+}
+
+func (o *restoreOutput) item(action restorer.Action, location string, size uint64) {
+	if o.verbosity < 3 {
+		return
+	}
+	var verb string
+	switch action {
+	case restorer.ActionDirRestored, restorer.ActionFileRestored, restorer.ActionOtherRestored:
+		verb = "restored"
+	case restorer.ActionFileUpdated:
+		verb = "updated"
+	case restorer.ActionFileUnchanged:
+		verb = "unchanged"
+	case restorer.ActionDeleted:
+		verb = "deleted"
+	default:
+		verb = string(action)
+	}
+	if o.json {
+		o.write(o.a.stdout, o.jsonLine(struct {
+			MessageType string `json:"message_type"`
+			Action      string `json:"action"`
+			Item        string `json:"item"`
+			Size        uint64 `json:"size"`
+		}{"verbose_status", verb, location, size}))
+		return
+	}
+	switch action {
+	case restorer.ActionDirRestored, restorer.ActionOtherRestored, restorer.ActionDeleted:
+		o.write(o.a.stdout, fmt.Sprintf("%-9v %v\n", verb, location))
+	default:
+		o.write(o.a.stdout, fmt.Sprintf("%-9v %v with size %v\n", verb, location, restoreBytes(size)))
+	}
+}
+
+func (o *restoreOutput) itemError(location string, err error) {
+	if o.json {
+		type errorObject struct {
+			Message string `json:"message"`
+		}
+		o.write(o.a.stderr, o.jsonLine(struct {
+			MessageType string      `json:"message_type"`
+			Error       errorObject `json:"error"`
+			During      string      `json:"during"`
+			Item        string      `json:"item"`
+		}{"error", errorObject{err.Error()}, "restore", location}))
+		return
+	}
+	o.write(o.a.stderr, fmt.Sprintf("ignoring error for %s: %s\n", location, err))
+}
+
+// restoreCounts are restic's status and summary fields.
+type restoreCounts struct {
+	SecondsElapsed uint64 `json:"seconds_elapsed,omitempty"`
+	TotalFiles     uint64 `json:"total_files,omitempty"`
+	FilesRestored  uint64 `json:"files_restored,omitempty"`
+	FilesSkipped   uint64 `json:"files_skipped,omitempty"`
+	FilesDeleted   uint64 `json:"files_deleted,omitempty"`
+	TotalBytes     uint64 `json:"total_bytes,omitempty"`
+	BytesRestored  uint64 `json:"bytes_restored,omitempty"`
+	BytesSkipped   uint64 `json:"bytes_skipped,omitempty"`
+}
+
+func countsOf(s restorer.State, d time.Duration) restoreCounts {
+	return restoreCounts{
+		SecondsElapsed: uint64(d / time.Second),
+		TotalFiles:     s.FilesTotal,
+		FilesRestored:  s.FilesFinished,
+		FilesSkipped:   s.FilesSkipped,
+		FilesDeleted:   s.FilesDeleted,
+		TotalBytes:     s.BytesTotal,
+		BytesRestored:  s.BytesWritten,
+		BytesSkipped:   s.BytesSkipped,
+	}
+}
+
+// start begins periodic status output.
+func (o *restoreOutput) start(state func() restorer.State) {
+	o.state = state
+	o.started = time.Now()
+	o.stopCh = make(chan struct{})
+	o.doneCh = make(chan struct{})
+	go func() {
+		defer close(o.doneCh)
+		if o.interval <= 0 {
+			<-o.stopCh
+			return
+		}
+		tick := time.NewTicker(o.interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-tick.C:
+				o.update(o.state(), time.Since(o.started))
+			case <-o.stopCh:
+				return
+			}
+		}
+	}()
+}
+
+// stop ends status output and, when summary is set, prints the summary.
+func (o *restoreOutput) stop(summary bool) {
+	close(o.stopCh)
+	<-o.doneCh
+	o.mu.Lock()
+	o.clearStatus()
+	o.mu.Unlock()
+	if summary {
+		o.finish(o.state(), time.Since(o.started))
+	}
+}
+
+func (o *restoreOutput) update(s restorer.State, d time.Duration) {
+	if o.json {
+		var st struct {
+			MessageType string  `json:"message_type"`
+			Seconds     uint64  `json:"seconds_elapsed,omitempty"`
+			PercentDone float64 `json:"percent_done"`
+			restoreCounts
+		}
+		st.MessageType = "status"
+		st.restoreCounts = countsOf(s, d)
+		st.Seconds, st.restoreCounts.SecondsElapsed = st.restoreCounts.SecondsElapsed, 0
+		if s.BytesTotal > 0 {
+			st.PercentDone = float64(s.BytesWritten) / float64(s.BytesTotal)
+		}
+		o.write(o.a.stdout, o.jsonLine(st))
+		return
+	}
+	line := fmt.Sprintf("[%s] %s  %v files/dirs %s, total %v files/dirs %v",
+		restoreDuration(d), restorePercent(s.BytesWritten, s.BytesTotal), s.FilesFinished,
+		restoreBytes(s.BytesWritten), s.FilesTotal, restoreBytes(s.BytesTotal))
+	if s.FilesSkipped > 0 {
+		line += fmt.Sprintf(", skipped %v files/dirs %v", s.FilesSkipped, restoreBytes(s.BytesSkipped))
+	}
+	if s.FilesDeleted > 0 {
+		line += fmt.Sprintf(", deleted %v files/dirs", s.FilesDeleted)
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.terminal {
+		io.WriteString(o.a.stdout, "\r"+line+"\x1b[K")
+		o.statusLine = true
+		return
+	}
+	if line != o.lastStatus { // not a terminal: only changes, one per line
+		io.WriteString(o.a.stdout, line+"\n")
+		o.lastStatus = line
+	}
+}
+
+func (o *restoreOutput) finish(s restorer.State, d time.Duration) {
+	if o.json {
+		o.write(o.a.stdout, o.jsonLine(struct {
+			MessageType string `json:"message_type"`
+			restoreCounts
+		}{"summary", countsOf(s, d)}))
+		return
+	}
+	var line string
+	if s.FilesFinished == s.FilesTotal && s.BytesWritten == s.BytesTotal {
+		line = fmt.Sprintf("Summary: Restored %d files/dirs (%s) in %s", s.FilesTotal, restoreBytes(s.BytesTotal), restoreDuration(d))
+	} else {
+		line = fmt.Sprintf("Summary: Restored %d / %d files/dirs (%s / %s) in %s",
+			s.FilesFinished, s.FilesTotal, restoreBytes(s.BytesWritten), restoreBytes(s.BytesTotal), restoreDuration(d))
+	}
+	if s.FilesSkipped > 0 {
+		line += fmt.Sprintf(", skipped %v files/dirs %v", s.FilesSkipped, restoreBytes(s.BytesSkipped))
+	}
+	if s.FilesDeleted > 0 {
+		line += fmt.Sprintf(", deleted %v files/dirs", s.FilesDeleted)
+	}
+	o.write(o.a.stdout, line+"\n")
+}
+
+// restoreBytes formats a byte count as restic does ("1.500 KiB").
+func restoreBytes(c uint64) string {
+	b := float64(c)
+	switch {
+	case c >= 1<<40:
+		return fmt.Sprintf("%.3f TiB", b/(1<<40))
+	case c >= 1<<30:
+		return fmt.Sprintf("%.3f GiB", b/(1<<30))
+	case c >= 1<<20:
+		return fmt.Sprintf("%.3f MiB", b/(1<<20))
+	case c >= 1<<10:
+		return fmt.Sprintf("%.3f KiB", b/(1<<10))
+	}
+	return fmt.Sprintf("%d B", c)
+}
+
+func restorePercent(n, d uint64) string {
+	if d == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%3.2f%%", min(100*float64(n)/float64(d), 100))
+}
+
+// restoreDuration formats elapsed time as restic does (M:SS or H:MM:SS).
+func restoreDuration(d time.Duration) string {
+	sec := uint64(d / time.Second)
+	h, m, s := sec/3600, sec/60%60, sec%60
+	if h > 0 {
+		return fmt.Sprintf("%d:%02d:%02d", h, m, s)
+	}
+	return fmt.Sprintf("%d:%02d", m, s)
+}
