@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"sync"
 
 	"github.com/arca-backup/arca/backend"
 	"github.com/arca-backup/arca/repo/index"
@@ -168,4 +169,28 @@ func (r *Repository) ListPack(ctx context.Context, id model.ID, size int64) ([]m
 		return nil, 0, fmt.Errorf("pack %s: %w", id, err)
 	}
 	return blobs, total, nil
+}
+
+// ForEachIndexFile loads every index file in parallel and calls fn with
+// each one, never concurrently. A file that cannot be loaded is passed to
+// fn with its error; when fn returns an error, the walk stops with it.
+func (r *Repository) ForEachIndexFile(ctx context.Context, fn func(id model.ID, f *index.File, err error) error) error {
+	var ids []model.ID
+	if err := r.List(ctx, backend.IndexFile, func(id model.ID, _ int64) error {
+		ids = append(ids, id)
+		return nil
+	}); err != nil {
+		return fmt.Errorf("list index files: %w", err)
+	}
+	var mu sync.Mutex
+	workers := runtime.GOMAXPROCS(0) + int(r.be.Properties().Connections)
+	return forEachParallel(ctx, workers, ids, func(ctx context.Context, id model.ID) error {
+		f, err := r.LoadIndexFile(ctx, id)
+		mu.Lock()
+		defer mu.Unlock()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fn(id, f, err)
+	})
 }

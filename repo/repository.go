@@ -22,6 +22,9 @@ type Repository struct {
 	key   *crypto.Key
 	keyID model.ID
 	cfg   model.Config
+	// kdf are the scrypt parameters for new key files (nil: calibrate on
+	// first use; see SetKDFParams).
+	kdf *crypto.Params
 
 	idx       *index.Index
 	idxLoaded bool
