@@ -1,0 +1,216 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/arca-backup/arca/repo"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+func init() {
+	registerKeySubcommand(newKeyAddCommand)
+	registerKeySubcommand(newKeyPasswdCommand)
+	registerKeySubcommand(newKeyRemoveCommand)
+}
+
+const keyExitStatus = `
+EXIT STATUS
+===========
+
+Exit status is 0 if the command was successful.
+Exit status is 1 if there was any error.
+Exit status is 10 if the repository does not exist.
+Exit status is 11 if the repository is already locked.
+Exit status is 12 if the password is incorrect.
+	`
+
+// newKeyOptions are the flags of "key add" and "key passwd".
+type newKeyOptions struct {
+	NewPasswordFile    string
+	InsecureNoPassword bool
+	Username           string
+	Hostname           string
+}
+
+func (o *newKeyOptions) addFlags(f *pflag.FlagSet) {
+	f.StringVar(&o.NewPasswordFile, "new-password-file", "", "`file` from which to read the new password")
+	f.BoolVar(&o.InsecureNoPassword, "new-insecure-no-password", false, "add an empty password for the repository (insecure)")
+	f.StringVar(&o.Username, "user", "", "the username for new key")
+	f.StringVar(&o.Hostname, "host", "", "the hostname for new key")
+}
+
+func newKeyAddCommand(a *app) *cobra.Command {
+	var opts newKeyOptions
+	cmd := &cobra.Command{
+		Use:   "add",
+		Short: "Add a new key (password) to the repository; returns the new key ID",
+		Long: `
+The "key add" command creates a new key and validates the key. Returns the new key ID.
+` + keyExitStatus,
+		DisableAutoGenTag: true,
+		RunE: func(c *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return errors.New("the key add command expects no arguments, only options - please see `restic help key add` for usage and flags")
+			}
+			return a.runKeyAdd(c.Context(), &opts)
+		},
+	}
+	opts.addFlags(cmd.Flags())
+	return cmd
+}
+
+func newKeyPasswdCommand(a *app) *cobra.Command {
+	var opts newKeyOptions
+	cmd := &cobra.Command{
+		Use:   "passwd",
+		Short: "Change key (password); creates a new key ID and removes the old key ID, returns new key ID",
+		Long: `
+The "key passwd" command creates a new key, validates the key and removes the old key ID.
+Returns the new key ID.
+` + keyExitStatus,
+		DisableAutoGenTag: true,
+		RunE: func(c *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return errors.New("the key passwd command expects no arguments, only options - please see `restic help key passwd` for usage and flags")
+			}
+			return a.runKeyPasswd(c.Context(), &opts)
+		},
+	}
+	opts.addFlags(cmd.Flags())
+	return cmd
+}
+
+func newKeyRemoveCommand(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "remove [ID]",
+		Short: "Remove key ID (password) from the repository",
+		Long: `
+The "key remove" command removes the selected key ID. It does not allow removing the
+current key being used to access the repository.
+` + keyExitStatus,
+		DisableAutoGenTag: true,
+		RunE: func(c *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return errors.New("key remove expects one argument as the key id")
+			}
+			return a.runKeyRemove(c.Context(), args[0])
+		},
+	}
+}
+
+func (a *app) runKeyAdd(ctx context.Context, opts *newKeyOptions) error {
+	s, err := a.openSession(ctx, lockShared)
+	if err != nil {
+		return err
+	}
+	defer s.done()
+	pw, err := a.readNewKeyPassword(opts)
+	if err != nil {
+		return err
+	}
+	k, err := s.repo.AddKey(s.ctx, pw, opts.Username, opts.Hostname)
+	if err != nil {
+		return newKeyError(err)
+	}
+	a.printf("saved new key with ID %s\n", k.ID)
+	return nil
+}
+
+func (a *app) runKeyPasswd(ctx context.Context, opts *newKeyOptions) error {
+	s, err := a.openSession(ctx, lockExclusive)
+	if err != nil {
+		return err
+	}
+	defer s.done()
+	pw, err := a.readNewKeyPassword(opts)
+	if err != nil {
+		return err
+	}
+	k, err := s.repo.ChangePassword(s.ctx, pw, opts.Username, opts.Hostname)
+	if err != nil {
+		if k.ID.IsNull() {
+			return newKeyError(err)
+		}
+		return err // the new key works; removing the old one failed
+	}
+	// restic prints its key struct here, creation time (with Go's
+	// monotonic clock reading) included
+	a.printf("saved new key as <Key of %s@%s, created on %s>\n", k.Username, k.Hostname, k.Created)
+	return nil
+}
+
+// newKeyError renders a failure of AddKey as restic does.
+func newKeyError(err error) error {
+	var kce *repo.KeyCheckError
+	switch {
+	case errors.As(err, &kce):
+		return fatalf("%v", kce)
+	case errors.Is(err, context.Canceled):
+		return err
+	}
+	return fatalf("creating new key failed: %v", err)
+}
+
+func (a *app) runKeyRemove(ctx context.Context, prefix string) error {
+	s, err := a.openSession(ctx, lockExclusive)
+	if err != nil {
+		return err
+	}
+	defer s.done()
+	id, err := s.repo.FindKey(s.ctx, prefix)
+	if err != nil {
+		return err
+	}
+	if err := s.repo.RemoveKey(s.ctx, id); err != nil {
+		if errors.Is(err, repo.ErrRemoveCurrentKey) {
+			return fatalf("%v", repo.ErrRemoveCurrentKey)
+		}
+		return err
+	}
+	// restic prints nothing here with --json
+	if !a.opts.JSON {
+		a.printf("removed key %v\n", id)
+	}
+	return nil
+}
+
+// readNewKeyPassword returns the password for a new key: from
+// --new-password-file, empty with --new-insecure-no-password, or typed
+// twice at a terminal. Standard input is never read otherwise.
+func (a *app) readNewKeyPassword(opts *newKeyOptions) (string, error) {
+	if opts.InsecureNoPassword {
+		if opts.NewPasswordFile != "" {
+			return "", errors.New("only either --new-password-file or --new-insecure-no-password may be specified")
+		}
+		return "", nil
+	}
+	if opts.NewPasswordFile != "" {
+		s, err := readTextFile(opts.NewPasswordFile)
+		if err != nil {
+			return "", err
+		}
+		pw := strings.TrimSpace(s)
+		if pw == "" {
+			return "", errors.New("an empty password is not allowed by default. Pass the flag `--new-insecure-no-password` to restic to disable this check")
+		}
+		return pw, nil
+	}
+	if !a.stdinIsTerminal() {
+		return "", fatalf("no new password given: use --new-password-file or --new-insecure-no-password (standard input is not a terminal, so arca does not prompt)")
+	}
+	pw, err := a.promptPassword("enter new password: ")
+	if err != nil {
+		return "", err
+	}
+	again, err := a.promptPassword("enter password again: ")
+	if err != nil {
+		return "", err
+	}
+	if pw != again {
+		return "", fatalf("passwords do not match")
+	}
+	return pw, nil
+}
