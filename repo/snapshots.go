@@ -107,11 +107,7 @@ func (f SnapshotFilter) Matches(sn *model.Snapshot) bool {
 	if len(f.Tags) > 0 {
 		ok := false
 		for _, list := range f.Tags {
-			if len(list) == 0 && len(sn.Tags) == 0 {
-				ok = true
-				break
-			}
-			if len(list) > 0 && sn.HasTags(list) {
+			if sn.HasTags(list) {
 				ok = true
 				break
 			}
@@ -120,27 +116,17 @@ func (f SnapshotFilter) Matches(sn *model.Snapshot) bool {
 			return false
 		}
 	}
-	if len(f.Paths) > 0 {
-		clean := make([]string, len(f.Paths))
-		for i, p := range f.Paths {
-			clean[i] = path.Clean(p)
-		}
-		if !sn.HasPaths(clean) {
-			return false
-		}
-	}
-	return true
+	return sn.HasPaths(f.Paths)
 }
 
-// ParseTagLists turns --tag values ("a,b" means a and b) into tag lists.
+// ParseTagLists turns --tag values ("a,b" means a and b) into tag lists,
+// trimming spaces and keeping empty tags as restic does.
 func ParseTagLists(values []string) [][]string {
 	var out [][]string
 	for _, v := range values {
 		var list []string
 		for _, t := range strings.Split(v, ",") {
-			if t = strings.TrimSpace(t); t != "" {
-				list = append(list, t)
-			}
+			list = append(list, strings.TrimSpace(t))
 		}
 		out = append(out, list)
 	}

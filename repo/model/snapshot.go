@@ -45,9 +45,13 @@ type SnapshotSummary struct {
 	TotalBytesProcessed uint64 `json:"total_bytes_processed"`
 }
 
-// HasTags reports whether the snapshot has every tag in l.
+// HasTags reports whether the snapshot has every tag in l. As in restic,
+// an empty tag matches a snapshot without tags.
 func (sn *Snapshot) HasTags(l []string) bool {
 	for _, tag := range l {
+		if tag == "" && len(sn.Tags) == 0 {
+			return true
+		}
 		found := false
 		for _, t := range sn.Tags {
 			if t == tag {
