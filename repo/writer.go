@@ -1,0 +1,617 @@
+package repo
+
+// The pack writer: how blobs get into a repository.
+//
+// SaveBlob does the CPU work in the caller's goroutine (callers save from
+// several goroutines to use every core): hash, deduplicate against the
+// index and the blobs in flight, compress (version 2), seal, check the
+// sealed blob, and copy it into one of the open packs of its type. A full
+// pack is handed to an upload goroutine that seals the header, names the
+// pack by its hash and stores it; only then do its blobs enter the
+// in-memory index and, in batches, an index file. Packs never touch a
+// temporary file. Memory is bounded by a fixed number of pack slots: when
+// uploads fall behind, handing off a full pack blocks and with it every
+// saver of that blob type.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/arca-backup/arca/backend"
+	"github.com/arca-backup/arca/chunker"
+	"github.com/arca-backup/arca/crypto"
+	"github.com/arca-backup/arca/repo/index"
+	"github.com/arca-backup/arca/repo/model"
+	"github.com/arca-backup/arca/repo/packer"
+	"github.com/klauspost/compress/zstd"
+)
+
+// CompressionMode is restic's --compression: auto, off, fastest, better,
+// max. The zero value is auto, restic's default.
+type CompressionMode int
+
+// Compression modes.
+const (
+	CompressionAuto CompressionMode = iota
+	CompressionOff
+	CompressionFastest
+	CompressionBetter
+	CompressionMax
+)
+
+// ParseCompression parses a --compression value.
+func ParseCompression(s string) (CompressionMode, error) {
+	switch s {
+	case "auto":
+		return CompressionAuto, nil
+	case "off":
+		return CompressionOff, nil
+	case "fastest":
+		return CompressionFastest, nil
+	case "better":
+		return CompressionBetter, nil
+	case "max":
+		return CompressionMax, nil
+	}
+	return CompressionAuto, fmt.Errorf("invalid compression mode %q, must be one of (auto|off|fastest|better|max)", s)
+}
+
+// String returns the mode's flag value.
+func (c CompressionMode) String() string {
+	switch c {
+	case CompressionAuto:
+		return "auto"
+	case CompressionOff:
+		return "off"
+	case CompressionFastest:
+		return "fastest"
+	case CompressionBetter:
+		return "better"
+	case CompressionMax:
+		return "max"
+	}
+	return "invalid"
+}
+
+// Set parses s into c (pflag.Value).
+func (c *CompressionMode) Set(s string) error {
+	m, err := ParseCompression(s)
+	if err != nil {
+		return err
+	}
+	*c = m
+	return nil
+}
+
+// Type names the flag's value kind in help output (pflag.Value).
+func (c *CompressionMode) Type() string { return "mode" }
+
+func (c CompressionMode) zstdLevel() zstd.EncoderLevel {
+	switch c {
+	case CompressionFastest:
+		return zstd.SpeedFastest
+	case CompressionBetter:
+		return zstd.SpeedBetterCompression
+	case CompressionMax:
+		return zstd.SpeedBestCompression
+	}
+	return zstd.SpeedDefault
+}
+
+// Pack sizes (restic's --pack-size bounds and default).
+const (
+	MinPackSize     = 4 << 20
+	DefaultPackSize = 16 << 20
+	MaxPackSize     = 128 << 20
+)
+
+// WriteOptions tune a Writer.
+type WriteOptions struct {
+	Compression   CompressionMode // ignored (off) for version-1 repositories
+	PackSize      int             // target pack size in bytes; 0 = restic's default (16 MiB)
+	NoExtraVerify bool            // skip decrypting/checking each blob and pack header before upload
+}
+
+// Limits of the writer's batching. Variables of the Writer so tests can
+// shrink them.
+const (
+	// maxPackBlobs keeps the index entry of one pack well below the size
+	// limit of an index file, even for packs of tiny blobs.
+	maxPackBlobs = 40000
+	// index files are written once they hold this many blobs (restic's
+	// number), this much JSON, or are this old.
+	indexMaxBlobs = 50000
+	indexMaxBytes = 6 << 20
+	indexHardCap  = 8 << 20
+	indexMaxAge   = 10 * time.Minute
+)
+
+// WriterStats counts what a Writer stored.
+type WriterStats struct {
+	Blobs      int   // blobs stored (not counting known ones)
+	Packs      int   // pack files uploaded
+	PackBytes  int64 // bytes of the uploaded pack files
+	IndexFiles int   // index files written
+}
+
+// Writer stores blobs in packs. It is safe for concurrent use, except that
+// Flush must not run concurrently with SaveBlob.
+type Writer struct {
+	r        *Repository
+	opts     WriteOptions
+	cipher   *crypto.Cipher
+	enc      *zstd.Encoder // nil for version-1 repositories
+	packSize int
+	verify   bool
+
+	// ctx governs uploads; cancel stops them on the first error.
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+
+	managers [2]*packer.Manager // by blob type - 1
+	pool     *packer.Pool
+	scratch  chan *scratch
+
+	slots   chan struct{} // full packs not yet stored and indexed
+	conns   chan struct{} // concurrent backend writes
+	uploads sync.WaitGroup
+
+	pendingMu sync.Mutex
+	pending   map[model.BlobHandle]struct{}
+
+	idxMu        sync.Mutex
+	unsaved      []index.PackJSON
+	unsavedBlobs int
+	unsavedBytes int
+	unsavedSince time.Time
+	indexIDs     []model.ID
+	// batching limits (constants above; tests shrink them)
+	maxPackBlobs  int
+	indexMaxBlobs int
+	indexMaxBytes int
+	indexHardCap  int
+	indexMaxAge   time.Duration
+
+	errMu sync.Mutex
+	err   error
+
+	blobs     atomic.Int64
+	packs     atomic.Int64
+	packBytes atomic.Int64
+}
+
+// scratch holds one saver's buffers; the channel of them also bounds how
+// many blobs are compressed and sealed at once.
+type scratch struct {
+	comp, sealed, check []byte
+}
+
+// maxScratch is the largest buffer a scratch keeps between blobs.
+const maxScratch = 2*chunker.MaxSize + 1<<16
+
+// NewWriter starts writing blobs. The index must be loaded (LoadIndex) so
+// that blobs already in the repository are not stored again; NewWriter
+// loads it when that has not happened yet. Uploads run until Flush or
+// until ctx ends.
+func (r *Repository) NewWriter(ctx context.Context, opts WriteOptions) (*Writer, error) {
+	switch {
+	case opts.PackSize < 0:
+		return nil, fmt.Errorf("invalid pack size %d", opts.PackSize)
+	case opts.PackSize > MaxPackSize:
+		return nil, fmt.Errorf("pack size larger than limit of %v MiB", MaxPackSize>>20)
+	case opts.PackSize == 0:
+		opts.PackSize = DefaultPackSize
+	}
+	if opts.Compression < CompressionAuto || opts.Compression > CompressionMax {
+		return nil, errors.New("invalid compression mode")
+	}
+	if r.cfg.Version < 2 {
+		opts.Compression = CompressionOff
+	}
+	if err := r.LoadIndex(ctx, nil); err != nil {
+		return nil, err
+	}
+	w := &Writer{
+		r:             r,
+		opts:          opts,
+		cipher:        r.key.Cipher(),
+		packSize:      opts.PackSize,
+		verify:        !opts.NoExtraVerify,
+		pending:       make(map[model.BlobHandle]struct{}),
+		maxPackBlobs:  maxPackBlobs,
+		indexMaxBlobs: indexMaxBlobs,
+		indexMaxBytes: indexMaxBytes,
+		indexHardCap:  indexHardCap,
+		indexMaxAge:   indexMaxAge,
+	}
+	if r.cfg.Version >= 2 {
+		enc, err := zstd.NewWriter(nil,
+			zstd.WithEncoderLevel(opts.Compression.zstdLevel()),
+			zstd.WithEncoderCRC(false),
+			zstd.WithWindowSize(512<<10),
+			zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)))
+		if err != nil {
+			return nil, fmt.Errorf("zstd encoder: %w", err)
+		}
+		w.enc = enc
+	}
+	conns := int(r.be.Properties().Connections)
+	if conns < 1 {
+		conns = 1
+	}
+	cpus := runtime.GOMAXPROCS(0)
+	w.slots = make(chan struct{}, conns+2)
+	w.conns = make(chan struct{}, conns)
+	w.scratch = make(chan *scratch, cpus)
+	for range cpus {
+		w.scratch <- &scratch{}
+	}
+	const open = packer.DefaultOpenPacks
+	w.pool = packer.NewPool(opts.PackSize+opts.PackSize/8+1<<20, 2*open+cap(w.slots))
+	for _, t := range []model.BlobType{model.DataBlob, model.TreeBlob} {
+		w.managers[t-1] = packer.NewManager(t, opts.PackSize, w.maxPackBlobs, open, w.pool)
+	}
+	w.ctx, w.cancel = context.WithCancelCause(ctx)
+	return w, nil
+}
+
+// Stats returns what the writer has stored so far.
+func (w *Writer) Stats() WriterStats {
+	w.idxMu.Lock()
+	nidx := len(w.indexIDs)
+	w.idxMu.Unlock()
+	return WriterStats{
+		Blobs:      int(w.blobs.Load()),
+		Packs:      int(w.packs.Load()),
+		PackBytes:  w.packBytes.Load(),
+		IndexFiles: nidx,
+	}
+}
+
+// IndexFiles returns the IDs of the index files written so far.
+func (w *Writer) IndexFiles() model.IDs {
+	w.idxMu.Lock()
+	defer w.idxMu.Unlock()
+	return append(model.IDs(nil), w.indexIDs...)
+}
+
+func (w *Writer) fail(err error) {
+	w.errMu.Lock()
+	defer w.errMu.Unlock()
+	if w.err == nil {
+		w.err = err
+		w.cancel(err)
+	}
+}
+
+func (w *Writer) failed() error {
+	w.errMu.Lock()
+	defer w.errMu.Unlock()
+	return w.err
+}
+
+// SaveBlob stores a blob unless the repository (or this writer) already
+// has it. id may be the zero ID, then it is computed (SHA-256 of buf). buf
+// may be reused by the caller after SaveBlob returns. It returns the
+// blob's ID, whether it was known, and the bytes it adds to the
+// repository (sealed blob and header entry, plus the header overhead when
+// it completed a pack; restic's accounting). Safe for concurrent use; it
+// blocks while uploads are behind, so memory stays bounded.
+func (w *Writer) SaveBlob(ctx context.Context, t model.BlobType, buf []byte, id model.ID) (model.ID, bool, int, error) {
+	if t != model.DataBlob && t != model.TreeBlob {
+		return id, false, 0, fmt.Errorf("save blob: invalid blob type %v", t)
+	}
+	if err := w.failed(); err != nil {
+		return id, false, 0, err
+	}
+	if err := ctx.Err(); err != nil {
+		return id, false, 0, err
+	}
+	if uint64(len(buf)) > math.MaxUint32 {
+		return id, false, 0, errors.New("blob is larger than 4GB")
+	}
+	if id.IsNull() {
+		id = hashBlob(buf)
+	}
+	h := model.BlobHandle{ID: id, Type: t}
+	if !w.reserve(h) {
+		return id, true, 0, nil
+	}
+	n, added, err := w.store(ctx, t, id, buf)
+	if err != nil {
+		if !added {
+			w.release(h)
+		}
+		return id, false, n, err
+	}
+	w.blobs.Add(1)
+	return id, false, n, nil
+}
+
+// reserve claims h for this writer; false means the blob is already in
+// the repository or being stored.
+func (w *Writer) reserve(h model.BlobHandle) bool {
+	w.pendingMu.Lock()
+	defer w.pendingMu.Unlock()
+	if _, ok := w.pending[h]; ok {
+		return false
+	}
+	// blobs enter the index before they leave the pending set, so checking
+	// both under pendingMu cannot miss a blob on its way between them
+	if w.r.idx.Has(h) {
+		return false
+	}
+	w.pending[h] = struct{}{}
+	return true
+}
+
+func (w *Writer) release(h model.BlobHandle) {
+	w.pendingMu.Lock()
+	delete(w.pending, h)
+	w.pendingMu.Unlock()
+}
+
+var zeroChunkID = sync.OnceValue(func() model.ID { return model.Hash(make([]byte, chunker.MinSize)) })
+
+// hashBlob returns the SHA-256 of buf, with a shortcut for the all-zero
+// chunks of minimum size that sparse files produce in bulk.
+func hashBlob(buf []byte) model.ID {
+	if len(buf) == chunker.MinSize && buf[0] == 0 && bytes.Equal(buf[1:], buf[:len(buf)-1]) {
+		return zeroChunkID()
+	}
+	return model.Hash(buf)
+}
+
+// compresses reports whether blobs of type t are stored compressed: in
+// version 2 always, except data blobs with compression off.
+func (w *Writer) compresses(t model.BlobType) bool {
+	return w.enc != nil && (t == model.TreeBlob || w.opts.Compression != CompressionOff)
+}
+
+// store compresses, seals, checks and packs one blob. added reports
+// whether the blob made it into a pack (it then is stored even if err is
+// set).
+func (w *Writer) store(ctx context.Context, t model.BlobType, id model.ID, buf []byte) (n int, added bool, err error) {
+	var s *scratch
+	select {
+	case s = <-w.scratch:
+	case <-ctx.Done():
+		return 0, false, ctx.Err()
+	}
+	defer func() {
+		for _, b := range []*[]byte{&s.comp, &s.sealed, &s.check} {
+			if cap(*b) > maxScratch {
+				*b = nil
+			}
+		}
+		w.scratch <- s
+	}()
+	plain, ulen := buf, 0
+	if len(buf) > 0 && w.compresses(t) {
+		s.comp = w.enc.EncodeAll(buf, s.comp[:0])
+		plain, ulen = s.comp, len(buf)
+	}
+	s.sealed = w.cipher.Seal(s.sealed[:0], plain)
+	if w.verify {
+		if err := w.checkSealed(s, buf, plain, ulen != 0); err != nil {
+			err = fmt.Errorf("detected data corruption while saving blob %v: %w", id, err)
+			w.fail(err)
+			return 0, false, err
+		}
+	}
+	n, err = w.managers[t-1].Add(id, s.sealed, ulen, func(p *packer.Packer) error {
+		return w.handoff(ctx, p)
+	})
+	return n, true, err
+}
+
+// checkSealed is the extra verification: the sealed blob must open and
+// give back exactly what was sealed, and compressed data must decompress
+// to the original. The plaintext's hash is known, so comparing bytes is
+// enough; nothing is hashed again.
+func (w *Writer) checkSealed(s *scratch, orig, plain []byte, compressed bool) error {
+	var err error
+	s.check, err = w.cipher.Open(s.check[:0], s.sealed)
+	if err != nil {
+		return fmt.Errorf("decryption failed: %w", err)
+	}
+	if !bytes.Equal(s.check, plain) {
+		return errors.New("decrypted data differs from the sealed data")
+	}
+	if !compressed {
+		return nil
+	}
+	s.check, err = w.r.dec.DecodeAll(plain, s.check[:0])
+	if err != nil {
+		return fmt.Errorf("decompression failed: %w", err)
+	}
+	if !bytes.Equal(s.check, orig) {
+		return errors.New("decompressed data differs from the original")
+	}
+	return nil
+}
+
+// handoff waits for a free pack slot and starts the pack's upload.
+func (w *Writer) handoff(ctx context.Context, p *packer.Packer) error {
+	select {
+	case w.slots <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-w.ctx.Done():
+		return context.Cause(w.ctx)
+	}
+	w.uploads.Add(1)
+	go w.upload(p)
+	return nil
+}
+
+func (w *Writer) upload(p *packer.Packer) {
+	defer w.uploads.Done()
+	defer func() { <-w.slots }()
+	if err := w.uploadPack(w.ctx, p); err != nil {
+		w.fail(err)
+	}
+}
+
+// uploadPack finishes, stores and indexes one pack.
+func (w *Writer) uploadPack(ctx context.Context, p *packer.Packer) error {
+	if err := context.Cause(ctx); err != nil {
+		return err
+	}
+	pk, err := p.Finalize(w.cipher, w.verify)
+	if err != nil {
+		return fmt.Errorf("finish %v pack: %w", p.Type(), err)
+	}
+	select {
+	case w.conns <- struct{}{}:
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+	h := backend.Handle{Type: backend.PackFile, Name: pk.ID.String()}
+	err = w.r.be.Save(ctx, h, backend.NewByteReader(pk.Data))
+	<-w.conns
+	if err != nil {
+		return fmt.Errorf("save pack %s: %w", pk.ID.Str(), err)
+	}
+	w.packs.Add(1)
+	w.packBytes.Add(int64(len(pk.Data)))
+	blobs := pk.Blobs
+	w.r.idx.AddPack(pk.ID, blobs)
+	w.pendingMu.Lock()
+	for _, b := range blobs {
+		delete(w.pending, b.BlobHandle)
+	}
+	w.pendingMu.Unlock()
+	w.pool.Put(p.Release())
+	return w.indexPack(ctx, pk.ID, blobs)
+}
+
+// indexJSONSize estimates the bytes an index file spends on one blob.
+func indexJSONSize(b model.Blob) int {
+	n := len(`{"id":"","type":"data","offset":,"length":},`) + 2*model.IDSize + digits(b.Offset) + digits(b.Length)
+	if b.UncompressedLength != 0 {
+		n += len(`,"uncompressed_length":`) + digits(b.UncompressedLength)
+	}
+	return n
+}
+
+func digits(v uint) int {
+	n := 1
+	for v >= 10 {
+		v /= 10
+		n++
+	}
+	return n
+}
+
+// indexPack adds a stored pack to the batch for the next index file and
+// writes that file when the batch is large or old enough.
+func (w *Writer) indexPack(ctx context.Context, id model.ID, blobs []model.Blob) error {
+	pj := index.PackJSON{ID: id, Blobs: make([]index.BlobJSON, len(blobs))}
+	size := len(`{"id":"","blobs":[]},`) + 2*model.IDSize
+	for i, b := range blobs {
+		pj.Blobs[i] = index.BlobJSON{ID: b.ID, Type: b.Type, Offset: b.Offset, Length: b.Length, UncompressedLength: b.UncompressedLength}
+		size += indexJSONSize(b)
+	}
+	w.idxMu.Lock()
+	defer w.idxMu.Unlock()
+	if len(w.unsaved) > 0 && w.unsavedBytes+size > w.indexHardCap {
+		if err := w.writeIndexLocked(ctx); err != nil {
+			return err
+		}
+	}
+	if len(w.unsaved) == 0 {
+		w.unsavedSince = time.Now()
+	}
+	w.unsaved = append(w.unsaved, pj)
+	w.unsavedBlobs += len(blobs)
+	w.unsavedBytes += size
+	if w.unsavedBlobs >= w.indexMaxBlobs || w.unsavedBytes >= w.indexMaxBytes || time.Since(w.unsavedSince) >= w.indexMaxAge {
+		return w.writeIndexLocked(ctx)
+	}
+	return nil
+}
+
+// writeIndexLocked writes the batched packs as one index file.
+func (w *Writer) writeIndexLocked(ctx context.Context) error {
+	if len(w.unsaved) == 0 {
+		return nil
+	}
+	f := index.File{Packs: w.unsaved}
+	buf, err := f.Encode()
+	if err != nil {
+		return err
+	}
+	id, err := w.r.SaveUnpacked(ctx, backend.IndexFile, buf)
+	if err != nil {
+		return fmt.Errorf("save index: %w", err)
+	}
+	w.indexIDs = append(w.indexIDs, id)
+	w.unsaved, w.unsavedBlobs, w.unsavedBytes = nil, 0, 0
+	return nil
+}
+
+// Flush finishes and uploads all open packs and writes the index files for
+// everything saved. After Flush, SaveBlob may be called again (for a new
+// phase) or the writer dropped. When ctx ends first, the uploads are
+// cancelled and the writer cannot be used again.
+func (w *Writer) Flush(ctx context.Context) error {
+	if err := w.failed(); err != nil {
+		return err
+	}
+	for _, m := range w.managers {
+		for _, p := range m.Flush() {
+			if err := w.handoff(ctx, p); err != nil {
+				w.fail(err)
+				w.uploads.Wait()
+				return err
+			}
+		}
+	}
+	done := make(chan struct{})
+	go func() {
+		w.uploads.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		w.fail(ctx.Err())
+		<-done
+		return ctx.Err()
+	}
+	if err := w.failed(); err != nil {
+		return err
+	}
+	w.pool.Drain() // a writer between phases holds no pack memory
+	w.idxMu.Lock()
+	defer w.idxMu.Unlock()
+	if err := w.writeIndexLocked(ctx); err != nil {
+		w.fail(err)
+		return err
+	}
+	return nil
+}
+
+// SaveSnapshot stores a snapshot file (call after Flush) and returns its
+// ID, which it also sets in sn.ID.
+func (r *Repository) SaveSnapshot(ctx context.Context, sn *model.Snapshot) (model.ID, error) {
+	buf, err := json.Marshal(sn)
+	if err != nil {
+		return model.ID{}, fmt.Errorf("encode snapshot: %w", err)
+	}
+	id, err := r.SaveUnpacked(ctx, backend.SnapshotFile, buf)
+	if err != nil {
+		return model.ID{}, fmt.Errorf("save snapshot: %w", err)
+	}
+	sn.ID = id
+	return id, nil
+}
