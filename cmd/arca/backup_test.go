@@ -1,0 +1,365 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// backupRepo creates an empty restic repository and points arca at it.
+func backupRepo(t *testing.T, version int) (repo string, env []string) {
+	t.Helper()
+	repo = filepath.Join(t.TempDir(), "repo")
+	env = resticTestEnv(repo, "backup-test-pw")
+	mustRestic(t, env, "init", "--repository-version", fmt.Sprint(version))
+	t.Setenv("RESTIC_REPOSITORY", repo)
+	t.Setenv("RESTIC_PASSWORD", "backup-test-pw")
+	t.Setenv("RESTIC_CACHE_DIR", t.TempDir())
+	return repo, env
+}
+
+// summaryOf returns the summary message of a --json backup output.
+func summaryOf(t *testing.T, out string) map[string]any {
+	t.Helper()
+	for _, line := range strings.Split(out, "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil && m["message_type"] == "summary" {
+			return m
+		}
+	}
+	t.Fatalf("no summary message in output:\n%s", out)
+	return nil
+}
+
+func num(m map[string]any, k string) int64 {
+	f, _ := m[k].(float64)
+	return int64(f)
+}
+
+// arcaBackup runs arca backup --json and returns the summary.
+func arcaBackup(t *testing.T, wantExit int, args ...string) map[string]any {
+	t.Helper()
+	out, errOut, exit := arcaCmd(t, append([]string{"backup", "--json"}, args...)...)
+	if exit != wantExit {
+		t.Fatalf("arca backup %v: exit %d, want %d\nstderr:\n%s\nstdout:\n%s", args, exit, wantExit, errOut, out)
+	}
+	return summaryOf(t, out)
+}
+
+func resticBackup(t *testing.T, env []string, args ...string) map[string]any {
+	t.Helper()
+	out := mustRestic(t, env, append([]string{"backup", "--json"}, args...)...)
+	return summaryOf(t, string(out))
+}
+
+// subtreeAt follows the absolute path p from snapshot sn's root tree and
+// returns the subtree ID of the directory found there.
+func subtreeAt(t *testing.T, env []string, sn, p string) string {
+	t.Helper()
+	var snap struct {
+		Tree string `json:"tree"`
+	}
+	if err := json.Unmarshal(mustRestic(t, env, "cat", "snapshot", sn), &snap); err != nil {
+		t.Fatal(err)
+	}
+	id := snap.Tree
+	for _, name := range strings.Split(strings.Trim(p, "/"), "/") {
+		var tree struct {
+			Nodes []struct {
+				Name    string `json:"name"`
+				Subtree string `json:"subtree"`
+			} `json:"nodes"`
+		}
+		if err := json.Unmarshal(mustRestic(t, env, "cat", "blob", id), &tree); err != nil {
+			t.Fatal(err)
+		}
+		found := ""
+		for _, n := range tree.Nodes {
+			if n.Name == name {
+				found = n.Subtree
+			}
+		}
+		if found == "" {
+			t.Fatalf("snapshot %s: no directory %q on the way to %s", sn, name, p)
+		}
+		id = found
+	}
+	return id
+}
+
+func blobCount(t *testing.T, env []string) int {
+	t.Helper()
+	return len(strings.Split(strings.TrimSpace(string(mustRestic(t, env, "list", "blobs"))), "\n"))
+}
+
+// TestBackupInterop backs up the fixture tree with arca into restic
+// repositories of every format, checks them with restic check --read-data,
+// restores with restic and compares, and checks that restic and arca
+// produce the same trees for the same data (no new blobs either way).
+func TestBackupInterop(t *testing.T) {
+	resticBin(t)
+	for _, tc := range []struct {
+		version     int
+		compression string
+		resticFirst bool
+	}{
+		{1, "off", false},
+		{2, "auto", true},
+		{2, "max", false},
+	} {
+		t.Run(fmt.Sprintf("v%d-%s", tc.version, tc.compression), func(t *testing.T) {
+			_, env := backupRepo(t, tc.version)
+			src := filepath.Join(t.TempDir(), "src")
+			makeSourceTree(t, src)
+			comp := "--compression=" + tc.compression
+
+			var first, second map[string]any
+			var firstID, secondID string
+			if tc.resticFirst {
+				first = resticBackup(t, env, comp, src)
+				firstID = first["snapshot_id"].(string)
+				before := blobCount(t, env)
+				second = arcaBackup(t, 0, comp, src)
+				secondID = second["snapshot_id"].(string)
+				if got := blobCount(t, env); got-before != int(num(second, "tree_blobs")) {
+					t.Errorf("arca after restic: %d blobs added, summary says %d tree blobs", got-before, num(second, "tree_blobs"))
+				}
+			} else {
+				first = arcaBackup(t, 0, comp, src)
+				firstID = first["snapshot_id"].(string)
+				mustRestic(t, env, "check", "--read-data")
+				dst := t.TempDir()
+				mustRestic(t, env, "restore", "latest", "--target", dst)
+				compareTrees(t, src, filepath.Join(dst, src), compareOptions{})
+				second = resticBackup(t, env, comp, src)
+				secondID = second["snapshot_id"].(string)
+			}
+			if n := num(second, "data_blobs"); n != 0 {
+				t.Errorf("second backup of unchanged data added %d data blobs", n)
+			}
+			if num(second, "files_unmodified") != num(first, "files_new") || num(second, "files_new") != 0 || num(second, "files_changed") != 0 {
+				t.Errorf("second backup should see all %d files unmodified: %v", num(first, "files_new"), second)
+			}
+			a, b := subtreeAt(t, env, firstID, src), subtreeAt(t, env, secondID, src)
+			if a != b {
+				t.Errorf("tree of %s differs: %s (first) vs %s (second)", src, a, b)
+			}
+			for _, k := range []string{"files_new", "dirs_new", "data_blobs", "data_added", "total_files_processed", "total_bytes_processed"} {
+				if first[k] == nil {
+					t.Errorf("summary lacks %s", k)
+				}
+			}
+			if tc.resticFirst {
+				mustRestic(t, env, "check", "--read-data")
+			}
+		})
+	}
+}
+
+// TestBackupSummaryMatchesRestic compares the --json summary of arca and
+// restic for the same first backup: same keys, same counts.
+func TestBackupSummaryMatchesRestic(t *testing.T) {
+	resticBin(t)
+	src := filepath.Join(t.TempDir(), "src")
+	makeSourceTree(t, src)
+	rrepo, renv := backupRepo(t, 2)
+	r := resticBackup(t, renv, src)
+	// arca gets its own, fresh repository with the same chunker polynomial
+	arepo := filepath.Join(t.TempDir(), "repo")
+	mustRestic(t, append(resticTestEnv(arepo, "backup-test-pw"), "RESTIC_FROM_REPOSITORY="+rrepo, "RESTIC_FROM_PASSWORD=backup-test-pw"),
+		"init", "--copy-chunker-params")
+	t.Setenv("RESTIC_REPOSITORY", arepo)
+	a := arcaBackup(t, 0, src)
+	keys := func(m map[string]any) []string {
+		var k []string
+		for key := range m {
+			k = append(k, key)
+		}
+		sort.Strings(k)
+		return k
+	}
+	if !slices.Equal(keys(a), keys(r)) {
+		t.Errorf("summary keys differ:\narca   %v\nrestic %v", keys(a), keys(r))
+	}
+	for _, k := range []string{"files_new", "files_changed", "files_unmodified", "dirs_new", "dirs_changed", "dirs_unmodified",
+		"data_blobs", "tree_blobs", "total_files_processed", "total_bytes_processed"} {
+		if a[k] != r[k] {
+			t.Errorf("%s: arca %v, restic %v", k, a[k], r[k])
+		}
+	}
+	// data_added includes the trees of the directories above src, whose
+	// metadata (inode numbers, times) differs between the two runs by a few
+	// bytes of JSON
+	if d := num(a, "data_added") - num(r, "data_added"); d < -512 || d > 512 {
+		t.Errorf("data_added: arca %d, restic %d", num(a, "data_added"), num(r, "data_added"))
+	}
+}
+
+// TestBackupIncremental changes a few files and checks that arca's second
+// backup with the first as parent reads only those, and that --force reads
+// everything again.
+func TestBackupIncremental(t *testing.T) {
+	resticBin(t)
+	_, env := backupRepo(t, 2)
+	src := filepath.Join(t.TempDir(), "src")
+	makeSourceTree(t, src)
+	first := arcaBackup(t, 0, src)
+	total := num(first, "files_new")
+
+	if err := os.WriteFile(filepath.Join(src, "text", "hello.txt"), []byte("changed content\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "added.txt"), []byte("a new file\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	second := arcaBackup(t, 0, src)
+	if num(second, "files_new") != 1 || num(second, "files_changed") != 1 || num(second, "files_unmodified") != total-1 {
+		t.Errorf("incremental backup: want 1 new, 1 changed, %d unmodified; got %v", total-1, second)
+	}
+	if n := num(second, "data_blobs"); n != 2 {
+		t.Errorf("incremental backup added %d data blobs, want 2", n)
+	}
+	if n := num(second, "data_added"); n > 64<<10 {
+		t.Errorf("incremental backup added %d bytes", n)
+	}
+	var snaps []struct {
+		ID     string  `json:"id"`
+		Parent *string `json:"parent"`
+	}
+	if err := json.Unmarshal(mustRestic(t, env, "snapshots", "--json"), &snaps); err != nil {
+		t.Fatal(err)
+	}
+	if len(snaps) != 2 || snaps[1].Parent == nil || *snaps[1].Parent != snaps[0].ID {
+		t.Errorf("second snapshot's parent is not the first: %+v", snaps)
+	}
+
+	forced := arcaBackup(t, 0, "--force", src)
+	if num(forced, "files_unmodified") != 0 || num(forced, "files_new") != total+1 || num(forced, "data_blobs") != 0 {
+		t.Errorf("--force: want all %d files read again and no new data; got %v", total+1, forced)
+	}
+	mustRestic(t, env, "check", "--read-data")
+	dst := t.TempDir()
+	mustRestic(t, env, "restore", "latest", "--target", dst)
+	compareTrees(t, src, filepath.Join(dst, src), compareOptions{})
+}
+
+// TestBackupUnreadable: a missing target and a file that fails while being
+// read are reported, the rest is saved, and the exit code is 3.
+func TestBackupUnreadable(t *testing.T) {
+	resticBin(t)
+	_, env := backupRepo(t, 2)
+	src := filepath.Join(t.TempDir(), "src")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "ok.txt"), []byte("fine\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// reading a process's own memory at offset 0 fails with EIO
+	mem := fmt.Sprintf("/proc/%d/mem", os.Getpid())
+	out, errOut, exit := arcaCmd(t, "backup", "--json", src, filepath.Join(src, "missing"), mem)
+	if exit != 3 {
+		t.Fatalf("exit %d, want 3\nstderr:\n%s\nstdout:\n%s", exit, errOut, out)
+	}
+	if !strings.Contains(errOut, "does not exist, skipping") {
+		t.Errorf("stderr does not mention the missing target:\n%s", errOut)
+	}
+	if !strings.Contains(errOut, `"message_type":"error"`) || !strings.Contains(errOut, mem) {
+		t.Errorf("stderr has no error message for %s:\n%s", mem, errOut)
+	}
+	s := summaryOf(t, out)
+	if s["snapshot_id"] == nil {
+		t.Fatalf("no snapshot written: %v", s)
+	}
+	ls := string(mustRestic(t, env, "ls", "latest"))
+	if !strings.Contains(ls, "\n"+filepath.Join(src, "ok.txt")+"\n") || strings.Contains(ls, "\n"+mem+"\n") {
+		t.Errorf("snapshot listing:\n%s", ls)
+	}
+}
+
+// TestBackupExcludes backs up the same tree with the same exclude options
+// with restic and arca and compares the listings.
+func TestBackupExcludes(t *testing.T) {
+	resticBin(t)
+	_, env := backupRepo(t, 2)
+	src := filepath.Join(t.TempDir(), "src")
+	makeSourceTree(t, src)
+	for _, d := range []string{"cache", "marked", "keep"} {
+		if err := os.MkdirAll(filepath.Join(src, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(src, d, "data.txt"), []byte("data "+d), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(src, "cache", "CACHEDIR.TAG"), []byte("Signature: 8a477f597d28d172789f06886806bc55\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "marked", ".nobackup"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	exFile := filepath.Join(t.TempDir(), "excludes")
+	if err := os.WriteFile(exFile, []byte("# comment\n*.bin\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	opts := []string{"--exclude", "*.log", "--iexclude", "TEXT/HELLO.*", "--exclude-file", exFile,
+		"--exclude-caches", "--exclude-if-present", ".nobackup", "--exclude-larger-than", "1M"}
+
+	listing := func(sn string) []string {
+		var out []string
+		for _, line := range strings.Split(string(mustRestic(t, env, "ls", "--json", sn)), "\n") {
+			var m map[string]any
+			if json.Unmarshal([]byte(line), &m) != nil || m["path"] == nil {
+				continue
+			}
+			out = append(out, fmt.Sprintf("%v %v %v", m["path"], m["type"], m["size"]))
+		}
+		sort.Strings(out)
+		return out
+	}
+	r := resticBackup(t, env, append(opts, src)...)
+	a := arcaBackup(t, 0, append(opts, "--force", src)...)
+	lr, la := listing(r["snapshot_id"].(string)), listing(a["snapshot_id"].(string))
+	if !slices.Equal(lr, la) {
+		t.Errorf("listings differ:\nrestic:\n  %s\narca:\n  %s", strings.Join(lr, "\n  "), strings.Join(la, "\n  "))
+	}
+	if len(la) < 5 {
+		t.Errorf("suspiciously short listing: %v", la)
+	}
+	if num(a, "data_blobs") != 0 {
+		t.Errorf("arca stored %d new data blobs for data restic had stored", num(a, "data_blobs"))
+	}
+}
+
+// TestBackupStdin stores standard input as restic does: same tree as
+// restic's for the same data and time.
+func TestBackupStdin(t *testing.T) {
+	resticBin(t)
+	_, env := backupRepo(t, 2)
+	data := fixtureText("stdin", 200<<10)
+	in := filepath.Join(t.TempDir(), "in")
+	if err := os.WriteFile(in, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ts := "2024-05-06 07:08:09"
+	r := resticBackup(t, env, "--stdin-from-command", "--stdin-filename", "dir/data.txt", "--time", ts, "--host", "h", "--", "cat", in)
+	a := arcaBackup(t, 0, "--stdin-from-command", "--stdin-filename", "dir/data.txt", "--time", ts, "--host", "h", "--", "cat", in)
+	tree := func(sn string) string {
+		var s struct {
+			Tree string `json:"tree"`
+		}
+		_ = json.Unmarshal(mustRestic(t, env, "cat", "snapshot", sn), &s)
+		return s.Tree
+	}
+	if tr, ta := tree(r["snapshot_id"].(string)), tree(a["snapshot_id"].(string)); tr != ta || tr == "" {
+		t.Errorf("stdin trees differ: restic %s, arca %s", tr, ta)
+	}
+	if got := mustRestic(t, env, "dump", "latest", "/dir/data.txt"); string(got) != string(data) {
+		t.Errorf("dumped data differs (%d bytes, want %d)", len(got), len(data))
+	}
+}

@@ -1,0 +1,861 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/user"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/arca-backup/arca/repo"
+	"github.com/arca-backup/arca/repo/archiver"
+	"github.com/arca-backup/arca/repo/filter"
+	"github.com/arca-backup/arca/repo/model"
+	"github.com/spf13/cobra"
+)
+
+type backupOptions struct {
+	parent            string
+	groupBy           groupByFlag
+	force             bool
+	excludes          filter.Patterns
+	oneFileSystem     bool
+	excludeIfPresent  []string
+	excludeCaches     bool
+	excludeLargerThan string
+	stdin             bool
+	stdinFilename     string
+	stdinCommand      bool
+	tags              []string
+	host              string
+	filesFrom         []string
+	filesFromVerbatim []string
+	filesFromRaw      []string
+	timeStamp         string
+	withAtime         bool
+	ignoreInode       bool
+	ignoreCtime       bool
+	dryRun            bool
+	readConcurrency   uint
+	noScan            bool
+	skipIfUnchanged   bool
+}
+
+func init() {
+	registerCommand(func(a *app) *cobra.Command {
+		var o backupOptions
+		o.groupBy.GroupBy = repo.GroupBy{Host: true, Paths: true}
+		cmd := &cobra.Command{
+			Use:   "backup [flags] [FILE/DIR] ...",
+			Short: "Create a new backup of files and/or directories",
+			Long: `
+The "backup" command creates a new snapshot and saves the files and directories
+given as the arguments.
+
+EXIT STATUS
+===========
+
+Exit status is 0 if the command was successful.
+Exit status is 1 if there was a fatal error (no snapshot created).
+Exit status is 3 if some source data could not be read (incomplete snapshot created).
+Exit status is 10 if the repository does not exist.
+Exit status is 11 if the repository is already locked.
+Exit status is 12 if the password is incorrect.
+`,
+			DisableAutoGenTag: true,
+			PreRunE: func(c *cobra.Command, _ []string) error {
+				if v := os.Getenv("RESTIC_READ_CONCURRENCY"); v != "" && !c.Flags().Changed("read-concurrency") {
+					n, err := strconv.ParseUint(v, 10, 32)
+					if err != nil {
+						return fatalf("invalid value for RESTIC_READ_CONCURRENCY %q: %v", v, err)
+					}
+					o.readConcurrency = uint(n)
+				}
+				if o.host == "" {
+					if h := os.Getenv("RESTIC_HOST"); h != "" {
+						o.host = h
+					} else if h, err := os.Hostname(); err == nil {
+						o.host = h
+					}
+				}
+				return nil
+			},
+			RunE: func(c *cobra.Command, args []string) error {
+				return a.runBackup(c.Context(), &o, args)
+			},
+		}
+		f := cmd.Flags()
+		f.StringVar(&o.parent, "parent", "", "use this parent `snapshot` (default: latest snapshot in the group determined by --group-by and not newer than the timestamp determined by --time)")
+		f.VarP(&o.groupBy, "group-by", "g", "`group` snapshots by host, paths and/or tags, separated by comma (disable grouping with '')")
+		f.BoolVarP(&o.force, "force", "f", false, `force re-reading the source files/directories (overrides the "parent" flag)`)
+		f.StringArrayVarP(&o.excludes.Patterns, "exclude", "e", nil, "exclude a `pattern` (can be specified multiple times)")
+		f.StringArrayVar(&o.excludes.Insensitive, "iexclude", nil, "same as --exclude `pattern` but ignores the casing of filenames")
+		f.StringArrayVar(&o.excludes.Files, "exclude-file", nil, "read exclude patterns from a `file` (can be specified multiple times)")
+		f.StringArrayVar(&o.excludes.InsensitiveFiles, "iexclude-file", nil, "same as --exclude-file but ignores casing of `file`names in patterns")
+		f.BoolVarP(&o.oneFileSystem, "one-file-system", "x", false, "exclude other file systems, don't cross filesystem boundaries and subvolumes")
+		f.StringArrayVar(&o.excludeIfPresent, "exclude-if-present", nil, "takes `filename[:header]`, exclude contents of directories containing filename (except filename itself) if header of that file is as provided (can be specified multiple times)")
+		f.BoolVar(&o.excludeCaches, "exclude-caches", false, `excludes cache directories that are marked with a CACHEDIR.TAG file. See https://bford.info/cachedir/ for the Cache Directory Tagging Standard`)
+		f.StringVar(&o.excludeLargerThan, "exclude-larger-than", "", "max `size` of the files to be backed up (allowed suffixes: k/K, m/M, g/G, t/T)")
+		f.BoolVar(&o.stdin, "stdin", false, "read backup from stdin")
+		f.StringVar(&o.stdinFilename, "stdin-filename", "stdin", "`filename` to use when reading from stdin")
+		f.BoolVar(&o.stdinCommand, "stdin-from-command", false, "interpret arguments as command to execute and store its stdout")
+		f.StringArrayVar(&o.tags, "tag", nil, "add `tags` for the new snapshot in the format `tag[,tag,...]` (can be specified multiple times)")
+		f.UintVar(&o.readConcurrency, "read-concurrency", 0, "read `n` files concurrently (default: $RESTIC_READ_CONCURRENCY or 2)")
+		f.StringVarP(&o.host, "host", "H", "", "set the `hostname` for the snapshot manually (default: $RESTIC_HOST). To prevent an expensive rescan use the \"parent\" flag")
+		f.StringVar(&o.host, "hostname", "", "set the `hostname` for the snapshot manually")
+		_ = f.MarkDeprecated("hostname", "use --host")
+		f.StringArrayVar(&o.filesFrom, "files-from", nil, "read the files to backup from `file` (can be combined with file args; can be specified multiple times)")
+		f.StringArrayVar(&o.filesFromVerbatim, "files-from-verbatim", nil, "read the files to backup from `file` (can be combined with file args; can be specified multiple times)")
+		f.StringArrayVar(&o.filesFromRaw, "files-from-raw", nil, "read the files to backup from `file` (can be combined with file args; can be specified multiple times)")
+		f.StringVar(&o.timeStamp, "time", "", "`time` of the backup (ex. '2012-11-01 22:08:41') (default: now)")
+		f.BoolVar(&o.withAtime, "with-atime", false, "store the atime for all files and directories")
+		f.BoolVar(&o.ignoreInode, "ignore-inode", false, "ignore inode number and ctime changes when checking for modified files")
+		f.BoolVar(&o.ignoreCtime, "ignore-ctime", false, "ignore ctime changes when checking for modified files")
+		f.BoolVarP(&o.dryRun, "dry-run", "n", false, "do not upload or write any data, just show what would be done")
+		f.BoolVar(&o.noScan, "no-scan", false, "do not run scanner to estimate size of backup")
+		f.BoolVar(&o.skipIfUnchanged, "skip-if-unchanged", false, "skip snapshot creation if identical to parent snapshot")
+		return cmd
+	})
+}
+
+// errSourceUnreadable is restic's message when some source was skipped.
+var errSourceUnreadable = errors.New("at least one source file could not be read")
+
+func (o *backupOptions) check(a *app, args []string) error {
+	if a.opts.password == "" && !a.opts.InsecureNoPassword && a.opts.PasswordFile == "" && a.opts.PasswordCommand == "" && os.Getenv("RESTIC_PASSWORD") == "" {
+		if o.stdin {
+			return fatalf("cannot read both password and data from stdin")
+		}
+		for _, f := range append(append(append([]string{}, o.filesFrom...), o.filesFromVerbatim...), o.filesFromRaw...) {
+			if f == "-" {
+				return fatalf("unable to read password from stdin when data is to be read from stdin, use --password-file or $RESTIC_PASSWORD")
+			}
+		}
+	}
+	if o.stdin || o.stdinCommand {
+		switch {
+		case len(o.filesFrom) > 0:
+			return fatalf("--stdin and --files-from cannot be used together")
+		case len(o.filesFromVerbatim) > 0:
+			return fatalf("--stdin and --files-from-verbatim cannot be used together")
+		case len(o.filesFromRaw) > 0:
+			return fatalf("--stdin and --files-from-raw cannot be used together")
+		case len(args) > 0 && !o.stdinCommand:
+			return fatalf("--stdin was specified and files/dirs were listed as arguments")
+		}
+	}
+	return nil
+}
+
+func readListLines(name string, stdin io.Reader) ([]string, error) {
+	var data []byte
+	var err error
+	if name == "-" {
+		data, err = io.ReadAll(stdin)
+	} else {
+		data, err = os.ReadFile(name)
+		if err == nil {
+			data = bytes.TrimPrefix(data, []byte{0xef, 0xbb, 0xbf})
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	var lines []string
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+	}
+	return lines, sc.Err()
+}
+
+// collectTargets gathers the paths from --files-from* and the arguments
+// and drops those that do not exist (partial is then true).
+func (a *app) collectTargets(o *backupOptions, args []string) (targets []string, partial bool, err error) {
+	if o.stdin || o.stdinCommand {
+		return nil, false, nil
+	}
+	for _, file := range o.filesFrom {
+		lines, err := readListLines(file, a.stdin)
+		if err != nil {
+			return nil, false, err
+		}
+		for _, line := range lines {
+			line = strings.TrimSpace(line)
+			if line == "" || line[0] == '#' {
+				continue
+			}
+			m, err := filepath.Glob(line)
+			if err != nil {
+				return nil, false, fmt.Errorf("pattern: %s: %w", line, err)
+			}
+			if len(m) == 0 {
+				a.warnf("pattern %q does not match any files, skipping\n", line)
+			}
+			targets = append(targets, m...)
+		}
+	}
+	for _, file := range o.filesFromVerbatim {
+		lines, err := readListLines(file, a.stdin)
+		if err != nil {
+			return nil, false, err
+		}
+		for _, line := range lines {
+			if line != "" {
+				targets = append(targets, line)
+			}
+		}
+	}
+	for _, file := range o.filesFromRaw {
+		var data []byte
+		if file == "-" {
+			data, err = io.ReadAll(a.stdin)
+		} else {
+			data, err = os.ReadFile(file)
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		for len(data) > 0 {
+			i := bytes.IndexByte(data, 0)
+			if i < 0 {
+				return nil, false, fatalf("--files-from-raw: trailing zero byte missing")
+			}
+			if i == 0 {
+				return nil, false, fatalf("--files-from-raw: empty filename in listing")
+			}
+			targets = append(targets, string(data[:i]))
+			data = data[i+1:]
+		}
+	}
+	targets = append(targets, args...)
+	if len(targets) == 0 {
+		return nil, false, fatalf("nothing to backup, please specify source files/dirs")
+	}
+	var out []string
+	for _, t := range targets {
+		if _, err := os.Lstat(t); err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				a.warnf("%v does not exist, skipping\n", t)
+			} else {
+				a.warnf("%v cannot be accessed, skipping\n", t)
+			}
+			continue
+		}
+		out = append(out, t)
+	}
+	if len(out) == 0 {
+		return nil, false, fatalf("all source directories/files do not exist")
+	}
+	return out, len(out) < len(targets), nil
+}
+
+// parseSize parses restic's size strings: a number with an optional
+// b/k/m/g/t suffix (powers of 1024).
+func parseSize(s string) (int64, error) {
+	if s == "" {
+		return 0, errors.New("expected size, got empty string")
+	}
+	mult := int64(1)
+	switch s[len(s)-1] {
+	case 'b', 'B':
+		s = s[:len(s)-1]
+	case 'k', 'K':
+		mult, s = 1<<10, s[:len(s)-1]
+	case 'm', 'M':
+		mult, s = 1<<20, s[:len(s)-1]
+	case 'g', 'G':
+		mult, s = 1<<30, s[:len(s)-1]
+	case 't', 'T':
+		mult, s = 1<<40, s[:len(s)-1]
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, err
+	}
+	return n * mult, nil
+}
+
+// backupProgress renders the archiver's callbacks as restic's text or JSON
+// output and keeps the counters for status messages.
+type backupProgress struct {
+	a     *app
+	start time.Time
+
+	mu           sync.Mutex
+	errors       uint
+	filesDone    uint64
+	bytesDone    uint64
+	totalFiles   uint64
+	totalBytes   uint64
+	scanDone     bool
+	currentFiles map[string]struct{}
+}
+
+func (p *backupProgress) errorf(item string, err error) error {
+	p.mu.Lock()
+	p.errors++
+	p.mu.Unlock()
+	if p.a.opts.JSON {
+		p.a.printJSONErr(map[string]any{"message_type": "error", "error": map[string]string{"message": err.Error()}, "during": "archival", "item": item})
+		return nil
+	}
+	p.a.warnf("error: %v\n", err)
+	return nil
+}
+
+type verboseStatus struct {
+	MessageType        string  `json:"message_type"`
+	Action             string  `json:"action"`
+	Item               string  `json:"item"`
+	Duration           float64 `json:"duration"`
+	DataSize           uint64  `json:"data_size"`
+	DataSizeInRepo     uint64  `json:"data_size_in_repo"`
+	MetadataSize       uint64  `json:"metadata_size"`
+	MetadataSizeInRepo uint64  `json:"metadata_size_in_repo"`
+	TotalFiles         uint    `json:"total_files"`
+}
+
+func (p *backupProgress) completeItem(item string, previous, current *model.Node, s archiver.ItemStats, d time.Duration) {
+	p.mu.Lock()
+	if current != nil && current.Type == model.NodeTypeFile {
+		p.filesDone++
+	}
+	delete(p.currentFiles, item)
+	p.mu.Unlock()
+	// restic shows items as JSON from -v on, as text from -vv on
+	if current == nil || p.a.opts.verbosity() < 2 || (!p.a.opts.JSON && p.a.opts.verbosity() < 3) {
+		return
+	}
+	action := "new"
+	switch {
+	case previous == nil:
+	case sameNodeJSON(previous, current):
+		action = "unchanged"
+	default:
+		action = "modified"
+	}
+	isDir := current.Type == model.NodeTypeDir
+	if current.Type != model.NodeTypeFile && !isDir {
+		return
+	}
+	if p.a.opts.JSON {
+		v := verboseStatus{MessageType: "verbose_status", Action: action, Item: item}
+		if action != "unchanged" {
+			v.Duration = d.Seconds()
+			v.DataSize, v.DataSizeInRepo = s.DataSize, s.DataSizeInRepo
+			if isDir {
+				v.MetadataSize, v.MetadataSizeInRepo = s.TreeSize, s.TreeSizeInRepo
+			}
+		}
+		_ = p.a.printJSON(v)
+		return
+	}
+	q := strconv.Quote(item)
+	q = q[1 : len(q)-1]
+	if q != item {
+		q = strconv.Quote(item)
+	}
+	switch {
+	case action == "unchanged":
+		fmt.Fprintf(p.a.stdout, "unchanged %v\n", q)
+	case isDir:
+		fmt.Fprintf(p.a.stdout, "%-9s %v, saved in %.3fs (%v added, %v stored, %v metadata)\n", action, q, d.Seconds(),
+			formatBytes(s.DataSize), formatBytes(s.DataSizeInRepo), formatBytes(s.TreeSizeInRepo))
+	default:
+		fmt.Fprintf(p.a.stdout, "%-9s %v, saved in %.3fs (%v added, %v stored)\n", action, q, d.Seconds(),
+			formatBytes(s.DataSize), formatBytes(s.DataSizeInRepo))
+	}
+}
+
+func sameNodeJSON(a, b *model.Node) bool {
+	ja, e1 := a.MarshalJSON()
+	jb, e2 := b.MarshalJSON()
+	return e1 == nil && e2 == nil && bytes.Equal(ja, jb)
+}
+
+type statusJSON struct {
+	MessageType      string   `json:"message_type"`
+	SecondsElapsed   uint64   `json:"seconds_elapsed,omitempty"`
+	SecondsRemaining uint64   `json:"seconds_remaining,omitempty"`
+	PercentDone      float64  `json:"percent_done"`
+	TotalFiles       uint64   `json:"total_files,omitempty"`
+	FilesDone        uint64   `json:"files_done,omitempty"`
+	TotalBytes       uint64   `json:"total_bytes,omitempty"`
+	BytesDone        uint64   `json:"bytes_done,omitempty"`
+	ErrorCount       uint     `json:"error_count,omitempty"`
+	CurrentFiles     []string `json:"current_files,omitempty"`
+}
+
+func (p *backupProgress) status() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	el := time.Since(p.start)
+	s := statusJSON{MessageType: "status", SecondsElapsed: uint64(el / time.Second), TotalFiles: p.totalFiles,
+		FilesDone: p.filesDone, TotalBytes: p.totalBytes, BytesDone: p.bytesDone, ErrorCount: p.errors}
+	if p.totalBytes > 0 {
+		s.PercentDone = float64(p.bytesDone) / float64(p.totalBytes)
+		if p.scanDone && p.bytesDone > 0 && p.bytesDone < p.totalBytes {
+			s.SecondsRemaining = uint64(float64(el) / float64(p.bytesDone) * float64(p.totalBytes-p.bytesDone) / float64(time.Second))
+		}
+	}
+	for f := range p.currentFiles {
+		s.CurrentFiles = append(s.CurrentFiles, f)
+	}
+	sort.Strings(s.CurrentFiles)
+	_ = p.a.printJSON(s)
+}
+
+// printJSONErr writes v as one line of JSON to stderr.
+func (a *app) printJSONErr(v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+	_, _ = a.stderr.Write(buf.Bytes())
+}
+
+// dryRunSaver stands in for the writer with --dry-run: it hashes blobs
+// and reports which would be new, storing nothing.
+type dryRunSaver struct {
+	idx  func(model.BlobHandle) bool
+	mu   sync.Mutex
+	seen map[model.BlobHandle]bool
+}
+
+func (d *dryRunSaver) SaveBlob(_ context.Context, t model.BlobType, buf []byte, id model.ID) (model.ID, bool, int, error) {
+	if id.IsNull() {
+		id = model.ID(sha256.Sum256(buf))
+	}
+	h := model.BlobHandle{ID: id, Type: t}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.seen[h] || d.idx(h) {
+		return id, true, 0, nil
+	}
+	d.seen[h] = true
+	return id, false, len(buf) + 32, nil
+}
+
+// repoAdapter gives the archiver read access to the repository.
+type repoAdapter struct{ r *repo.Repository }
+
+func (ra repoAdapter) LoadTree(ctx context.Context, id model.ID) (*model.Tree, error) {
+	return ra.r.LoadTree(ctx, id)
+}
+
+func (ra repoAdapter) HasBlob(t model.BlobType, id model.ID) bool {
+	return ra.r.Index().Has(model.BlobHandle{ID: id, Type: t})
+}
+
+func (a *app) runBackup(ctx context.Context, o *backupOptions, args []string) error {
+	if err := o.check(a, args); err != nil {
+		return err
+	}
+	partial := false
+	targets, missing, err := a.collectTargets(o, args)
+	if err != nil {
+		return err
+	}
+	partial = missing
+
+	timeStamp := time.Now()
+	if o.timeStamp != "" {
+		timeStamp, err = time.ParseInLocation(timeFormat, o.timeStamp, time.Local)
+		if err != nil {
+			return fatalf("error in time option: %v", err)
+		}
+	}
+	if a.opts.verbosity() >= 2 && !a.opts.JSON {
+		a.printf("open repository\n")
+	}
+	mode := lockShared
+	if o.dryRun {
+		mode = lockNone
+	}
+	s, err := a.openSession(ctx, mode)
+	if err != nil {
+		return err
+	}
+	defer s.done()
+	ctx = s.ctx
+	r := s.repo
+
+	// exclude filters by name
+	warn := func(format string, args ...any) { a.warnf(format, args...) }
+	rejects, err := o.excludes.RejectFuncs(warn)
+	if err != nil {
+		return fatalf("%v", err)
+	}
+	var selectByName archiver.SelectByNameFunc
+	if len(rejects) > 0 {
+		selectByName = func(p string) bool {
+			for _, f := range rejects {
+				if f(p) {
+					return false
+				}
+			}
+			return true
+		}
+	}
+
+	var parent *model.Snapshot
+	if !o.stdin && !o.stdinCommand && !o.force {
+		all, err := a.loadSnapshots(ctx, r)
+		if err != nil {
+			return err
+		}
+		f := repo.SnapshotFilter{TimestampLimit: timeStamp}
+		if o.groupBy.Host {
+			f.Hosts = []string{o.host}
+		}
+		if o.groupBy.Paths {
+			for _, t := range targets {
+				abs, err := filepath.Abs(t)
+				if err != nil {
+					abs = t
+				}
+				f.Paths = append(f.Paths, abs)
+			}
+		}
+		if o.groupBy.Tags {
+			f.Tags = [][]string{flattenTags(o.tags)}
+		}
+		name := o.parent
+		if name == "" {
+			name = "latest"
+		}
+		sel, err := repo.FindSnapshot(ctx, r, all, name, f)
+		switch {
+		case err == nil:
+			parent = sel.Snapshot
+		case o.parent == "" && errors.Is(err, repo.ErrNoSnapshot):
+		default:
+			return fatalf("%v", err)
+		}
+	}
+	if !a.opts.JSON && !o.stdin && !o.stdinCommand {
+		if parent != nil {
+			a.printf("using parent snapshot %v\n", parent.ID.Str())
+		} else {
+			a.printf("no parent snapshot found, will read all files\n")
+		}
+	}
+	if !a.opts.JSON {
+		a.verbosef("load index files\n")
+	}
+	if err := r.LoadIndex(ctx, nil); err != nil {
+		return err
+	}
+
+	var selects []archiver.SelectFunc
+	if !o.stdin && !o.stdinCommand {
+		if o.oneFileSystem {
+			f, err := archiver.SelectByDevice(targets)
+			if err != nil {
+				return err
+			}
+			selects = append(selects, f)
+		}
+		if o.excludeLargerThan != "" {
+			n, err := parseSize(o.excludeLargerThan)
+			if err != nil {
+				return err
+			}
+			selects = append(selects, archiver.SelectBySize(n))
+		}
+	}
+	tagSpecs := append([]string{}, o.excludeIfPresent...)
+	if o.excludeCaches {
+		tagSpecs = append(tagSpecs, archiver.CacheDirTag)
+	}
+	for _, spec := range tagSpecs {
+		f, err := archiver.SelectIfNotPresent(spec, warn)
+		if err != nil {
+			return err
+		}
+		selects = append(selects, f)
+	}
+
+	// the saver
+	var saver archiver.BlobSaver
+	var writer *repo.Writer
+	if o.dryRun {
+		saver = &dryRunSaver{idx: r.Index().Has, seen: map[model.BlobHandle]bool{}}
+	} else {
+		comp, err := repo.ParseCompression(a.opts.Compression)
+		if err != nil {
+			return fatalf("%v", err)
+		}
+		writer, err = r.NewWriter(ctx, repo.WriteOptions{Compression: comp, PackSize: int(a.opts.PackSize) << 20, NoExtraVerify: a.opts.NoExtraVerify})
+		if err != nil {
+			return err
+		}
+		saver = writer
+	}
+
+	prog := &backupProgress{a: a, start: time.Now(), currentFiles: map[string]struct{}{}}
+	var sawError bool
+	var errMu sync.Mutex
+	cb := archiver.Callbacks{
+		Error: func(item string, err error) error {
+			errMu.Lock()
+			sawError = true
+			errMu.Unlock()
+			return prog.errorf(item, err)
+		},
+		StartFile: func(item string) {
+			prog.mu.Lock()
+			prog.currentFiles[item] = struct{}{}
+			prog.mu.Unlock()
+		},
+		CompleteBlob: func(n uint64) {
+			prog.mu.Lock()
+			prog.bytesDone += n
+			prog.mu.Unlock()
+		},
+		CompleteItem: prog.completeItem,
+	}
+	arch, err := archiver.New(repoAdapter{r}, saver, r.Config().ChunkerPolynomial, archiver.Options{
+		ReadConcurrency: int(o.readConcurrency),
+		WithAtime:       o.withAtime,
+		IgnoreCtime:     o.ignoreCtime || o.ignoreInode,
+		IgnoreInode:     o.ignoreInode,
+		SelectByName:    selectByName,
+		Select:          archiver.CombineSelects(selects),
+	}, cb)
+	if err != nil {
+		return err
+	}
+
+	// progress: the scanner counts what is to be done; JSON status lines
+	// are printed every 100ms as restic does when not quiet.
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+	if !o.noScan && !o.stdin && !o.stdinCommand {
+		if !a.opts.JSON {
+			a.verbosef("start scan on %v\n", targets)
+		}
+		go func() {
+			files, bytes := archiver.Scan(runCtx, targets, selectByName, archiver.CombineSelects(selects))
+			prog.mu.Lock()
+			prog.totalFiles, prog.totalBytes, prog.scanDone = files, bytes, true
+			prog.mu.Unlock()
+			if a.opts.verbosity() >= 2 {
+				if a.opts.JSON {
+					_ = a.printJSON(verboseStatus{MessageType: "verbose_status", Action: "scan_finished", Duration: time.Since(prog.start).Seconds(), DataSize: bytes, TotalFiles: uint(files)})
+				} else {
+					a.printf("scan finished in %.3fs: %v files, %s\n", time.Since(prog.start).Seconds(), files, formatBytes(bytes))
+				}
+			}
+		}()
+	}
+	var statusDone chan struct{}
+	if a.opts.JSON && !a.opts.Quiet {
+		statusDone = make(chan struct{})
+		go func() {
+			defer close(statusDone)
+			t := time.NewTicker(100 * time.Millisecond)
+			defer t.Stop()
+			for {
+				select {
+				case <-runCtx.Done():
+					return
+				case <-t.C:
+					prog.status()
+				}
+			}
+		}()
+	}
+
+	var rootID model.ID
+	var summary *archiver.Summary
+	if o.stdin || o.stdinCommand {
+		if !a.opts.JSON {
+			a.verbosef("read data from stdin\n")
+		}
+		var src io.Reader = a.stdin
+		var cmd *exec.Cmd
+		if o.stdinCommand {
+			if len(args) == 0 {
+				return fatalf("nothing to backup, please specify source files/dirs")
+			}
+			cmd = exec.CommandContext(ctx, args[0], args[1:]...)
+			cmd.Stderr = a.stderr
+			out, err := cmd.StdoutPipe()
+			if err != nil {
+				return err
+			}
+			if err := cmd.Start(); err != nil {
+				return fatalf("failed to backup from stdin: %v", err)
+			}
+			src = out
+		}
+		filename := path.Join("/", o.stdinFilename)
+		targets = []string{filename}
+		rootID, summary, err = arch.SnapshotReader(ctx, filename, src, timeStamp)
+		if cmd != nil {
+			if werr := cmd.Wait(); werr != nil && err == nil {
+				err = fmt.Errorf("command %v failed: %w", args, werr)
+			}
+		}
+	} else {
+		if !a.opts.JSON {
+			a.verbosef("start backup on %v\n", targets)
+		}
+		var pid *model.ID
+		if parent != nil {
+			pid = parent.Tree
+		}
+		rootID, summary, err = arch.Snapshot(ctx, targets, pid)
+	}
+	if err == nil && writer != nil {
+		err = writer.Flush(ctx)
+	}
+	stopRun()
+	if statusDone != nil {
+		<-statusDone
+	}
+	if err != nil {
+		return fatalf("unable to save snapshot: %v", err)
+	}
+
+	var id model.ID
+	skipped := o.skipIfUnchanged && parent != nil && parent.Tree != nil && *parent.Tree == rootID
+	if !skipped && !o.dryRun {
+		sn := &model.Snapshot{Time: timeStamp, Tree: &rootID, Hostname: o.host, Tags: flattenTags(o.tags),
+			ProgramVersion: "restic " + resticVersion}
+		for _, t := range targets {
+			if abs, err := filepath.Abs(t); err == nil {
+				t = abs
+			}
+			sn.Paths = append(sn.Paths, t)
+		}
+		if u, err := user.Current(); err == nil {
+			sn.Username = u.Username
+			if n, err := strconv.ParseUint(u.Uid, 10, 32); err == nil {
+				sn.UID = uint32(n)
+			}
+			if n, err := strconv.ParseUint(u.Gid, 10, 32); err == nil {
+				sn.GID = uint32(n)
+			}
+		}
+		sn.Excludes = o.excludes.Patterns
+		if parent != nil {
+			pid := parent.ID
+			sn.Parent = &pid
+		}
+		sn.Summary = &model.SnapshotSummary{
+			BackupStart:         summary.BackupStart,
+			BackupEnd:           summary.BackupEnd,
+			FilesNew:            summary.Files.New,
+			FilesChanged:        summary.Files.Changed,
+			FilesUnmodified:     summary.Files.Unchanged,
+			DirsNew:             summary.Dirs.New,
+			DirsChanged:         summary.Dirs.Changed,
+			DirsUnmodified:      summary.Dirs.Unchanged,
+			DataBlobs:           summary.DataBlobs,
+			TreeBlobs:           summary.TreeBlobs,
+			DataAdded:           summary.DataSize + summary.TreeSize,
+			DataAddedPacked:     summary.DataSizeInRepo + summary.TreeSizeInRepo,
+			TotalFilesProcessed: summary.Files.New + summary.Files.Changed + summary.Files.Unchanged,
+			TotalBytesProcessed: summary.ProcessedBytes,
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		id, err = r.SaveSnapshot(ctx, sn)
+		if err != nil {
+			return fatalf("unable to save snapshot: %v", err)
+		}
+	}
+	a.backupFinish(id, summary, o.dryRun)
+	errMu.Lock()
+	defer errMu.Unlock()
+	if partial || sawError {
+		return partialError{errSourceUnreadable}
+	}
+	return nil
+}
+
+// partialError carries restic's message and exit code 3.
+type partialError struct{ err error }
+
+func (p partialError) Error() string { return p.err.Error() }
+func (p partialError) Is(target error) bool {
+	return target == errPartial
+}
+
+func flattenTags(values []string) []string {
+	var out []string
+	for _, l := range repo.ParseTagLists(values) {
+		out = append(out, l...)
+	}
+	return out
+}
+
+func (a *app) backupFinish(id model.ID, s *archiver.Summary, dryRun bool) {
+	if a.opts.JSON {
+		out := struct {
+			MessageType         string    `json:"message_type"`
+			FilesNew            uint      `json:"files_new"`
+			FilesChanged        uint      `json:"files_changed"`
+			FilesUnmodified     uint      `json:"files_unmodified"`
+			DirsNew             uint      `json:"dirs_new"`
+			DirsChanged         uint      `json:"dirs_changed"`
+			DirsUnmodified      uint      `json:"dirs_unmodified"`
+			DataBlobs           int       `json:"data_blobs"`
+			TreeBlobs           int       `json:"tree_blobs"`
+			DataAdded           uint64    `json:"data_added"`
+			DataAddedPacked     uint64    `json:"data_added_packed"`
+			TotalFilesProcessed uint      `json:"total_files_processed"`
+			TotalBytesProcessed uint64    `json:"total_bytes_processed"`
+			TotalDuration       float64   `json:"total_duration"`
+			BackupStart         time.Time `json:"backup_start"`
+			BackupEnd           time.Time `json:"backup_end"`
+			SnapshotID          string    `json:"snapshot_id,omitempty"`
+			DryRun              bool      `json:"dry_run,omitempty"`
+		}{"summary", s.Files.New, s.Files.Changed, s.Files.Unchanged, s.Dirs.New, s.Dirs.Changed, s.Dirs.Unchanged,
+			s.DataBlobs, s.TreeBlobs, s.DataSize + s.TreeSize, s.DataSizeInRepo + s.TreeSizeInRepo,
+			s.Files.New + s.Files.Changed + s.Files.Unchanged, s.ProcessedBytes, s.BackupEnd.Sub(s.BackupStart).Seconds(),
+			s.BackupStart, s.BackupEnd, "", dryRun}
+		if !id.IsNull() {
+			out.SnapshotID = id.String()
+		}
+		_ = a.printJSON(out)
+		return
+	}
+	a.printf("\n")
+	a.printf("Files:       %5d new, %5d changed, %5d unmodified\n", s.Files.New, s.Files.Changed, s.Files.Unchanged)
+	a.printf("Dirs:        %5d new, %5d changed, %5d unmodified\n", s.Dirs.New, s.Dirs.Changed, s.Dirs.Unchanged)
+	a.verbosef("Data Blobs:  %5d new\n", s.DataBlobs)
+	a.verbosef("Tree Blobs:  %5d new\n", s.TreeBlobs)
+	verb := "Added"
+	if dryRun {
+		verb = "Would add"
+	}
+	a.printf("%s to the repository: %-5s (%-5s stored)\n", verb, formatBytes(s.DataSize+s.TreeSize), formatBytes(s.DataSizeInRepo+s.TreeSizeInRepo))
+	a.printf("\n")
+	a.printf("processed %v files, %v in %s\n", s.Files.New+s.Files.Changed+s.Files.Unchanged, formatBytes(s.ProcessedBytes), restoreDuration(s.BackupEnd.Sub(s.BackupStart)))
+	if !dryRun {
+		if id.IsNull() {
+			a.printf("skipped creating snapshot\n")
+		} else {
+			a.printf("snapshot %s saved\n", id.Str())
+		}
+	}
+}

@@ -1,0 +1,678 @@
+// Package archiver backs up files and directories into a repository the way
+// restic does: it walks the targets, builds restic-identical nodes and trees
+// (so unchanged data gives the same tree IDs as restic), cuts file content
+// into chunks with the repository's chunker polynomial and saves chunks and
+// trees through a BlobSaver. Files unchanged since the parent snapshot (same
+// type, size, mtime, ctime and inode) reuse the parent's content list
+// without being read.
+//
+// The pipeline: one goroutine walks the tree depth-first and hands regular
+// files to ReadConcurrency readers; a reader fills large buffers, finds the
+// chunk boundaries and saves each chunk in its own goroutine (bounded), so
+// both hashing/encryption of one large file and several small files proceed
+// in parallel. Each directory waits for its children's results in its own
+// goroutine, then encodes and saves its tree. Nothing here prints: progress
+// and errors go to the callbacks in Callbacks.
+package archiver
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/arca-backup/arca/chunker"
+	"github.com/arca-backup/arca/repo/fsnode"
+	"github.com/arca-backup/arca/repo/model"
+)
+
+// BlobSaver stores blobs (repo.Writer implements it).
+type BlobSaver interface {
+	SaveBlob(ctx context.Context, t model.BlobType, buf []byte, id model.ID) (rid model.ID, known bool, sizeInRepo int, err error)
+}
+
+// Repo is what the archiver reads from the repository: the parent
+// snapshot's trees and whether blobs exist.
+type Repo interface {
+	LoadTree(ctx context.Context, id model.ID) (*model.Tree, error)
+	HasBlob(t model.BlobType, id model.ID) bool
+}
+
+// ItemStats counts what one item added to the repository.
+type ItemStats struct {
+	DataBlobs      int
+	TreeBlobs      int
+	DataSize       uint64
+	DataSizeInRepo uint64
+	TreeSize       uint64
+	TreeSizeInRepo uint64
+}
+
+func (s *ItemStats) add(o ItemStats) {
+	s.DataBlobs += o.DataBlobs
+	s.TreeBlobs += o.TreeBlobs
+	s.DataSize += o.DataSize
+	s.DataSizeInRepo += o.DataSizeInRepo
+	s.TreeSize += o.TreeSize
+	s.TreeSizeInRepo += o.TreeSizeInRepo
+}
+
+// ChangeStats counts new, changed and unchanged items.
+type ChangeStats struct{ New, Changed, Unchanged uint }
+
+// Summary is the result of a backup run.
+type Summary struct {
+	BackupStart, BackupEnd time.Time
+	Files, Dirs            ChangeStats
+	ItemStats
+	ProcessedBytes uint64
+}
+
+// Callbacks receive progress. Any may be nil. They are called from several
+// goroutines.
+type Callbacks struct {
+	// Error is told about an item that could not be (completely) saved.
+	// Returning nil skips the item and continues; an error aborts.
+	Error func(item string, err error) error
+	// StartFile is called when a file starts being read.
+	StartFile func(item string)
+	// CompleteBlob is called with the size of each chunk read.
+	CompleteBlob func(bytes uint64)
+	// CompleteItem is called when an item is done. previous is the node
+	// in the parent snapshot (nil if none), current the new node; item
+	// ends in "/" for directories.
+	CompleteItem func(item string, previous, current *model.Node, s ItemStats, d time.Duration)
+}
+
+// SelectByNameFunc reports whether a path is included, judged by its name.
+type SelectByNameFunc func(path string) bool
+
+// SelectFunc reports whether a path is included, judged by its metadata.
+type SelectFunc func(path string, st fsnode.Stat) bool
+
+// Options configure a backup.
+type Options struct {
+	// ReadConcurrency is the number of files read at once (default 2).
+	ReadConcurrency int
+	// WithAtime stores access times.
+	WithAtime bool
+	// IgnoreCtime and IgnoreInode drop those fields from change detection.
+	IgnoreCtime, IgnoreInode bool
+	// SelectByName and Select exclude items (nil includes all). Paths
+	// passed to them are absolute.
+	SelectByName SelectByNameFunc
+	Select       SelectFunc
+	// Open opens a file for reading (default os.Open); tests inject faults.
+	Open func(path string) (File, error)
+}
+
+// File is an open regular file.
+type File interface {
+	io.Reader
+	io.Closer
+	Stat() (os.FileInfo, error)
+}
+
+// Archiver saves file system trees. Use one Archiver for one backup.
+type Archiver struct {
+	repo  Repo
+	saver BlobSaver
+	table *chunker.Table
+	names *fsnode.Names
+	opts  Options
+	cb    Callbacks
+
+	mu      sync.Mutex
+	summary Summary
+
+	jobs    chan fileJob
+	chunks  chan struct{} // bounds chunk saves in flight
+	workers sync.WaitGroup
+}
+
+// New returns an archiver saving into saver with the repository's chunker
+// polynomial pol.
+func New(r Repo, saver BlobSaver, pol chunker.Pol, opts Options, cb Callbacks) (*Archiver, error) {
+	t, err := chunker.NewTable(pol)
+	if err != nil {
+		return nil, fmt.Errorf("chunker: %w", err)
+	}
+	if opts.ReadConcurrency <= 0 {
+		opts.ReadConcurrency = 2
+	}
+	if opts.Open == nil {
+		opts.Open = func(p string) (File, error) { return os.Open(p) }
+	}
+	return &Archiver{repo: r, saver: saver, table: t, names: fsnode.NewNames(), opts: opts, cb: cb}, nil
+}
+
+// result is a finished node (or an error) for a place in a tree.
+type result struct {
+	target string
+	node   *model.Node
+	stats  ItemStats
+	err    error
+}
+
+// future is a result that may not be ready yet.
+type future struct {
+	ch  chan result
+	res *result
+}
+
+func ready(r result) future { return future{res: &r} }
+
+func (f future) wait(ctx context.Context) result {
+	if f.res != nil {
+		return *f.res
+	}
+	select {
+	case r := <-f.ch:
+		return r
+	case <-ctx.Done():
+		return result{err: ctx.Err()}
+	}
+}
+
+// fatal marks errors that abort the backup instead of skipping an item.
+type fatal struct{ err error }
+
+func (f *fatal) Error() string { return f.err.Error() }
+func (f *fatal) Unwrap() error { return f.err }
+
+// itemError reports a problem with one item; nil means skip and go on.
+func (a *Archiver) itemError(item string, err error) error {
+	var fe *fatal
+	if errors.As(err, &fe) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	if !strings.Contains(err.Error(), item) {
+		err = fmt.Errorf("%v: %w", item, err)
+	}
+	if a.cb.Error == nil {
+		return nil
+	}
+	return a.cb.Error(item, err)
+}
+
+func (a *Archiver) track(item string, previous, current *model.Node, s ItemStats, d time.Duration) {
+	if a.cb.CompleteItem != nil {
+		a.cb.CompleteItem(item, previous, current, s, d)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.summary.ItemStats.add(s)
+	if current == nil {
+		return
+	}
+	a.summary.ProcessedBytes += current.Size
+	var c *ChangeStats
+	switch current.Type {
+	case model.NodeTypeDir:
+		c = &a.summary.Dirs
+	case model.NodeTypeFile:
+		c = &a.summary.Files
+	default:
+		return
+	}
+	switch {
+	case previous == nil:
+		c.New++
+	case sameNode(previous, current):
+		c.Unchanged++
+	default:
+		c.Changed++
+	}
+}
+
+// sameNode compares two nodes by their stored form.
+func sameNode(a, b *model.Node) bool {
+	ja, err1 := json.Marshal(a)
+	jb, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && bytes.Equal(ja, jb)
+}
+
+// Snapshot backs up the targets (paths as given on the command line) and
+// returns the root tree's ID and the summary. parent is the parent
+// snapshot's tree, or nil. The caller flushes the saver and writes the
+// snapshot.
+func (a *Archiver) Snapshot(ctx context.Context, targets []string, parent *model.ID) (model.ID, *Summary, error) {
+	a.summary = Summary{BackupStart: time.Now()}
+	tt, err := buildTargets(targets)
+	if err != nil {
+		return model.ID{}, nil, err
+	}
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	a.jobs = make(chan fileJob)
+	a.chunks = make(chan struct{}, 2*runtime.GOMAXPROCS(0)+2)
+	for i := 0; i < a.opts.ReadConcurrency; i++ {
+		a.workers.Add(1)
+		go a.fileWorker(ctx)
+	}
+	defer func() {
+		close(a.jobs)
+		a.workers.Wait()
+	}()
+
+	var prev *model.Tree
+	if parent != nil {
+		prev, err = a.repo.LoadTree(ctx, *parent)
+		if err != nil {
+			if e := a.itemError("/", fmt.Errorf("load parent tree %s: %w", parent.Str(), err)); e != nil {
+				return model.ID{}, nil, e
+			}
+			prev = nil
+		}
+	}
+	start := time.Now()
+	fut, count, err := a.saveTargets(ctx, "/", tt, prev, func(n *model.Node, s ItemStats) {
+		a.track("/", nil, nil, s, time.Since(start))
+	})
+	if err != nil {
+		return model.ID{}, nil, err
+	}
+	res := fut.wait(ctx)
+	if res.err != nil {
+		return model.ID{}, nil, res.err
+	}
+	if err := ctx.Err(); err != nil {
+		return model.ID{}, nil, err
+	}
+	if count == 0 {
+		return model.ID{}, nil, errors.New("snapshot is empty")
+	}
+	a.summary.BackupEnd = time.Now()
+	s := a.summary
+	return *res.node.Subtree, &s, nil
+}
+
+func findNode(t *model.Tree, name string) *model.Node {
+	if t == nil {
+		return nil
+	}
+	i := sort.Search(len(t.Nodes), func(i int) bool { return t.Nodes[i].Name >= name })
+	if i < len(t.Nodes) && t.Nodes[i].Name == name {
+		return t.Nodes[i]
+	}
+	return nil
+}
+
+// loadSubtree loads previous's subtree when it is a directory.
+func (a *Archiver) loadSubtree(ctx context.Context, item string, previous *model.Node) (*model.Tree, error) {
+	if previous == nil || previous.Type != model.NodeTypeDir || previous.Subtree == nil {
+		return nil, nil
+	}
+	t, err := a.repo.LoadTree(ctx, *previous.Subtree)
+	if err != nil {
+		var e error
+		if a.repo.HasBlob(model.TreeBlob, *previous.Subtree) {
+			e = fmt.Errorf("tree %v could not be loaded; the repository could be damaged: %v", previous.Subtree, err)
+		} else {
+			e = fmt.Errorf("tree %v is not known; the repository could be damaged, run `repair index` to try to repair it", previous.Subtree)
+		}
+		return nil, a.itemError(item, e)
+	}
+	return t, nil
+}
+
+// saveTargets saves an inner node of the target tree.
+func (a *Archiver) saveTargets(ctx context.Context, snPath string, t *target, prev *model.Tree, complete func(*model.Node, ItemStats)) (future, int, error) {
+	var node *model.Node
+	if snPath == "/" {
+		node = &model.Node{}
+	} else {
+		var err error
+		node, err = a.metaNode(snPath, t.infoPath, true)
+		if err != nil {
+			return future{}, 0, err
+		}
+		if node.Type != model.NodeTypeDir {
+			return future{}, 0, fmt.Errorf("path is not a directory: %v", t.infoPath)
+		}
+	}
+	var children []future
+	for _, name := range t.names() {
+		if err := ctx.Err(); err != nil {
+			return future{}, 0, err
+		}
+		sub := t.children[name]
+		item := path.Join(snPath, name)
+		old := findNode(prev, name)
+		if sub.leaf() {
+			f, excluded, err := a.save(ctx, item, sub.path, old, sub.explicit)
+			if err != nil {
+				if err = a.itemError(sub.path, err); err != nil {
+					return future{}, 0, err
+				}
+				continue
+			}
+			if !excluded {
+				children = append(children, f)
+			}
+			continue
+		}
+		start := time.Now()
+		oldTree, err := a.loadSubtree(ctx, item, old)
+		if err != nil {
+			return future{}, 0, err
+		}
+		f, _, err := a.saveTargets(ctx, item, sub, oldTree, func(n *model.Node, s ItemStats) {
+			a.track(item+"/", old, n, s, time.Since(start))
+		})
+		if err != nil {
+			if err = a.itemError(item, err); err != nil {
+				return future{}, 0, err
+			}
+			continue
+		}
+		children = append(children, f)
+	}
+	return a.saveTree(ctx, node, children, complete), len(children), nil
+}
+
+// metaNode builds the node of a path from lstat, named after snPath.
+func (a *Archiver) metaNode(snPath, p string, ignoreXattrList bool) (*model.Node, error) {
+	fi, err := os.Lstat(p)
+	if err != nil {
+		return nil, err
+	}
+	return a.nodeFromStat(snPath, p, fsnode.StatOf(fi), ignoreXattrList)
+}
+
+func (a *Archiver) nodeFromStat(snPath, p string, st fsnode.Stat, ignoreXattrList bool) (*model.Node, error) {
+	n, err := fsnode.FromStat(p, path.Base(snPath), st, a.names, fsnode.Options{WithAtime: a.opts.WithAtime, IgnoreXattrListError: ignoreXattrList})
+	if err != nil && n != nil && n.Type != model.NodeTypeIrregular && n.Type != "" {
+		// keep the node with the metadata that could be read
+		if e := a.itemError(p, fmt.Errorf("incomplete metadata for %v: %w", p, err)); e != nil {
+			return nil, e
+		}
+		return n, nil
+	}
+	return n, err
+}
+
+// saveTree waits for the children, then encodes and saves the tree.
+func (a *Archiver) saveTree(ctx context.Context, node *model.Node, children []future, complete func(*model.Node, ItemStats)) future {
+	ch := make(chan result, 1)
+	go func() {
+		ch <- a.finishTree(ctx, node, children, complete)
+	}()
+	return future{ch: ch}
+}
+
+func (a *Archiver) finishTree(ctx context.Context, node *model.Node, children []future, complete func(*model.Node, ItemStats)) result {
+	var stats ItemStats
+	nodes := make([]*model.Node, 0, len(children))
+	for _, c := range children {
+		r := c.wait(ctx)
+		if r.err != nil {
+			if err := a.itemError(r.target, r.err); err != nil {
+				return result{err: err}
+			}
+			continue
+		}
+		if r.node == nil {
+			continue
+		}
+		if len(nodes) > 0 && nodes[len(nodes)-1].Name >= r.node.Name {
+			last := nodes[len(nodes)-1]
+			if last.Name == r.node.Name && sameNode(last, r.node) {
+				_ = a.itemError(r.node.Path, fmt.Errorf("node %q: %w", r.node.Name, model.ErrTreeNotOrdered))
+				continue
+			}
+			return result{err: fmt.Errorf("node %q after %q: %w", r.node.Name, last.Name, model.ErrTreeNotOrdered)}
+		}
+		nodes = append(nodes, r.node)
+	}
+	buf, err := model.EncodeTree(nodes)
+	if err != nil {
+		return result{err: err}
+	}
+	id, known, size, err := a.saver.SaveBlob(ctx, model.TreeBlob, buf, model.ID{})
+	if err != nil {
+		return result{err: &fatal{fmt.Errorf("save tree: %w", err)}}
+	}
+	if !known {
+		stats.TreeBlobs++
+		stats.TreeSize += uint64(len(buf))
+		stats.TreeSizeInRepo += uint64(size)
+	}
+	node.Subtree = &id
+	if complete != nil {
+		complete(node, stats)
+	}
+	return result{node: node, stats: stats}
+}
+
+func isNotExist(err error) bool { return errors.Is(err, os.ErrNotExist) }
+
+// save stores one item found at p (snapshot path snPath). excluded is true
+// when a filter rejected it or it vanished.
+func (a *Archiver) save(ctx context.Context, snPath, p string, previous *model.Node, explicit bool) (f future, excluded bool, err error) {
+	start := time.Now()
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return future{}, false, err
+	}
+	skip := func(err error) (future, bool, error) {
+		if isNotExist(err) {
+			return future{}, true, nil
+		}
+		if err = a.itemError(abs, err); err != nil {
+			return future{}, false, err
+		}
+		return future{}, true, nil
+	}
+	if !explicit && a.opts.SelectByName != nil && !a.opts.SelectByName(abs) {
+		return future{}, true, nil
+	}
+	fi, err := os.Lstat(p)
+	if err != nil {
+		return skip(err)
+	}
+	st := fsnode.StatOf(fi)
+	if !explicit && a.opts.Select != nil && !a.opts.Select(abs, st) {
+		return future{}, true, nil
+	}
+	switch {
+	case st.Mode.IsRegular():
+		if previous != nil && !a.changed(st, previous) {
+			if a.allBlobsPresent(previous) {
+				n, err := a.nodeFromStat(snPath, p, st, false)
+				if err != nil {
+					return future{}, false, err
+				}
+				n.Content = previous.Content
+				a.track(snPath, previous, n, ItemStats{}, time.Since(start))
+				if a.cb.CompleteBlob != nil {
+					a.cb.CompleteBlob(previous.Size)
+				}
+				return ready(result{node: n}), false, nil
+			}
+			if err := a.itemError(abs, fmt.Errorf("parts of %v not found in the repository index; storing the file again", p)); err != nil {
+				return future{}, false, err
+			}
+		}
+		ch := make(chan result, 1)
+		job := fileJob{snPath: snPath, path: p, previous: previous, start: start, done: ch}
+		select {
+		case a.jobs <- job:
+		case <-ctx.Done():
+			return future{}, false, ctx.Err()
+		}
+		return future{ch: ch}, false, nil
+	case st.Mode.IsDir():
+		oldTree, err := a.loadSubtree(ctx, snPath, previous)
+		if err != nil {
+			return future{}, false, err
+		}
+		f, err := a.saveDir(ctx, snPath, p, st, oldTree, func(n *model.Node, s ItemStats) {
+			a.track(snPath+"/", previous, n, s, time.Since(start))
+		})
+		if err != nil {
+			return future{}, false, err
+		}
+		return f, false, nil
+	case st.Mode&os.ModeSocket != 0:
+		return future{}, true, nil
+	default:
+		n, err := a.nodeFromStat(snPath, p, st, false)
+		if err != nil {
+			return future{}, false, err
+		}
+		return ready(result{node: n}), false, nil
+	}
+}
+
+// changed reports whether a regular file differs from its parent node.
+func (a *Archiver) changed(st fsnode.Stat, prev *model.Node) bool {
+	switch {
+	case prev.Type != model.NodeTypeFile,
+		uint64(st.Size) != prev.Size,
+		!st.Mtime.Equal(prev.ModTime):
+		return true
+	case !a.opts.IgnoreCtime && !a.opts.IgnoreInode && !st.Ctime.Equal(prev.ChangeTime):
+		return true
+	case !a.opts.IgnoreInode && st.Ino != prev.Inode:
+		return true
+	}
+	return false
+}
+
+func (a *Archiver) allBlobsPresent(n *model.Node) bool {
+	for _, id := range n.Content {
+		if !a.repo.HasBlob(model.DataBlob, id) {
+			return false
+		}
+	}
+	return true
+}
+
+// saveDir stores a directory's entries and then its tree.
+func (a *Archiver) saveDir(ctx context.Context, snPath, dir string, st fsnode.Stat, prev *model.Tree, complete func(*model.Node, ItemStats)) (future, error) {
+	node, err := a.nodeFromStat(snPath, dir, st, false)
+	if err != nil {
+		return future{}, err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return future{}, fmt.Errorf("openfile for readdirnames failed: %w", err)
+	}
+	names, err := d.Readdirnames(-1)
+	d.Close()
+	if err != nil {
+		return future{}, fmt.Errorf("readdirnames %v failed: %w", dir, err)
+	}
+	sort.Strings(names)
+	children := make([]future, 0, len(names))
+	lastExcluded := ""
+	for _, name := range names {
+		if err := ctx.Err(); err != nil {
+			return future{}, err
+		}
+		if name == lastExcluded {
+			continue
+		}
+		p := filepath.Join(dir, name)
+		f, excluded, err := a.save(ctx, path.Join(snPath, name), p, findNode(prev, name), false)
+		if err != nil {
+			if err = a.itemError(p, err); err != nil {
+				return future{}, err
+			}
+			continue
+		}
+		if excluded {
+			lastExcluded = name
+			continue
+		}
+		children = append(children, f)
+	}
+	return a.saveTree(ctx, node, children, complete), nil
+}
+
+// SnapshotReader backs up the data read from r as the file filename
+// (e.g. "/stdin"), as restic's --stdin does: the file and the directories
+// above it get mode 0644 and 0755, mtime (and ctime and atime) mtime, the
+// current user's IDs and no names.
+func (a *Archiver) SnapshotReader(ctx context.Context, filename string, r io.Reader, mtime time.Time) (model.ID, *Summary, error) {
+	a.summary = Summary{BackupStart: time.Now()}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	a.chunks = make(chan struct{}, 2*runtime.GOMAXPROCS(0)+2)
+	filename = path.Clean("/" + filename)
+	if filename == "/" {
+		return model.ID{}, nil, fmt.Errorf("invalid filename specified")
+	}
+	fake := func(name string, mode os.FileMode, typ model.NodeType) *model.Node {
+		n := &model.Node{Name: name, Type: typ, Mode: mode, ModTime: mtime, ChangeTime: mtime,
+			UID: uint32(os.Getuid()), GID: uint32(os.Getgid())}
+		if !a.opts.WithAtime {
+			n.AccessTime = mtime
+		}
+		return n
+	}
+	start := time.Now()
+	var bufs [2]*readBuf
+	cur := 0
+	next := func(min int) *readBuf {
+		if bufs[cur] == nil {
+			bufs[cur] = &readBuf{}
+		}
+		b := bufs[cur]
+		cur ^= 1
+		b.pending.Wait()
+		if cap(b.data) < min {
+			b.data = make([]byte, min)
+		}
+		b.data = b.data[:cap(b.data)]
+		return b
+	}
+	if a.cb.StartFile != nil {
+		a.cb.StartFile(filename)
+	}
+	state, size := a.chunkStream(ctx, r, -1, next)
+	state.wg.Wait()
+	if state.err != nil {
+		return model.ID{}, nil, fmt.Errorf("failed to save %v: %w", filename, state.err)
+	}
+	file := fake(path.Base(filename), 0644, model.NodeTypeFile)
+	file.Content = state.content
+	file.Size = size
+	a.track(filename, nil, file, state.stats, time.Since(start))
+
+	node := file
+	for dir := path.Dir(filename); ; dir = path.Dir(dir) {
+		var dn *model.Node
+		if dir == "/" {
+			dn = &model.Node{}
+		} else {
+			dn = fake(path.Base(dir), os.ModeDir|0755, model.NodeTypeDir)
+		}
+		res := a.finishTree(ctx, dn, []future{ready(result{node: node})}, nil)
+		if res.err != nil {
+			return model.ID{}, nil, res.err
+		}
+		if dir == "/" {
+			a.track("/", nil, nil, res.stats, time.Since(start))
+			node = res.node
+			break
+		}
+		a.track(dir+"/", nil, res.node, res.stats, time.Since(start))
+		node = res.node
+	}
+	a.summary.BackupEnd = time.Now()
+	s := a.summary
+	return *node.Subtree, &s, nil
+}
