@@ -1,0 +1,192 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/arca-backup/arca/repo/stats"
+	"github.com/spf13/cobra"
+)
+
+func init() { registerCommand(newStatsCommand) }
+
+func newStatsCommand(a *app) *cobra.Command {
+	var mode string
+	var filter snapshotFilterOptions
+	cmd := &cobra.Command{
+		Use:   "stats [flags] [snapshot ID] [...]",
+		Short: "Scan the repository and show basic statistics",
+		Long: `
+The "stats" command walks one or multiple snapshots in a repository
+and accumulates statistics about the data stored therein. It reports 
+on the number of unique files and their sizes, according to one of
+the counting modes as given by the --mode flag.
+
+It operates on all snapshots matching the selection criteria or all
+snapshots if nothing is specified. The special snapshot ID "latest"
+is also supported. Some modes make more sense over 
+just a single snapshot, while others are useful across all snapshots,
+depending on what you are trying to calculate.
+
+The modes are:
+
+* restore-size: (default) Counts the size of the restored files.
+* files-by-contents: Counts total size of unique files, where a file is
+   considered unique if it has unique contents.
+* raw-data: Counts the size of blobs in the repository, regardless of
+  how many files reference them.
+* blobs-per-file: A combination of files-by-contents and raw-data.
+
+Refer to the online manual for more details about each mode.
+
+EXIT STATUS
+===========
+
+Exit status is 0 if the command was successful.
+Exit status is 1 if there was any error.
+Exit status is 10 if the repository does not exist.
+Exit status is 11 if the repository is already locked.
+Exit status is 12 if the password is incorrect.
+`,
+		DisableAutoGenTag: true,
+		RunE: func(c *cobra.Command, args []string) error {
+			return a.runStats(c, mode, filter, args)
+		},
+	}
+	cmd.Flags().StringVar(&mode, "mode", string(stats.RestoreSize), "counting mode: restore-size (default), files-by-contents, blobs-per-file or raw-data")
+	filter.addMulti(cmd.Flags(), true)
+	return cmd
+}
+
+// statsJSON is restic's stats --json message.
+type statsJSON struct {
+	TotalSize              uint64  `json:"total_size"`
+	TotalUncompressedSize  uint64  `json:"total_uncompressed_size,omitempty"`
+	CompressionRatio       float64 `json:"compression_ratio,omitempty"`
+	CompressionProgress    float64 `json:"compression_progress,omitempty"`
+	CompressionSpaceSaving float64 `json:"compression_space_saving,omitempty"`
+	TotalFileCount         uint64  `json:"total_file_count,omitempty"`
+	TotalBlobCount         uint64  `json:"total_blob_count,omitempty"`
+	SnapshotsCount         int     `json:"snapshots_count"`
+}
+
+func (a *app) runStats(c *cobra.Command, modeArg string, filter snapshotFilterOptions, args []string) error {
+	mode, err := stats.ParseMode(modeArg)
+	if err != nil {
+		return fmt.Errorf("unknown counting mode: %s (use the -h flag to get a list of supported modes)", modeArg)
+	}
+	s, err := a.openSession(c.Context(), a.readLockMode())
+	if err != nil {
+		return err
+	}
+	defer s.done()
+	ctx, r := s.ctx, s.repo
+	if err := r.LoadIndex(ctx, nil); err != nil {
+		return err
+	}
+	// like restic's stats, the report is printed even with --quiet
+	out := func(format string, args ...any) { fmt.Fprintf(a.stdout, format, args...) }
+	if !a.opts.JSON {
+		out("scanning...\n")
+	}
+	snapshots, err := a.findFilteredSnapshots(ctx, r, filter, args)
+	if err != nil {
+		return err
+	}
+
+	progress := &stats.Progress{}
+	start := time.Now()
+	// the final progress line, as restic prints it when output is not JSON
+	finalProgress := func() {
+		if a.opts.JSON {
+			return
+		}
+		st := progress.State()
+		line := fmt.Sprintf("[%s] %s  %d / %d snapshots", statsDuration(time.Since(start)),
+			statsPercent(st.Snapshots, uint64(len(snapshots))), st.Snapshots, len(snapshots))
+		if st.Files > 0 {
+			line += fmt.Sprintf(", %d files", st.Files)
+		}
+		if st.Blobs > 0 {
+			line += fmt.Sprintf(", %d blobs", st.Blobs)
+		}
+		out("%s, %s\n", line, formatBytes(st.Bytes))
+	}
+
+	counter, err := stats.NewCounter(stats.NewRepoSource(r), stats.Options{
+		Mode:        mode,
+		RepoVersion: int(r.Config().Version),
+		Progress:    progress,
+	})
+	if err != nil {
+		return err
+	}
+	for _, sn := range snapshots {
+		if err := counter.AddSnapshot(ctx, *sn.Tree); err != nil {
+			finalProgress()
+			return fmt.Errorf("error walking snapshot: %v", err)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	res, err := counter.Result()
+	finalProgress()
+	if err != nil {
+		return err
+	}
+
+	if a.opts.JSON {
+		return a.printJSON(statsJSON{
+			TotalSize:              res.TotalSize,
+			TotalUncompressedSize:  res.TotalUncompressedSize,
+			CompressionRatio:       res.CompressionRatio,
+			CompressionProgress:    res.CompressionProgress,
+			CompressionSpaceSaving: res.CompressionSpaceSaving,
+			TotalFileCount:         res.TotalFileCount,
+			TotalBlobCount:         res.TotalBlobCount,
+			SnapshotsCount:         res.SnapshotsCount,
+		})
+	}
+	out("Stats in %s mode:\n", mode)
+	out("     Snapshots processed:  %d\n", res.SnapshotsCount)
+	if res.TotalBlobCount > 0 {
+		out("        Total Blob Count:  %d\n", res.TotalBlobCount)
+	}
+	if res.TotalFileCount > 0 {
+		out("        Total File Count:  %d\n", res.TotalFileCount)
+	}
+	if res.TotalUncompressedSize > 0 {
+		out(" Total Uncompressed Size:  %-5s\n", formatBytes(res.TotalUncompressedSize))
+	}
+	out("              Total Size:  %-5s\n", formatBytes(res.TotalSize))
+	if res.CompressionProgress > 0 {
+		out("    Compression Progress:  %.2f%%\n", res.CompressionProgress)
+	}
+	if res.CompressionRatio > 0 {
+		out("       Compression Ratio:  %.2fx\n", res.CompressionRatio)
+	}
+	if res.CompressionSpaceSaving > 0 {
+		out("Compression Space Saving:  %.2f%%\n", res.CompressionSpaceSaving)
+	}
+	return nil
+}
+
+// statsDuration formats elapsed time as restic's progress does: m:ss, or
+// h:mm:ss from one hour on.
+func statsDuration(d time.Duration) string {
+	sec := uint64(d / time.Second)
+	h, m, sec := sec/3600, sec/60%60, sec%60
+	if h > 0 {
+		return fmt.Sprintf("%d:%02d:%02d", h, m, sec)
+	}
+	return fmt.Sprintf("%d:%02d", m, sec)
+}
+
+// statsPercent formats n/total as restic's progress does (empty for total 0).
+func statsPercent(n, total uint64) string {
+	if total == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%3.2f%%", min(100.0*float64(n)/float64(total), 100))
+}
