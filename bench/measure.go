@@ -16,6 +16,8 @@ type sample struct {
 	Wall   time.Duration `json:"wall_ns"`
 	CPU    time.Duration `json:"cpu_ns"`
 	MaxRSS int64         `json:"max_rss_bytes"`
+	// RepoBytes is the repository's size after the run, where measured.
+	RepoBytes int64 `json:"repo_bytes,omitempty"`
 }
 
 // program is a restic-compatible binary under test.
