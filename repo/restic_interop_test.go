@@ -68,6 +68,7 @@ func resticRepo(t *testing.T, version, compression string) (string, map[string][
 		add(filepath.Join("sub", "deeper", "f"+string(rune('a'+i%26))+strings.Repeat("x", i/26)), []byte(strings.Repeat("y", i*10)))
 	}
 	runResticCmd(t, bin, repoDir, "init", "--repository-version", version)
+	repo.CheapenKey(t, repoDir, testPassword)
 	runResticCmd(t, bin, repoDir, "backup", "--compression", compression, "--host", "h1", src)
 	add("later.txt", []byte("second snapshot"))
 	runResticCmd(t, bin, repoDir, "backup", "--compression", compression, "--host", "h2", "--tag", "t1", src)

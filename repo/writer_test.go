@@ -64,6 +64,7 @@ func wtResticInit(t testing.TB, version string) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "repo")
 	wtMustRestic(t, dir, "init", "--repository-version", version)
+	CheapenKey(t, dir, wtPassword)
 	return dir
 }
 

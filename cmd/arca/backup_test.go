@@ -17,6 +17,9 @@ func backupRepo(t *testing.T, version int) (repo string, env []string) {
 	repo = filepath.Join(t.TempDir(), "repo")
 	env = resticTestEnv(repo, "backup-test-pw")
 	mustRestic(t, env, "init", "--repository-version", fmt.Sprint(version))
+	if err := cheapenKey(repo, "backup-test-pw"); err != nil {
+		t.Fatal(err)
+	}
 	t.Setenv("RESTIC_REPOSITORY", repo)
 	t.Setenv("RESTIC_PASSWORD", "backup-test-pw")
 	t.Setenv("RESTIC_CACHE_DIR", t.TempDir())
@@ -173,6 +176,9 @@ func TestBackupSummaryMatchesRestic(t *testing.T) {
 	arepo := filepath.Join(t.TempDir(), "repo")
 	mustRestic(t, append(resticTestEnv(arepo, "backup-test-pw"), "RESTIC_FROM_REPOSITORY="+rrepo, "RESTIC_FROM_PASSWORD=backup-test-pw"),
 		"init", "--copy-chunker-params")
+	if err := cheapenKey(arepo, "backup-test-pw"); err != nil {
+		t.Fatal(err)
+	}
 	t.Setenv("RESTIC_REPOSITORY", arepo)
 	a := arcaBackup(t, 0, src)
 	keys := func(m map[string]any) []string {

@@ -850,7 +850,7 @@ func (a *app) backupFinish(id model.ID, s *archiver.Summary, dryRun bool) {
 	}
 	a.printf("%s to the repository: %-5s (%-5s stored)\n", verb, formatBytes(s.DataSize+s.TreeSize), formatBytes(s.DataSizeInRepo+s.TreeSizeInRepo))
 	a.printf("\n")
-	a.printf("processed %v files, %v in %s\n", s.Files.New+s.Files.Changed+s.Files.Unchanged, formatBytes(s.ProcessedBytes), restoreDuration(s.BackupEnd.Sub(s.BackupStart)))
+	a.printf("processed %v files, %v in %s\n", s.Files.New+s.Files.Changed+s.Files.Unchanged, formatBytes(s.ProcessedBytes), formatDuration(s.BackupEnd.Sub(s.BackupStart)))
 	if !dryRun {
 		if id.IsNull() {
 			a.printf("skipped creating snapshot\n")

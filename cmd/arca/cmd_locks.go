@@ -19,20 +19,12 @@ long arca watched them, and whether arca considers them stale.`,
 		DisableAutoGenTag: true,
 		RunE: func(c *cobra.Command, _ []string) error {
 			ctx := c.Context()
-			r, err := a.openRepository(ctx)
+			r, l, err := a.openLocker(ctx)
 			if err != nil {
 				return err
 			}
 			defer r.Backend().Close()
 			defer r.Close()
-			opts, err := a.lockOptions()
-			if err != nil {
-				return err
-			}
-			l, err := r.Locker(opts)
-			if err != nil {
-				return err
-			}
 			infos, err := l.Inspect(ctx)
 			if err != nil {
 				return err

@@ -381,7 +381,7 @@ func (o *restoreOutput) item(action restorer.Action, location string, size uint6
 	case restorer.ActionDirRestored, restorer.ActionOtherRestored, restorer.ActionDeleted:
 		o.write(o.a.stdout, fmt.Sprintf("%-9v %v\n", verb, location))
 	default:
-		o.write(o.a.stdout, fmt.Sprintf("%-9v %v with size %v\n", verb, location, restoreBytes(size)))
+		o.write(o.a.stdout, fmt.Sprintf("%-9v %v with size %v\n", verb, location, formatBytes(size)))
 	}
 }
 
@@ -481,10 +481,10 @@ func (o *restoreOutput) update(s restorer.State, d time.Duration) {
 		return
 	}
 	line := fmt.Sprintf("[%s] %s  %v files/dirs %s, total %v files/dirs %v",
-		restoreDuration(d), restorePercent(s.BytesWritten, s.BytesTotal), s.FilesFinished,
-		restoreBytes(s.BytesWritten), s.FilesTotal, restoreBytes(s.BytesTotal))
+		formatDuration(d), formatPercent(s.BytesWritten, s.BytesTotal), s.FilesFinished,
+		formatBytes(s.BytesWritten), s.FilesTotal, formatBytes(s.BytesTotal))
 	if s.FilesSkipped > 0 {
-		line += fmt.Sprintf(", skipped %v files/dirs %v", s.FilesSkipped, restoreBytes(s.BytesSkipped))
+		line += fmt.Sprintf(", skipped %v files/dirs %v", s.FilesSkipped, formatBytes(s.BytesSkipped))
 	}
 	if s.FilesDeleted > 0 {
 		line += fmt.Sprintf(", deleted %v files/dirs", s.FilesDeleted)
@@ -512,49 +512,16 @@ func (o *restoreOutput) finish(s restorer.State, d time.Duration) {
 	}
 	var line string
 	if s.FilesFinished == s.FilesTotal && s.BytesWritten == s.BytesTotal {
-		line = fmt.Sprintf("Summary: Restored %d files/dirs (%s) in %s", s.FilesTotal, restoreBytes(s.BytesTotal), restoreDuration(d))
+		line = fmt.Sprintf("Summary: Restored %d files/dirs (%s) in %s", s.FilesTotal, formatBytes(s.BytesTotal), formatDuration(d))
 	} else {
 		line = fmt.Sprintf("Summary: Restored %d / %d files/dirs (%s / %s) in %s",
-			s.FilesFinished, s.FilesTotal, restoreBytes(s.BytesWritten), restoreBytes(s.BytesTotal), restoreDuration(d))
+			s.FilesFinished, s.FilesTotal, formatBytes(s.BytesWritten), formatBytes(s.BytesTotal), formatDuration(d))
 	}
 	if s.FilesSkipped > 0 {
-		line += fmt.Sprintf(", skipped %v files/dirs %v", s.FilesSkipped, restoreBytes(s.BytesSkipped))
+		line += fmt.Sprintf(", skipped %v files/dirs %v", s.FilesSkipped, formatBytes(s.BytesSkipped))
 	}
 	if s.FilesDeleted > 0 {
 		line += fmt.Sprintf(", deleted %v files/dirs", s.FilesDeleted)
 	}
 	o.write(o.a.stdout, line+"\n")
-}
-
-// restoreBytes formats a byte count as restic does ("1.500 KiB").
-func restoreBytes(c uint64) string {
-	b := float64(c)
-	switch {
-	case c >= 1<<40:
-		return fmt.Sprintf("%.3f TiB", b/(1<<40))
-	case c >= 1<<30:
-		return fmt.Sprintf("%.3f GiB", b/(1<<30))
-	case c >= 1<<20:
-		return fmt.Sprintf("%.3f MiB", b/(1<<20))
-	case c >= 1<<10:
-		return fmt.Sprintf("%.3f KiB", b/(1<<10))
-	}
-	return fmt.Sprintf("%d B", c)
-}
-
-func restorePercent(n, d uint64) string {
-	if d == 0 {
-		return ""
-	}
-	return fmt.Sprintf("%3.2f%%", min(100*float64(n)/float64(d), 100))
-}
-
-// restoreDuration formats elapsed time as restic does (M:SS or H:MM:SS).
-func restoreDuration(d time.Duration) string {
-	sec := uint64(d / time.Second)
-	h, m, s := sec/3600, sec/60%60, sec%60
-	if h > 0 {
-		return fmt.Sprintf("%d:%02d:%02d", h, m, s)
-	}
-	return fmt.Sprintf("%d:%02d", m, s)
 }

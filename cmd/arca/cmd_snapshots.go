@@ -322,22 +322,6 @@ func writeSnapshotTable(w io.Writer, list []*model.Snapshot, reasons [][]string,
 	return tab.write(w)
 }
 
-// formatBytes prints a byte count as restic does ("1.234 MiB", "12 B").
-func formatBytes(c uint64) string {
-	b := float64(c)
-	switch {
-	case c >= 1<<40:
-		return fmt.Sprintf("%.3f TiB", b/(1<<40))
-	case c >= 1<<30:
-		return fmt.Sprintf("%.3f GiB", b/(1<<30))
-	case c >= 1<<20:
-		return fmt.Sprintf("%.3f MiB", b/(1<<20))
-	case c >= 1<<10:
-		return fmt.Sprintf("%.3f KiB", b/(1<<10))
-	}
-	return fmt.Sprintf("%d B", c)
-}
-
 // snapshotJSON is a snapshot as restic's --json output shows it: the stored
 // fields followed by its ID.
 type snapshotJSON struct {

@@ -102,8 +102,8 @@ func (a *app) runStats(c *cobra.Command, modeArg string, filter snapshotFilterOp
 			return
 		}
 		st := progress.State()
-		line := fmt.Sprintf("[%s] %s  %d / %d snapshots", statsDuration(time.Since(start)),
-			statsPercent(st.Snapshots, uint64(len(snapshots))), st.Snapshots, len(snapshots))
+		line := fmt.Sprintf("[%s] %s  %d / %d snapshots", formatDuration(time.Since(start)),
+			formatPercent(st.Snapshots, uint64(len(snapshots))), st.Snapshots, len(snapshots))
 		if st.Files > 0 {
 			line += fmt.Sprintf(", %d files", st.Files)
 		}
@@ -170,23 +170,4 @@ func (a *app) runStats(c *cobra.Command, modeArg string, filter snapshotFilterOp
 		out("Compression Space Saving:  %.2f%%\n", res.CompressionSpaceSaving)
 	}
 	return nil
-}
-
-// statsDuration formats elapsed time as restic's progress does: m:ss, or
-// h:mm:ss from one hour on.
-func statsDuration(d time.Duration) string {
-	sec := uint64(d / time.Second)
-	h, m, sec := sec/3600, sec/60%60, sec%60
-	if h > 0 {
-		return fmt.Sprintf("%d:%02d:%02d", h, m, sec)
-	}
-	return fmt.Sprintf("%d:%02d", m, sec)
-}
-
-// statsPercent formats n/total as restic's progress does (empty for total 0).
-func statsPercent(n, total uint64) string {
-	if total == 0 {
-		return ""
-	}
-	return fmt.Sprintf("%3.2f%%", min(100.0*float64(n)/float64(total), 100))
 }

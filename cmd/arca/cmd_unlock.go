@@ -29,20 +29,12 @@ Exit status is 1 if there was any error.`,
 		DisableAutoGenTag: true,
 		RunE: func(c *cobra.Command, _ []string) error {
 			ctx := c.Context()
-			r, err := a.openRepository(ctx)
+			r, l, err := a.openLocker(ctx)
 			if err != nil {
 				return err
 			}
 			defer r.Backend().Close()
 			defer r.Close()
-			opts, err := a.lockOptions()
-			if err != nil {
-				return err
-			}
-			l, err := r.Locker(opts)
-			if err != nil {
-				return err
-			}
 			var infos []lock.Info
 			if removeAll {
 				infos, err = l.RemoveAll(ctx, dryRun)

@@ -229,6 +229,9 @@ func TestDiffSpecialNames(t *testing.T) {
 	f := &resticFixture{Repo: filepath.Join(dir, "repo"), Password: "special names"}
 	src := filepath.Join(dir, "src")
 	mustRestic(t, f.Env(), "init", "--repository-version", "2")
+	if err := cheapenKey(f.Repo, f.Password); err != nil {
+		t.Fatal(err)
+	}
 	write := func(name, data string) {
 		t.Helper()
 		p := filepath.Join(src, name)

@@ -25,6 +25,25 @@ func (a *app) lockOptions() (lock.Options, error) {
 	return opts, nil
 }
 
+// openLocker opens the repository (taking no lock) and a lock manager for
+// it, for commands that inspect or remove locks.
+func (a *app) openLocker(ctx context.Context) (*repo.Repository, *lock.Locker, error) {
+	r, err := a.openRepository(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	opts, err := a.lockOptions()
+	if err == nil {
+		var l *lock.Locker
+		if l, err = r.Locker(opts); err == nil {
+			return r, l, nil
+		}
+	}
+	r.Close()
+	r.Backend().Close()
+	return nil, nil, err
+}
+
 // lockRepository takes the repository lock for a command. It returns a
 // release function and a context that is cancelled when the lock is lost.
 func (a *app) lockRepository(ctx context.Context, r *repo.Repository, mode lockMode) (release func(), lctx context.Context, err error) {

@@ -35,8 +35,9 @@ func TestForeignLockExpiresByBothClocks(t *testing.T) {
 	env := map[string]string{
 		"RESTIC_REPOSITORY":          dir,
 		"RESTIC_PASSWORD":            fx.Password,
-		"ARCA_LOCK_REFRESH_INTERVAL": "200ms",
-		"ARCA_LOCK_STALE_TIMEOUT":    "3s",
+		// timings that no test machine's slowness can reach
+		"ARCA_LOCK_REFRESH_INTERVAL": "1m",
+		"ARCA_LOCK_STALE_TIMEOUT":    "10m",
 	}
 	ctx := context.Background()
 	be, err := local.Open(ctx, dir)

@@ -252,6 +252,9 @@ func buildMultiPathRepo(bin, dir string) (string, error) {
 	if err := runIt("init", "--repository-version", "2"); err != nil {
 		return "", err
 	}
+	if err := cheapenKey(repoDir, multiPathRepoPassword); err != nil {
+		return "", err
+	}
 	backups := [][]string{
 		{"--host", "h1", "--tag", "x,longtagname", "--time", "2024-02-01 08:00:00", "a", "b"},
 		{"--host", "主机名-wide-host", "--time", "2024-02-02 09:30:00", "a"},

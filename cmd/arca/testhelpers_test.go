@@ -45,6 +45,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/arca-backup/arca/crypto"
 	"golang.org/x/sys/unix"
 )
 
@@ -858,6 +859,9 @@ func buildResticFixture(ctx context.Context, bin, dir string, opts resticRepoOpt
 	if _, err := run("init", "--repository-version", strconv.Itoa(opts.Version)); err != nil {
 		return nil, err
 	}
+	if err := cheapenKey(f.Repo, f.Password); err != nil {
+		return nil, err
+	}
 	b := newSourceTreeBuilder(f.Source)
 	buildSourceTree(b)
 	for i := range opts.Snapshots {
@@ -1204,4 +1208,42 @@ func fixtureQuoteAll(s []string) string {
 		q[i] = strconv.Quote(v)
 	}
 	return "[" + strings.Join(q, " ") + "]"
+}
+
+// cheapenKey replaces the repository's only key file with one for the same
+// master key and password but cheap scrypt parameters, so that every test
+// command opens the repository in milliseconds instead of a calibrated
+// half second (much more under the race detector). restic and arca both
+// accept any valid parameters.
+func cheapenKey(repoDir, password string) error {
+	keys, err := os.ReadDir(filepath.Join(repoDir, "keys"))
+	if err != nil || len(keys) != 1 {
+		return fmt.Errorf("cheapen key: want one key file: %v", err)
+	}
+	old := filepath.Join(repoDir, "keys", keys[0].Name())
+	buf, err := os.ReadFile(old)
+	if err != nil {
+		return err
+	}
+	kf, err := crypto.ParseKeyFile(buf)
+	if err != nil {
+		return err
+	}
+	master, err := kf.Open(password)
+	if err != nil {
+		return err
+	}
+	cheap, err := crypto.NewKeyFile(master, password, crypto.Params{N: 1 << 10, R: 8, P: 1}, kf.Username, kf.Hostname, kf.Created)
+	if err != nil {
+		return err
+	}
+	out, err := cheap.Marshal()
+	if err != nil {
+		return err
+	}
+	name := filepath.Join(repoDir, "keys", fmt.Sprintf("%x", sha256.Sum256(out)))
+	if err := os.WriteFile(name, out, 0o400); err != nil {
+		return err
+	}
+	return os.Remove(old)
 }
