@@ -33,8 +33,8 @@ func TestForeignLockExpiresByBothClocks(t *testing.T) {
 	fx := resticRepoFixture(t, resticRepoOptions{Version: 2, Snapshots: 1})
 	dir := copyDir(t, fx.Repo)
 	env := map[string]string{
-		"RESTIC_REPOSITORY":          dir,
-		"RESTIC_PASSWORD":            fx.Password,
+		"RESTIC_REPOSITORY": dir,
+		"RESTIC_PASSWORD":   fx.Password,
 		// timings that no test machine's slowness can reach
 		"ARCA_LOCK_REFRESH_INTERVAL": "1m",
 		"ARCA_LOCK_STALE_TIMEOUT":    "10m",
