@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -27,11 +29,36 @@ type app struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	opts           globalOptions
+	// lockCtx is the context of the repository lock the command holds; it
+	// is cancelled with a cause when the lock is lost.
+	lockCtx context.Context
 	// commands registered by the cmd_*.go files
 }
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer) *app {
-	return &app{stdin: stdin, stdout: stdout, stderr: stderr}
+	return &app{stdin: stdin, stdout: serialize(stdout), stderr: serialize(stderr)}
+}
+
+// syncWriter lets several goroutines (progress, lock warnings, a child
+// process's output) write to one stream without interleaving bytes.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+// serialize wraps w in a syncWriter, except for an *os.File, whose writes
+// the kernel already keeps whole and which callers test for a terminal.
+func serialize(w io.Writer) io.Writer {
+	if _, ok := w.(*os.File); ok {
+		return w
+	}
+	return &syncWriter{w: w}
 }
 
 // commandBuilders is the list of functions adding subcommands; each

@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/arca-backup/arca/repo"
@@ -695,6 +696,12 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions, args []string) er
 				return fatalf("nothing to backup, please specify source files/dirs")
 			}
 			cmd = exec.CommandContext(ctx, args[0], args[1:]...)
+			// its own process group, killed as a whole on cancellation:
+			// a grandchild holding stdout open must not keep the backup
+			// reading after the lock is lost or the user interrupts
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+			cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+			cmd.WaitDelay = time.Second
 			cmd.Stderr = a.stderr
 			out, err := cmd.StdoutPipe()
 			if err != nil {

@@ -58,13 +58,31 @@ func (a *app) lockRepository(ctx context.Context, r *repo.Repository, mode lockM
 	if err != nil {
 		return nil, nil, err
 	}
+	a.lockCtx = held.Context()
 	return func() {
-		rctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		// after a loss the lock files are removed on a best-effort basis:
+		// the backend may be what failed, and nothing waits for them
+		timeout := time.Minute
+		if held.Err() != nil {
+			timeout = time.Second
+		}
+		rctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
-		if err := held.Release(rctx); err != nil && !errors.Is(err, lock.ErrLost) {
+		if err := held.Release(rctx); err != nil && !errors.Is(err, lock.ErrLost) && !errors.Is(err, context.DeadlineExceeded) {
 			a.warnf("unable to remove lock: %v\n", err)
 		}
 	}, held.Context(), nil
+}
+
+// lockLost returns why the command's lock was lost, or nil.
+func (a *app) lockLost() error {
+	if a.lockCtx == nil || a.lockCtx.Err() == nil {
+		return nil
+	}
+	if cause := context.Cause(a.lockCtx); errors.Is(cause, lock.ErrLost) {
+		return cause
+	}
+	return nil
 }
 
 // isLockConflict reports whether err means the repository is locked by

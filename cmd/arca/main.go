@@ -66,6 +66,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err == nil && ctx.Err() != nil {
 		err = ctx.Err()
 	}
+	if lost := app.lockLost(); lost != nil && err != nil {
+		// the operation stopped because its lock was lost: say so
+		err = fatalf("%v", lost)
+	}
 	code := exitCode(err)
 	if code != exitOK {
 		app.printExitError(code, exitMessage(err))
