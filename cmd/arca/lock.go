@@ -85,6 +85,21 @@ func (a *app) lockLost() error {
 	return nil
 }
 
+// lockVerdict is the line arca adds to restic's "already locked" text:
+// whether the blocking lock is stale (it never is: stale locks are removed)
+// and why.
+func lockVerdict(err error) string {
+	var ce *lock.ConflictError
+	if !errors.As(err, &ce) || len(ce.Locks) == 0 {
+		return ""
+	}
+	in := ce.Locks[0]
+	if in.Reason == "" {
+		return "\nthe lock is not stale"
+	}
+	return "\nthe lock is not stale: " + in.Reason
+}
+
 // isLockConflict reports whether err means the repository is locked by
 // someone else (exit code 11).
 func isLockConflict(err error) bool { return lock.IsConflict(err) }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -129,5 +130,53 @@ func TestBackupStopsWhenLockCannotBeRefreshed(t *testing.T) {
 	// consistency without locking
 	if _, errOut, code := runRestic(t, resticTestEnv(repo, "backup-test-pw"), "check", "--no-lock"); code != 0 {
 		t.Fatalf("restic check after the fenced backup: exit %d\n%s", code, errOut)
+	}
+}
+
+// A backup killed with SIGKILL leaves its lock; restic's own rules see it
+// as stale (same host, process gone), so restic unlock removes it, and
+// arca's next backup removes such a lock by itself.
+func TestKilledArcaLockIsStaleForRestic(t *testing.T) {
+	repo, env := backupRepo(t, 2)
+	locks := filepath.Join(repo, "locks")
+	for _, round := range []string{"restic unlock", "arca backup"} {
+		cmd := arcaProcess(t, env, "backup", "--stdin-filename", "x", "--stdin-from-command", "--", "sleep", "60")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		for len(listDir(t, locks)) == 0 {
+			if time.Since(start) > 20*time.Second {
+				_ = cmd.Process.Kill()
+				t.Fatal("arca never took its lock")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		time.Sleep(300 * time.Millisecond) // past the acquire re-check
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		_ = cmd.Wait()
+		left := listDir(t, locks)
+		if len(left) != 1 {
+			t.Fatalf("%s: a killed arca left %d locks, want 1", round, len(left))
+		}
+		switch round {
+		case "restic unlock":
+			out, _, code := runRestic(t, env, "unlock")
+			if code != 0 || !strings.Contains(string(out), "successfully removed 1 locks") {
+				t.Fatalf("restic unlock of a killed arca's lock: exit %d\n%s", code, out)
+			}
+		case "arca backup":
+			src := t.TempDir()
+			if err := os.WriteFile(filepath.Join(src, "f"), []byte("data"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, errOut, code := runArcaEnv(t, nil, "backup", src)
+			if code != 0 {
+				t.Fatalf("arca backup over a killed arca's lock: exit %d\n%s%s", code, out, errOut)
+			}
+		}
+		if n := listDir(t, locks); len(n) != 0 {
+			t.Fatalf("%s: locks left: %v", round, n)
+		}
 	}
 }

@@ -63,12 +63,18 @@ func TestForeignLockExpiresByBothClocks(t *testing.T) {
 	if code != exitLocked {
 		t.Fatalf("restore with a fresh foreign exclusive lock: exit %d, want %d\n%s", code, exitLocked, stderr)
 	}
-	for _, want := range []string{"some-other-host", "PID 4242", "locked exclusively", "the `unlock` command"} {
+	for _, want := range []string{"some-other-host", "PID 4242", "locked exclusively", "the lock is not stale", "the `unlock` command"} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("lock error lacks %q:\n%s", want, stderr)
 		}
 	}
-	out, _, code := runArcaEnv(t, env, "unlock", "--dry-run")
+	t.Logf("conflict message:\n%s", stderr)
+	out, _, code := runArcaEnv(t, env, "locks")
+	if code != 0 || !strings.Contains(out, id[:8]) || !strings.Contains(out, "some-other-host") {
+		t.Fatalf("locks does not show the foreign lock (exit %d):\n%s", code, out)
+	}
+	t.Logf("locks:\n%s", out)
+	out, _, code = runArcaEnv(t, env, "unlock", "--dry-run")
 	if code != 0 || strings.Contains(out, id) {
 		t.Fatalf("unlock --dry-run would remove a lock whose file is new (exit %d):\n%s", code, out)
 	}
@@ -94,6 +100,26 @@ func TestForeignLockExpiresByBothClocks(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(filepath.Join(dir, "locks")); len(entries) != 0 {
 		t.Fatalf("%d lock files left after restore", len(entries))
+	}
+	// unlock --remove-all removes even a fresh lock
+	buf, _ = (lock.Lock{Time: time.Now(), Exclusive: true, Hostname: "some-other-host", Username: "backup", PID: 4343}).Marshal()
+	be, _ = local.Open(ctx, dir)
+	r, err = repo.Open(ctx, be, fx.Password, repo.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.SaveLock(ctx, buf); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	be.Close()
+	out, _, code = runArcaEnv(t, env, "unlock")
+	if code != 0 || len(listDir(t, filepath.Join(dir, "locks"))) != 1 {
+		t.Fatalf("unlock removed a fresh lock (exit %d):\n%s", code, out)
+	}
+	out, _, code = runArcaEnv(t, env, "unlock", "--remove-all")
+	if code != 0 || !strings.Contains(out, "successfully removed 1 locks") || len(listDir(t, filepath.Join(dir, "locks"))) != 0 {
+		t.Fatalf("unlock --remove-all (exit %d):\n%s", code, out)
 	}
 	// restic agrees the repository is fine and unlocked
 	if _, errOut, code := runRestic(t, resticTestEnv(dir, fx.Password), "check"); code != 0 {

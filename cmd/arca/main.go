@@ -112,7 +112,7 @@ func exitMessage(err error) string {
 	var fe *fatalError
 	switch {
 	case isLockConflict(err):
-		return fmt.Sprintf("%v\nthe `unlock` command can be used to remove stale locks", err)
+		return fmt.Sprintf("%v%s\nthe `unlock` command can be used to remove stale locks", err, lockVerdict(err))
 	case errors.Is(err, errPartial):
 		return fmt.Sprintf("Warning: %v", err)
 	case errors.As(err, &fe):

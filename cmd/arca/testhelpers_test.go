@@ -65,6 +65,10 @@ var (
 // TestMain removes the directory shared by the cached fixtures. (It is the
 // package's only TestMain: add further set-up here rather than in a second one.)
 func TestMain(m *testing.M) {
+	if os.Getenv(runAsArcaEnv) == "1" {
+		// re-executed by arcaProcess: behave as the arca binary
+		os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
 	code := m.Run()
 	if fixtureRootDir != "" {
 		if err := os.RemoveAll(fixtureRootDir); err != nil {
@@ -72,6 +76,22 @@ func TestMain(m *testing.M) {
 		}
 	}
 	os.Exit(code)
+}
+
+// runAsArcaEnv makes the test binary run as arca (see arcaProcess).
+const runAsArcaEnv = "ARCA_TEST_RUN_AS_ARCA"
+
+// arcaProcess returns a command that runs arca with args in a separate
+// process (the test binary re-executed), for tests that must kill arca.
+func arcaProcess(t testing.TB, env []string, args ...string) *exec.Cmd {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(self, args...)
+	cmd.Env = append(append(os.Environ(), env...), runAsArcaEnv+"=1")
+	return cmd
 }
 
 // sharedFixtureDir is a temporary directory that lives as long as the test binary.
