@@ -137,7 +137,7 @@ func (a *app) createRepository(ctx context.Context, version uint, pol *chunker.P
 	if err != nil {
 		return nil, err
 	}
-	be, err := a.createBackend(loc)
+	be, err := a.createBackend(ctx, loc)
 	if err != nil {
 		return nil, err
 	}

@@ -129,8 +129,21 @@ func (a *app) readPassword(ctx context.Context, prompt string) (string, error) {
 	return string(b), nil
 }
 
-// openBackend opens the backend named by the repository location.
+// openBackend opens the backend named by the repository location; the
+// repository must exist there.
 func (a *app) openBackend(ctx context.Context, loc string) (backend.Backend, error) {
+	return a.backendFor(ctx, loc, false)
+}
+
+// createBackend returns the backend for a new repository at loc without
+// requiring a config file there (repo.Create prepares the location).
+func (a *app) createBackend(ctx context.Context, loc string) (backend.Backend, error) {
+	return a.backendFor(ctx, loc, true)
+}
+
+// backendFor opens the backend for loc, wrapped in the rate limiter. With
+// create, a missing repository is not an error.
+func (a *app) backendFor(ctx context.Context, loc string, create bool) (backend.Backend, error) {
 	l, err := location.Parse(loc)
 	if err != nil {
 		return nil, fatalf("%v", err)
@@ -138,35 +151,43 @@ func (a *app) openBackend(ctx context.Context, loc string) (backend.Backend, err
 	if err := l.CheckImplemented(); err != nil {
 		return nil, fatalf("%v", err)
 	}
+	xopts, err := a.opts.extendedOptions()
+	if err != nil {
+		return nil, err
+	}
+	_ = xopts // read by the remote backends
+	var be backend.Backend
 	switch cfg := l.Config.(type) {
 	case *location.LocalConfig:
-		be, err := local.Open(ctx, cfg.Path)
+		if create {
+			be = local.New(cfg.Path)
+			break
+		}
+		be, err = local.Open(ctx, cfg.Path)
 		if err != nil {
 			if errors.Is(err, backend.ErrNoRepository) || errors.Is(err, backend.ErrNotExist) {
 				return nil, fmt.Errorf("Fatal: %w: unable to open config file: %v\nIs there a repository at the following location?\n%v", repo.ErrNoRepository, configStatError(err), l.String())
 			}
 			return nil, err
 		}
-		return limiter.Wrap(be, int64(a.opts.LimitUpload)*1024, int64(a.opts.LimitDownload)*1024), nil
+	default:
+		return nil, fatalf("backend %q is not supported yet", l.Scheme)
 	}
-	return nil, fatalf("backend %q is not supported yet", l.Scheme)
+	return limiter.Wrap(be, int64(a.opts.LimitUpload)*1024, int64(a.opts.LimitDownload)*1024), nil
 }
 
-// createBackend returns the backend for a new repository at loc without
-// requiring a config file there (repo.Create prepares the location).
-func (a *app) createBackend(loc string) (backend.Backend, error) {
-	l, err := location.Parse(loc)
-	if err != nil {
-		return nil, fatalf("%v", err)
+// extendedOptions returns the -o key=value options as a map; a key given
+// twice keeps its last value, as in restic.
+func (o *globalOptions) extendedOptions() (map[string]string, error) {
+	m := make(map[string]string, len(o.Options))
+	for _, kv := range o.Options {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, fatalf("invalid option %q, must be key=value", kv)
+		}
+		m[strings.ToLower(strings.TrimSpace(k))] = strings.TrimSpace(v)
 	}
-	if err := l.CheckImplemented(); err != nil {
-		return nil, fatalf("%v", err)
-	}
-	switch cfg := l.Config.(type) {
-	case *location.LocalConfig:
-		return limiter.Wrap(local.New(cfg.Path), int64(a.opts.LimitUpload)*1024, int64(a.opts.LimitDownload)*1024), nil
-	}
-	return nil, fatalf("backend %q is not supported yet", l.Scheme)
+	return m, nil
 }
 
 // openRepository opens the repository from the global options, asking for
