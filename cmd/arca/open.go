@@ -170,6 +170,11 @@ func (a *app) backendFor(ctx context.Context, loc string, create bool) (backend.
 			}
 			return nil, err
 		}
+	case *location.S3Config:
+		be, err = a.openS3Backend(ctx, l, cfg, xopts, create)
+		if err != nil {
+			return nil, err
+		}
 	default:
 		return nil, fatalf("backend %q is not supported yet", l.Scheme)
 	}

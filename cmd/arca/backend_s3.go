@@ -1,0 +1,31 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/arca-backup/arca/backend"
+	"github.com/arca-backup/arca/backend/location"
+	"github.com/arca-backup/arca/backend/s3"
+	"github.com/arca-backup/arca/repo"
+)
+
+// openS3Backend returns the S3 backend for loc with the -o s3.* options.
+// Without create, the location must hold a repository.
+func (a *app) openS3Backend(ctx context.Context, l location.Location, loc *location.S3Config, opts map[string]string, create bool) (backend.Backend, error) {
+	cfg, err := s3.NewConfig(loc, opts)
+	if err != nil {
+		return nil, fatalf("%v", err)
+	}
+	// cfg.Transport stays nil (the SDK's transport, which honours
+	// AWS_CA_BUNDLE) until --cacert/--insecure-tls build one.
+	if create {
+		return s3.New(ctx, cfg)
+	}
+	be, err := s3.Open(ctx, cfg)
+	if errors.Is(err, backend.ErrNoRepository) {
+		return nil, fmt.Errorf("Fatal: %w: unable to open config file: %v\nIs there a repository at the following location?\n%v", repo.ErrNoRepository, errors.Unwrap(err), l.String())
+	}
+	return be, err
+}
