@@ -1,6 +1,7 @@
 package s3
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -44,6 +45,11 @@ type Config struct {
 	Connections uint
 	// ListObjectsV1 lists with the old ListObjects call instead of ListObjectsV2.
 	ListObjectsV1 bool
+	// MaxRetries, when set, is the number of attempts per request (the
+	// SDK's default otherwise: 3).
+	MaxRetries int
+	// Anonymous sends unsigned requests (no credentials looked up).
+	Anonymous bool
 	// Transport, when set, carries every request (TLS options such as a
 	// custom CA). Nil: the SDK's own transport, which honours AWS_CA_BUNDLE.
 	Transport http.RoundTripper
@@ -53,10 +59,23 @@ type Config struct {
 // only data files go there, metadata stays instantly readable.
 var archiveClasses = []string{"GLACIER", "DEEP_ARCHIVE"}
 
+// ErrUnknownOption is wrapped by NewConfig for an s3.* option restic does
+// not know either.
+var ErrUnknownOption = errors.New("unknown option")
+
+// unknownOptionError reads like restic's message and matches ErrUnknownOption.
+type unknownOptionError struct{ key string }
+
+func (e *unknownOptionError) Error() string { return "option " + e.key + " is not known" }
+func (e *unknownOptionError) Unwrap() error { return ErrUnknownOption }
+
 // NewConfig builds a Config from a parsed location and the -o options
 // (keys "s3.region", "s3.bucket-lookup", "s3.storage-class",
-// "s3.connections", "s3.list-objects-v1"). Options of other backends are
-// ignored; an unknown s3.* option is an error.
+// "s3.connections", "s3.list-objects-v1", "s3.retries",
+// "s3.unsafe-anonymous-auth"; restic's "s3.layout" and restore options are
+// accepted, and "s3.enable-restore=true" is refused). Options of other
+// backends are ignored; an unknown s3.* option is an error wrapping
+// ErrUnknownOption.
 func NewConfig(loc *location.S3Config, opts map[string]string) (Config, error) {
 	cfg := Config{
 		Endpoint:    loc.Endpoint,
@@ -89,14 +108,31 @@ func NewConfig(loc *location.S3Config, opts map[string]string) (Config, error) {
 				return Config{}, fmt.Errorf("invalid value %q for option s3.connections: want a positive number", v)
 			}
 			cfg.Connections = uint(n)
-		case "list-objects-v1":
+		case "list-objects-v1", "unsafe-anonymous-auth", "enable-restore":
 			b, err := parseBool(v)
 			if err != nil {
-				return Config{}, fmt.Errorf("invalid value %q for option s3.list-objects-v1: %w", v, err)
+				return Config{}, fmt.Errorf("invalid value %q for option s3.%s: %w", v, name, err)
 			}
-			cfg.ListObjectsV1 = b
+			switch name {
+			case "list-objects-v1":
+				cfg.ListObjectsV1 = b
+			case "unsafe-anonymous-auth":
+				cfg.Anonymous = b
+			case "enable-restore":
+				if b {
+					return Config{}, errors.New("s3.enable-restore: restoring objects from archive storage classes is not supported by arca")
+				}
+			}
+		case "retries":
+			n, err := strconv.ParseUint(v, 10, 16)
+			if err != nil {
+				return Config{}, fmt.Errorf("invalid value %q for option s3.retries: %w", v, err)
+			}
+			cfg.MaxRetries = int(n)
+		case "layout", "restore-days", "restore-timeout", "restore-tier":
+			// accepted for compatibility; they change nothing here
 		default:
-			return Config{}, fmt.Errorf("option %s is not known for the s3 backend", k)
+			return Config{}, &unknownOptionError{key: k}
 		}
 	}
 	return cfg, cfg.validate()

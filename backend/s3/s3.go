@@ -68,6 +68,12 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 	}
 	// The SDK's log lines would end up in arca's output.
 	awsCfg.Logger = logging.Nop{}
+	if cfg.MaxRetries > 0 {
+		awsCfg.RetryMaxAttempts = cfg.MaxRetries
+	}
+	if cfg.Anonymous {
+		awsCfg.Credentials = aws.AnonymousCredentials{}
+	}
 
 	isAWS, endpointRegion := cfg.awsEndpoint()
 	region := cfg.Region
@@ -550,4 +556,23 @@ func listPage[T any](ctx context.Context, b *Backend, dir string, fetch func() (
 		return zero, werr
 	}
 	return out, nil
+}
+
+// Describe returns the short message restic (through minio-go) shows for a
+// failed request, such as "The specified key does not exist." or "Access
+// Denied.", falling back to the server's message or the whole error.
+func Describe(err error) string {
+	switch {
+	case isNotFound(err):
+		return "The specified key does not exist."
+	case isAPICode(err, "NoSuchBucket"):
+		return "The specified bucket does not exist."
+	case statusCode(err) == http.StatusForbidden:
+		return "Access Denied."
+	}
+	var ae smithy.APIError
+	if errors.As(err, &ae) && ae.ErrorMessage() != "" {
+		return ae.ErrorMessage()
+	}
+	return err.Error()
 }

@@ -338,6 +338,18 @@ func TestBadCredentials(t *testing.T) {
 	if err := be.List(ctx, backend.LockFile, func(backend.FileInfo) error { return nil }); err == nil || !backend.IsPermanent(err) {
 		t.Errorf("List with a wrong secret: %v, want a permanent error", err)
 	}
+	if got := s3.Describe(err); got != "Access Denied." {
+		t.Errorf("Describe(%v) = %q", err, got)
+	}
+
+	// Unsigned requests are refused by this server in the same way.
+	anon, err := s3.New(ctx, ts.config(t, ts.bucket, uniquePrefix(t), map[string]string{"s3.unsafe-anonymous-auth": "true"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := anon.Stat(ctx, backend.Handle{Type: backend.ConfigFile}); err == nil || !backend.IsPermanent(err) || backend.IsNotExist(err) {
+		t.Errorf("anonymous Stat: %v, want a permanent error", err)
+	}
 }
 
 func TestStorageClassUpload(t *testing.T) {
@@ -371,12 +383,22 @@ func TestNewConfig(t *testing.T) {
 		"s3.connections=0":         "s3.connections",
 		"s3.connections=x":         "s3.connections",
 		"s3.list-objects-v1=maybe": "s3.list-objects-v1",
-		"s3.unknown=1":             "not known",
+		"s3.unknown=1":             "option s3.unknown is not known",
+		"s3.enable-restore=true":   "not supported",
+		"s3.retries=-1":            "s3.retries",
 	} {
 		k, v, _ := strings.Cut(opts, "=")
 		if _, err := s3.NewConfig(loc, map[string]string{k: v}); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("NewConfig(-o %s) = %v, want an error containing %q", opts, err, want)
 		}
+	}
+	if _, err := s3.NewConfig(loc, map[string]string{"s3.x": "1"}); !errors.Is(err, s3.ErrUnknownOption) {
+		t.Errorf("unknown option: %v, want ErrUnknownOption", err)
+	}
+	cfg, err = s3.NewConfig(loc, map[string]string{"s3.layout": "default", "s3.retries": "7", "s3.unsafe-anonymous-auth": "true",
+		"s3.enable-restore": "false", "s3.restore-days": "3", "s3.restore-tier": "Bulk", "s3.restore-timeout": "1h"})
+	if err != nil || cfg.MaxRetries != 7 || !cfg.Anonymous {
+		t.Errorf("NewConfig with restic's other options = %+v, %v", cfg, err)
 	}
 	if _, err := s3.NewConfig(&location.S3Config{Endpoint: "bucket-only"}, nil); err == nil {
 		t.Errorf("NewConfig without a bucket succeeded")

@@ -15,8 +15,11 @@ import (
 // Without create, the location must hold a repository.
 func (a *app) openS3Backend(ctx context.Context, l location.Location, loc *location.S3Config, opts map[string]string, create bool) (backend.Backend, error) {
 	cfg, err := s3.NewConfig(loc, opts)
-	if err != nil {
+	if errors.Is(err, s3.ErrUnknownOption) {
 		return nil, fatalf("%v", err)
+	}
+	if err != nil {
+		return nil, fatalf("unable to open repository at %s: %v", l.String(), err)
 	}
 	// cfg.Transport stays nil (the SDK's transport, which honours
 	// AWS_CA_BUNDLE) until --cacert/--insecure-tls build one.
@@ -24,8 +27,11 @@ func (a *app) openS3Backend(ctx context.Context, l location.Location, loc *locat
 		return s3.New(ctx, cfg)
 	}
 	be, err := s3.Open(ctx, cfg)
-	if errors.Is(err, backend.ErrNoRepository) {
-		return nil, fmt.Errorf("Fatal: %w: unable to open config file: %v\nIs there a repository at the following location?\n%v", repo.ErrNoRepository, errors.Unwrap(err), l.String())
+	switch {
+	case errors.Is(err, backend.ErrNoRepository):
+		return nil, fmt.Errorf("Fatal: %w: unable to open config file: Stat: %s\nIs there a repository at the following location?\n%v", repo.ErrNoRepository, s3.Describe(err), l.String())
+	case err != nil:
+		return nil, fatalf("unable to open config file: Stat: %s\n%v", s3.Describe(err), l.String())
 	}
-	return be, err
+	return be, nil
 }

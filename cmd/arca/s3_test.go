@@ -346,3 +346,45 @@ func TestS3Locks(t *testing.T) {
 		t.Errorf("restic snapshots after its backup: %v", ids)
 	}
 }
+
+// TestS3OpenErrorsMatchRestic: a missing repository, a missing bucket,
+// wrong credentials and unknown options give restic's messages and exit
+// codes. (restic's retry layer also logs a warning before a 403, which
+// arca has no retry layer to print yet: only the lines from "Fatal:" on
+// are compared.)
+func TestS3OpenErrorsMatchRestic(t *testing.T) {
+	resticBin(t)
+	loc, _ := s3TestRepo(t)
+	endpoint := os.Getenv("S3_ENDPOINT")
+	fromFatal := func(s string) string {
+		if i := strings.Index(s, "Fatal:"); i >= 0 {
+			return s[i:]
+		}
+		return s
+	}
+	cases := []struct {
+		name string
+		env  map[string]string
+		args []string
+	}{
+		{"missing repository", nil, []string{"-r", loc, "snapshots"}},
+		{"missing bucket", nil, []string{"-r", "s3:" + endpoint + "/arca-no-such-bucket/repo", "snapshots"}},
+		{"wrong secret", map[string]string{"AWS_SECRET_ACCESS_KEY": "wrong-secret-0123456789"}, []string{"-r", loc, "snapshots"}},
+		{"unknown option", nil, []string{"-r", loc, "-o", "s3.nonsense=1", "snapshots"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{"RESTIC_PASSWORD": "x"}
+			var renv []string
+			for k, v := range tc.env {
+				env[k] = v
+				renv = append(renv, k+"="+v)
+			}
+			_, rerr, rcode := runRestic(t, append(renv, "RESTIC_PASSWORD=x"), tc.args...)
+			_, aerr, acode := runArcaEnv(t, env, tc.args...)
+			if acode != rcode || fromFatal(aerr) != fromFatal(string(rerr)) {
+				t.Errorf("arca: exit %d\n%s\nrestic: exit %d\n%s", acode, aerr, rcode, rerr)
+			}
+		})
+	}
+}
