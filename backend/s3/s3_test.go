@@ -33,7 +33,9 @@ type testServer struct {
 }
 
 // s3Server skips the test unless S3_ENDPOINT is set.
-func s3Server(t *testing.T) testServer {
+func s3Server(t *testing.T) testServer { return s3ServerB(t) }
+
+func s3ServerB(t testing.TB) testServer {
 	t.Helper()
 	ts := testServer{
 		endpoint: os.Getenv("S3_ENDPOINT"),
@@ -48,7 +50,7 @@ func s3Server(t *testing.T) testServer {
 }
 
 // uniquePrefix returns a prefix no other test uses.
-func uniquePrefix(t *testing.T) string {
+func uniquePrefix(t testing.TB) string {
 	var b [6]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		t.Fatal(err)
@@ -59,7 +61,7 @@ func uniquePrefix(t *testing.T) string {
 
 // config returns the Config for prefix in the server's bucket, with the
 // given -o options.
-func (ts testServer) config(t *testing.T, bucket, prefix string, opts map[string]string) s3.Config {
+func (ts testServer) config(t testing.TB, bucket, prefix string, opts map[string]string) s3.Config {
 	t.Helper()
 	l, err := location.Parse("s3:" + ts.endpoint + "/" + bucket + "/" + prefix)
 	if err != nil {
@@ -76,7 +78,7 @@ func (ts testServer) config(t *testing.T, bucket, prefix string, opts map[string
 }
 
 // caTransport trusts only the test server's CA.
-func caTransport(t *testing.T, file string) http.RoundTripper {
+func caTransport(t testing.TB, file string) http.RoundTripper {
 	pem, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
@@ -93,6 +95,12 @@ func caTransport(t *testing.T, file string) http.RoundTripper {
 // newBackend creates a repository location under a fresh prefix and
 // removes what the test left there when it ends.
 func (ts testServer) newBackend(t *testing.T, opts map[string]string) *s3.Backend {
+	return ts.newBackendOpts(t, opts)
+}
+
+func (ts testServer) newBackendB(b *testing.B) *s3.Backend { return ts.newBackendOpts(b, nil) }
+
+func (ts testServer) newBackendOpts(t testing.TB, opts map[string]string) *s3.Backend {
 	t.Helper()
 	ctx := context.Background()
 	be, err := s3.New(ctx, ts.config(t, ts.bucket, uniquePrefix(t), opts))
@@ -106,7 +114,7 @@ func (ts testServer) newBackend(t *testing.T, opts map[string]string) *s3.Backen
 	return be
 }
 
-func removeAll(t *testing.T, be backend.Backend) {
+func removeAll(t testing.TB, be backend.Backend) {
 	ctx := context.Background()
 	for _, tpe := range []backend.FileType{backend.PackFile, backend.KeyFile, backend.LockFile,
 		backend.SnapshotFile, backend.IndexFile, backend.ConfigFile} {
