@@ -912,3 +912,19 @@ func (s *suite) testConcurrent(t *testing.T) {
 		t.Errorf("List after removing everything: %d files", len(got))
 	}
 }
+
+// RemoveAll deletes every file of every type from be, for tests that leave
+// a repository on a shared server behind. Failures are reported with
+// t.Errorf.
+func RemoveAll(t testing.TB, be backend.Backend) {
+	t.Helper()
+	ctx := context.Background()
+	for _, tpe := range append(slices.Clone(allTypes), backend.ConfigFile) {
+		err := be.List(ctx, tpe, func(fi backend.FileInfo) error {
+			return be.Remove(ctx, backend.Handle{Type: tpe, Name: fi.Name})
+		})
+		if err != nil {
+			t.Errorf("removing all %v files: %v", tpe, err)
+		}
+	}
+}

@@ -14,10 +14,7 @@ import (
 
 func randomPack(n int) (backend.Handle, []byte) {
 	data := make([]byte, n)
-	r := rand.New(rand.NewPCG(uint64(n), 7))
-	for i := range data {
-		data[i] = byte(r.Uint32())
-	}
+	_, _ = rand.NewChaCha8([32]byte{byte(n), 7}).Read(data)
 	sum := sha256.Sum256(data)
 	return backend.Handle{Type: backend.PackFile, Name: hex.EncodeToString(sum[:])}, data
 }

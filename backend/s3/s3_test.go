@@ -110,21 +110,8 @@ func (ts testServer) newBackendOpts(t testing.TB, opts map[string]string) *s3.Ba
 	if err := be.Create(ctx); err != nil {
 		t.Fatalf("Create: %v", err)
 	}
-	t.Cleanup(func() { removeAll(t, be) })
+	t.Cleanup(func() { backendtest.RemoveAll(t, be) })
 	return be
-}
-
-func removeAll(t testing.TB, be backend.Backend) {
-	ctx := context.Background()
-	for _, tpe := range []backend.FileType{backend.PackFile, backend.KeyFile, backend.LockFile,
-		backend.SnapshotFile, backend.IndexFile, backend.ConfigFile} {
-		err := be.List(ctx, tpe, func(fi backend.FileInfo) error {
-			return be.Remove(ctx, backend.Handle{Type: tpe, Name: fi.Name})
-		})
-		if err != nil {
-			t.Errorf("cleanup: %v", err)
-		}
-	}
 }
 
 func TestConformance(t *testing.T) {
@@ -224,7 +211,7 @@ func TestLayout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { removeAll(t, be) })
+	t.Cleanup(func() { backendtest.RemoveAll(t, be) })
 	id := strings.Repeat("ab", 32)
 	files := map[backend.Handle]string{
 		{Type: backend.ConfigFile}:                  "config",
@@ -284,7 +271,7 @@ func TestOpen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { removeAll(t, be) })
+	t.Cleanup(func() { backendtest.RemoveAll(t, be) })
 	if err := be.Save(ctx, backend.Handle{Type: backend.ConfigFile}, backend.NewByteReader([]byte("cfg"))); err != nil {
 		t.Fatal(err)
 	}
@@ -320,7 +307,7 @@ func TestCreateBucket(t *testing.T) {
 	if err := be.Create(ctx); err != nil {
 		t.Fatalf("Create again (bucket exists, no config): %v", err)
 	}
-	removeAll(t, be)
+	backendtest.RemoveAll(t, be)
 	if ts.dataDir != "" {
 		_ = os.RemoveAll(filepath.Join(ts.dataDir, bucket))
 	}

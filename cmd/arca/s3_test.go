@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/arca-backup/arca/backend"
+	"github.com/arca-backup/arca/backend/backendtest"
 	"github.com/arca-backup/arca/backend/location"
 	"github.com/arca-backup/arca/backend/s3"
 	"github.com/arca-backup/arca/crypto"
@@ -55,22 +56,8 @@ func s3TestRepo(t *testing.T) (loc string, be backend.Backend) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { removeS3Repo(t, b) })
+	t.Cleanup(func() { backendtest.RemoveAll(t, b) })
 	return loc, b
-}
-
-// removeS3Repo deletes every file of the repository.
-func removeS3Repo(t *testing.T, be backend.Backend) {
-	ctx := context.Background()
-	for _, tpe := range []backend.FileType{backend.PackFile, backend.KeyFile, backend.LockFile,
-		backend.SnapshotFile, backend.IndexFile, backend.ConfigFile} {
-		err := be.List(ctx, tpe, func(fi backend.FileInfo) error {
-			return be.Remove(ctx, backend.Handle{Type: tpe, Name: fi.Name})
-		})
-		if err != nil {
-			t.Errorf("removing the S3 test repository: %v", err)
-		}
-	}
 }
 
 // cheapenBackendKey is cheapenKey for a repository on any backend: the only
