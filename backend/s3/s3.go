@@ -48,7 +48,9 @@ type Backend struct {
 
 var _ backend.Backend = (*Backend)(nil)
 
-// New returns a backend for cfg without contacting the server.
+// New returns a backend for cfg. It contacts the server only for an AWS
+// endpoint whose region neither the options, the endpoint's name nor the
+// AWS configuration tell: then it asks AWS for the bucket's region.
 func New(ctx context.Context, cfg Config) (*Backend, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -56,18 +58,17 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 	if cfg.Connections == 0 {
 		cfg.Connections = DefaultConnections
 	}
-	// The HTTP client is replaced after loading, never passed in with
+	// The SDK's log lines would end up in arca's output. The HTTP client is
+	// replaced after loading, never passed in with
 	// WithHTTPClient: with AWS_CA_BUNDLE set, loading would reject a plain
 	// *http.Client.
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithLogger(logging.Nop{}))
 	if err != nil {
 		return nil, fmt.Errorf("s3: load AWS configuration: %w", err)
 	}
 	if cfg.Transport != nil {
 		awsCfg.HTTPClient = &http.Client{Transport: cfg.Transport}
 	}
-	// The SDK's log lines would end up in arca's output.
-	awsCfg.Logger = logging.Nop{}
 	if cfg.MaxRetries > 0 {
 		awsCfg.RetryMaxAttempts = cfg.MaxRetries
 	}
@@ -83,12 +84,27 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 	if region == "" {
 		region = awsCfg.Region
 	}
-	if region == "" {
+	guessed := region == ""
+	if guessed {
 		region = defaultRegion
 	}
+	b := &Backend{cfg: cfg, sem: make(chan struct{}, cfg.Connections)}
+	b.setClient(awsCfg, region)
+	if guessed && isAWS {
+		// As minio-go does for restic: ask AWS where the bucket lives.
+		if r := b.bucketRegion(ctx); r != "" && r != region {
+			b.setClient(awsCfg, r)
+		}
+	}
+	return b, nil
+}
+
+// setClient makes the S3 client for region.
+func (b *Backend) setClient(awsCfg aws.Config, region string) {
+	cfg := &b.cfg
 	awsCfg.Region = region
 	cfg.Region = region
-
+	isAWS, endpointRegion := cfg.awsEndpoint()
 	scheme := "https://"
 	if cfg.UseHTTP {
 		scheme = "http://"
@@ -97,12 +113,27 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 	if isAWS && (endpointRegion == "" || awsRegionName.MatchString(cfg.Endpoint)) {
 		endpoint = scheme + "s3." + region + ".amazonaws.com"
 	}
-	client := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
+	b.client = s3.NewFromConfig(awsCfg, func(o *s3.Options) {
 		o.BaseEndpoint = aws.String(endpoint)
 		o.UsePathStyle = cfg.usePathStyle()
 		o.DisableLogOutputChecksumValidationSkipped = true
 	})
-	return &Backend{cfg: cfg, client: client, sem: make(chan struct{}, cfg.Connections)}, nil
+}
+
+// bucketRegion asks the server for the bucket's region with HeadBucket:
+// AWS names it in the x-amz-bucket-region header, also when it refuses
+// the request (301 to another region, 403). "" when it is not known.
+func (b *Backend) bucketRegion(ctx context.Context) string {
+	out, err := b.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(b.cfg.Bucket)},
+		func(o *s3.Options) { o.RetryMaxAttempts = 1 })
+	if err == nil {
+		return aws.ToString(out.BucketRegion)
+	}
+	var re *smithyhttp.ResponseError
+	if errors.As(err, &re) && re.Response != nil {
+		return re.Response.Header.Get("X-Amz-Bucket-Region")
+	}
+	return ""
 }
 
 // Open returns the backend for an existing repository. The error wraps

@@ -416,7 +416,7 @@ func TestEndpoints(t *testing.T) {
 	}{
 		{"127.0.0.1:9000", "", true, false, true, "us-east-1", "http://127.0.0.1:9000"},
 		{"minio.example.com", "eu-west-1", false, false, true, "eu-west-1", "https://minio.example.com"},
-		{"s3.amazonaws.com", "", false, true, false, "us-east-1", "https://s3.us-east-1.amazonaws.com"},
+		{"s3.amazonaws.com", "us-east-1", false, true, false, "us-east-1", "https://s3.us-east-1.amazonaws.com"},
 		{"s3.amazonaws.com", "eu-west-1", false, true, false, "eu-west-1", "https://s3.eu-west-1.amazonaws.com"},
 		{"s3.eu-central-1.amazonaws.com", "", false, true, false, "eu-central-1", "https://s3.eu-central-1.amazonaws.com"},
 		{"s3-ap-south-1.amazonaws.com", "", false, true, false, "ap-south-1", "https://s3-ap-south-1.amazonaws.com"},
