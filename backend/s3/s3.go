@@ -381,6 +381,11 @@ func (b *Backend) Load(ctx context.Context, h backend.Handle, length int, offset
 	}
 	defer func() { _ = out.Body.Close() }()
 
+	if in.Range != nil && !strings.HasPrefix(aws.ToString(out.ContentRange), fmt.Sprintf("bytes %d-", offset)) {
+		// A server that ignores Range would hand out the wrong bytes.
+		return &backend.PermanentError{Err: fmt.Errorf("load %v at %s: asked for %s, the server answered with range %q",
+			h, b.Location(), aws.ToString(in.Range), aws.ToString(out.ContentRange))}
+	}
 	if length > 0 && aws.ToInt64(out.ContentLength) < int64(length) {
 		return b.tooShort(h, length, offset, fmt.Sprintf("the server sent %d bytes", aws.ToInt64(out.ContentLength)))
 	}
