@@ -233,7 +233,7 @@ func isNotFound(err error) bool {
 			return false
 		}
 	}
-	return statusCode(err) == http.StatusNotFound && !isAPICode(err, "NoSuchBucket")
+	return statusCode(err) == http.StatusNotFound
 }
 
 // permanentCodes are S3 error codes that no retry fixes.
