@@ -475,7 +475,7 @@ func (w *Writer) uploadPack(ctx context.Context, p *packer.Packer) error {
 	case <-ctx.Done():
 		return context.Cause(ctx)
 	}
-	h := backend.Handle{Type: backend.PackFile, Name: pk.ID.String()}
+	h := backend.Handle{Type: backend.PackFile, Name: pk.ID.String(), Metadata: p.Type() == model.TreeBlob}
 	err = w.r.be.Save(ctx, h, backend.NewByteReader(pk.Data))
 	<-w.conns
 	if err != nil {
