@@ -63,6 +63,10 @@ const (
 	lockNone lockMode = iota
 	lockShared
 	lockExclusive
+	// lockAppend is a shared lock that --no-lock does not skip: restic
+	// takes it on a repository that a command writes to (copy's
+	// destination).
+	lockAppend
 )
 
 // openSession opens the repository and takes the lock the command needs

@@ -115,6 +115,9 @@ func (a *app) readPassword(ctx context.Context, prompt string) (string, error) {
 	if pw != "" {
 		return pw, nil
 	}
+	if o.PasswordFile != "" || o.PasswordCommand != "" {
+		return "", fatalf("an empty password is not allowed by default. Pass the flag `--insecure-no-password` to restic to disable this check")
+	}
 	if !a.stdinIsTerminal() {
 		return "", fatalf("no password given: set RESTIC_PASSWORD, RESTIC_PASSWORD_FILE or RESTIC_PASSWORD_COMMAND, or use --password-file/--password-command (standard input is not a terminal, so arca does not prompt)")
 	}
