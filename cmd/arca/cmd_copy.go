@@ -143,13 +143,11 @@ func (a *app) runCopy(ctx context.Context, opts *copyOptions, args []string) err
 		a.verbosef("\n%s\n", snapshotString(s.Source))
 		a.verbosef("skipping source snapshot %s, was already copied to snapshot %s\n", s.Source.ID.Str(), s.Copy.ID.Str())
 	}
-	comp, err := repo.ParseCompression(a.opts.Compression)
+	wopts, err := a.writeOptions()
 	if err != nil {
-		return fatalf("%v", err)
+		return err
 	}
-	err = copier.Run(ctx, src.r, dst.r, pending, copier.Options{
-		Write: repo.WriteOptions{Compression: comp, PackSize: int(a.opts.PackSize) << 20, NoExtraVerify: a.opts.NoExtraVerify},
-	}, copier.Events{
+	err = copier.Run(ctx, src.r, dst.r, pending, copier.Options{Write: wopts}, copier.Events{
 		Start: func(sn *model.Snapshot) {
 			a.printf("\n%s\n", snapshotString(sn))
 			a.printf("  copy started, this may take a while...\n")
