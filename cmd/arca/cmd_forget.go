@@ -216,6 +216,13 @@ func (a *app) runForget(ctx context.Context, opts forgetOptions, args []string) 
 		return fatalf("--no-lock is only applicable in combination with --dry-run for forget command")
 	}
 
+	// like restic's printer, which is silent with --json
+	printf := func(format string, args ...any) {
+		if !a.opts.JSON {
+			a.printf(format, args...)
+		}
+	}
+
 	mode := lockExclusive
 	if opts.dryRun && a.opts.NoLock {
 		mode = lockNone
@@ -251,7 +258,7 @@ func (a *app) runForget(ctx context.Context, opts forgetOptions, args []string) 
 				return fatalf("--unsafe-allow-remove-all is not allowed unless a snapshot filter option is specified")
 			}
 		}
-		a.printf("Applying Policy: %v\n", p)
+		printf("Applying Policy: %v\n", p)
 		var planErr error
 		groups, planErr = forget.Plan(list, opts.groupBy.GroupBy, p, time.Now())
 		for _, g := range groups {
@@ -278,7 +285,7 @@ func (a *app) runForget(ctx context.Context, opts forgetOptions, args []string) 
 	failed := false
 	if len(remove) > 0 {
 		if opts.dryRun {
-			a.printf("Would have removed the following snapshots:\n%v\n\n", formatIDSet(remove))
+			printf("Would have removed the following snapshots:\n%v\n\n", formatIDSet(remove))
 		} else if failed, err = a.removeSnapshots(ctx, s.repo, remove); err != nil {
 			return err
 		}
@@ -294,9 +301,9 @@ func (a *app) runForget(ctx context.Context, opts forgetOptions, args []string) 
 	}
 	if len(remove) > 0 && opts.prune {
 		if opts.dryRun {
-			a.printf("%d snapshots would be removed, running prune dry run\n", len(uniqueIDs(remove)))
+			printf("%d snapshots would be removed, running prune dry run\n", len(uniqueIDs(remove)))
 		} else {
-			a.printf("%d snapshots have been removed, running prune\n", len(uniqueIDs(remove)))
+			printf("%d snapshots have been removed, running prune\n", len(uniqueIDs(remove)))
 		}
 		// PRUNE HOOK: the single place where forget hands over to prune.
 		return a.runForgetPrune(ctx, s.repo, opts.pruneFlags, uniqueIDs(remove), opts.dryRun)
