@@ -19,7 +19,7 @@ const Unlimited = -1
 type Policy struct {
 	Last, Hourly, Daily, Weekly, Monthly, Yearly int
 
-	Within                                                              Duration
+	Within                                                               Duration
 	WithinHourly, WithinDaily, WithinWeekly, WithinMonthly, WithinYearly Duration
 
 	// Tags keeps every snapshot that has all tags of at least one list.
