@@ -341,7 +341,7 @@ func TestForgetTimeZonesInterop(t *testing.T) {
 			want, got := runBothTZ(t, r, tz, args...)
 			compareNormalized(t, append([]string{"TZ=" + tz}, args...), want, got, sortForgetJSON)
 		}
-		args := []string{"forget", "--dry-run", "--keep-hourly", "6", "--keep-within-daily", "3d", "-g", ""}
+		args := []string{"forget", "--dry-run", "--no-lock", "--keep-hourly", "6", "--keep-within-daily", "3d", "-g", ""}
 		want, got := runBothTZ(t, r, tz, args...)
 		compareExact(t, append([]string{"TZ=" + tz}, args...), want, got)
 	}
@@ -349,7 +349,8 @@ func TestForgetTimeZonesInterop(t *testing.T) {
 
 func TestForgetTextInterop(t *testing.T) {
 	t.Parallel()
-	r := makeForgetRepo(t)
+	// a copy of its own: these commands lock the repository exclusively
+	r := newInteropRepo(t, copyDir(t, makeForgetRepo(t).repo), forgetRepoPassword)
 	ids, _ := resticSnapshotList(t, r)
 	for _, args := range [][]string{
 		{"forget", "--dry-run", "--keep-daily", "3", "--keep-monthly", "2", "--keep-tag", "keep", "-g", ""},
@@ -377,7 +378,8 @@ func TestForgetTextInterop(t *testing.T) {
 
 func TestForgetErrorsInterop(t *testing.T) {
 	t.Parallel()
-	r := makeForgetRepo(t)
+	// a copy of its own: these commands lock the repository exclusively
+	r := newInteropRepo(t, copyDir(t, makeForgetRepo(t).repo), forgetRepoPassword)
 	for _, args := range [][]string{
 		{"forget"},
 		{"forget", "--dry-run", "--json"},
@@ -389,6 +391,7 @@ func TestForgetErrorsInterop(t *testing.T) {
 		{"forget", "--keep-within", "-1d"},
 		{"forget", "-n", "--keep-tag", "nope", "-g", ""},
 		{"forget", "-n", "--keep-tag", "nope", "-g", "", "--json"},
+		{"forget", "-n", "-v", "--keep-tag", "nope", "--host", "h1", "-g", "host"},
 		{"forget", "--no-lock", "--keep-last", "1"},
 		{"forget", "--group-by", "color", "--keep-last", "1"},
 	} {
