@@ -37,8 +37,8 @@ var (
 	forgetRepoErr  error
 )
 
-// makeForgetRepo returns (once per test binary, shared: copyDir it before
-// changing it) the repository with the synthetic history.
+// makeForgetRepo returns (once per test binary, shared: use forgetRepoCopy
+// for commands that lock or change it) the repository with the synthetic history.
 func makeForgetRepo(t testing.TB) interopRepo {
 	t.Helper()
 	bin := resticBin(t)
@@ -49,6 +49,23 @@ func makeForgetRepo(t testing.TB) interopRepo {
 		t.Fatalf("forget repository: %v", forgetRepoErr)
 	}
 	return newInteropRepo(t, forgetRepoDir, forgetRepoPassword)
+}
+
+// forgetRepoCopy returns a private copy of makeForgetRepo's repository,
+// without the lock files other tests' commands may hold on it.
+func forgetRepoCopy(t *testing.T) interopRepo {
+	t.Helper()
+	dir := copyDir(t, makeForgetRepo(t).repo)
+	locks, err := filepath.Glob(filepath.Join(dir, "locks", "*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range locks {
+		if err := os.Remove(l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return newInteropRepo(t, dir, forgetRepoPassword)
 }
 
 // forgetHistory returns the snapshots of the synthetic history (without
@@ -318,7 +335,7 @@ func TestForgetPoliciesJSONInterop(t *testing.T) {
 	}
 	// the history must really exercise the policies: restic kept some and
 	// removed some with a bucket policy
-	out := r.restic(t, "forget", "--dry-run", "--json", "--keep-daily", "7")
+	out := r.restic(t, "forget", "--dry-run", "--no-lock", "--json", "--keep-daily", "7")
 	if !bytes.Contains(out.stdout, []byte(`"oldest daily snapshot"`)) && !bytes.Contains(out.stdout, []byte(`"daily snapshot"`)) {
 		t.Errorf("restic kept no daily snapshot:\n%.2000s", out.stdout)
 	}
@@ -350,7 +367,7 @@ func TestForgetTimeZonesInterop(t *testing.T) {
 func TestForgetTextInterop(t *testing.T) {
 	t.Parallel()
 	// a copy of its own: these commands lock the repository exclusively
-	r := newInteropRepo(t, copyDir(t, makeForgetRepo(t).repo), forgetRepoPassword)
+	r := forgetRepoCopy(t)
 	ids, _ := resticSnapshotList(t, r)
 	for _, args := range [][]string{
 		{"forget", "--dry-run", "--keep-daily", "3", "--keep-monthly", "2", "--keep-tag", "keep", "-g", ""},
@@ -379,7 +396,7 @@ func TestForgetTextInterop(t *testing.T) {
 func TestForgetErrorsInterop(t *testing.T) {
 	t.Parallel()
 	// a copy of its own: these commands lock the repository exclusively
-	r := newInteropRepo(t, copyDir(t, makeForgetRepo(t).repo), forgetRepoPassword)
+	r := forgetRepoCopy(t)
 	for _, args := range [][]string{
 		{"forget"},
 		{"forget", "--dry-run", "--json"},
@@ -440,13 +457,12 @@ func snapshotSet(t *testing.T, r interopRepo) []string {
 // restic lists them) must be the same, and restic check must pass.
 func TestForgetRemovesAsRestic(t *testing.T) {
 	t.Parallel()
-	fixture := makeForgetRepo(t)
 	for _, policy := range [][]string{
 		{"--keep-last", "2"},
 		{"--keep-daily", "5", "--keep-monthly", "3", "--keep-tag", "keep", "-g", "host"},
 	} {
-		ra := newInteropRepo(t, copyDir(t, fixture.repo), fixture.password)
-		rr := newInteropRepo(t, copyDir(t, fixture.repo), fixture.password)
+		ra := forgetRepoCopy(t)
+		rr := forgetRepoCopy(t)
 		args := append([]string{"forget"}, policy...)
 		got := ra.arca(t, args...)
 		want := rr.restic(t, args...)
@@ -460,7 +476,7 @@ func TestForgetRemovesAsRestic(t *testing.T) {
 	}
 
 	// explicit IDs, with removal reported at --verbose=2
-	r := newInteropRepo(t, copyDir(t, fixture.repo), fixture.password)
+	r := forgetRepoCopy(t)
 	ids, _ := resticSnapshotList(t, r)
 	out := r.arca(t, "forget", "--verbose=2", ids[0], ids[5][:10])
 	if out.exit != 0 {
@@ -478,7 +494,7 @@ func TestForgetRemovesAsRestic(t *testing.T) {
 
 func TestForgetPruneNotYetAvailable(t *testing.T) {
 	t.Parallel()
-	r := newInteropRepo(t, copyDir(t, makeForgetRepo(t).repo), forgetRepoPassword)
+	r := forgetRepoCopy(t)
 	before, _ := resticSnapshotList(t, r)
 	out := r.arca(t, "forget", "--keep-last", "1", "--prune", "--max-unused", "10%")
 	if out.exit != 1 || !strings.Contains(string(out.stderr), "forget --prune: prune is not available yet") {
@@ -508,9 +524,8 @@ var tagEdits = [][]string{
 // the other.
 func TestTagInterop(t *testing.T) {
 	t.Parallel()
-	fixture := makeForgetRepo(t)
-	ra := newInteropRepo(t, copyDir(t, fixture.repo), fixture.password)
-	rr := newInteropRepo(t, copyDir(t, fixture.repo), fixture.password)
+	ra := forgetRepoCopy(t)
+	rr := forgetRepoCopy(t)
 	for _, args := range tagEdits {
 		got, want := ra.arca(t, args...), rr.restic(t, args...)
 		compareExact(t, args, want, got)
@@ -542,11 +557,10 @@ func TestTagInterop(t *testing.T) {
 
 func TestTagJSONAndVerboseInterop(t *testing.T) {
 	t.Parallel()
-	fixture := makeForgetRepo(t)
-	ids, _ := resticSnapshotList(t, fixture)
+	ids, _ := resticSnapshotList(t, forgetRepoCopy(t))
 	for _, extra := range [][]string{{"--json"}, {"-v"}} {
-		ra := newInteropRepo(t, copyDir(t, fixture.repo), fixture.password)
-		rr := newInteropRepo(t, copyDir(t, fixture.repo), fixture.password)
+		ra := forgetRepoCopy(t)
+		rr := forgetRepoCopy(t)
 		// (an ID given twice, or "latest" after IDs, is not: restic would
 		// load the rewritten snapshots again and warn that they are gone)
 		args := append([]string{"tag", "--add", "x", ids[2], ids[7][:8]}, extra...)
@@ -565,8 +579,8 @@ func TestTagJSONAndVerboseInterop(t *testing.T) {
 		}
 	}
 	// "latest" with a filter, on two copies
-	ra := newInteropRepo(t, copyDir(t, fixture.repo), fixture.password)
-	rr := newInteropRepo(t, copyDir(t, fixture.repo), fixture.password)
+	ra := forgetRepoCopy(t)
+	rr := forgetRepoCopy(t)
 	args := []string{"tag", "--set", "newest", "latest", "--host", "h2"}
 	got, want := ra.arca(t, args...), rr.restic(t, args...)
 	compareExact(t, args, want, got)
@@ -574,7 +588,7 @@ func TestTagJSONAndVerboseInterop(t *testing.T) {
 		t.Errorf("%v: snapshots differ\narca:\n%s\nrestic:\n%s", args, strings.Join(a, "\n"), strings.Join(r, "\n"))
 	}
 
-	r := newInteropRepo(t, copyDir(t, fixture.repo), fixture.password)
+	r := forgetRepoCopy(t)
 	for _, args := range [][]string{
 		{"tag"},
 		{"tag", "--set", "a", "--add", "b"},
