@@ -70,6 +70,9 @@ func (t FileType) Dir() string {
 type Handle struct {
 	Type FileType
 	Name string
+	// Metadata marks a pack that holds tree blobs. It does not change which
+	// file is meant; a cache keeps such packs locally.
+	Metadata bool
 }
 
 // String returns a short, human-readable form such as "<data/4a2c5e8d01>".

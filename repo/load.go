@@ -94,19 +94,26 @@ func (r *Repository) LoadBlob(ctx context.Context, t model.BlobType, id model.ID
 
 func (r *Repository) loadPackedBlob(ctx context.Context, pb model.PackedBlob, buf []byte) ([]byte, error) {
 	stored := make([]byte, pb.Length)
-	h := backend.Handle{Type: backend.PackFile, Name: pb.PackID.String()}
-	err := r.be.Load(ctx, h, int(pb.Length), int64(pb.Offset), func(rd io.Reader) error {
-		_, err := io.ReadFull(rd, stored)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("load %v from pack %s: %w", pb.BlobHandle, pb.PackID, err)
+	h := backend.Handle{Type: backend.PackFile, Name: pb.PackID.String(), Metadata: pb.Type == model.TreeBlob}
+	load := func() ([]byte, error) {
+		err := r.be.Load(ctx, h, int(pb.Length), int64(pb.Offset), func(rd io.Reader) error {
+			_, err := io.ReadFull(rd, stored)
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("load %v from pack %s: %w", pb.BlobHandle, pb.PackID, err)
+		}
+		out, err := pack.DecodeBlob(r.key, r.dec, pb.Blob, stored, buf)
+		if err != nil {
+			return nil, fmt.Errorf("pack %s: %w", pb.PackID, err)
+		}
+		return out, nil
 	}
-	out, err := pack.DecodeBlob(r.key, r.dec, pb.Blob, stored, buf)
-	if err != nil {
-		return nil, fmt.Errorf("pack %s: %w", pb.PackID, err)
+	out, err := load()
+	if err != nil && ctx.Err() == nil && r.dropCached(h) {
+		out, err = load() // the cached copy was damaged
 	}
-	return out, nil
+	return out, err
 }
 
 // DecodeBlob decrypts, decompresses and verifies one stored blob.

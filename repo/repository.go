@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/arca-backup/arca/backend"
+	"github.com/arca-backup/arca/backend/cache"
 	"github.com/arca-backup/arca/crypto"
 	"github.com/arca-backup/arca/repo/index"
 	"github.com/arca-backup/arca/repo/model"
@@ -19,6 +20,7 @@ import (
 // Repository is an open restic repository.
 type Repository struct {
 	be    backend.Backend
+	cache *cache.Cache // nil without a local cache
 	key   *crypto.Key
 	keyID model.ID
 	cfg   model.Config
@@ -82,6 +84,28 @@ func (r *Repository) Close() {
 	if r.enc != nil {
 		r.enc.Close()
 	}
+}
+
+// UseCache puts a local cache in front of the repository's backend: index
+// and snapshot files and packs of trees are then read from it. Call it
+// right after Open, before any other use. A cached file that fails its
+// check is dropped and fetched again.
+func (r *Repository) UseCache(c *cache.Cache) {
+	r.cache = c
+	r.be = c.Wrap(r.be)
+}
+
+// Cache returns the local cache, or nil.
+func (r *Repository) Cache() *cache.Cache { return r.cache }
+
+// dropCached removes a file that failed its check from the cache and
+// reports whether it was there, so that reading it again may help.
+func (r *Repository) dropCached(h backend.Handle) bool {
+	if r.cache == nil {
+		return false
+	}
+	dropped, err := r.cache.Forget(h)
+	return dropped && err == nil
 }
 
 // Backend returns the backend the repository lives in.
@@ -172,6 +196,9 @@ func (r *Repository) LoadRaw(ctx context.Context, t backend.FileType, id model.I
 		h.Name = id.String()
 	}
 	buf, err := backend.LoadAll(ctx, r.be, h)
+	if err == nil && t != backend.ConfigFile && model.Hash(buf) != id && r.dropCached(h) {
+		buf, err = backend.LoadAll(ctx, r.be, h) // the cached copy was damaged
+	}
 	if err != nil {
 		return nil, fmt.Errorf("load %s %s: %w", t, h.Name, err)
 	}

@@ -118,6 +118,10 @@ type WriteOptions struct {
 	Compression   CompressionMode // ignored (off) for version-1 repositories
 	PackSize      int             // target pack size in bytes; 0 = restic's default (16 MiB)
 	NoExtraVerify bool            // skip decrypting/checking each blob and pack header before upload
+	// IndexInterval is how long stored packs may wait before an index file
+	// names them (0: ten minutes, as restic). An interrupted run's packs
+	// are reused by the next one only once an index file holds them.
+	IndexInterval time.Duration
 }
 
 // Limits of the writer's batching. Variables of the Writer so tests can
@@ -231,6 +235,9 @@ func (r *Repository) NewWriter(ctx context.Context, opts WriteOptions) (*Writer,
 		indexMaxBytes: indexMaxBytes,
 		indexHardCap:  indexHardCap,
 		indexMaxAge:   indexMaxAge,
+	}
+	if opts.IndexInterval > 0 {
+		w.indexMaxAge = opts.IndexInterval
 	}
 	if r.cfg.Version >= 2 {
 		enc, err := zstd.NewWriter(nil,
@@ -475,7 +482,7 @@ func (w *Writer) uploadPack(ctx context.Context, p *packer.Packer) error {
 	case <-ctx.Done():
 		return context.Cause(ctx)
 	}
-	h := backend.Handle{Type: backend.PackFile, Name: pk.ID.String()}
+	h := backend.Handle{Type: backend.PackFile, Name: pk.ID.String(), Metadata: p.Type() == model.TreeBlob}
 	err = w.r.be.Save(ctx, h, backend.NewByteReader(pk.Data))
 	<-w.conns
 	if err != nil {

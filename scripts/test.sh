@@ -40,18 +40,38 @@ cc=$(go env CC)
 command -v "${cc%% *}" >/dev/null 2>&1 || need_cmd gcc gcc
 log "$(go version); C compiler: $(command -v "${cc%% *}")"
 
+# ---- test servers: on by default in CI ------------------------------------
+# ARCA_TEST_SERVERS=1 (the default when CI=true) starts real S3 (versitygw),
+# SFTP (sshd) and REST (rclone serve restic) servers on 127.0.0.1. Tests read
+# S3_*, SFTP_*, REST_* from the environment and skip when they are unset (with
+# CI=true the backend tests fail instead). The trap stops exactly the started
+# instances (by the PID recorded in their state directories).
+if [[ -z ${ARCA_TEST_SERVERS:-} && ${CI:-} == true ]]; then
+	ARCA_TEST_SERVERS=1
+fi
+s3_install_pid=
+if [[ ${ARCA_TEST_SERVERS:-0} == 1 ]]; then
+	# Building versitygw and restic from source takes 1.5-2 min each on a
+	# fresh machine; build the S3 server in the background meanwhile.
+	s3_install_log=$(mktemp)
+	"$S/install-s3.sh" >"$s3_install_log.env" 2>"$s3_install_log" &
+	s3_install_pid=$!
+fi
+
 # ---- restic (the reference implementation for interop tests) --------------
 out=$("$S/install-restic.sh") # assigned on its own line: a failure stops here
 eval "$out"
 export RESTIC_BIN
 log "RESTIC_BIN=$RESTIC_BIN"
 
-# ---- test servers (opt-in, not needed yet) ---------------------------------
-# ARCA_TEST_SERVERS=1 starts real S3 (versitygw), SFTP (sshd) and REST
-# (rclone serve restic) servers on 127.0.0.1. Tests read S3_*, SFTP_*, REST_*
-# from the environment and skip when they are unset. The trap stops exactly
-# the started instances (by the PID recorded in their state directories).
 if [[ ${ARCA_TEST_SERVERS:-0} == 1 ]]; then
+	if ! wait "$s3_install_pid"; then
+		cat "$s3_install_log" >&2
+		die "install-s3.sh failed"
+	fi
+	# shellcheck disable=SC1090
+	. "$s3_install_log.env" # exports S3_SERVER and S3_SERVER_BIN
+	rm -f "$s3_install_log" "$s3_install_log.env"
 	started=()
 	stop_servers() {
 		local d

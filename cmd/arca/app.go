@@ -88,6 +88,16 @@ repositories with the same commands, flags and output.`,
 	for _, b := range commandBuilders {
 		root.AddCommand(b(a))
 	}
+	// flag warnings ("Flag --repo2 has been deprecated, …") go to stderr,
+	// as in restic, not to the command's output
+	var quietFlags func(c *cobra.Command)
+	quietFlags = func(c *cobra.Command) {
+		c.Flags().SetOutput(a.stderr)
+		for _, sub := range c.Commands() {
+			quietFlags(sub)
+		}
+	}
+	quietFlags(root)
 	return root
 }
 

@@ -598,11 +598,11 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions, args []string) er
 	if o.dryRun {
 		saver = &dryRunSaver{idx: r.Index().Has, seen: map[model.BlobHandle]bool{}}
 	} else {
-		comp, err := repo.ParseCompression(a.opts.Compression)
+		wopts, err := a.writeOptions()
 		if err != nil {
-			return fatalf("%v", err)
+			return err
 		}
-		writer, err = r.NewWriter(ctx, repo.WriteOptions{Compression: comp, PackSize: int(a.opts.PackSize) << 20, NoExtraVerify: a.opts.NoExtraVerify})
+		writer, err = r.NewWriter(ctx, wopts)
 		if err != nil {
 			return err
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"os"
+	"time"
 
 	"github.com/arca-backup/arca/repo"
 	"github.com/arca-backup/arca/repo/model"
@@ -63,6 +64,10 @@ const (
 	lockNone lockMode = iota
 	lockShared
 	lockExclusive
+	// lockAppend is a shared lock that --no-lock does not skip: restic
+	// takes it on a repository that a command writes to (copy's
+	// destination).
+	lockAppend
 )
 
 // openSession opens the repository and takes the lock the command needs
@@ -95,4 +100,26 @@ func (a *app) loadSnapshots(ctx context.Context, r *repo.Repository) ([]*model.S
 		a.warnf("could not load snapshot %v: %v\n", id.Str(), err)
 		return nil
 	})
+}
+
+// envIndexInterval overrides how long stored packs may wait for an index
+// file (a Go duration), for tests and for users who want interrupted
+// backups to leave more reusable data behind.
+const envIndexInterval = "ARCA_INDEX_INTERVAL"
+
+// writeOptions returns the pack writer settings from the global flags.
+func (a *app) writeOptions() (repo.WriteOptions, error) {
+	comp, err := repo.ParseCompression(a.opts.Compression)
+	if err != nil {
+		return repo.WriteOptions{}, fatalf("%v", err)
+	}
+	o := repo.WriteOptions{Compression: comp, PackSize: int(a.opts.PackSize) << 20, NoExtraVerify: a.opts.NoExtraVerify}
+	if s := os.Getenv(envIndexInterval); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			return o, fatalf("invalid %s %q: want a positive duration such as 30s", envIndexInterval, s)
+		}
+		o.IndexInterval = d
+	}
+	return o, nil
 }

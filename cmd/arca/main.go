@@ -94,7 +94,7 @@ func exitCode(err error) int {
 	switch {
 	case err == nil:
 		return exitOK
-	case errors.Is(err, errPartial):
+	case errors.Is(err, errPartial), errors.Is(err, errSnapshotsNotRemoved):
 		return exitPartial
 	case errors.Is(err, repo.ErrNoRepository):
 		return exitNoRepository

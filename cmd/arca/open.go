@@ -9,9 +9,11 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/arca-backup/arca/backend"
+	"github.com/arca-backup/arca/backend/cache"
 	"github.com/arca-backup/arca/backend/limiter"
 	"github.com/arca-backup/arca/backend/local"
 	"github.com/arca-backup/arca/backend/location"
@@ -112,6 +114,9 @@ func (a *app) readPassword(ctx context.Context, prompt string) (string, error) {
 	}
 	if pw != "" {
 		return pw, nil
+	}
+	if o.PasswordFile != "" || o.PasswordCommand != "" {
+		return "", fatalf("an empty password is not allowed by default. Pass the flag `--insecure-no-password` to restic to disable this check")
 	}
 	if !a.stdinIsTerminal() {
 		return "", fatalf("no password given: set RESTIC_PASSWORD, RESTIC_PASSWORD_FILE or RESTIC_PASSWORD_COMMAND, or use --password-file/--password-command (standard input is not a terminal, so arca does not prompt)")
@@ -217,14 +222,64 @@ func (a *app) openRepository(ctx context.Context) (*repo.Repository, error) {
 		return nil, err
 	}
 	// restic prints this only to a terminal (at normal verbosity and above)
-	if a.opts.verbosity() >= 1 && !a.opts.JSON && a.stdoutIsTerminal() {
-		extra := ""
-		if r.Config().Version >= 2 {
-			extra = ", compression level " + a.opts.Compression
-		}
-		a.printf("repository %s opened (version %d%s)\n", r.Config().ID[:8], r.Config().Version, extra)
+	extra := ""
+	if r.Config().Version >= 2 {
+		extra = ", compression level " + a.opts.Compression
+	}
+	a.printTerminal("repository %s opened (version %d%s)\n", r.Config().ID[:8], r.Config().Version, extra)
+	if isRemote(loc) && !a.opts.NoCache {
+		a.setupCache(r)
 	}
 	return r, nil
+}
+
+// printTerminal prints normal output only when stdout is a terminal and
+// JSON is off, like restic's messages about the repository and its cache.
+func (a *app) printTerminal(format string, args ...any) {
+	if a.opts.verbosity() >= 1 && !a.opts.JSON && a.stdoutIsTerminal() {
+		a.printf(format, args...)
+	}
+}
+
+// isRemote reports whether loc is a repository on another machine, for
+// which arca keeps a local cache. A local repository gains nothing from a
+// second copy of its metadata on the same disk.
+func isRemote(loc string) bool {
+	l, err := location.Parse(loc)
+	return err == nil && l.Scheme != "local"
+}
+
+// setupCache opens the repository's local cache and puts it in front of
+// the backend; old caches of other repositories are reported or, with
+// --cleanup-cache, removed. A cache that cannot be opened only costs speed:
+// the command goes on without it.
+func (a *app) setupCache(r *repo.Repository) {
+	c, err := cache.Open(a.opts.CacheDir, r.Config().ID)
+	if err != nil {
+		a.warnf("unable to open cache: %v\n", err)
+		return
+	}
+	if c.Created() {
+		a.printTerminal("created new cache in %v\n", c.Base())
+	}
+	r.UseCache(c)
+	old, err := cache.Old(c.Base(), cache.MaxAge, time.Now())
+	if err != nil {
+		a.warnf("unable to find old cache directories: %v\n", err)
+	}
+	if len(old) == 0 {
+		return
+	}
+	if !a.opts.CleanupCache {
+		a.printTerminal("found %d old cache directories in %v, run `restic cache --cleanup` to remove them\n", len(old), c.Base())
+		return
+	}
+	a.printTerminal("removing %d old cache dirs from %v\n", len(old), c.Base())
+	for _, d := range old {
+		if err := os.RemoveAll(d.Path); err != nil {
+			a.warnf("unable to remove %v: %v\n", d.Path, err)
+		}
+	}
 }
 
 // configStatError returns the file-system error behind a missing config

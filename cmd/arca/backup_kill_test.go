@@ -1,0 +1,128 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// countFiles counts the regular files below dir.
+func countFiles(dir string) int {
+	n := 0
+	_ = filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			n++
+		}
+		return nil
+	})
+	return n
+}
+
+// TestBackupSurvivesSIGKILL kills arca backups with SIGKILL at several
+// moments: before any pack is stored, after some packs, after index files
+// name some of them. After each kill restic check accepts the repository;
+// then a backup without any unlock step completes, reuses the data an
+// index file already named, and its snapshot restores exactly.
+func TestBackupSurvivesSIGKILL(t *testing.T) {
+	repo, env := backupRepo(t, 2)
+	src := t.TempDir()
+	rng := rand.New(rand.NewPCG(7, 7))
+	const files, fileSize = 12, 2 << 20
+	for i := range files {
+		buf := make([]byte, fileSize)
+		for j := range buf {
+			buf[j] = byte(rng.Uint32())
+		}
+		if err := os.WriteFile(filepath.Join(src, fmt.Sprintf("f%02d", i)), buf, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// small packs and an index file per pack: many moments to kill at
+	killEnv := append(env, "ARCA_INDEX_INTERVAL=1ms", "RESTIC_PACK_SIZE=4", "RESTIC_COMPRESSION=off")
+	dataDir := filepath.Join(repo, "data")
+	indexDir := filepath.Join(repo, "index")
+
+	type moment struct {
+		name  string
+		ready func() bool
+	}
+	moments := []moment{
+		{"at start", func() bool { return true }},
+		{"after the first pack", func() bool { return countFiles(dataDir) >= 1 }},
+		{"after two index files", func() bool { return countFiles(indexDir) >= 2 }},
+	}
+	for _, m := range moments {
+		cmd := arcaProcess(t, killEnv, "backup", "--no-scan", src)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		start := time.Now()
+		finished := false
+	wait:
+		for !m.ready() {
+			select {
+			case <-exited:
+				finished = true
+				break wait
+			case <-time.After(5 * time.Millisecond):
+			}
+			if time.Since(start) > 2*time.Minute {
+				_ = cmd.Process.Kill()
+				t.Fatalf("%s: the moment never came", m.name)
+			}
+		}
+		if finished {
+			t.Logf("%s: the backup finished before it could be killed", m.name)
+		} else {
+			_ = cmd.Process.Signal(syscall.SIGKILL)
+			<-exited
+		}
+		// the killed backup's stale lock is left; check without locking
+		out, stderr, code := runRestic(t, env, "check", "--no-lock")
+		if code != 0 {
+			t.Fatalf("killed %s: restic check: exit %d\n%s\n%s", m.name, code, out, stderr)
+		}
+		t.Logf("killed %s: %d packs, %d index files", m.name, countFiles(dataDir), countFiles(indexDir))
+	}
+	if countFiles(indexDir) < 2 {
+		t.Fatal("no index file was written before the last kill")
+	}
+
+	// the next backup needs no unlock and stores only what no index names
+	out, stderr, code := runArcaEnv(t, map[string]string{"RESTIC_PACK_SIZE": "4"}, "backup", "--json", src)
+	if code != 0 {
+		t.Fatalf("backup after the kills: exit %d\n%s", code, stderr)
+	}
+	var summary struct {
+		DataAdded  int64  `json:"data_added"`
+		SnapshotID string `json:"snapshot_id"`
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, `"message_type":"summary"`) {
+			if err := json.Unmarshal([]byte(line), &summary); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if summary.SnapshotID == "" {
+		t.Fatalf("no summary in the output:\n%s", out)
+	}
+	if summary.DataAdded >= files*fileSize {
+		t.Errorf("the backup after the kills added %d bytes: nothing uploaded before was reused", summary.DataAdded)
+	}
+	if left := listDir(t, filepath.Join(repo, "locks")); len(left) != 0 {
+		t.Errorf("locks left after the backup: %v", left)
+	}
+	mustRestic(t, env, "check", "--read-data")
+	target := t.TempDir()
+	mustRestic(t, env, "restore", summary.SnapshotID, "--target", target)
+	compareTrees(t, src, filepath.Join(target, src), compareOptions{IgnoreRootMeta: true})
+}

@@ -1,0 +1,441 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/arca-backup/arca/repo"
+	"github.com/arca-backup/arca/repo/forget"
+	"github.com/arca-backup/arca/repo/model"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+func init() { registerCommand(newForgetCommand) }
+
+// forgetOptions are the flags of forget.
+type forgetOptions struct {
+	last, hourly, daily, weekly, monthly, yearly                   policyCount
+	within, withinHourly, withinDaily, withinWeekly, withinMonthly durationFlag
+	withinYearly                                                   durationFlag
+	keepTags                                                       tagListsFlag
+	unsafeAllowRemoveAll                                           bool
+	filter                                                         snapshotFilterOptions
+	compact                                                        bool
+	groupBy                                                        groupByFlag
+	dryRun                                                         bool
+	prune                                                          bool
+	pruneFlags                                                     forgetPruneFlags
+}
+
+// forgetPruneFlags are the prune flags forget accepts for --prune (restic's
+// "limited" prune flag set). They are handed to prune by runForgetPrune.
+type forgetPruneFlags struct {
+	maxUnused           string
+	maxRepackSize       string
+	repackCacheableOnly bool
+	repackSmall         bool // deprecated, ignored
+	repackUncompressed  bool
+	repackSmallerThan   string
+}
+
+func (p *forgetPruneFlags) add(f *pflag.FlagSet) {
+	f.StringVar(&p.maxUnused, "max-unused", "5%", "tolerate given `limit` of unused data (absolute value in bytes with suffixes k/K, m/M, g/G, t/T, a value in % or the word 'unlimited')")
+	f.StringVar(&p.maxRepackSize, "max-repack-size", "", "stop after repacking this much data in total (allowed suffixes for `size`: k/K, m/M, g/G, t/T)")
+	f.BoolVar(&p.repackCacheableOnly, "repack-cacheable-only", false, "only repack packs which are cacheable")
+	f.BoolVar(&p.repackSmall, "repack-small", false, "deprecated. Use --repack-smaller-than to specify a minimum size")
+	f.BoolVar(&p.repackUncompressed, "repack-uncompressed", false, "repack all uncompressed data")
+	f.StringVar(&p.repackSmallerThan, "repack-smaller-than", "", "pack `below-limit` packfiles (allowed suffixes: m/M)")
+	_ = f.MarkDeprecated("repack-small", "small files are automatically repacked. Use --repack-smaller-than to specify a minimum size")
+}
+
+func newForgetCommand(a *app) *cobra.Command {
+	var opts forgetOptions
+	opts.groupBy.GroupBy = repo.GroupBy{Host: true, Paths: true}
+	cmd := &cobra.Command{
+		Use:   "forget [flags] [snapshot ID] [...]",
+		Short: "Remove snapshots from the repository",
+		Long: `
+The "forget" command removes snapshots according to a policy. All snapshots are
+first divided into groups according to "--group-by", and after that the policy
+specified by the "--keep-*" options is applied to each group individually.
+If there are not enough snapshots to keep one for each duration related
+"--keep-{within-,}*" option, the oldest snapshot in the group is kept
+additionally.
+
+Please note that this command really only deletes the snapshot object in the
+repository, which is a reference to data stored there. In order to remove the
+unreferenced data after "forget" was run successfully, see the "prune" command.
+
+Please also read the documentation for "forget" to learn about some important
+security considerations.
+
+EXIT STATUS
+===========
+
+Exit status is 0 if the command was successful.
+Exit status is 1 if there was any error.
+Exit status is 3 if there was an error removing one or more snapshots.
+Exit status is 10 if the repository does not exist.
+Exit status is 11 if the repository is already locked.
+Exit status is 12 if the password is incorrect.
+`,
+		DisableAutoGenTag: true,
+		RunE: func(c *cobra.Command, args []string) error {
+			return a.runForget(c.Context(), opts, args)
+		},
+	}
+	f := cmd.Flags()
+	f.SetOutput(a.stderr)
+	f.VarP(&opts.last, "keep-last", "l", "keep the last `n` snapshots (use 'unlimited' to keep all snapshots)")
+	f.VarP(&opts.hourly, "keep-hourly", "H", "keep the last `n` hourly snapshots (use 'unlimited' to keep all hourly snapshots)")
+	f.VarP(&opts.daily, "keep-daily", "d", "keep the last `n` daily snapshots (use 'unlimited' to keep all daily snapshots)")
+	f.VarP(&opts.weekly, "keep-weekly", "w", "keep the last `n` weekly snapshots (use 'unlimited' to keep all weekly snapshots)")
+	f.VarP(&opts.monthly, "keep-monthly", "m", "keep the last `n` monthly snapshots (use 'unlimited' to keep all monthly snapshots)")
+	f.VarP(&opts.yearly, "keep-yearly", "y", "keep the last `n` yearly snapshots (use 'unlimited' to keep all yearly snapshots)")
+	f.Var(&opts.within, "keep-within", "keep snapshots that are newer than `duration` (eg. 1y5m7d2h) relative to the latest snapshot")
+	f.Var(&opts.withinHourly, "keep-within-hourly", "keep hourly snapshots that are newer than `duration` (eg. 1y5m7d2h) relative to the latest snapshot")
+	f.Var(&opts.withinDaily, "keep-within-daily", "keep daily snapshots that are newer than `duration` (eg. 1y5m7d2h) relative to the latest snapshot")
+	f.Var(&opts.withinWeekly, "keep-within-weekly", "keep weekly snapshots that are newer than `duration` (eg. 1y5m7d2h) relative to the latest snapshot")
+	f.Var(&opts.withinMonthly, "keep-within-monthly", "keep monthly snapshots that are newer than `duration` (eg. 1y5m7d2h) relative to the latest snapshot")
+	f.Var(&opts.withinYearly, "keep-within-yearly", "keep yearly snapshots that are newer than `duration` (eg. 1y5m7d2h) relative to the latest snapshot")
+	f.Var(&opts.keepTags, "keep-tag", "keep snapshots with this `taglist` (can be specified multiple times)")
+	f.BoolVar(&opts.unsafeAllowRemoveAll, "unsafe-allow-remove-all", false, "allow deleting all snapshots of a snapshot group")
+	f.StringArrayVar(&opts.filter.Hosts, "hostname", nil, "only consider snapshots with the given `hostname` (can be specified multiple times)")
+	_ = f.MarkDeprecated("hostname", "use --host")
+	opts.filter.addMulti(f, false)
+	f.BoolVarP(&opts.compact, "compact", "c", false, "use compact output format")
+	f.VarP(&opts.groupBy, "group-by", "g", "`group` snapshots by host, paths and/or tags, separated by comma (disable grouping with '')")
+	f.BoolVarP(&opts.dryRun, "dry-run", "n", false, "do not delete anything, just print what would be done")
+	f.BoolVar(&opts.prune, "prune", false, "automatically run the 'prune' command if snapshots have been removed")
+	f.SortFlags = false
+	opts.pruneFlags.add(f)
+	return cmd
+}
+
+// policyCount is a --keep-* count: a non-negative number or "unlimited".
+type policyCount int
+
+func (c *policyCount) Set(s string) error {
+	if s == "unlimited" {
+		*c = forget.Unlimited
+		return nil
+	}
+	v, err := strconv.ParseInt(s, 10, 0)
+	if err != nil {
+		return err
+	}
+	if v < 0 {
+		return errors.New("negative values not allowed, use 'unlimited' instead")
+	}
+	*c = policyCount(v)
+	return nil
+}
+
+func (c *policyCount) String() string {
+	if *c == forget.Unlimited {
+		return "unlimited"
+	}
+	return strconv.Itoa(int(*c))
+}
+
+func (c *policyCount) Type() string { return "n" }
+
+// durationFlag is a --keep-within* duration ("1y2m3d4h").
+type durationFlag struct{ forget.Duration }
+
+func (d *durationFlag) Set(s string) error {
+	v, err := forget.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	d.Duration = v
+	return nil
+}
+
+func (d *durationFlag) Type() string { return "duration" }
+
+// tagListsFlag collects tag lists: each value is "tag[,tag,...]", with
+// spaces around tags trimmed.
+type tagListsFlag [][]string
+
+func (l *tagListsFlag) Set(s string) error {
+	*l = append(*l, repo.ParseTagLists([]string{s})...)
+	return nil
+}
+
+func (l *tagListsFlag) String() string { return formatTagLists(*l) }
+
+func (l *tagListsFlag) Type() string { return "TagLists" }
+
+// flatten returns every non-empty tag of all lists.
+func (l tagListsFlag) flatten() []string {
+	out := []string{}
+	for _, list := range l {
+		for _, t := range list {
+			if t != "" {
+				out = append(out, t)
+			}
+		}
+	}
+	return out
+}
+
+func (o *forgetOptions) policy() forget.Policy {
+	return forget.Policy{
+		Last: int(o.last), Hourly: int(o.hourly), Daily: int(o.daily),
+		Weekly: int(o.weekly), Monthly: int(o.monthly), Yearly: int(o.yearly),
+		Within: o.within.Duration, WithinHourly: o.withinHourly.Duration, WithinDaily: o.withinDaily.Duration,
+		WithinWeekly: o.withinWeekly.Duration, WithinMonthly: o.withinMonthly.Duration, WithinYearly: o.withinYearly.Duration,
+		Tags: o.keepTags,
+	}
+}
+
+// errSnapshotsNotRemoved is forget's failure to delete some snapshot files
+// (exit code 3).
+var errSnapshotsNotRemoved = errors.New("failed to remove one or more snapshots")
+
+func (a *app) runForget(ctx context.Context, opts forgetOptions, args []string) error {
+	p := opts.policy()
+	for _, d := range []forget.Duration{p.Within, p.WithinHourly, p.WithinDaily, p.WithinMonthly, p.WithinWeekly, p.WithinYearly} {
+		if d.Negative() {
+			return fatalf("durations containing negative values are not allowed for --keep-within*")
+		}
+	}
+	if opts.prune && !pruneAvailable {
+		return fatalf("forget --prune: prune is not available yet")
+	}
+	if a.opts.NoLock && !opts.dryRun {
+		return fatalf("--no-lock is only applicable in combination with --dry-run for forget command")
+	}
+
+	// like restic's printer, which is silent with --json
+	printf := func(format string, args ...any) {
+		if !a.opts.JSON {
+			a.printf(format, args...)
+		}
+	}
+
+	mode := lockExclusive
+	if opts.dryRun && a.opts.NoLock {
+		mode = lockNone
+	}
+	s, err := a.openSession(ctx, mode)
+	if err != nil {
+		return err
+	}
+	defer s.done()
+	ctx = s.ctx
+
+	list, err := a.findFilteredSnapshots(ctx, s.repo, opts.filter, args)
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+
+	var remove []model.ID
+	var groups []forget.Group
+	if len(args) > 0 {
+		// snapshots named on the command line are removed as they are
+		for _, sn := range list {
+			remove = append(remove, sn.ID)
+		}
+	} else {
+		if p.Empty() {
+			if !opts.unsafeAllowRemoveAll {
+				return fatalf("no policy was specified, no snapshots will be removed")
+			}
+			if opts.filter.filter().Empty() {
+				return fatalf("--unsafe-allow-remove-all is not allowed unless a snapshot filter option is specified")
+			}
+		}
+		printf("Applying Policy: %v\n", p)
+		var planErr error
+		groups, planErr = forget.Plan(list, opts.groupBy.GroupBy, p, time.Now())
+		for _, g := range groups {
+			if err := a.printForgetGroup(g, opts.compact); err != nil {
+				return err
+			}
+		}
+		if planErr != nil {
+			var ra *forget.RemovesAllError
+			if errors.As(planErr, &ra) && a.opts.Verbose >= 1 && !a.opts.JSON {
+				// restic prints the refused group's header before refusing
+				if err := writeGroupHeader(a.stdout, ra.Key); err != nil {
+					return err
+				}
+			}
+			return planErr
+		}
+		remove = forget.RemovedIDs(groups)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+
+	failed := false
+	if len(remove) > 0 {
+		if opts.dryRun {
+			printf("Would have removed the following snapshots:\n%v\n\n", formatIDSet(remove))
+		} else if failed, err = a.removeSnapshots(ctx, s.repo, remove); err != nil {
+			return err
+		}
+	}
+
+	if a.opts.JSON && len(groups) > 0 {
+		if err := writeForgetJSON(a, groups); err != nil {
+			return err
+		}
+	}
+	if failed {
+		return errSnapshotsNotRemoved
+	}
+	if len(remove) > 0 && opts.prune {
+		if opts.dryRun {
+			printf("%d snapshots would be removed, running prune dry run\n", len(uniqueIDs(remove)))
+		} else {
+			printf("%d snapshots have been removed, running prune\n", len(uniqueIDs(remove)))
+		}
+		// PRUNE HOOK: the single place where forget hands over to prune.
+		return a.runForgetPrune(ctx, s.repo, opts.pruneFlags, uniqueIDs(remove), opts.dryRun)
+	}
+	return nil
+}
+
+// pruneAvailable says whether forget --prune can run prune. Until prune
+// exists, forget refuses --prune before doing anything.
+const pruneAvailable = false
+
+// runForgetPrune runs prune after forget removed the given snapshots (or
+// would have, with dryRun), with the prune flags given to forget.
+// TODO(merge): call the prune engine here and set pruneAvailable.
+func (a *app) runForgetPrune(ctx context.Context, r *repo.Repository, flags forgetPruneFlags, removed []model.ID, dryRun bool) error {
+	return fatalf("forget --prune: prune is not available yet")
+}
+
+// printForgetGroup prints one group's keep and remove tables (text mode).
+func (a *app) printForgetGroup(g forget.Group, compact bool) error {
+	if a.opts.JSON {
+		return nil
+	}
+	if a.opts.Verbose >= 1 {
+		if err := writeGroupHeader(a.stdout, g.Key); err != nil {
+			return err
+		}
+	}
+	if a.opts.Quiet {
+		return nil
+	}
+	if len(g.Keep) > 0 {
+		a.printf("keep %d snapshots:\n", len(g.Keep))
+		reasons := make([][]string, len(g.Reasons))
+		for i, r := range g.Reasons {
+			reasons[i] = r.Matches
+		}
+		if err := writeSnapshotTable(a.stdout, g.Keep, reasons, compact); err != nil {
+			return err
+		}
+		a.printf("\n")
+	}
+	if len(g.Remove) > 0 {
+		a.printf("remove %d snapshots:\n", len(g.Remove))
+		if err := writeSnapshotTable(a.stdout, g.Remove, nil, compact); err != nil {
+			return err
+		}
+		a.printf("\n")
+	}
+	return nil
+}
+
+// removeSnapshots deletes snapshot files, reporting as restic does: each
+// failure on stderr, each removal at --verbose=2, and a final count. It
+// reports whether any removal failed.
+func (a *app) removeSnapshots(ctx context.Context, r *repo.Repository, ids []model.ID) (failed bool, err error) {
+	ids = uniqueIDs(ids)
+	start := time.Now()
+	var mu sync.Mutex
+	done := 0
+	err = r.RemoveSnapshotFiles(ctx, ids, func(id model.ID, err error) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			a.warnf("unable to remove snapshot/%v from the repository\n", id)
+			failed = true
+			return nil
+		}
+		done++
+		if a.opts.verbosity() >= 3 && !a.opts.JSON {
+			fmt.Fprintf(a.stdout, "removed snapshot/%v\n", id)
+		}
+		return nil
+	})
+	if !a.opts.JSON {
+		a.printf("[%s] %s  %d / %d files deleted\n", formatDuration(time.Since(start)), formatPercent(uint64(done), uint64(len(ids))), done, len(ids))
+	}
+	return failed, err
+}
+
+// uniqueIDs returns ids sorted, without duplicates.
+func uniqueIDs(ids []model.ID) []model.ID {
+	out := slices.Clone(ids)
+	slices.SortFunc(out, func(a, b model.ID) int { return strings.Compare(a.String(), b.String()) })
+	return slices.Compact(out)
+}
+
+// formatIDSet prints IDs as restic prints an ID set: sorted short IDs in
+// braces, "{1a2b3c4d 5e6f7a8b}".
+func formatIDSet(ids []model.ID) string {
+	ids = uniqueIDs(ids)
+	short := make([]string, len(ids))
+	for i, id := range ids {
+		short[i] = id.Str()
+	}
+	return "{" + strings.Join(short, " ") + "}"
+}
+
+// forgetGroupJSON is one group of restic's forget --json output.
+type forgetGroupJSON struct {
+	Tags    []string         `json:"tags"`
+	Host    string           `json:"host"`
+	Paths   []string         `json:"paths"`
+	Keep    []snapshotJSON   `json:"keep"`
+	Remove  []snapshotJSON   `json:"remove"`
+	Reasons []keepReasonJSON `json:"reasons"`
+}
+
+type keepReasonJSON struct {
+	Snapshot snapshotJSON `json:"snapshot"`
+	Matches  []string     `json:"matches"`
+}
+
+func snapshotsJSON(list []*model.Snapshot) []snapshotJSON {
+	var out []snapshotJSON
+	for _, sn := range list {
+		out = append(out, newSnapshotJSON(sn))
+	}
+	return out
+}
+
+func writeForgetJSON(a *app, groups []forget.Group) error {
+	out := make([]forgetGroupJSON, 0, len(groups))
+	for _, g := range groups {
+		fg := forgetGroupJSON{
+			Tags: g.Key.Tags, Host: g.Key.Hostname, Paths: g.Key.Paths,
+			Keep: snapshotsJSON(g.Keep), Remove: snapshotsJSON(g.Remove),
+		}
+		for _, r := range g.Reasons {
+			fg.Reasons = append(fg.Reasons, keepReasonJSON{Snapshot: newSnapshotJSON(r.Snapshot), Matches: r.Matches})
+		}
+		out = append(out, fg)
+	}
+	return json.NewEncoder(a.stdout).Encode(out) // HTML escaping on, as in restic
+}
