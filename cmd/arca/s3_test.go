@@ -26,6 +26,8 @@ import (
 	"github.com/arca-backup/arca/backend/location"
 	"github.com/arca-backup/arca/backend/s3"
 	"github.com/arca-backup/arca/crypto"
+	"github.com/arca-backup/arca/lock"
+	"github.com/arca-backup/arca/repo"
 )
 
 // s3TestRepo returns a fresh repository location on the test S3 server
@@ -373,5 +375,76 @@ func TestS3OpenErrorsMatchRestic(t *testing.T) {
 				t.Errorf("arca: exit %d\n%s\nrestic: exit %d\n%s", acode, aerr, rcode, rerr)
 			}
 		})
+	}
+}
+
+// TestS3ForeignLockExpiresByObjectTime: on S3 the object's Last-Modified
+// is the backend's clock for lock staleness. A foreign exclusive lock with
+// an old timestamp but a fresh object blocks arca; once the object time
+// (set behind versitygw's back: its objects are plain files) agrees that
+// the lock is old, arca removes it by itself and goes on.
+func TestS3ForeignLockExpiresByObjectTime(t *testing.T) {
+	dataDir := os.Getenv("S3_DATA_DIR")
+	if dataDir == "" || os.Getenv("S3_SERVER") != "versitygw" {
+		t.Skip("needs versitygw's plain-file objects (S3_DATA_DIR, S3_SERVER=versitygw)")
+	}
+	loc, be := s3TestRepo(t)
+	const pw = "s3 stale lock"
+	env := map[string]string{
+		"RESTIC_REPOSITORY": loc, "RESTIC_PASSWORD": pw, "RESTIC_CACHE_DIR": t.TempDir(),
+		"ARCA_LOCK_REFRESH_INTERVAL": "1m",
+		"ARCA_LOCK_STALE_TIMEOUT":    "10m",
+	}
+	if _, errOut, code := runArcaEnv(t, env, "init"); code != 0 {
+		t.Fatalf("arca init: exit %d\n%s", code, errOut)
+	}
+	cheapenBackendKey(t, be, pw)
+	src := t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "f"), []byte("content"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := runArcaEnv(t, env, "backup", src); code != 0 {
+		t.Fatalf("arca backup: exit %d\n%s", code, errOut)
+	}
+
+	ctx := context.Background()
+	r, err := repo.Open(ctx, be, pw, repo.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf, _ := (lock.Lock{Time: time.Now().Add(-time.Hour), Exclusive: true, Hostname: "some-other-host", Username: "backup", PID: 4242}).Marshal()
+	id, err := r.SaveLock(ctx, buf)
+	r.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	target := t.TempDir()
+	if _, errOut, code := runArcaEnv(t, env, "restore", "latest", "--target", target); code != exitLocked {
+		t.Fatalf("restore with a fresh foreign exclusive lock on S3: exit %d, want %d\n%s", code, exitLocked, errOut)
+	}
+
+	// Where versitygw keeps the object: <data>/<bucket>/<prefix>/locks/<id>.
+	l, err := location.Parse(loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := l.Config.(*location.S3Config)
+	objPath := filepath.Join(dataDir, sc.Bucket, filepath.FromSlash(sc.Prefix), "locks", id)
+	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(objPath, old, old); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := be.Stat(ctx, backend.Handle{Type: backend.LockFile, Name: id}); err != nil || time.Since(fi.ModTime) < 50*time.Minute {
+		t.Fatalf("the server does not report the changed object time: %+v, %v", fi, err)
+	}
+	if _, errOut, code := runArcaEnv(t, env, "restore", "latest", "--target", target); code != 0 {
+		t.Fatalf("restore after the lock's object time went old: exit %d\n%s", code, errOut)
+	}
+	if locks := listNames(t, be, backend.LockFile); len(locks) != 0 {
+		t.Errorf("locks left after arca went past the stale lock: %v", locks)
+	}
+	if _, err := os.Stat(filepath.Join(target, src, "f")); err != nil {
+		t.Errorf("restore did not restore the file: %v", err)
 	}
 }
