@@ -26,6 +26,20 @@ func lockFiles(t *testing.T, dir string) []string {
 	return names
 }
 
+// lockWritten reports whether the repository has a lock file with content.
+func lockWritten(dir string) bool {
+	entries, err := os.ReadDir(filepath.Join(dir, "locks"))
+	if err != nil {
+		return false
+	}
+	for _, e := range entries {
+		if fi, err := e.Info(); err == nil && fi.Size() > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 func resticCmd(t *testing.T, dir string, args ...string) *exec.Cmd {
 	cmd := exec.Command(resticBinary(t), append([]string{"-r", dir, "--no-cache"}, args...)...)
 	cmd.Env = append(os.Environ(), "RESTIC_PASSWORD="+testPassword)
@@ -61,14 +75,18 @@ func TestKilledResticLockExpiresForArca(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for len(lockFiles(t, dir)) == 0 {
+	// wait until the lock file has its content (restic creates the file
+	// before it writes it, and ignores an empty lock file), then until
+	// restic is past its re-check
+	deadline := time.Now().Add(60 * time.Second)
+	for !lockWritten(dir) {
 		if time.Now().After(deadline) {
 			_ = cmd.Process.Kill()
 			t.Fatal("restic never wrote a lock")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	time.Sleep(time.Second)
 	_ = cmd.Process.Signal(syscall.SIGKILL)
 	_ = cmd.Wait()
 	left := lockFiles(t, dir)
@@ -125,7 +143,16 @@ func TestArcaLockBlocksRestic(t *testing.T) {
 	if held.Context().Err() != nil {
 		t.Fatalf("arca lost its lock: %v", context.Cause(held.Context()))
 	}
-	if n := lockFiles(t, dir); len(n) != 1 {
+	// a refresh writes the new file before it removes the old one, so two
+	// files may be seen for a moment; a lock that leaks files never
+	// settles back to one
+	var n []string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if n = lockFiles(t, dir); len(n) == 1 || time.Now().After(deadline) {
+			break
+		}
+	}
+	if len(n) != 1 {
 		t.Fatalf("arca keeps %d lock files, want exactly 1", len(n))
 	}
 	if err := held.Release(context.Background()); err != nil {
