@@ -286,6 +286,9 @@ func runScenarios(ctx context.Context, cfg config) (*report, error) {
 			}
 		}
 	}
+	if !cfg.keep {
+		e.store.remove("") // the whole run's repositories, also on a server
+	}
 	e.progress.done()
 	return rep, nil
 }

@@ -31,10 +31,14 @@ func (rep *report) svg(w io.Writer) {
 	height := top + groupH*len(rep.Results) + 40
 	fmt.Fprintf(w, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="13">`+"\n", width, height, width, height)
 	fmt.Fprintf(w, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
-	fmt.Fprintf(w, `<text x="10" y="22" font-size="16" font-weight="bold">arca / restic, median of %d rounds (below 1.0: arca is faster or uses less memory)</text>`+"\n", rep.Rounds)
+	rounds := fmt.Sprintf("median of %d rounds", rep.Rounds)
+	if rep.Rounds == 1 {
+		rounds = "one round"
+	}
+	fmt.Fprintf(w, `<text x="10" y="22" font-size="16" font-weight="bold">arca / restic, %s (below 1.0: arca is faster or uses less memory)</text>`+"\n", rounds)
 	fmt.Fprintf(w, `<rect x="10" y="36" width="14" height="12" fill="#4e79a7"/><text x="30" y="47">wall time</text>`+"\n")
 	fmt.Fprintf(w, `<rect x="120" y="36" width="14" height="12" fill="#f28e2b"/><text x="140" y="47">peak memory (RSS)</text>`+"\n")
-	fmt.Fprintf(w, `<text x="320" y="47" fill="#555">%s</text>`+"\n", html.EscapeString(fmt.Sprintf("%s; %s", rep.Machine.CPU, rep.Machine.Restic)))
+	fmt.Fprintf(w, `<text x="320" y="47" fill="#555">%s</text>`+"\n", html.EscapeString(fmt.Sprintf("%s, %d cores; %s; %s repositories", rep.Machine.CPU, rep.Machine.Cores, rep.Machine.Restic, rep.Backend)))
 	bottom := top + groupH*len(rep.Results)
 	for t := 0.0; t <= scale+1e-9; t += 0.5 {
 		x := xOf(t)
