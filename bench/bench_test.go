@@ -80,6 +80,10 @@ func tinyConfig(t *testing.T, args ...string) config {
 		t.Fatal(err)
 	}
 	cfg.afterInit = cheapenKey
+	cfg.stdout = io.Discard
+	if !testing.Verbose() {
+		cfg.stderr = io.Discard
+	}
 	cfg.keep = true // the work directory is t's; keeping it lets tests look at the templates
 	return cfg
 }
@@ -120,10 +124,7 @@ var arcaHas = map[string]bool{"init": true, "backup": true, "backup-off": true, 
 // timing assertion.
 func TestHarnessTinyCorpus(t *testing.T) {
 	cfg := tinyConfig(t, "-corpus", strings.Join(corpusNames(), ","))
-	if err := os.Chdir(".."); err != nil { // build ./cmd/arca from the module root
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.Chdir("bench") })
+	chdirModuleRoot(t)
 	if err := runConfig(context.Background(), cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -202,6 +203,58 @@ func TestHarnessTinyCorpus(t *testing.T) {
 		t.Errorf("report.md incomplete: %v", err)
 	}
 	checkSVG(t, filepath.Join(cfg.outDir, "report.svg"), len(rep.Results))
+}
+
+// TestHarnessRemoteBackends runs a backup onto a parent snapshot and a
+// restore on each test server whose variables are set (CI starts them with
+// ARCA_TEST_SERVERS=1): restic runs, the repository growth is measured
+// through the server's data directory, and arca runs or is "not
+// available" (a backend it does not have yet), never failed.
+func TestHarnessRemoteBackends(t *testing.T) {
+	ran := 0
+	for kind, v := range map[string]string{"s3": "S3_REPOSITORY", "sftp": "SFTP_REPOSITORY", "rest": "REST_REPOSITORY"} {
+		if os.Getenv(v) == "" {
+			continue
+		}
+		ran++
+		t.Run(kind, func(t *testing.T) {
+			cfg := tinyConfig(t, "-backend", kind, "-corpus", "huge-file", "-size", "256KiB", "backup-unchanged", "restore")
+			cfg.keep = false // remove the repositories from the server
+			chdirModuleRoot(t)
+			if err := runConfig(context.Background(), cfg); err != nil {
+				t.Fatal(err)
+			}
+			rep := readReport(t, cfg.outDir)
+			for _, name := range []string{"backup-unchanged", "restore"} {
+				r := rep.result(t, "huge-file", name)
+				if r.Status["restic"] != statusOK || len(r.Samples["restic"]) != 1 {
+					t.Errorf("%s: restic %s: %s", name, r.Status["restic"], r.Error["restic"])
+				}
+				if st := r.Status["arca"]; st != statusOK && st != statusNotAvailable {
+					t.Errorf("%s: arca %s: %s", name, st, r.Error["arca"])
+				}
+			}
+			if s := rep.result(t, "huge-file", "backup-unchanged").Samples["restic"]; len(s) == 1 && kind != "s3" && s[0].RepoDelta == nil {
+				t.Error("repository growth not measured")
+			}
+		})
+	}
+	if ran == 0 {
+		t.Skip("no test server variables set (S3_REPOSITORY, SFTP_REPOSITORY, REST_REPOSITORY)")
+	}
+}
+
+// chdirModuleRoot makes the module root the working directory for the
+// test, where the harness builds ./cmd/arca.
+func chdirModuleRoot(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat("go.mod"); err == nil {
+		return
+	}
+	if err := os.Chdir(".."); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.Chdir("bench") })
 }
 
 // checkSVG checks that the chart is well-formed XML with a labelled group

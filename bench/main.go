@@ -12,8 +12,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -21,7 +23,9 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	if err := run(os.Args[1:]); errors.Is(err, flag.ErrHelp) {
+		return
+	} else if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -40,6 +44,8 @@ type config struct {
 	backend   string
 	scenarios []string
 	keep      bool
+	// stdout receives the Markdown report, stderr the progress.
+	stdout, stderr io.Writer
 	// afterInit, when set, is called on every local repository the harness
 	// initialises for preparation (tests use it to cheapen the key).
 	afterInit func(repoDir, password string) error
@@ -47,7 +53,7 @@ type config struct {
 
 func parseConfig(args []string) (config, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	var cfg config
+	cfg := config{stdout: os.Stdout, stderr: os.Stderr}
 	var size, corpora string
 	fs.StringVar(&cfg.resticBin, "restic", os.Getenv("RESTIC_BIN"), "restic binary to compare against (default $RESTIC_BIN or restic in PATH)")
 	fs.StringVar(&cfg.arcaBin, "arca", "", "arca binary (default: build ./cmd/arca)")
@@ -139,7 +145,7 @@ func runConfig(ctx context.Context, cfg config) error {
 	if err != nil {
 		return err
 	}
-	if err := rep.write(cfg.outDir); err != nil {
+	if err := rep.write(cfg.outDir, cfg.stdout); err != nil {
 		return err
 	}
 	if n := rep.failures(); n > 0 {

@@ -202,15 +202,15 @@ func mdEscape(s string) string {
 }
 
 // write stores report.md, report.json and report.svg in dir and prints the
-// Markdown.
-func (rep *report) write(dir string) error {
+// Markdown to stdout.
+func (rep *report) write(dir string, stdout io.Writer) error {
 	rep.Date = time.Now().UTC()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	var md strings.Builder
 	rep.markdown(&md)
-	fmt.Print(md.String())
+	fmt.Fprint(stdout, md.String())
 	if err := os.WriteFile(filepath.Join(dir, "report.md"), []byte(md.String()), 0o644); err != nil {
 		return err
 	}

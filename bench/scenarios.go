@@ -257,7 +257,7 @@ func runScenarios(ctx context.Context, cfg config) (*report, error) {
 	}
 	e := &benchEnv{cfg: cfg, store: st, password: "bench-password", built: map[string]string{}}
 	progs := []program{{"arca", cfg.arcaBin}, {"restic", cfg.resticBin}}
-	e.progress = newProgressBar(os.Stderr, len(cfg.corpora)*len(cfg.scenarios)*cfg.rounds*len(progs))
+	e.progress = newProgressBar(cfg.stderr, len(cfg.corpora)*len(cfg.scenarios)*cfg.rounds*len(progs))
 	e.progress.note(fmt.Sprintf("estimated duration: %s (restic-like speeds on an idle machine of this kind)", estimate(cfg).Round(time.Second)))
 	rep := &report{Seed: cfg.seed, Rounds: cfg.rounds, Backend: cfg.backend, Restic: cfg.resticBin, Machine: collectMachineInfo(ctx, cfg.resticBin, cfg.arcaBin)}
 	for _, kind := range cfg.corpora {
