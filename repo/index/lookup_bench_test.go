@@ -9,14 +9,18 @@ import (
 
 // BenchmarkIndexLookupFull measures Lookup (which returns the blob's pack
 // and position) of present blobs and Has of absent ones (what a backup
-// asks for every new chunk) in an index of one million blobs.
+// asks for every new chunk) in an index of one million blobs in 10,000 packs.
 func BenchmarkIndexLookupFull(b *testing.B) {
 	r := rand.New(rand.NewPCG(9, 10))
 	idx := New()
-	ids := make([]model.ID, 1_000_000)
-	for i := range ids {
-		ids[i] = randomID(r)
-		idx.Add(model.ID{byte(i % 7)}, model.Blob{BlobHandle: model.BlobHandle{ID: ids[i], Type: model.DataBlob}, Length: 100})
+	var ids []model.ID
+	for p := 0; p < 10_000; p++ { // 100 blobs per pack, as a backup writes them
+		list := make([]model.Blob, 100)
+		for i := range list {
+			ids = append(ids, randomID(r))
+			list[i] = model.Blob{BlobHandle: model.BlobHandle{ID: ids[len(ids)-1], Type: model.DataBlob}, Length: 1 << 20, Offset: uint(i) << 20}
+		}
+		idx.AddPack(randomID(r), list)
 	}
 	b.Run("present", func(b *testing.B) {
 		i := 0
