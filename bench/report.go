@@ -128,7 +128,11 @@ func (rep *report) markdown(w io.Writer) {
 	fmt.Fprintf(w, "# arca vs restic\n\n")
 	fmt.Fprintf(w, "%s. Machine: %s, %d cores, %d GiB, Linux %s, %s, load average at start %s. restic: %s (`%s`). arca: %s.\n\n",
 		rep.Date.Format(time.RFC3339), m.CPU, m.Cores, m.MemoryGiB, m.Kernel, m.GoVersion, m.LoadAvg, m.Restic, rep.Restic, m.Arca)
-	fmt.Fprintf(w, "%d rounds per program, the programs alternating; %s repositories; corpus seed %d. Repositories to start from are written by restic; every run gets a fresh copy (not timed).\n\n", rep.Rounds, rep.Backend, rep.Seed)
+	rounds := fmt.Sprintf("%d rounds per program, the programs alternating", rep.Rounds)
+	if rep.Rounds == 1 {
+		rounds = "One round per program"
+	}
+	fmt.Fprintf(w, "%s; %s repositories; corpus seed %d. Repositories to start from are written by restic; every run gets a fresh copy (not timed).\n\n", rounds, rep.Backend, rep.Seed)
 	fmt.Fprintln(w, "| corpus | files | size | edits for the incremental backup |")
 	fmt.Fprintln(w, "|---|---|---|---|")
 	for _, c := range rep.Corpora {

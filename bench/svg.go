@@ -5,6 +5,7 @@ import (
 	"html"
 	"io"
 	"math"
+	"strings"
 )
 
 // svg draws the arca/restic ratios as a horizontal bar chart: one group
@@ -38,7 +39,7 @@ func (rep *report) svg(w io.Writer) {
 	fmt.Fprintf(w, `<text x="10" y="22" font-size="16" font-weight="bold">arca / restic, %s (below 1.0: arca is faster or uses less memory)</text>`+"\n", rounds)
 	fmt.Fprintf(w, `<rect x="10" y="36" width="14" height="12" fill="#4e79a7"/><text x="30" y="47">wall time</text>`+"\n")
 	fmt.Fprintf(w, `<rect x="120" y="36" width="14" height="12" fill="#f28e2b"/><text x="140" y="47">peak memory (RSS)</text>`+"\n")
-	fmt.Fprintf(w, `<text x="320" y="47" fill="#555">%s</text>`+"\n", html.EscapeString(fmt.Sprintf("%s, %d cores; %s; %s repositories", rep.Machine.CPU, rep.Machine.Cores, rep.Machine.Restic, rep.Backend)))
+	fmt.Fprintf(w, `<text x="320" y="47" fill="#555">%s</text>`+"\n", html.EscapeString(fmt.Sprintf("%s, %d cores; %s; %s repositories", rep.Machine.CPU, rep.Machine.Cores, shortVersion(rep.Machine.Restic), rep.Backend)))
 	bottom := top + groupH*len(rep.Results)
 	for t := 0.0; t <= scale+1e-9; t += 0.5 {
 		x := xOf(t)
@@ -70,4 +71,13 @@ func (rep *report) svg(w io.Writer) {
 	fmt.Fprintf(w, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#c00" stroke-width="1.5" stroke-dasharray="5,3"/>`+"\n", one, top-10, one, bottom)
 	fmt.Fprintf(w, `<text x="%.1f" y="%d" text-anchor="middle" fill="#c00" font-size="11">1.0 = same as restic</text>`+"\n", one, top-14)
 	fmt.Fprintln(w, "</svg>")
+}
+
+// shortVersion keeps the program and version of a "restic 0.19.1 compiled
+// with …" line.
+func shortVersion(v string) string {
+	if f := strings.Fields(v); len(f) >= 2 {
+		return f[0] + " " + f[1]
+	}
+	return v
 }
