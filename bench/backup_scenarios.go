@@ -3,146 +3,105 @@ package main
 import (
 	"context"
 	"fmt"
-	"io/fs"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"sort"
-	"time"
 )
 
-// freshRepo initialises an empty repository with prog's own init (not
-// measured) and returns its path.
-func (e *benchEnv) freshRepo(ctx context.Context, prog program, name string, round int) (string, error) {
-	dir := filepath.Join(e.cfg.workDir, fmt.Sprintf("%s-%s-%d", name, prog.Name, round))
-	if err := os.RemoveAll(dir); err != nil {
-		return "", err
-	}
-	if _, err := measure(ctx, prog.Bin, e.env(dir), e.cfg.workDir, "init"); err != nil {
-		return "", err
-	}
-	return dir, nil
+// scenarios maps each scenario name to its definition; see scenarioOrder.
+var scenarios = map[string]scenario{}
+
+// runName names a repository or directory used by one run only.
+func runName(scenario string, prog program, round int) string {
+	return fmt.Sprintf("runs/%s-%s-%d", scenario, prog.Name, round)
 }
 
-func (e *benchEnv) backup(ctx context.Context, prog program, repo string, extra ...string) (sample, error) {
-	args := append([]string{"--no-cache", "-q", "backup"}, extra...)
-	return measure(ctx, prog.Bin, e.env(repo), e.corpus, append(args, ".")...)
-}
+func corpusBytes(c *corpusSet) int64 { return c.stats.Bytes }
+func noBytes(*corpusSet) int64       { return 0 }
 
-// firstBackup measures a backup into an empty repository.
-func firstBackup(compression string) func(context.Context, *benchEnv, program, int) (sample, error) {
+// firstBackup measures a backup of the corpus into an empty repository.
+func firstBackup(name, compression string) func(context.Context, *benchEnv, program, int) (sample, error) {
 	return func(ctx context.Context, e *benchEnv, prog program, round int) (sample, error) {
-		repo, err := e.freshRepo(ctx, prog, "first-"+compression, round)
+		repo, err := e.fresh(ctx, "empty", runName(name, prog, round))
 		if err != nil {
 			return sample{}, err
 		}
-		defer os.RemoveAll(repo)
-		s, err := e.backup(ctx, prog, repo, "--compression", compression)
-		if err == nil {
-			s.RepoBytes = dirSize(repo)
+		defer e.store.remove(repo)
+		if err := e.corpus.activate("base"); err != nil {
+			return sample{}, err
 		}
-		return s, err
+		return e.runWrites(ctx, prog.Bin, repo, e.corpus.dir(), "backup", "--compression", compression, ".")
 	}
 }
 
-// rerunBackup measures a second backup after edit (nil: no change).
-func rerunBackup(edit bool) func(context.Context, *benchEnv, program, int) (sample, error) {
+// nextBackup measures a backup of the corpus in state into a repository
+// holding one snapshot of the original corpus (the parent).
+func nextBackup(name, state string) func(context.Context, *benchEnv, program, int) (sample, error) {
 	return func(ctx context.Context, e *benchEnv, prog program, round int) (sample, error) {
-		name := "unchanged"
-		if edit {
-			name = "incremental"
-		}
-		repo, err := e.freshRepo(ctx, prog, name, round)
+		repo, err := e.fresh(ctx, "base", runName(name, prog, round))
 		if err != nil {
 			return sample{}, err
 		}
-		defer os.RemoveAll(repo)
-		if _, err := e.backup(ctx, prog, repo); err != nil {
+		defer e.store.remove(repo)
+		if err := e.corpus.activate(state); err != nil {
 			return sample{}, err
 		}
-		if edit {
-			undo, err := editCorpus(e.corpus, e.cfg.seed+uint64(round))
-			if err != nil {
-				return sample{}, err
-			}
-			defer undo()
-		}
-		return e.backup(ctx, prog, repo)
+		return e.runWrites(ctx, prog.Bin, repo, e.corpus.dir(), "backup", ".")
 	}
 }
 
-// editCorpus changes about 2% of the files (a region overwritten in the
-// middle and a few KiB appended) and returns a function that puts the
-// original bytes and times back.
-func editCorpus(dir string, seed uint64) (undo func(), err error) {
-	var files []string
-	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			files = append(files, p)
+// onFresh measures args on a fresh copy of template t.
+func onFresh(name, t string, args ...string) func(context.Context, *benchEnv, program, int) (sample, error) {
+	return func(ctx context.Context, e *benchEnv, prog program, round int) (sample, error) {
+		repo, err := e.fresh(ctx, t, runName(name, prog, round))
+		if err != nil {
+			return sample{}, err
 		}
-		return err
-	})
+		defer e.store.remove(repo)
+		return e.runWrites(ctx, prog.Bin, repo, e.cfg.workDir, args...)
+	}
+}
+
+// onShared measures args on the shared (read-only) copy of template t.
+func onShared(t string, args ...string) func(context.Context, *benchEnv, program, int) (sample, error) {
+	return func(ctx context.Context, e *benchEnv, prog program, round int) (sample, error) {
+		repo, err := e.shared(ctx, t)
+		if err != nil {
+			return sample{}, err
+		}
+		return e.run(ctx, prog.Bin, repo, e.cfg.workDir, args...)
+	}
+}
+
+func initRepo(ctx context.Context, e *benchEnv, prog program, round int) (sample, error) {
+	repo := runName("init", prog, round)
+	e.store.remove(repo)
+	defer e.store.remove(repo)
+	return e.runWrites(ctx, prog.Bin, repo, e.cfg.workDir, "init")
+}
+
+func restore(ctx context.Context, e *benchEnv, prog program, round int) (sample, error) {
+	repo, err := e.shared(ctx, "base")
 	if err != nil {
-		return nil, err
+		return sample{}, err
 	}
-	sort.Strings(files)
-	rng := rand.New(rand.NewPCG(seed, 42))
-	type saved struct {
-		path  string
-		data  []byte
-		mtime time.Time
-	}
-	var originals []saved
-	undo = func() {
-		for _, s := range originals {
-			_ = os.WriteFile(s.path, s.data, 0o644)
-			_ = os.Chtimes(s.path, s.mtime, s.mtime)
-		}
-	}
-	for i := rng.IntN(50); i < len(files); i += 50 {
-		p := files[i]
-		data, err := os.ReadFile(p)
-		if err != nil {
-			undo()
-			return nil, err
-		}
-		fi, _ := os.Stat(p)
-		originals = append(originals, saved{p, data, fi.ModTime()})
-		edited := append([]byte(nil), data...)
-		mid := len(edited) / 2
-		for j := mid; j < mid+64<<10 && j < len(edited); j++ {
-			edited[j] = byte(rng.Uint32())
-		}
-		extra := make([]byte, 4096)
-		for j := range extra {
-			extra[j] = byte(rng.Uint32())
-		}
-		if err := os.WriteFile(p, append(edited, extra...), 0o644); err != nil {
-			undo()
-			return nil, err
-		}
-	}
-	return undo, nil
-}
-
-// dirSize returns the bytes of all files under dir.
-func dirSize(dir string) int64 {
-	var n int64
-	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			if fi, err := d.Info(); err == nil {
-				n += fi.Size()
-			}
-		}
-		return nil
-	})
-	return n
+	target := filepath.Join(e.cfg.workDir, runName("restore", prog, round))
+	defer os.RemoveAll(target)
+	return e.run(ctx, prog.Bin, repo, e.cfg.workDir, "restore", "latest", "--target", target)
 }
 
 func init() {
-	corpusBytes := func(e *benchEnv) int64 { return e.stats.Bytes }
-	scenarios["backup"] = scenario{about: "first backup into an empty repository, --compression auto", needs: []string{"corpus"}, run: firstBackup("auto"), bytes: corpusBytes}
-	scenarios["backup-off"] = scenario{about: "first backup into an empty repository, --compression off", needs: []string{"corpus"}, run: firstBackup("off"), bytes: corpusBytes}
-	scenarios["backup-incremental"] = scenario{about: "second backup after changing about 2% of the files", needs: []string{"corpus"}, run: rerunBackup(true), bytes: corpusBytes}
-	scenarios["backup-unchanged"] = scenario{about: "second backup of an unchanged tree", needs: []string{"corpus"}, run: rerunBackup(false), bytes: corpusBytes}
+	add := func(name, about string, run func(context.Context, *benchEnv, program, int) (sample, error), bytes func(*corpusSet) int64) {
+		scenarios[name] = scenario{about: about, run: run, bytes: bytes}
+	}
+	add("init", "create a repository (the key derivation dominates)", initRepo, noBytes)
+	add("backup", "first backup into an empty repository, --compression auto", firstBackup("backup", "auto"), corpusBytes)
+	add("backup-off", "first backup into an empty repository, --compression off", firstBackup("backup-off", "off"), corpusBytes)
+	add("backup-max", "first backup into an empty repository, --compression max", firstBackup("backup-max", "max"), corpusBytes)
+	add("backup-incremental", "backup of the edited corpus (about 2% appended, inserted, touched, deleted) onto a snapshot of the original", nextBackup("backup-incremental", "edited"), corpusBytes)
+	add("backup-unchanged", "backup of the unchanged corpus onto a snapshot of it", nextBackup("backup-unchanged", "base"), corpusBytes)
+	add("restore", "restore the latest snapshot of a restic-written repository into an empty directory", restore, corpusBytes)
+	add("check", "check a restic-written repository (structure only)", onShared("base", "check"), noBytes)
+	add("check-read-data", "check --read-data of a restic-written repository", onShared("base", "check", "--read-data"), corpusBytes)
+	add("forget", "forget --keep-last 1 on a fresh copy of a repository with four snapshots", onFresh("forget", "multi", "forget", "--keep-last", "1"), noBytes)
+	add("prune", "prune a fresh copy of that repository after the forget", onFresh("prune", "forgotten", "prune"), noBytes)
 }

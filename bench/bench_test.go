@@ -1,17 +1,26 @@
 package main
 
 import (
+	"context"
+	"crypto/sha256"
 	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/arca-backup/arca/crypto"
 )
 
-// TestHarnessTinyCorpus runs the whole harness on a tiny corpus and checks
-// that the report has a sample from each program for each round. It makes
-// no timing assertion.
-func TestHarnessTinyCorpus(t *testing.T) {
+// resticForTest finds the restic binary or skips (fails in CI).
+func resticForTest(t *testing.T) string {
+	t.Helper()
 	bin := os.Getenv("RESTIC_BIN")
 	if bin == "" {
 		if p, err := exec.LookPath("restic"); err == nil {
@@ -24,15 +33,64 @@ func TestHarnessTinyCorpus(t *testing.T) {
 		}
 		t.Skip("restic binary not found")
 	}
-	if err := os.Chdir(".."); err != nil { // build ./cmd/arca from the module root
+	return bin
+}
+
+// cheapenKey replaces the repository's key file by one with cheap scrypt
+// parameters, so that each of the many short runs in tests does not spend
+// half a second deriving the key.
+func cheapenKey(repoDir, password string) error {
+	keys, err := os.ReadDir(filepath.Join(repoDir, "keys"))
+	if err != nil || len(keys) != 1 {
+		return fmt.Errorf("cheapen key: want one key file: %v", err)
+	}
+	old := filepath.Join(repoDir, "keys", keys[0].Name())
+	buf, err := os.ReadFile(old)
+	if err != nil {
+		return err
+	}
+	kf, err := crypto.ParseKeyFile(buf)
+	if err != nil {
+		return err
+	}
+	master, err := kf.Open(password)
+	if err != nil {
+		return err
+	}
+	cheap, err := crypto.NewKeyFile(master, password, crypto.Params{N: 1 << 10, R: 8, P: 1}, kf.Username, kf.Hostname, kf.Created)
+	if err != nil {
+		return err
+	}
+	out, err := cheap.Marshal()
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(repoDir, "keys", fmt.Sprintf("%x", sha256.Sum256(out))), out, 0o400); err != nil {
+		return err
+	}
+	return os.Remove(old)
+}
+
+// tinyConfig is a harness configuration for tests: tiny corpora, one
+// round, cheap keys, everything under t's temporary directories.
+func tinyConfig(t *testing.T, args ...string) config {
+	t.Helper()
+	cfg, err := parseConfig(append([]string{"-restic", resticForTest(t), "-size", "1MiB", "-rounds", "1", "-work", t.TempDir(), "-out", t.TempDir()}, args...))
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = os.Chdir("bench") })
-	out := t.TempDir()
-	if err := run([]string{"-restic", bin, "-size", "3MiB", "-rounds", "2", "-work", t.TempDir(), "-out", out, "restore"}); err != nil {
-		t.Fatal(err)
+	cfg.afterInit = cheapenKey
+	cfg.stdout = io.Discard
+	if !testing.Verbose() {
+		cfg.stderr = io.Discard
 	}
-	buf, err := os.ReadFile(filepath.Join(out, "report.json"))
+	cfg.keep = true // the work directory is t's; keeping it lets tests look at the templates
+	return cfg
+}
+
+func readReport(t *testing.T, dir string) report {
+	t.Helper()
+	buf, err := os.ReadFile(filepath.Join(dir, "report.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,52 +98,500 @@ func TestHarnessTinyCorpus(t *testing.T) {
 	if err := json.Unmarshal(buf, &rep); err != nil {
 		t.Fatal(err)
 	}
-	if rep.Corpus.Bytes < 3<<20-1 || rep.Corpus.Files < 2 {
-		t.Fatalf("corpus too small: %+v", rep.Corpus)
-	}
-	if len(rep.Results) != 1 || rep.Results[0].Name != "restore" {
-		t.Fatalf("results: %+v", rep.Results)
-	}
-	for _, p := range []string{"arca", "restic"} {
-		s := rep.Results[0].Samples[p]
-		if len(s) != 2 {
-			t.Fatalf("%s: %d samples, want 2", p, len(s))
+	return rep
+}
+
+// result finds the result of scenario name on corpus kind.
+func (rep *report) result(t *testing.T, kind, name string) scenarioResult {
+	t.Helper()
+	for _, r := range rep.Results {
+		if r.Corpus == kind && r.Name == name {
+			return r
 		}
-		for _, x := range s {
-			if x.Wall <= 0 || x.MaxRSS <= 0 {
-				t.Fatalf("%s: sample not measured: %+v", p, x)
+	}
+	t.Fatalf("no result for %s on %s", name, kind)
+	return scenarioResult{}
+}
+
+// arcaHas lists the scenarios the arca of this branch must run.
+var arcaHas = map[string]bool{"init": true, "backup": true, "backup-off": true, "backup-max": true, "backup-incremental": true, "backup-unchanged": true, "restore": true}
+
+// TestHarnessTinyCorpus runs every scenario on every corpus kind at tiny
+// size with the real arca and restic, and checks the report: restic ran
+// everything, arca ran what it has and is "not available" (never failed)
+// elsewhere, the repository growth of backups makes sense, and the
+// repositories the runs copied from were left as they were. It makes no
+// timing assertion.
+func TestHarnessTinyCorpus(t *testing.T) {
+	cfg := tinyConfig(t, "-corpus", strings.Join(corpusNames(), ","))
+	chdirModuleRoot(t)
+	if err := runConfig(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	rep := readReport(t, cfg.outDir)
+	if len(rep.Corpora) != len(corpusKinds) || len(rep.Results) != len(corpusKinds)*len(scenarioOrder) {
+		t.Fatalf("%d corpora, %d results", len(rep.Corpora), len(rep.Results))
+	}
+	if rep.Machine.Cores == 0 || !strings.Contains(rep.Machine.Restic, "restic 0.") {
+		t.Errorf("machine info incomplete: %+v", rep.Machine)
+	}
+	for _, c := range rep.Corpora {
+		if c.Stats.Bytes != 1<<20 || c.Stats.Files == 0 || c.Edits.Bytes == 0 {
+			t.Errorf("corpus %s: %+v", c.Kind, c)
+		}
+		for _, name := range scenarioOrder {
+			r := rep.result(t, c.Kind, name)
+			for _, p := range []string{"arca", "restic"} {
+				st := r.Status[p]
+				if p == "restic" || arcaHas[name] {
+					if st != statusOK || len(r.Samples[p]) != 1 {
+						t.Errorf("%s/%s %s: %s %q, %d samples", c.Kind, name, p, st, r.Error[p], len(r.Samples[p]))
+						continue
+					}
+				} else if st != statusOK && st != statusNotAvailable {
+					t.Errorf("%s/%s %s: %s: %s", c.Kind, name, p, st, r.Error[p])
+				}
+				for _, s := range r.Samples[p] {
+					if s.Wall <= 0 || s.MaxRSS <= 0 {
+						t.Errorf("%s/%s %s: not measured: %+v", c.Kind, name, p, s)
+					}
+				}
 			}
 		}
+		// restic's growth: a first backup stores the corpus (without
+		// compression, at least all of it); a backup of the unchanged
+		// corpus onto its parent stores only a snapshot and a few trees;
+		// the edited corpus stores about the edited bytes.
+		delta := func(name string) int64 {
+			s := rep.result(t, c.Kind, name).Samples["restic"]
+			if len(s) == 0 || s[0].RepoDelta == nil {
+				t.Fatalf("%s/%s: no repository growth measured", c.Kind, name)
+			}
+			return *s[0].RepoDelta
+		}
+		if d := delta("backup-off"); d < c.Stats.Bytes {
+			t.Errorf("%s: first backup grew the repository by %d bytes, corpus has %d", c.Kind, d, c.Stats.Bytes)
+		}
+		if d := delta("backup-unchanged"); d <= 0 || d > c.Stats.Bytes/8 {
+			t.Errorf("%s: backup of the unchanged corpus grew the repository by %d bytes", c.Kind, d)
+		}
+		if d := delta("backup-incremental"); d < c.Edits.Bytes/4 || d > c.Stats.Bytes/2 {
+			t.Errorf("%s: incremental backup grew the repository by %d bytes (edits: %+v)", c.Kind, d, c.Edits)
+		}
 	}
-	if md, err := os.ReadFile(filepath.Join(out, "report.md")); err != nil || len(md) == 0 {
-		t.Fatalf("report.md missing: %v", err)
+	// forget and prune ran on copies: the repository they were copied from
+	// still has its four snapshots and passes a full check.
+	multi := filepath.Join(cfg.workDir, "repos", "templates", "mixed-multi")
+	restic := func(args ...string) *exec.Cmd {
+		cmd := exec.Command(cfg.resticBin, append([]string{"-r", multi, "--no-cache"}, args...)...)
+		cmd.Env = append(os.Environ(), "RESTIC_PASSWORD=bench-password")
+		return cmd
+	}
+	out, err := restic("--json", "snapshots").Output()
+	if err != nil {
+		t.Fatalf("snapshots of %s: %v", multi, err)
+	}
+	var snaps []json.RawMessage
+	if err := json.Unmarshal(out, &snaps); err != nil || len(snaps) != 4 {
+		t.Errorf("template has %d snapshots after the runs, want 4 (%v)", len(snaps), err)
+	}
+	if out, err := restic("check", "--read-data").CombinedOutput(); err != nil {
+		t.Errorf("check of the template after the runs: %v\n%s", err, out)
+	}
+	md, err := os.ReadFile(filepath.Join(cfg.outDir, "report.md"))
+	if err != nil || !strings.Contains(string(md), "| source-tree | prune |") {
+		t.Errorf("report.md incomplete: %v", err)
+	}
+	checkSVG(t, filepath.Join(cfg.outDir, "report.svg"), len(rep.Results))
+}
+
+// TestHarnessRemoteBackends runs a backup onto a parent snapshot and a
+// restore on each test server whose variables are set (CI starts them with
+// ARCA_TEST_SERVERS=1): restic runs, the repository growth is measured
+// through the server's data directory, and arca runs or is "not
+// available" (a backend it does not have yet), never failed.
+func TestHarnessRemoteBackends(t *testing.T) {
+	ran := 0
+	for kind, v := range map[string]string{"s3": "S3_REPOSITORY", "sftp": "SFTP_REPOSITORY", "rest": "REST_REPOSITORY"} {
+		if os.Getenv(v) == "" {
+			continue
+		}
+		ran++
+		t.Run(kind, func(t *testing.T) {
+			cfg := tinyConfig(t, "-backend", kind, "-corpus", "huge-file", "-size", "256KiB", "backup-unchanged", "restore")
+			cfg.keep = false // remove the repositories from the server
+			chdirModuleRoot(t)
+			if err := runConfig(context.Background(), cfg); err != nil {
+				t.Fatal(err)
+			}
+			rep := readReport(t, cfg.outDir)
+			for _, name := range []string{"backup-unchanged", "restore"} {
+				r := rep.result(t, "huge-file", name)
+				if r.Status["restic"] != statusOK || len(r.Samples["restic"]) != 1 {
+					t.Errorf("%s: restic %s: %s", name, r.Status["restic"], r.Error["restic"])
+				}
+				if st := r.Status["arca"]; st != statusOK && st != statusNotAvailable {
+					t.Errorf("%s: arca %s: %s", name, st, r.Error["arca"])
+				}
+			}
+			if s := rep.result(t, "huge-file", "backup-unchanged").Samples["restic"]; len(s) == 1 && kind != "s3" && s[0].RepoDelta == nil {
+				t.Error("repository growth not measured")
+			}
+		})
+	}
+	if ran == 0 {
+		t.Skip("no test server variables set (S3_REPOSITORY, SFTP_REPOSITORY, REST_REPOSITORY)")
 	}
 }
 
-func TestGenerateMixedIsDeterministic(t *testing.T) {
-	a, b := t.TempDir(), t.TempDir()
-	sa, err := generateMixed(a, 2<<20, 7)
+// chdirModuleRoot makes the module root the working directory for the
+// test, where the harness builds ./cmd/arca.
+func chdirModuleRoot(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat("go.mod"); err == nil {
+		return
+	}
+	if err := os.Chdir(".."); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.Chdir("bench") })
+}
+
+// checkSVG checks that the chart is well-formed XML with a labelled group
+// per result and the 1.0 reference line.
+func checkSVG(t *testing.T, path string, groups int) {
+	t.Helper()
+	buf, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sb, _ := generateMixed(b, 2<<20, 7)
-	if sa != sb || sa.Bytes != 2<<20 {
-		t.Fatalf("stats differ or wrong size: %+v %+v", sa, sb)
+	dec := xml.NewDecoder(strings.NewReader(string(buf)))
+	labels := 0
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("report.svg is not well-formed: %v", err)
+		}
+		if el, ok := tok.(xml.StartElement); ok && el.Name.Local == "text" {
+			for _, a := range el.Attr {
+				if a.Name.Local == "class" && a.Value == "scenario" {
+					labels++
+				}
+			}
+		}
 	}
-	err = filepath.Walk(a, func(p string, fi os.FileInfo, err error) error {
-		if err != nil || fi.IsDir() {
+	if labels != groups {
+		t.Errorf("report.svg has %d scenario labels, want %d", labels, groups)
+	}
+	if !strings.Contains(string(buf), "1.0 = same as restic") {
+		t.Error("report.svg has no 1.0 reference line")
+	}
+}
+
+// TestUnavailableAndFailedRuns runs the harness with an "arca" that is
+// restic behind a wrapper refusing check as an unknown command (the way
+// cobra does) and failing forget: check is reported "not available", forget
+// "failed", the other scenarios run, the report is written and the run
+// ends with an error naming the failure.
+func TestUnavailableAndFailedRuns(t *testing.T) {
+	cfg := tinyConfig(t, "-corpus", "huge-file", "check", "forget", "restore")
+	wrapper := filepath.Join(t.TempDir(), "arca")
+	script := fmt.Sprintf(`#!/bin/sh
+for a in "$@"; do
+	case "$a" in
+	check) echo 'unknown command "check" for "restic"' >&2; exit 1;;
+	forget) echo 'Fatal: disk on fire' >&2; exit 1;;
+	esac
+done
+exec %q "$@"
+`, cfg.resticBin)
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg.arcaBin = wrapper
+	err := runConfig(context.Background(), cfg)
+	if err == nil || !strings.Contains(err.Error(), "1 scenario runs failed") {
+		t.Fatalf("run error %v, want one failure", err)
+	}
+	rep := readReport(t, cfg.outDir)
+	want := map[string]string{"check": statusNotAvailable, "forget": statusFailed, "restore": statusOK}
+	for name, st := range want {
+		r := rep.result(t, "huge-file", name)
+		if r.Status["arca"] != st || r.Status["restic"] != statusOK || len(r.Samples["restic"]) != 1 {
+			t.Errorf("%s: status %v, error %v", name, r.Status, r.Error)
+		}
+	}
+	if e := rep.result(t, "huge-file", "forget").Error["arca"]; !strings.Contains(e, "disk on fire") {
+		t.Errorf("forget error %q does not carry the program's message", e)
+	}
+	md, _ := os.ReadFile(filepath.Join(cfg.outDir, "report.md"))
+	if !strings.Contains(string(md), "| huge-file | check | arca not available |") {
+		t.Errorf("report.md does not show check as not available:\n%s", md)
+	}
+}
+
+// treeDigest maps each file under dir to a hash of its content.
+func treeDigest(t *testing.T, dir string) map[string][32]byte {
+	t.Helper()
+	m := map[string][32]byte{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
 			return err
 		}
-		rel, _ := filepath.Rel(a, p)
-		x, _ := os.ReadFile(p)
-		y, err := os.ReadFile(filepath.Join(b, rel))
-		if err != nil || string(x) != string(y) {
-			t.Fatalf("%s differs between runs", rel)
-		}
-		return nil
+		b, err := os.ReadFile(p)
+		rel, _ := filepath.Rel(dir, p)
+		m[rel] = sha256.Sum256(b)
+		return err
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	return m
+}
+
+func sameTree(a, b map[string][32]byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func TestCorporaAreDeterministic(t *testing.T) {
+	for _, kind := range corpusNames() {
+		t.Run(kind, func(t *testing.T) {
+			a, b, c := t.TempDir(), t.TempDir(), t.TempDir()
+			const size = 3 << 20
+			sa, err := corpusKinds[kind].generate(a, size, 7)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sb, _ := corpusKinds[kind].generate(b, size, 7)
+			if _, err := corpusKinds[kind].generate(c, size, 8); err != nil {
+				t.Fatal(err)
+			}
+			if sa != sb || sa.Bytes != size {
+				t.Fatalf("stats differ or wrong size: %+v %+v", sa, sb)
+			}
+			da := treeDigest(t, a)
+			if len(da) != sa.Files || !sameTree(da, treeDigest(t, b)) {
+				t.Fatal("same seed, different corpus")
+			}
+			if sameTree(da, treeDigest(t, c)) {
+				t.Fatal("different seeds, same corpus")
+			}
+		})
+	}
+}
+
+func TestCorpusShapes(t *testing.T) {
+	dir := t.TempDir()
+	st, err := generateSmallFiles(filepath.Join(dir, "small"), 4<<20, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if avg := st.Bytes / int64(st.Files); avg < 6<<10 || avg > 10<<10 {
+		t.Errorf("small files average %d bytes", avg)
+	}
+	st, err = generateSourceTree(filepath.Join(dir, "src"), 4<<20, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var code, bin int
+	_ = filepath.WalkDir(filepath.Join(dir, "src"), func(p string, d fs.DirEntry, err error) error {
+		switch filepath.Ext(p) {
+		case ".go", ".c", ".h", ".py", ".js", ".md":
+			b, _ := os.ReadFile(p)
+			if strings.ContainsRune(string(b), 0) || (len(b) > 600 && !strings.Contains(string(b), "\n")) {
+				t.Errorf("%s does not look like text", p)
+			}
+			code++
+		case ".png", ".so", ".jar", ".gz", ".ico":
+			bin++
+		}
+		return nil
+	})
+	if code+bin != st.Files || bin == 0 || bin > code/5 {
+		t.Errorf("source tree: %d code files, %d binaries, %d files", code, bin, st.Files)
+	}
+}
+
+// TestEditsAreSmallDeterministicAndLeaveTheOriginal edits hard-linked
+// copies of each corpus kind: about 2% of the data changes, all four
+// kinds of edit happen (insert and append for the single file), the same
+// seed gives the same edits, and the original stays as it was.
+func TestEditsAreSmallDeterministicAndLeaveTheOriginal(t *testing.T) {
+	for _, kind := range corpusNames() {
+		t.Run(kind, func(t *testing.T) {
+			dir := t.TempDir()
+			base := filepath.Join(dir, "base")
+			size := int64(4 << 20)
+			if kind == "mixed" {
+				size = 16 << 20 // enough small files to touch and delete within 2%
+			}
+			st, err := corpusKinds[kind].generate(base, size, 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := treeDigest(t, base)
+			var edited []map[string][32]byte
+			var es editStats
+			for i := 0; i < 2; i++ {
+				e := filepath.Join(dir, fmt.Sprint("edited", i))
+				if err := linkTree(base, e); err != nil {
+					t.Fatal(err)
+				}
+				if es, err = applyEdits(e, 3); err != nil {
+					t.Fatal(err)
+				}
+				edited = append(edited, treeDigest(t, e))
+			}
+			if !sameTree(before, treeDigest(t, base)) {
+				t.Fatal("editing the copy changed the original")
+			}
+			if !sameTree(edited[0], edited[1]) || sameTree(edited[0], before) {
+				t.Fatal("edits are not deterministic, or changed nothing")
+			}
+			if es.Bytes < st.Bytes/100 || es.Bytes > st.Bytes/25 {
+				t.Errorf("edits cover %d of %d bytes", es.Bytes, st.Bytes)
+			}
+			if es.Appended == 0 || es.Inserted == 0 || (st.Files >= 4 && (es.Touched == 0 || es.Deleted == 0)) {
+				t.Errorf("edits: %+v", es)
+			}
+		})
+	}
+}
+
+// TestActivateKeepsFileIdentity checks that switching corpus states by
+// renaming keeps the files' inodes and change times, which is what lets a
+// backup of an unchanged state skip every file.
+func TestActivateKeepsFileIdentity(t *testing.T) {
+	c, err := prepareCorpus("source-tree", t.TempDir(), 1<<20, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ident := func() map[string]string {
+		m := map[string]string{}
+		_ = filepath.WalkDir(c.dir(), func(p string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				out, _ := exec.Command("stat", "-c", "%i %Z %Y", p).Output()
+				rel, _ := filepath.Rel(c.dir(), p)
+				m[rel] = string(out)
+			}
+			return nil
+		})
+		return m
+	}
+	first := ident()
+	time.Sleep(1100 * time.Millisecond) // ctime has a resolution of seconds in %Z
+	if err := c.activate("edited"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.activate("base"); err != nil {
+		t.Fatal(err)
+	}
+	again := ident()
+	if len(first) == 0 || fmt.Sprint(first) != fmt.Sprint(again) {
+		t.Fatal("switching states changed the files' identity")
+	}
+}
+
+func TestRemoteStoreLocations(t *testing.T) {
+	t.Setenv("S3_REPOSITORY", "s3:http://127.0.0.1:9000/bucket/repo")
+	t.Setenv("S3_DATA_DIR", "/srv/s3/data")
+	t.Setenv("S3_BUCKET", "bucket")
+	t.Setenv("S3_PREFIX", "repo")
+	t.Setenv("S3_SERVER", "versitygw")
+	t.Setenv("AWS_ACCESS_KEY_ID", "a")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "b")
+	t.Setenv("SFTP_REPOSITORY", "sftp:testhost:/srv/sftp/repo")
+	t.Setenv("SFTP_COMMAND", "ssh -F cfg testhost -s sftp")
+	t.Setenv("REST_REPOSITORY", "rest:http://restic:pw@127.0.0.1:8000/repo/")
+	t.Setenv("REST_ROOT", "/srv/rest")
+	for _, tc := range []struct{ kind, loc, local string }{
+		{"s3", "s3:http://127.0.0.1:9000/bucket/repo/arca-bench-1/runs/x", "/srv/s3/data/bucket/repo/arca-bench-1/runs/x"},
+		{"sftp", "sftp:testhost:/srv/sftp/repo/arca-bench-1/runs/x", "/srv/sftp/repo/arca-bench-1/runs/x"},
+		{"rest", "rest:http://restic:pw@127.0.0.1:8000/repo/arca-bench-1/runs/x", "/srv/rest/repo/arca-bench-1/runs/x"},
+		{"local", "/w/repos/runs/x", "/w/repos/runs/x"},
+	} {
+		s, err := newStore(tc.kind, "/w", "1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.location("runs/x"); got != tc.loc {
+			t.Errorf("%s: location %q, want %q", tc.kind, got, tc.loc)
+		}
+		if got := filepath.Join(s.localDir, "runs/x"); got != tc.local {
+			t.Errorf("%s: local directory %q, want %q", tc.kind, got, tc.local)
+		}
+	}
+	t.Setenv("SFTP_COMMAND", "")
+	if _, err := newStore("sftp", "/w", "1"); err == nil || !strings.Contains(err.Error(), "SFTP_COMMAND") {
+		t.Errorf("sftp without SFTP_COMMAND: %v", err)
+	}
+}
+
+func TestRatiosAndChart(t *testing.T) {
+	d := int64(100 << 20)
+	s := func(wall time.Duration, rss int64) sample {
+		return sample{Wall: wall, CPU: wall, MaxRSS: rss << 20, RepoDelta: &d}
+	}
+	rep := &report{Rounds: 3, Corpora: []corpusInfo{{Kind: "mixed"}}, Results: []scenarioResult{
+		{Name: "backup", Corpus: "mixed", Bytes: 1e9, Status: map[string]string{"arca": statusOK, "restic": statusOK}, Samples: map[string][]sample{
+			"arca":   {s(2*time.Second, 100), s(1*time.Second, 100), s(9*time.Second, 120)},
+			"restic": {s(4*time.Second, 400), s(4*time.Second, 400), s(5*time.Second, 400)},
+		}},
+		{Name: "prune", Corpus: "mixed", Status: map[string]string{"arca": statusNotAvailable, "restic": statusOK}, Samples: map[string][]sample{
+			"restic": {s(time.Second, 50)},
+		}},
+	}}
+	r := rep.Results[0]
+	if got := r.ratio(wallSeconds); got != 0.5 {
+		t.Errorf("wall ratio %v, want 0.5 (median 2s / 4s)", got)
+	}
+	if got := r.ratio(rssMiB); got != 0.25 {
+		t.Errorf("memory ratio %v, want 0.25", got)
+	}
+	if got := r.throughput("arca"); got != 500 {
+		t.Errorf("throughput %v MB/s, want 500", got)
+	}
+	var md strings.Builder
+	rep.markdown(&md)
+	for _, want := range []string{"| mixed | backup | 0.50 | 0.50 | 0.25 | 1.00 |", "| mixed | prune | arca not available |", "2.00 s (1.00–9.00)"} {
+		if !strings.Contains(md.String(), want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md.String())
+		}
+	}
+	p := filepath.Join(t.TempDir(), "report.svg")
+	var svg strings.Builder
+	rep.svg(&svg)
+	if err := os.WriteFile(p, []byte(svg.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	checkSVG(t, p, 2)
+	if !strings.Contains(svg.String(), ">0.50<") || !strings.Contains(svg.String(), ">0.25<") {
+		t.Errorf("chart lacks the ratio labels:\n%s", svg.String())
+	}
+}
+
+func TestEstimateOfTheDefaultRun(t *testing.T) {
+	cfg, err := parseConfig(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// the default run has to fit in 15 minutes on the project's 2-core
+	// machine; the estimate is the harness's own model of that.
+	d := estimate(cfg)
+	t.Logf("default run estimated at %v", d)
+	if d < 2*time.Minute || d > 13*time.Minute {
+		t.Errorf("default run estimated at %v", d)
 	}
 }
 

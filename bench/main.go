@@ -1,16 +1,21 @@
 // Command bench measures arca against a restic binary on the same data in
-// the same run. It generates a deterministic corpus from a seed, prepares
-// repositories, then runs each scenario with both programs, alternating
-// them over several rounds, and reports medians, ranges and arca/restic
-// ratios for wall time, CPU time and peak memory.
+// the same run. It generates deterministic corpora from a seed, prepares
+// repositories with restic, then runs each scenario with both programs,
+// alternating them over several rounds, and reports medians, ranges and
+// arca/restic ratios of wall time, CPU time, peak memory and repository
+// growth as Markdown, JSON and an SVG chart.
 //
-//	go run ./bench -restic $(which restic) -size 512MiB -rounds 3 restore
+//	go run ./bench -restic $(which restic)                      # the full default run
+//	go run ./bench -restic $(which restic) -size 64MiB -rounds 1 -corpus small-files,huge-file restore prune
+//	go run ./bench -restic $(which restic) -backend sftp backup  # after eval "$(scripts/testservers/start-sftp.sh)"
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -18,7 +23,9 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	if err := run(os.Args[1:]); errors.Is(err, flag.ErrHelp) {
+		return
+	} else if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -33,32 +40,57 @@ type config struct {
 	size      int64
 	seed      uint64
 	rounds    int
+	corpora   []string
+	backend   string
 	scenarios []string
 	keep      bool
+	// stdout receives the Markdown report, stderr the progress.
+	stdout, stderr io.Writer
+	// afterInit, when set, is called on every local repository the harness
+	// initialises for preparation (tests use it to cheapen the key).
+	afterInit func(repoDir, password string) error
 }
 
-func run(args []string) error {
+func parseConfig(args []string) (config, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	var cfg config
-	var size string
-	fs.StringVar(&cfg.resticBin, "restic", os.Getenv("RESTIC_BIN"), "restic-compatible binary to compare against (default $RESTIC_BIN or restic in PATH)")
+	cfg := config{stdout: os.Stdout, stderr: os.Stderr}
+	var size, corpora string
+	fs.StringVar(&cfg.resticBin, "restic", os.Getenv("RESTIC_BIN"), "restic binary to compare against (default $RESTIC_BIN or restic in PATH)")
 	fs.StringVar(&cfg.arcaBin, "arca", "", "arca binary (default: build ./cmd/arca)")
 	fs.StringVar(&cfg.workDir, "work", "", "directory for corpora and repositories (default: a temporary directory)")
-	fs.StringVar(&cfg.outDir, "out", "bench/out", "directory for the report (report.md, report.json)")
-	fs.StringVar(&size, "size", "256MiB", "corpus size")
+	fs.StringVar(&cfg.outDir, "out", "bench/out", "directory for the report (report.md, report.json, report.svg)")
+	fs.StringVar(&size, "size", "1GiB", "size of each corpus")
 	fs.Uint64Var(&cfg.seed, "seed", 1, "corpus seed")
 	fs.IntVar(&cfg.rounds, "rounds", 3, "rounds per scenario and program")
+	fs.StringVar(&corpora, "corpus", "mixed", "corpus kinds, comma-separated: "+strings.Join(corpusNames(), ", "))
+	fs.StringVar(&cfg.backend, "backend", "local", "repository kind: "+strings.Join(storeKinds, ", ")+" (remote ones use the servers of scripts/testservers)")
 	fs.BoolVar(&cfg.keep, "keep", false, "keep the work directory")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: go run ./bench [flags] [scenario...]\nscenarios: %s (default: all)\n", strings.Join(scenarioNames(), ", "))
+		fmt.Fprintf(fs.Output(), "usage: go run ./bench [flags] [scenario...]\nscenarios (default: all):\n")
+		for _, n := range scenarioOrder {
+			fmt.Fprintf(fs.Output(), "  %-20s %s\n", n, scenarios[n].about)
+		}
+		fmt.Fprintf(fs.Output(), "corpora:\n")
+		for _, n := range corpusNames() {
+			fmt.Fprintf(fs.Output(), "  %-20s %s\n", n, corpusKinds[n].about)
+		}
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		return err
+		return cfg, err
 	}
 	var err error
 	if cfg.size, err = parseSize(size); err != nil {
-		return err
+		return cfg, err
+	}
+	if cfg.rounds < 1 {
+		return cfg, fmt.Errorf("-rounds must be at least 1")
+	}
+	for _, k := range strings.Split(corpora, ",") {
+		if _, ok := corpusKinds[k]; !ok {
+			return cfg, fmt.Errorf("unknown corpus %q (have %s)", k, strings.Join(corpusNames(), ", "))
+		}
+		cfg.corpora = append(cfg.corpora, k)
 	}
 	cfg.scenarios = fs.Args()
 	if len(cfg.scenarios) == 0 {
@@ -66,13 +98,26 @@ func run(args []string) error {
 	}
 	for _, s := range cfg.scenarios {
 		if _, ok := scenarios[s]; !ok {
-			return fmt.Errorf("unknown scenario %q (have %s)", s, strings.Join(scenarioNames(), ", "))
+			return cfg, fmt.Errorf("unknown scenario %q (have %s)", s, strings.Join(scenarioNames(), ", "))
 		}
 	}
+	return cfg, nil
+}
 
+func run(args []string) error {
+	cfg, err := parseConfig(args)
+	if err != nil {
+		return err
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	return runConfig(ctx, cfg)
+}
 
+// runConfig runs the harness and writes the report. It fails when a run
+// failed (not when a program lacks a command), after writing the report.
+func runConfig(ctx context.Context, cfg config) error {
+	var err error
 	if cfg.workDir == "" {
 		d, err := os.MkdirTemp("", "arca-bench-")
 		if err != nil {
@@ -83,6 +128,9 @@ func run(args []string) error {
 			defer os.RemoveAll(d)
 		}
 	}
+	if cfg.workDir, err = filepath.Abs(cfg.workDir); err != nil {
+		return err
+	}
 	if cfg.resticBin, err = findRestic(cfg.resticBin); err != nil {
 		return err
 	}
@@ -90,10 +138,18 @@ func run(args []string) error {
 		if cfg.arcaBin, err = buildArca(ctx, filepath.Join(cfg.workDir, "bin")); err != nil {
 			return err
 		}
+	} else if cfg.arcaBin, err = resolveBinary(cfg.arcaBin); err != nil {
+		return fmt.Errorf("arca binary: %w", err)
 	}
 	rep, err := runScenarios(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	return rep.write(cfg.outDir)
+	if err := rep.write(cfg.outDir, cfg.stdout); err != nil {
+		return err
+	}
+	if n := rep.failures(); n > 0 {
+		return fmt.Errorf("%d scenario runs failed (see the report)", n)
+	}
+	return nil
 }

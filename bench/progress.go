@@ -7,8 +7,8 @@ import (
 	"time"
 )
 
-// progressBar prints a one-line progress bar to a terminal (or plain lines
-// to a file).
+// progressBar prints a progress line per step with the time remaining
+// (extrapolated from the steps done), plus notes.
 type progressBar struct {
 	w     io.Writer
 	total int
@@ -27,8 +27,14 @@ func (p *progressBar) note(msg string) {
 func (p *progressBar) step(msg string) {
 	p.n++
 	const width = 30
-	filled := width * (p.n - 1) / max(p.total, 1)
-	fmt.Fprintf(p.w, "[%6.1fs] [%s%s] %d/%d %s\n", time.Since(p.start).Seconds(), strings.Repeat("#", filled), strings.Repeat(".", width-filled), p.n, p.total, msg)
+	done := p.n - 1
+	filled := width * done / max(p.total, 1)
+	eta := ""
+	if done > 0 {
+		left := time.Duration(float64(time.Since(p.start)) / float64(done) * float64(p.total-done))
+		eta = fmt.Sprintf(" ~%s left", left.Round(time.Second))
+	}
+	fmt.Fprintf(p.w, "[%6.1fs] [%s%s] %d/%d%s %s\n", time.Since(p.start).Seconds(), strings.Repeat("#", filled), strings.Repeat(".", width-filled), p.n, p.total, eta, msg)
 }
 
 func (p *progressBar) done() {

@@ -13,18 +13,35 @@ import (
 
 // report is the outcome of a harness run.
 type report struct {
-	Corpus  corpusStats      `json:"corpus"`
+	Date    time.Time        `json:"date"`
+	Machine machineInfo      `json:"machine"`
 	Seed    uint64           `json:"seed"`
 	Rounds  int              `json:"rounds"`
+	Backend string           `json:"backend"`
 	Restic  string           `json:"restic"`
+	Corpora []corpusInfo     `json:"corpora"`
 	Results []scenarioResult `json:"results"`
 }
 
-type scenarioResult struct {
-	Name    string              `json:"name"`
-	About   string              `json:"about"`
-	Bytes   int64               `json:"bytes"`
-	Samples map[string][]sample `json:"samples"`
+// corpusInfo describes one corpus of the run.
+type corpusInfo struct {
+	Kind  string      `json:"kind"`
+	About string      `json:"about"`
+	Stats corpusStats `json:"stats"`
+	Edits editStats   `json:"edits"`
+}
+
+// failures counts program runs that failed (not those not available).
+func (rep *report) failures() int {
+	n := 0
+	for _, r := range rep.Results {
+		for _, st := range r.Status {
+			if st == statusFailed {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // stat is a median with its range.
@@ -43,34 +60,52 @@ func summarize(vals []float64) stat {
 	return stat{Median: m, Min: s[0], Max: s[len(s)-1]}
 }
 
-func (r scenarioResult) wall(p string) stat {
+// of summarizes one quantity of prog's samples.
+func (r scenarioResult) of(prog string, f func(sample) float64) stat {
 	var v []float64
-	for _, s := range r.Samples[p] {
-		v = append(v, s.Wall.Seconds())
+	for _, s := range r.Samples[prog] {
+		v = append(v, f(s))
 	}
 	return summarize(v)
 }
 
-func (r scenarioResult) cpu(p string) stat {
-	var v []float64
-	for _, s := range r.Samples[p] {
-		v = append(v, s.CPU.Seconds())
+func wallSeconds(s sample) float64 { return s.Wall.Seconds() }
+func cpuSeconds(s sample) float64  { return s.CPU.Seconds() }
+func rssMiB(s sample) float64      { return float64(s.MaxRSS) / (1 << 20) }
+func repoMiB(s sample) float64 {
+	if s.RepoDelta == nil {
+		return 0
 	}
-	return summarize(v)
+	return float64(*s.RepoDelta) / (1 << 20)
 }
 
-func (r scenarioResult) rss(p string) stat {
-	var v []float64
-	for _, s := range r.Samples[p] {
-		v = append(v, float64(s.MaxRSS)/(1<<20))
-	}
-	return summarize(v)
+// hasRepoDelta tells whether prog's samples measured the repository.
+func (r scenarioResult) hasRepoDelta(prog string) bool {
+	s := r.Samples[prog]
+	return len(s) > 0 && s[0].RepoDelta != nil
 }
 
-// throughput returns MB/s (10^6 bytes) at the median wall time.
+// measured tells whether both programs have samples.
+func (r scenarioResult) measured() bool {
+	return len(r.Samples["arca"]) > 0 && len(r.Samples["restic"]) > 0
+}
+
+// ratio is arca's median over restic's for one quantity (0: none).
+func (r scenarioResult) ratio(f func(sample) float64) float64 {
+	if !r.measured() {
+		return 0
+	}
+	a, b := r.of("arca", f).Median, r.of("restic", f).Median
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
+
+// throughput returns MB/s (10^6 bytes) of the corpus at the median wall time.
 func (r scenarioResult) throughput(p string) float64 {
-	w := r.wall(p).Median
-	if w == 0 {
+	w := r.of(p, wallSeconds).Median
+	if w == 0 || r.Bytes == 0 {
 		return 0
 	}
 	return float64(r.Bytes) / 1e6 / w
@@ -80,41 +115,106 @@ func (st stat) fmt(unit string, prec int) string {
 	return fmt.Sprintf("%.*f %s (%.*f–%.*f)", prec, st.Median, unit, prec, st.Min, prec, st.Max)
 }
 
-// markdown renders the report as a Markdown table.
+func fmtRatio(x float64) string {
+	if x == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f", x)
+}
+
+// markdown renders the report.
 func (rep *report) markdown(w io.Writer) {
+	m := rep.Machine
 	fmt.Fprintf(w, "# arca vs restic\n\n")
-	fmt.Fprintf(w, "Corpus: %d files, %.1f MiB (seed %d); %d rounds per program, alternating; restic: `%s`; %s.\n\n",
-		rep.Corpus.Files, float64(rep.Corpus.Bytes)/(1<<20), rep.Seed, rep.Rounds, rep.Restic, time.Now().UTC().Format(time.RFC3339))
-	fmt.Fprintln(w, "| scenario | program | wall (median, min–max) | CPU | peak RSS | throughput |")
+	fmt.Fprintf(w, "%s. Machine: %s, %d cores, %d GiB, Linux %s, %s, load average at start %s. restic: %s (`%s`). arca: %s.\n\n",
+		rep.Date.Format(time.RFC3339), m.CPU, m.Cores, m.MemoryGiB, m.Kernel, m.GoVersion, m.LoadAvg, m.Restic, rep.Restic, m.Arca)
+	rounds := fmt.Sprintf("%d rounds per program, the programs alternating", rep.Rounds)
+	if rep.Rounds == 1 {
+		rounds = "One round per program"
+	}
+	fmt.Fprintf(w, "%s; %s repositories; corpus seed %d. Repositories to start from are written by restic; every run gets a fresh copy (not timed).\n\n", rounds, rep.Backend, rep.Seed)
+	fmt.Fprintln(w, "| corpus | files | size | edits for the incremental backup |")
+	fmt.Fprintln(w, "|---|---|---|---|")
+	for _, c := range rep.Corpora {
+		fmt.Fprintf(w, "| %s | %d | %s | %s |\n", c.Kind, c.Stats.Files, fmtBytes(c.Stats.Bytes), c.Edits)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "## Ratios arca/restic (medians; below 1: arca is faster or smaller)")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "![arca/restic ratios](report.svg)")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| corpus | scenario | wall | CPU | peak RSS | repository growth |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|")
 	for _, r := range rep.Results {
+		if !r.measured() {
+			fmt.Fprintf(w, "| %s | %s | %s | | | |\n", r.Corpus, r.Name, r.unavailable())
+			continue
+		}
+		repo := "–"
+		if r.hasRepoDelta("arca") && r.hasRepoDelta("restic") {
+			repo = fmtRatio(r.ratio(repoMiB))
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", r.Corpus, r.Name, fmtRatio(r.ratio(wallSeconds)), fmtRatio(r.ratio(cpuSeconds)), fmtRatio(r.ratio(rssMiB)), repo)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "## Measurements (median, min–max)")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| corpus | scenario | program | wall | CPU (user+sys) | peak RSS | repository growth | throughput |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
+	for _, r := range rep.Results {
 		for _, p := range []string{"arca", "restic"} {
-			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %.0f MB/s |\n", r.Name, p, r.wall(p).fmt("s", 2), r.cpu(p).fmt("s", 2), r.rss(p).fmt("MiB", 0), r.throughput(p))
+			if len(r.Samples[p]) == 0 {
+				fmt.Fprintf(w, "| %s | %s | %s | %s: %s | | | | |\n", r.Corpus, r.Name, p, r.Status[p], mdEscape(r.Error[p]))
+				continue
+			}
+			repo, tp := "–", "–"
+			if r.hasRepoDelta(p) {
+				repo = r.of(p, repoMiB).fmt("MiB", 1)
+			}
+			if x := r.throughput(p); x > 0 {
+				tp = fmt.Sprintf("%.0f MB/s", x)
+			}
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", r.Corpus, r.Name, p, r.of(p, wallSeconds).fmt("s", 2), r.of(p, cpuSeconds).fmt("s", 2), r.of(p, rssMiB).fmt("MiB", 0), repo, tp)
 		}
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| scenario | speed ratio (restic wall / arca wall) | memory ratio (arca RSS / restic RSS) |")
-	fmt.Fprintln(w, "|---|---|---|")
+	fmt.Fprintln(w, "## Scenarios")
+	fmt.Fprintln(w)
+	seen := map[string]bool{}
 	for _, r := range rep.Results {
-		fmt.Fprintf(w, "| %s | %.2fx | %.2f |\n", r.Name, ratio(r.wall("restic").Median, r.wall("arca").Median), ratio(r.rss("arca").Median, r.rss("restic").Median))
+		if !seen[r.Name] {
+			seen[r.Name] = true
+			fmt.Fprintf(w, "- **%s**: %s\n", r.Name, r.About)
+		}
 	}
 }
 
-func ratio(a, b float64) float64 {
-	if b == 0 {
-		return 0
+// unavailable says which program could not run a scenario and why.
+func (r scenarioResult) unavailable() string {
+	var parts []string
+	for _, p := range []string{"arca", "restic"} {
+		if r.Status[p] != statusOK || len(r.Samples[p]) == 0 {
+			parts = append(parts, p+" "+r.Status[p])
+		}
 	}
-	return a / b
+	return strings.Join(parts, ", ")
 }
 
-// write stores report.md and report.json in dir and prints the Markdown.
-func (rep *report) write(dir string) error {
+func mdEscape(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return strings.ReplaceAll(s, "|", `\|`)
+}
+
+// write stores report.md, report.json and report.svg in dir and prints the
+// Markdown to stdout.
+func (rep *report) write(dir string, stdout io.Writer) error {
+	rep.Date = time.Now().UTC()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	var md strings.Builder
 	rep.markdown(&md)
-	fmt.Print(md.String())
+	fmt.Fprint(stdout, md.String())
 	if err := os.WriteFile(filepath.Join(dir, "report.md"), []byte(md.String()), 0o644); err != nil {
 		return err
 	}
@@ -122,5 +222,10 @@ func (rep *report) write(dir string) error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, "report.json"), buf, 0o644)
+	if err := os.WriteFile(filepath.Join(dir, "report.json"), buf, 0o644); err != nil {
+		return err
+	}
+	var svg strings.Builder
+	rep.svg(&svg)
+	return os.WriteFile(filepath.Join(dir, "report.svg"), []byte(svg.String()), 0o644)
 }

@@ -2,120 +2,351 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
+	"strings"
+	"time"
 )
 
 // benchEnv is the shared state of one harness run.
 type benchEnv struct {
 	cfg      config
-	corpus   string
-	stats    corpusStats
+	store    *store
 	password string
-	// resticRepo is a repository written by restic from the corpus.
-	resticRepo string
-	progress   *progressBar
+	progress *progressBar
+	corpus   *corpusSet
+	// built holds the templates built so far (name → repository name).
+	built map[string]string
 }
 
-func (e *benchEnv) env(repoDir string) []string {
-	return []string{"RESTIC_PASSWORD=" + e.password, "RESTIC_REPOSITORY=" + repoDir, "RESTIC_CACHE_DIR=" + filepath.Join(e.cfg.workDir, "cache")}
-}
-
-// scenario is one measured operation. run performs it once with prog and
-// returns the measurement; bytes is the amount of data the operation
-// processes, for throughput.
+// scenario is one measured operation. run performs it once with prog;
+// bytes is the amount of data the operation processes, for throughput
+// (0: throughput means nothing for it).
 type scenario struct {
 	about string
-	needs []string // preparation steps
 	run   func(ctx context.Context, e *benchEnv, prog program, round int) (sample, error)
-	bytes func(e *benchEnv) int64
+	bytes func(c *corpusSet) int64
 }
 
-var scenarios = map[string]scenario{
-	"restore": {
-		about: "restore the latest snapshot of a restic-written repository into an empty directory",
-		needs: []string{"corpus", "restic-repo"},
-		run: func(ctx context.Context, e *benchEnv, prog program, round int) (sample, error) {
-			target := filepath.Join(e.cfg.workDir, fmt.Sprintf("restore-%s-%d", prog.Name, round))
-			defer os.RemoveAll(target)
-			return measure(ctx, prog.Bin, e.env(e.resticRepo), e.cfg.workDir, "--no-cache", "-q", "restore", "latest", "--target", target)
-		},
-		bytes: func(e *benchEnv) int64 { return e.stats.Bytes },
-	},
+// scenarioOrder is the order scenarios run and are reported in.
+var scenarioOrder = []string{
+	"init", "backup", "backup-off", "backup-max", "backup-incremental", "backup-unchanged",
+	"restore", "check", "check-read-data", "forget", "prune",
 }
 
-func scenarioNames() []string {
-	var names []string
-	for n := range scenarios {
-		names = append(names, n)
+func scenarioNames() []string { return append([]string(nil), scenarioOrder...) }
+
+// corpusSet is a generated corpus in its two states: the original ("base")
+// and the edited one, which shares the unchanged files by hard links. The
+// programs always back up the same path, <root>/corpus; activate renames
+// the wanted state there, so the files keep their inodes and ctimes and a
+// backup of an unchanged state finds every file unchanged.
+type corpusSet struct {
+	kind   string
+	root   string
+	active string
+	stats  corpusStats
+	edits  editStats
+}
+
+func (c *corpusSet) dir() string { return filepath.Join(c.root, "corpus") }
+
+// activate puts state ("base" or "edited") at c.dir().
+func (c *corpusSet) activate(state string) error {
+	if c.active == state {
+		return nil
 	}
-	sort.Strings(names)
-	return names
-}
-
-// prepare runs the preparation steps the chosen scenarios need, once.
-func (e *benchEnv) prepare(ctx context.Context, steps map[string]bool) error {
-	if steps["corpus"] {
-		e.corpus = filepath.Join(e.cfg.workDir, "corpus")
-		e.progress.note("generating corpus")
-		st, err := generateMixed(e.corpus, e.cfg.size, e.cfg.seed)
-		if err != nil {
-			return fmt.Errorf("generate corpus: %w", err)
-		}
-		e.stats = st
-	}
-	if steps["restic-repo"] {
-		e.resticRepo = filepath.Join(e.cfg.workDir, "restic-repo")
-		e.progress.note("backing up the corpus with restic")
-		if _, err := measure(ctx, e.cfg.resticBin, e.env(e.resticRepo), e.corpus, "init"); err != nil {
+	if c.active != "" {
+		if err := os.Rename(c.dir(), filepath.Join(c.root, c.active)); err != nil {
 			return err
 		}
-		if _, err := measure(ctx, e.cfg.resticBin, e.env(e.resticRepo), e.corpus, "--no-cache", "backup", "."); err != nil {
+	}
+	if err := os.Rename(filepath.Join(c.root, state), c.dir()); err != nil {
+		return err
+	}
+	c.active = state
+	return nil
+}
+
+// prepareCorpus generates corpus kind with its edited copy under root.
+func prepareCorpus(kind string, root string, size int64, seed uint64) (*corpusSet, error) {
+	c := &corpusSet{kind: kind, root: root}
+	if err := os.RemoveAll(root); err != nil {
+		return nil, err
+	}
+	base := filepath.Join(root, "base")
+	st, err := corpusKinds[kind].generate(base, size, seed)
+	if err != nil {
+		return nil, fmt.Errorf("generate %s corpus: %w", kind, err)
+	}
+	c.stats = st
+	edited := filepath.Join(root, "edited")
+	if err := linkTree(base, edited); err != nil {
+		return nil, err
+	}
+	if c.edits, err = applyEdits(edited, seed); err != nil {
+		return nil, fmt.Errorf("edit %s corpus: %w", kind, err)
+	}
+	return c, c.activate("base")
+}
+
+// run executes one command of prog against repository repoName (global
+// options first) in dir and measures it.
+func (e *benchEnv) run(ctx context.Context, bin, repoName, dir string, args ...string) (sample, error) {
+	env := []string{"RESTIC_PASSWORD=" + e.password, "RESTIC_REPOSITORY=" + e.store.location(repoName), "RESTIC_CACHE_DIR=" + filepath.Join(e.cfg.workDir, "cache")}
+	full := append(append(append([]string(nil), e.store.args...), "--no-cache", "-q"), args...)
+	return measure(ctx, bin, env, dir, full...)
+}
+
+// runWrites is run plus the repository's size change.
+func (e *benchEnv) runWrites(ctx context.Context, bin, repoName, dir string, args ...string) (sample, error) {
+	before, ok := e.store.size(repoName)
+	s, err := e.run(ctx, bin, repoName, dir, args...)
+	if err == nil && ok {
+		after, _ := e.store.size(repoName)
+		d := after - before
+		s.RepoDelta = &d
+	}
+	return s, err
+}
+
+// restic runs an unmeasured preparation command with the restic binary.
+func (e *benchEnv) restic(ctx context.Context, repoName string, args ...string) error {
+	_, err := e.run(ctx, e.cfg.resticBin, repoName, e.corpus.dir(), args...)
+	if err != nil {
+		return fmt.Errorf("prepare with restic: %w", err)
+	}
+	return nil
+}
+
+// template is a repository state that scenarios start from, written by
+// restic: from another template plus steps.
+type template struct {
+	from  string
+	steps func(ctx context.Context, e *benchEnv, repoName string) error
+}
+
+var templates = map[string]template{
+	// an empty repository
+	"empty": {steps: func(ctx context.Context, e *benchEnv, repo string) error {
+		if err := e.restic(ctx, repo, "init"); err != nil {
+			return err
+		}
+		if e.cfg.afterInit != nil && e.store.local() {
+			return e.cfg.afterInit(e.store.location(repo), e.password)
+		}
+		return nil
+	}},
+	// one snapshot of the corpus
+	"base": {from: "empty", steps: func(ctx context.Context, e *benchEnv, repo string) error {
+		return e.backupStates(ctx, repo, "base")
+	}},
+	// four snapshots: base, edited, base, edited
+	"multi": {from: "base", steps: func(ctx context.Context, e *benchEnv, repo string) error {
+		return e.backupStates(ctx, repo, "edited", "base", "edited")
+	}},
+	// multi after forget --keep-last 1
+	"forgotten": {from: "multi", steps: func(ctx context.Context, e *benchEnv, repo string) error {
+		return e.restic(ctx, repo, "forget", "--keep-last", "1")
+	}},
+}
+
+func (e *benchEnv) backupStates(ctx context.Context, repo string, states ...string) error {
+	for _, st := range states {
+		if err := e.corpus.activate(st); err != nil {
+			return err
+		}
+		if err := e.restic(ctx, repo, "backup", "."); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// runScenarios prepares and runs every chosen scenario, alternating the
-// programs each round (restic first in odd rounds, arca first in even ones).
-func runScenarios(ctx context.Context, cfg config) (*report, error) {
-	e := &benchEnv{cfg: cfg, password: "bench-password"}
-	progs := []program{{"arca", cfg.arcaBin}, {"restic", cfg.resticBin}}
-	total := len(cfg.scenarios) * cfg.rounds * len(progs)
-	e.progress = newProgressBar(os.Stderr, total)
-	steps := map[string]bool{}
-	for _, name := range cfg.scenarios {
-		for _, s := range scenarios[name].needs {
-			steps[s] = true
+// templateKey names template t built for the current corpus.
+func (e *benchEnv) templateKey(t string) string {
+	if t == "empty" {
+		return t
+	}
+	return e.corpus.kind + "-" + t
+}
+
+// build writes template t into repository repoName (which must not exist).
+func (e *benchEnv) build(ctx context.Context, t, repoName string) error {
+	tp := templates[t]
+	if tp.from != "" {
+		if e.store.local() {
+			src, err := e.shared(ctx, tp.from)
+			if err != nil {
+				return err
+			}
+			if err := linkTree(e.store.location(src), e.store.location(repoName)); err != nil {
+				return err
+			}
+		} else if err := e.build(ctx, tp.from, repoName); err != nil {
+			return err
 		}
 	}
-	if err := e.prepare(ctx, steps); err != nil {
+	return tp.steps(ctx, e, repoName)
+}
+
+// shared returns a repository in state t that is built once and used by
+// every round: for read-only scenarios, and as the source of local copies.
+func (e *benchEnv) shared(ctx context.Context, t string) (string, error) {
+	key := e.templateKey(t)
+	if name, ok := e.built[key]; ok {
+		return name, nil
+	}
+	name := "templates/" + key
+	e.progress.note("preparing repository " + key + " with restic")
+	e.store.remove(name)
+	if err := e.build(ctx, t, name); err != nil {
+		return "", fmt.Errorf("template %s: %w", key, err)
+	}
+	e.built[key] = name
+	return name, nil
+}
+
+// fresh returns a new repository called name in state t for one run. A
+// local one is a hard-linked copy of the shared template (repository files
+// are never changed in place, only added and removed, so the copy is
+// independent); a remote one is built anew. Neither is measured.
+func (e *benchEnv) fresh(ctx context.Context, t, name string) (string, error) {
+	e.store.remove(name)
+	if e.store.local() {
+		src, err := e.shared(ctx, t)
+		if err != nil {
+			return "", err
+		}
+		return name, linkTree(e.store.location(src), e.store.location(name))
+	}
+	return name, e.build(ctx, t, name)
+}
+
+// scenarioResult holds the samples of one scenario on one corpus.
+type scenarioResult struct {
+	Name    string              `json:"name"`
+	Corpus  string              `json:"corpus"`
+	About   string              `json:"about"`
+	Bytes   int64               `json:"bytes"`
+	Samples map[string][]sample `json:"samples"`
+	// Status is "ok", "not available" (the program lacks the command,
+	// flag or backend) or "failed", per program; Error explains the last
+	// two.
+	Status map[string]string `json:"status"`
+	Error  map[string]string `json:"error,omitempty"`
+}
+
+const (
+	statusOK           = "ok"
+	statusNotAvailable = "not available"
+	statusFailed       = "failed"
+)
+
+// runScenarios prepares each corpus and runs every chosen scenario on it,
+// alternating the programs each round (arca first in odd rounds, restic
+// first in even ones). A program that lacks a command is marked "not
+// available" for that scenario; a run that fails is marked "failed"; the
+// harness goes on either way.
+func runScenarios(ctx context.Context, cfg config) (*report, error) {
+	st, err := newStore(cfg.backend, cfg.workDir, fmt.Sprintf("%d", time.Now().UnixNano()))
+	if err != nil {
 		return nil, err
 	}
-	rep := &report{Corpus: e.stats, Seed: cfg.seed, Rounds: cfg.rounds, Restic: cfg.resticBin}
-	for _, name := range cfg.scenarios {
-		sc := scenarios[name]
-		res := scenarioResult{Name: name, About: sc.about, Samples: map[string][]sample{}}
-		for round := 0; round < cfg.rounds; round++ {
-			order := progs
-			if round%2 == 1 {
-				order = []program{progs[1], progs[0]}
+	e := &benchEnv{cfg: cfg, store: st, password: "bench-password", built: map[string]string{}}
+	progs := []program{{"arca", cfg.arcaBin}, {"restic", cfg.resticBin}}
+	e.progress = newProgressBar(cfg.stderr, len(cfg.corpora)*len(cfg.scenarios)*cfg.rounds*len(progs))
+	e.progress.note(fmt.Sprintf("estimated duration: %s (restic-like speeds on an idle machine of this kind)", estimate(cfg).Round(time.Second)))
+	rep := &report{Seed: cfg.seed, Rounds: cfg.rounds, Backend: cfg.backend, Restic: cfg.resticBin, Machine: collectMachineInfo(ctx, cfg.resticBin, cfg.arcaBin)}
+	for _, kind := range cfg.corpora {
+		e.progress.note(fmt.Sprintf("generating the %s corpus (%s)", kind, fmtBytes(cfg.size)))
+		c, err := prepareCorpus(kind, filepath.Join(cfg.workDir, "corpus-"+kind), cfg.size, cfg.seed)
+		if err != nil {
+			return nil, err
+		}
+		e.corpus = c
+		e.progress.note(fmt.Sprintf("%s: %d files, %s; edits: %s", kind, c.stats.Files, fmtBytes(c.stats.Bytes), c.edits))
+		rep.Corpora = append(rep.Corpora, corpusInfo{Kind: kind, About: corpusKinds[kind].about, Stats: c.stats, Edits: c.edits})
+		for _, name := range cfg.scenarios {
+			res, err := e.runScenario(ctx, name, progs)
+			if err != nil {
+				return nil, err
 			}
-			for _, p := range order {
-				e.progress.step(fmt.Sprintf("%s: %s round %d", name, p.Name, round+1))
-				s, err := sc.run(ctx, e, p, round)
-				if err != nil {
-					return nil, fmt.Errorf("%s with %s: %w", name, p.Name, err)
+			rep.Results = append(rep.Results, res)
+		}
+		if !cfg.keep {
+			_ = os.RemoveAll(c.root)
+			for key, repo := range e.built {
+				if key != "empty" {
+					e.store.remove(repo)
+					delete(e.built, key)
 				}
-				res.Samples[p.Name] = append(res.Samples[p.Name], s)
 			}
 		}
-		res.Bytes = sc.bytes(e)
-		rep.Results = append(rep.Results, res)
+	}
+	if !cfg.keep {
+		e.store.remove("") // the whole run's repositories, also on a server
 	}
 	e.progress.done()
 	return rep, nil
+}
+
+func (e *benchEnv) runScenario(ctx context.Context, name string, progs []program) (scenarioResult, error) {
+	sc := scenarios[name]
+	res := scenarioResult{Name: name, Corpus: e.corpus.kind, About: sc.about, Bytes: sc.bytes(e.corpus),
+		Samples: map[string][]sample{}, Status: map[string]string{}, Error: map[string]string{}}
+	for _, p := range progs {
+		res.Status[p.Name] = statusOK
+	}
+	for round := 0; round < e.cfg.rounds; round++ {
+		order := progs
+		if round%2 == 1 {
+			order = []program{progs[1], progs[0]}
+		}
+		for _, p := range order {
+			e.progress.step(fmt.Sprintf("%s/%s: %s round %d", e.corpus.kind, name, p.Name, round+1))
+			if res.Status[p.Name] != statusOK {
+				continue
+			}
+			s, err := sc.run(ctx, e, p, round)
+			switch {
+			case err == nil:
+				res.Samples[p.Name] = append(res.Samples[p.Name], s)
+			case ctx.Err() != nil:
+				return res, ctx.Err()
+			case notAvailable(err):
+				res.Status[p.Name] = statusNotAvailable
+				res.Error[p.Name] = firstLine(err)
+				e.progress.note(fmt.Sprintf("%s: %s not available: %s", name, p.Name, firstLine(err)))
+			default:
+				res.Status[p.Name] = statusFailed
+				res.Error[p.Name] = err.Error()
+				e.progress.note(fmt.Sprintf("%s: %s FAILED: %v", name, p.Name, err))
+			}
+		}
+	}
+	return res, nil
+}
+
+// firstLine is the gist of a run error: the program's last output line.
+func firstLine(err error) string {
+	var re *runError
+	if errors.As(err, &re) {
+		lines := strings.Split(strings.TrimSpace(re.output), "\n")
+		return re.cmd + ": " + strings.TrimSpace(lines[len(lines)-1])
+	}
+	return err.Error()
+}
+
+func fmtBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	default:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
 }
