@@ -118,6 +118,10 @@ type WriteOptions struct {
 	Compression   CompressionMode // ignored (off) for version-1 repositories
 	PackSize      int             // target pack size in bytes; 0 = restic's default (16 MiB)
 	NoExtraVerify bool            // skip decrypting/checking each blob and pack header before upload
+	// StoreDuplicates stores blobs even when the index already has them in
+	// other packs (prune's repacking); blobs saved twice through the same
+	// writer at the same time are still stored once.
+	StoreDuplicates bool
 }
 
 // Limits of the writer's batching. Variables of the Writer so tests can
@@ -346,7 +350,7 @@ func (w *Writer) reserve(h model.BlobHandle) bool {
 	}
 	// blobs enter the index before they leave the pending set, so checking
 	// both under pendingMu cannot miss a blob on its way between them
-	if w.r.idx.Has(h) {
+	if !w.opts.StoreDuplicates && w.r.idx.Has(h) {
 		return false
 	}
 	w.pending[h] = struct{}{}
