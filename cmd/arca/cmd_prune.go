@@ -51,6 +51,7 @@ Exit status is 12 if the password is incorrect.
 		DisableAutoGenTag: true,
 		Args:              cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
+			f.warnDeprecated(a, c.Flags())
 			return a.runPrune(c.Context(), f)
 		},
 	}
@@ -68,8 +69,18 @@ func (f *pruneFlags) addLimited(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.repackSmall, "repack-small", false, "deprecated. Use --repack-smaller-than to specify a minimum size")
 	fs.BoolVar(&f.repackUncompressed, "repack-uncompressed", false, "repack all uncompressed data")
 	fs.StringVar(&f.repackSmallerThan, "repack-smaller-than", "", "pack `below-limit` packfiles (allowed suffixes: m/M)")
-	if err := fs.MarkDeprecated("repack-small", "small files are automatically repacked. Use --repack-smaller-than to specify a minimum size"); err != nil {
+	// hidden rather than cobra-deprecated: cobra prints the deprecation
+	// notice on the command's output (stdout here), restic on stderr; see
+	// warnDeprecated
+	if err := fs.MarkHidden("repack-small"); err != nil {
 		panic(err)
+	}
+}
+
+// warnDeprecated prints restic's notice for --repack-small.
+func (f *pruneFlags) warnDeprecated(a *app, fs *pflag.FlagSet) {
+	if fs.Changed("repack-small") {
+		fmt.Fprintln(a.stderr, "Flag --repack-small has been deprecated, small files are automatically repacked. Use --repack-smaller-than to specify a minimum size")
 	}
 }
 
