@@ -92,7 +92,7 @@ func (a *app) pruneOptions(f pruneFlags) (prune.Options, error) {
 	if f.maxRepackSize != "" {
 		n, err := prune.ParseSize(f.maxRepackSize)
 		if err != nil {
-			return opts, fatalf("%v", err)
+			return opts, err // restic shows this one without "Fatal: "
 		}
 		opts.MaxRepackBytes = uint64(n)
 	}
@@ -162,7 +162,8 @@ func (a *app) runPruneWithRepo(ctx context.Context, r *repo.Repository, opts pru
 		return err
 	}
 	var fe *fatalError
-	if errors.As(err, &fe) {
+	var oe *prune.OptionError
+	if errors.As(err, &fe) || errors.As(err, &oe) {
 		return err
 	}
 	return fatalf("%v", err)

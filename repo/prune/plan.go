@@ -21,6 +21,11 @@ var (
 	ErrSizeNotMatching = errors.New("pack size does not match calculated size from index")
 )
 
+// OptionError is an option that does not fit the repository.
+type OptionError struct{ msg string }
+
+func (e *OptionError) Error() string { return e.msg }
+
 // minPackSize is restic's smallest pack size, the floor of the target size
 // below which packs count as small.
 const minPackSize = 4 << 20
@@ -136,14 +141,14 @@ func NewPlan(ctx context.Context, r *repo.Repository, opts Options, ev *Events) 
 		opts.MaxRepackBytes = 0
 	}
 	if r.Config().Version < 2 && opts.RepackUncompressed {
-		return nil, errors.New("compression requires at least repository format version 2")
+		return nil, &OptionError{"compression requires at least repository format version 2"}
 	}
 	packSize := opts.Write.PackSize
 	if packSize == 0 {
 		packSize = repo.DefaultPackSize
 	}
 	if opts.SmallPackBytes > uint64(packSize) {
-		return nil, errors.New("repack-smaller-than exceeds repository packsize")
+		return nil, &OptionError{"repack-smaller-than exceeds repository packsize"}
 	}
 	if err := r.LoadIndex(ctx, nil); err != nil {
 		return nil, err
