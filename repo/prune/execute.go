@@ -200,7 +200,10 @@ func (p *Plan) repackPacks(ctx context.Context, r *repo.Repository, ev *Events) 
 }
 
 // copyBlobs reads the byte range of pack id that holds blobs and saves
-// each blob not saved before through w.
+// each blob not saved before through w: compressed blobs, and blobs the
+// writer would not compress, are copied as stored (no second compression
+// or encryption); uncompressed blobs the writer compresses
+// (--repack-uncompressed, tree blobs of version 2) are compressed.
 func copyBlobs(ctx context.Context, r *repo.Repository, w *repo.Writer, id model.ID, blobs []model.Blob, claim func(model.BlobHandle) bool) error {
 	if len(blobs) == 0 {
 		return nil
@@ -220,17 +223,31 @@ func copyBlobs(ctx context.Context, r *repo.Repository, w *repo.Writer, id model
 	if err != nil {
 		return fmt.Errorf("load pack %s: %w", id.Str(), err)
 	}
-	var plain []byte
+	var plain, scratch []byte
 	for _, b := range blobs {
 		if !claim(b.BlobHandle) {
 			continue
 		}
 		stored := buf[b.Offset-start : b.Offset-start+b.Length]
-		plain, err = r.DecodeBlob(b, stored, plain[:0])
+		// stored as the writer would store it: copy the sealed bytes
+		asStored := b.IsCompressed() || !w.Compresses(b.Type)
+		toDecode := stored
+		if asStored {
+			// decoding decrypts in place; keep the sealed bytes
+			scratch = append(scratch[:0], stored...)
+			toDecode = scratch
+		}
+		// decoding checks the blob's MAC and hash
+		plain, err = r.DecodeBlob(b, toDecode, plain[:0])
 		if err != nil {
 			return fmt.Errorf("pack %s: blob %v: %w", id.Str(), b.BlobHandle, err)
 		}
-		if _, _, _, err := w.SaveBlob(ctx, b.Type, plain, b.ID); err != nil {
+		if asStored {
+			_, err = w.SaveStoredBlob(ctx, b.Type, b.ID, stored, int(b.UncompressedLength))
+		} else {
+			_, _, _, err = w.SaveBlob(ctx, b.Type, plain, b.ID)
+		}
+		if err != nil {
 			return fmt.Errorf("save blob %v: %w", b.BlobHandle, err)
 		}
 	}
