@@ -18,7 +18,11 @@ package prune
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"time"
 
+	"github.com/arca-backup/arca/lock"
 	"github.com/arca-backup/arca/repo"
 )
 
@@ -39,4 +43,24 @@ func Run(ctx context.Context, r *repo.Repository, opts Options, ev *Events) (Sta
 		ev.Planned(st)
 	}
 	return st, plan.Execute(ctx, ev)
+}
+
+// RunLocked is Run under the repository's exclusive lock, for programs
+// embedding the engine: it takes the lock, prunes with the lock's context
+// (so losing the lock stops the run) and releases the lock.
+func RunLocked(ctx context.Context, r *repo.Repository, lockOpts lock.Options, opts Options, ev *Events) (Stats, error) {
+	held, err := r.Lock(ctx, true, lockOpts)
+	if err != nil {
+		return Stats{}, err
+	}
+	st, err := Run(held.Context(), r, opts, ev)
+	if lost := held.Err(); err != nil && lost != nil {
+		err = fmt.Errorf("%w (%w)", err, lost)
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	if rerr := held.Release(rctx); rerr != nil && err == nil && !errors.Is(rerr, lock.ErrLost) {
+		err = fmt.Errorf("release lock: %w", rerr)
+	}
+	return st, err
 }
