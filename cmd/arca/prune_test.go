@@ -245,8 +245,22 @@ func (r *pruneRepo) packCount(t *testing.T) int {
 
 var pruneProgressTime = regexp.MustCompile(`\[\d+:\d\d(:\d\d)?\]`)
 
-// normalizePruneOutput replaces elapsed times, which differ between runs.
-func normalizePruneOutput(s string) string { return pruneProgressTime.ReplaceAllString(s, "[T]") }
+// normalizePruneOutput replaces elapsed times, which differ between runs,
+// and sorts the "will remove pack" lines, which come in the order the
+// backend lists the packs (directory order for restic's local backend).
+func normalizePruneOutput(s string) string {
+	lines := strings.Split(pruneProgressTime.ReplaceAllString(s, "[T]"), "\n")
+	const unref = "will remove pack "
+	for i := 0; i < len(lines); i++ {
+		j := i
+		for j < len(lines) && strings.HasPrefix(lines[j], unref) {
+			j++
+		}
+		slices.Sort(lines[i:j])
+		i = j
+	}
+	return strings.Join(lines, "\n")
+}
 
 // statLine returns the value of a line of the statistics block, e.g.
 // statLine(out, "unused:") -> "0 blobs / 0 B".
