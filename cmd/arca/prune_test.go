@@ -646,3 +646,44 @@ func TestPruneCrash(t *testing.T) {
 		})
 	}
 }
+
+// TestPruneMissingUnneededPack: a pack the index lists but that is gone
+// and holds nothing in use is forgotten with restic's warnings, and the
+// index no longer mentions it.
+func TestPruneMissingUnneededPack(t *testing.T) {
+	resticBin(t)
+	base := sharedPruneRepo(t, pruneRepoV2)
+	out := base.mustArca(t, "prune", "--dry-run", "-v")
+	m := regexp.MustCompile(`Would have removed the following no longer used packs:\n\{([0-9a-f]{8})`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no unused pack in the dry run:\n%s", out)
+	}
+	a, r := base.clone(t), base.clone(t)
+	for _, p := range []*pruneRepo{a, r} {
+		files, err := filepath.Glob(filepath.Join(p.dir, "data", m[1][:2], m[1]+"*"))
+		if err != nil || len(files) != 1 {
+			t.Fatalf("pack %s: %v %v", m[1], files, err)
+		}
+		if err := os.Remove(files[0]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	args := []string{"prune", "--dry-run", "-v"}
+	want, wantErr, wantCode := runRestic(t, r.env(), args...)
+	got, gotErr, gotCode := a.arca(t, args...)
+	if gotCode != 0 || wantCode != 0 {
+		t.Fatalf("dry run exit arca %d, restic %d: %s", gotCode, wantCode, gotErr)
+	}
+	if w, g := normalizePruneOutput(string(want)), normalizePruneOutput(got); w != g {
+		t.Errorf("dry run differs\n--- restic\n%s\n--- arca\n%s", w, g)
+	}
+	if string(wantErr) != gotErr || !strings.Contains(gotErr, "will forget missing pack file "+m[1]) {
+		t.Errorf("stderr differs\n--- restic\n%s\n--- arca\n%s", wantErr, gotErr)
+	}
+	a.mustArca(t, "prune")
+	chk := a.check(t)
+	if strings.Contains(chk, m[1]) {
+		t.Errorf("restic check still mentions the missing pack:\n%s", chk)
+	}
+	a.verifyRestores(t, false)
+}
