@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,11 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
+
+	"github.com/arca-backup/arca/backend/local"
+	"github.com/arca-backup/arca/lock"
+	"github.com/arca-backup/arca/repo"
 )
 
 // pruneRepo is a repository with snapshots of changing source trees, some
@@ -686,4 +692,41 @@ func TestPruneMissingUnneededPack(t *testing.T) {
 		t.Errorf("restic check still mentions the missing pack:\n%s", chk)
 	}
 	a.verifyRestores(t, false)
+}
+
+// TestPruneLocked: prune needs the exclusive lock: a fresh shared lock of
+// another host (a running backup) makes it fail with exit code 11 and
+// change nothing, while --dry-run --no-lock still plans.
+func TestPruneLocked(t *testing.T) {
+	resticBin(t)
+	r := sharedPruneRepo(t, pruneRepoV1).clone(t)
+	ctx := context.Background()
+	be, err := local.Open(ctx, r.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp, err := repo.Open(ctx, be, r.password, repo.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lk := lock.Lock{Time: time.Now(), Hostname: "some-other-host", Username: "backup", PID: 4242}
+	buf, _ := lk.Marshal()
+	_, err = rp.SaveLock(ctx, buf)
+	rp.Close()
+	be.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	packs := r.packCount(t)
+	_, stderr, code := r.arca(t, "prune")
+	if code != exitLocked || !strings.Contains(stderr, "some-other-host") {
+		t.Errorf("prune with a foreign shared lock: exit %d, want %d\n%s", code, exitLocked, stderr)
+	}
+	if n := r.packCount(t); n != packs {
+		t.Errorf("locked prune changed the packs: %d -> %d", packs, n)
+	}
+	out, stderr, code := r.arca(t, "prune", "--dry-run", "--no-lock")
+	if code != 0 || !strings.Contains(out, "Would have made the following changes:") {
+		t.Errorf("prune --dry-run --no-lock: exit %d\n%s\n%s", code, out, stderr)
+	}
 }
