@@ -49,7 +49,6 @@ Exit status is 11 if the repository is already locked.
 Exit status is 12 if the password is incorrect.
 `,
 		DisableAutoGenTag: true,
-		Args:              cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			f.warnDeprecated(a, c.Flags())
 			return a.runPrune(c.Context(), f)
