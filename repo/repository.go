@@ -336,3 +336,9 @@ feed:
 	}
 	return context.Cause(ctx)
 }
+
+// ForEachParallel runs fn for every item with at most workers running at
+// once and returns the first error (for operations in subpackages).
+func ForEachParallel[T any](ctx context.Context, workers int, items []T, fn func(ctx context.Context, item T) error) error {
+	return forEachParallel(ctx, workers, items, fn)
+}

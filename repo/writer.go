@@ -122,6 +122,10 @@ type WriteOptions struct {
 	// names them (0: ten minutes, as restic). An interrupted run's packs
 	// are reused by the next one only once an index file holds them.
 	IndexInterval time.Duration
+	// StoreDuplicates stores blobs even when the index already has them in
+	// other packs (prune's repacking); blobs saved twice through the same
+	// writer at the same time are still stored once.
+	StoreDuplicates bool
 }
 
 // Limits of the writer's batching. Variables of the Writer so tests can
@@ -343,6 +347,43 @@ func (w *Writer) SaveBlob(ctx context.Context, t model.BlobType, buf []byte, id 
 	return id, false, n, nil
 }
 
+// SaveStoredBlob adds a blob exactly as another pack of this repository
+// stores it (sealed, and compressed when uncompressedLength is not 0),
+// without compressing or sealing it again: prune's repacking copies blobs
+// this way. The caller must have verified the blob (decrypted it and
+// checked its hash). It reports whether the blob was already known to the
+// writer (then nothing is stored).
+func (w *Writer) SaveStoredBlob(ctx context.Context, t model.BlobType, id model.ID, stored []byte, uncompressedLength int) (bool, error) {
+	if t != model.DataBlob && t != model.TreeBlob {
+		return false, fmt.Errorf("save blob: invalid blob type %v", t)
+	}
+	if uncompressedLength != 0 && w.r.cfg.Version < 2 {
+		return false, errors.New("save blob: compressed blob in a version 1 repository")
+	}
+	if err := w.failed(); err != nil {
+		return false, err
+	}
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	h := model.BlobHandle{ID: id, Type: t}
+	if !w.reserve(h) {
+		return true, nil
+	}
+	// once in an open pack the blob is stored even when handing the pack
+	// off fails, so it stays reserved
+	if _, err := w.managers[t-1].Add(id, stored, uncompressedLength, func(p *packer.Packer) error {
+		return w.handoff(ctx, p)
+	}); err != nil {
+		return false, err
+	}
+	w.blobs.Add(1)
+	return false, nil
+}
+
+// Compresses reports whether SaveBlob stores blobs of type t compressed.
+func (w *Writer) Compresses(t model.BlobType) bool { return w.compresses(t) }
+
 // reserve claims h for this writer; false means the blob is already in
 // the repository or being stored.
 func (w *Writer) reserve(h model.BlobHandle) bool {
@@ -353,7 +394,7 @@ func (w *Writer) reserve(h model.BlobHandle) bool {
 	}
 	// blobs enter the index before they leave the pending set, so checking
 	// both under pendingMu cannot miss a blob on its way between them
-	if w.r.idx.Has(h) {
+	if !w.opts.StoreDuplicates && w.r.idx.Has(h) {
 		return false
 	}
 	w.pending[h] = struct{}{}
