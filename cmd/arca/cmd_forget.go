@@ -209,8 +209,10 @@ func (a *app) runForget(ctx context.Context, opts forgetOptions, args []string) 
 			return fatalf("durations containing negative values are not allowed for --keep-within*")
 		}
 	}
-	if opts.prune && !pruneAvailable {
-		return fatalf("forget --prune: prune is not available yet")
+	// restic checks the prune flags even without --prune
+	pruneOpts, err := a.pruneOptions(opts.pruneFlags.pruneFlags(opts.dryRun))
+	if err != nil {
+		return err
 	}
 	if a.opts.NoLock && !opts.dryRun {
 		return fatalf("--no-lock is only applicable in combination with --dry-run for forget command")
@@ -305,21 +307,28 @@ func (a *app) runForget(ctx context.Context, opts forgetOptions, args []string) 
 		} else {
 			printf("%d snapshots have been removed, running prune\n", len(uniqueIDs(remove)))
 		}
-		// PRUNE HOOK: the single place where forget hands over to prune.
-		return a.runForgetPrune(ctx, s.repo, opts.pruneFlags, uniqueIDs(remove), opts.dryRun)
+		// with --dry-run the snapshots are still there: prune must not count
+		// their data as used
+		ignore := model.IDSet{}
+		for _, id := range remove {
+			ignore.Insert(id)
+		}
+		return a.runPruneWithRepo(ctx, s.repo, pruneOpts, ignore)
 	}
 	return nil
 }
 
-// pruneAvailable says whether forget --prune can run prune. Until prune
-// exists, forget refuses --prune before doing anything.
-const pruneAvailable = false
-
-// runForgetPrune runs prune after forget removed the given snapshots (or
-// would have, with dryRun), with the prune flags given to forget.
-// TODO(merge): call the prune engine here and set pruneAvailable.
-func (a *app) runForgetPrune(ctx context.Context, r *repo.Repository, flags forgetPruneFlags, removed []model.ID, dryRun bool) error {
-	return fatalf("forget --prune: prune is not available yet")
+// pruneFlags returns the prune flags forget was given as prune's own.
+func (p forgetPruneFlags) pruneFlags(dryRun bool) pruneFlags {
+	return pruneFlags{
+		dryRun:              dryRun,
+		maxUnused:           p.maxUnused,
+		maxRepackSize:       p.maxRepackSize,
+		repackCacheableOnly: p.repackCacheableOnly,
+		repackSmall:         p.repackSmall,
+		repackUncompressed:  p.repackUncompressed,
+		repackSmallerThan:   p.repackSmallerThan,
+	}
 }
 
 // printForgetGroup prints one group's keep and remove tables (text mode).

@@ -112,14 +112,14 @@ func (a *app) pruneOptions(f pruneFlags) (prune.Options, error) {
 	}
 	opts.RepackCacheableOnly = f.repackCacheableOnly
 	opts.RepackUncompressed = f.repackUncompressed
-	comp, err := repo.ParseCompression(a.opts.Compression)
+	wopts, err := a.writeOptions()
 	if err != nil {
-		return opts, fatalf("%v", err)
+		return opts, err
 	}
-	if f.repackUncompressed && comp == repo.CompressionOff {
+	if f.repackUncompressed && wopts.Compression == repo.CompressionOff {
 		return opts, fatalf("disabled compression and `--repack-uncompressed` are mutually exclusive")
 	}
-	opts.Write = repo.WriteOptions{Compression: comp, PackSize: int(a.opts.PackSize) << 20, NoExtraVerify: a.opts.NoExtraVerify}
+	opts.Write = wopts
 	return opts, nil
 }
 

@@ -492,19 +492,6 @@ func TestForgetRemovesAsRestic(t *testing.T) {
 	}
 }
 
-func TestForgetPruneNotYetAvailable(t *testing.T) {
-	t.Parallel()
-	r := forgetRepoCopy(t)
-	before, _ := resticSnapshotList(t, r)
-	out := r.arca(t, "forget", "--keep-last", "1", "--prune", "--max-unused", "10%")
-	if out.exit != 1 || !strings.Contains(string(out.stderr), "forget --prune: prune is not available yet") {
-		t.Errorf("forget --prune: exit %d, stderr %s", out.exit, out.stderr)
-	}
-	if after, _ := resticSnapshotList(t, r); len(after) != len(before) {
-		t.Errorf("forget --prune removed snapshots before failing")
-	}
-}
-
 var (
 	regexpNewID   = regexp.MustCompile(`"new_snapshot_id":"[0-9a-f]{64}"`)
 	regexpArrowID = regexp.MustCompile(`new snapshot ID: [0-9a-f]{64}`)
