@@ -162,16 +162,16 @@ func (o checkOptions) validate() error {
 	return nil
 }
 
-// checkOutput renders check's messages as restic does: progress and
-// information on stdout, problems on stderr; with --json only problems,
-// as "error" messages on stderr.
-type checkOutput struct {
+// reportPrinter renders the messages of check and repair as restic's
+// progress printer does: progress and information on stdout, problems on
+// stderr; with --json only problems, as "error" messages on stderr.
+type reportPrinter struct {
 	a   *app
 	bar *progressCounter // the counter on screen, cleared before messages
 }
 
 // errorf reports a problem (always shown).
-func (o *checkOutput) errorf(format string, args ...any) {
+func (o *reportPrinter) errorf(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	o.bar.clear()
 	if o.a.opts.JSON {
@@ -187,7 +187,7 @@ func (o *checkOutput) errorf(format string, args ...any) {
 }
 
 // importantf prints a message that --quiet does not suppress.
-func (o *checkOutput) importantf(format string, args ...any) {
+func (o *reportPrinter) importantf(format string, args ...any) {
 	if !o.a.opts.JSON {
 		o.bar.clear()
 		fmt.Fprint(o.a.stdout, withNewline(fmt.Sprintf(format, args...)))
@@ -195,7 +195,7 @@ func (o *checkOutput) importantf(format string, args ...any) {
 }
 
 // printf prints normal output.
-func (o *checkOutput) printf(format string, args ...any) {
+func (o *reportPrinter) printf(format string, args ...any) {
 	if !o.a.opts.JSON && o.a.opts.verbosity() >= 1 {
 		o.bar.clear()
 		fmt.Fprint(o.a.stdout, withNewline(fmt.Sprintf(format, args...)))
@@ -203,7 +203,7 @@ func (o *checkOutput) printf(format string, args ...any) {
 }
 
 // verbosef prints output shown with --verbose.
-func (o *checkOutput) verbosef(format string, args ...any) {
+func (o *reportPrinter) verbosef(format string, args ...any) {
 	if !o.a.opts.JSON && o.a.opts.verbosity() >= 2 {
 		o.bar.clear()
 		fmt.Fprint(o.a.stdout, withNewline(fmt.Sprintf(format, args...)))
@@ -219,7 +219,7 @@ func withNewline(s string) string {
 
 // counter returns a progress counter for items, or nil with --quiet or
 // --json (restic shows none then).
-func (o *checkOutput) counter(items string) *progressCounter {
+func (o *reportPrinter) counter(items string) *progressCounter {
 	if o.a.opts.JSON || o.a.opts.verbosity() < 1 {
 		return nil
 	}
@@ -229,7 +229,7 @@ func (o *checkOutput) counter(items string) *progressCounter {
 
 // prepareCheckCache creates restic's temporary cache directory for check
 // (arca keeps no cache, so it stays empty) and returns its cleanup.
-func (a *app) prepareCheckCache(o *checkOutput, withCache bool) func() {
+func (a *app) prepareCheckCache(o *reportPrinter, withCache bool) func() {
 	if withCache || a.opts.NoCache {
 		return func() {}
 	}
@@ -255,7 +255,7 @@ func (a *app) prepareCheckCache(o *checkOutput, withCache bool) func() {
 
 func (a *app) runCheck(ctx context.Context, opts checkOptions, args []string) (checkSummary, error) {
 	summary := checkSummary{MessageType: "summary"}
-	out := &checkOutput{a: a}
+	out := &reportPrinter{a: a}
 	cleanup := a.prepareCheckCache(out, opts.WithCache)
 	defer cleanup()
 
@@ -451,7 +451,7 @@ func isMixedPack(err error) bool {
 
 // checkPackFilter returns the pack selection for --read-data or
 // --read-data-subset; it prints what is read, as restic does, when it runs.
-func checkPackFilter(out *checkOutput, opts checkOptions, filtered bool) (checker.PackFilter, error) {
+func checkPackFilter(out *reportPrinter, opts checkOptions, filtered bool) (checker.PackFilter, error) {
 	kind := ""
 	if filtered {
 		kind = "filtered "

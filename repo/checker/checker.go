@@ -17,13 +17,12 @@
 package checker
 
 import (
+	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/arca-backup/arca/backend"
@@ -81,7 +80,7 @@ func (c *Checker) LoadIndex(ctx context.Context, report Report) error {
 		f.AddTo(c.idx)
 		for _, p := range f.Packs {
 			addToSet(packIndexes, p.ID, id)
-			addToSet(packContents, p.ID, packBlobsHash(p))
+			addToSet(packContents, p.ID, p.ContentHash())
 		}
 		return nil
 	})
@@ -141,32 +140,6 @@ func entrySize(b model.Blob) int {
 	return pack.PlainEntrySize
 }
 
-// packBlobsHash identifies a pack's entry in one index file by its blobs,
-// so that entries for the same pack can be compared between files.
-func packBlobsHash(p index.PackJSON) model.ID {
-	blobs := slices.Clone(p.Blobs)
-	slices.SortFunc(blobs, func(a, b index.BlobJSON) int {
-		if a.Offset != b.Offset {
-			return int(a.Offset) - int(b.Offset)
-		}
-		return strings.Compare(string(a.ID[:]), string(b.ID[:]))
-	})
-	h := sha256.New()
-	h.Write(p.ID[:])
-	var buf [17]byte
-	for _, b := range blobs {
-		h.Write(b.ID[:])
-		buf[0] = byte(b.Type)
-		binary.LittleEndian.PutUint32(buf[1:], uint32(b.Offset))
-		binary.LittleEndian.PutUint32(buf[5:], uint32(b.Length))
-		binary.LittleEndian.PutUint32(buf[9:], uint32(b.UncompressedLength))
-		h.Write(buf[:13])
-	}
-	var id model.ID
-	h.Sum(id[:0])
-	return id
-}
-
 func addToSet(m map[model.ID]model.IDSet, key, v model.ID) {
 	s, ok := m[key]
 	if !ok {
@@ -185,18 +158,11 @@ func setList(s model.IDSet) model.IDs {
 	return out
 }
 
-func sortIDs(ids model.IDs) {
-	slices.SortFunc(ids, func(a, b model.ID) int { return strings.Compare(string(a[:]), string(b[:])) })
-}
+func sortIDs(ids model.IDs) { slices.SortFunc(ids, compareIDs) }
 
-func sortedIDs[V any](m map[model.ID]V) model.IDs {
-	out := make(model.IDs, 0, len(m))
-	for id := range m {
-		out = append(out, id)
-	}
-	sortIDs(out)
-	return out
-}
+func compareIDs(a, b model.ID) int { return bytes.Compare(a[:], b[:]) }
+
+func sortedIDs[V any](m map[model.ID]V) model.IDs { return slices.SortedFunc(maps.Keys(m), compareIDs) }
 
 // Packs compares the pack files in the backend with the index: packs the
 // index lists but the backend lacks, packs whose size differs from what the

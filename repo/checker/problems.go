@@ -157,7 +157,7 @@ func (e *RetrySucceeded) Unwrap() error { return e.Err }
 // braces.
 func idSetString(ids model.IDs) string {
 	sorted := slices.Clone(ids)
-	slices.SortFunc(sorted, func(a, b model.ID) int { return strings.Compare(string(a[:]), string(b[:])) })
+	sortIDs(sorted)
 	parts := make([]string, len(sorted))
 	for i, id := range sorted {
 		parts[i] = id.Str()
