@@ -10,9 +10,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/arca-backup/arca/backend"
 	"github.com/arca-backup/arca/backend/local"
+	"github.com/arca-backup/arca/lock"
 	"github.com/arca-backup/arca/repo"
 	"github.com/arca-backup/arca/repo/index"
 	"github.com/arca-backup/arca/repo/model"
@@ -543,5 +545,35 @@ func TestCheckJSONSummary(t *testing.T) {
 	}
 	if fmt.Sprint(ws) != fmt.Sprint(gs) {
 		t.Errorf("summary: arca %+v, restic %+v", gs, ws)
+	}
+}
+
+// TestCheckTakesExclusiveLock: like restic's, arca's check takes an
+// exclusive lock, so a fresh shared lock of another process (a backup)
+// makes both exit with code 11, and --no-lock checks anyway.
+func TestCheckTakesExclusiveLock(t *testing.T) {
+	resticBin(t)
+	t.Parallel()
+	f := resticRepoFixture(t, resticRepoOptions{Version: 2, Compression: "auto", Snapshots: 4})
+	dir := copyDir(t, f.Repo)
+	r := openCheckRepo(t, dir, f.Password)
+	lk := lock.Lock{Time: time.Now(), Hostname: "another-host", Username: "backup", PID: 4242}
+	buf, err := lk.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.SaveLock(context.Background(), buf); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	ir := newInteropRepo(t, dir, f.Password)
+	want, got := checkRun(t, ir)
+	if want.exit != exitLocked || got.exit != exitLocked {
+		t.Errorf("check with a shared lock present: restic exit %d, arca exit %d, want %d\narca stderr:\n%s", want.exit, got.exit, exitLocked, got.stderr)
+	}
+	want, got = checkRun(t, ir, "--no-lock")
+	compareCheck(t, []string{"--no-lock"}, want, got, false)
+	if got.exit != 0 {
+		t.Errorf("check --no-lock: exit %d", got.exit)
 	}
 }

@@ -531,3 +531,61 @@ func TestStructureCancelled(t *testing.T) {
 		t.Fatalf("ReadPacks after cancel: %v", err)
 	}
 }
+
+// TestIndexLacksBlob: an index entry that lost one blob of a pack makes the
+// pack's size disagree, the file referencing the blob incomplete, and
+// reading the pack (as far as the index says it goes, like restic) finds
+// a content hash that does not match the name.
+func TestIndexLacksBlob(t *testing.T) {
+	ctx := context.Background()
+	tr := newTestRepo(t)
+	lost := tr.files["b"]
+	r := tr.open(t)
+	idxFiles := tr.list(t, backend.IndexFile)
+	id, _ := model.ParseID(idxFiles[0])
+	f, err := r.LoadIndexFile(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pack model.ID
+	for i, p := range f.Packs {
+		for j, b := range p.Blobs {
+			if b.ID == lost {
+				pack = p.ID
+				f.Packs[i].Blobs = slices.Delete(p.Blobs, j, j+1)
+				break
+			}
+		}
+	}
+	buf, err := f.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.SaveUnpacked(ctx, backend.IndexFile, buf); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.be.Remove(ctx, backend.Handle{Type: backend.IndexFile, Name: id.String()}); err != nil {
+		t.Fatal(err)
+	}
+
+	res, _ := runCheck(t, tr, runOptions{})
+	var pe *checker.PackError
+	if len(res.packs) != 1 || !errors.As(res.packs[0], &pe) || !pe.Truncated || pe.PackID != pack {
+		t.Errorf("pack problems %v, want a size mismatch of %v", res.packs, pack.Str())
+	}
+	var te *checker.TreeError
+	if len(res.structure) != 1 || !errors.As(res.structure[0], &te) || !strings.Contains(res.structure[0].Error(), lost.String()+" not found in index") {
+		t.Errorf("structure problems %v, want the blob of file b missing", res.structure)
+	}
+	var pd *checker.PackDataError
+	if len(res.data) != 1 || !errors.As(res.data[0], &pd) || pd.PackID != pack {
+		t.Fatalf("data problems %v, want one for pack %v", res.data, pack.Str())
+	}
+	msg := res.data[0].Error()
+	// (a gap is reported too unless the lost blob was the pack's last)
+	for _, want := range []string{"unexpected pack id"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("data problem %q lacks %q", msg, want)
+		}
+	}
+}
