@@ -506,7 +506,9 @@ func checkPackFilter(out *reportPrinter, opts checkOptions, filtered bool) (chec
 // error, as do filters given together with explicit IDs only.
 func selectCheckTrees(ctx context.Context, r *repo.Repository, f repo.SnapshotFilter, args []string) ([]model.ID, error) {
 	if len(args) == 0 {
-		all, err := r.Snapshots(ctx, nil)
+		all, err := r.Snapshots(ctx, func(id model.ID, err error) error {
+			return &checker.SnapshotError{SnapshotID: id, Err: err}
+		})
 		if err != nil {
 			return nil, err
 		}

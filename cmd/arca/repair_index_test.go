@@ -48,7 +48,7 @@ func TestRepairIndexInterop(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			resticDir := copyDir(t, f.Repo)
+			resticDir := checkCopy(t, f.Repo)
 			p := readCheckRepoPacks(t, resticDir, f.Password)
 			c.damage(t, resticDir, p)
 			arcaDir := copyDir(t, resticDir)
