@@ -207,6 +207,7 @@ func (c *Checker) UnusedBlobs(ctx context.Context) ([]model.BlobHandle, error) {
 		return nil, errors.New("unused blobs are only known after a structure check of all snapshots with TrackUnused")
 	}
 	var out []model.BlobHandle
+	listed := map[model.BlobHandle]bool{} // a blob stored twice is listed once
 	c.idx.Each(func(pb model.PackedBlob) bool {
 		used := false
 		if pb.Type == model.TreeBlob {
@@ -214,7 +215,8 @@ func (c *Checker) UnusedBlobs(ctx context.Context) ([]model.BlobHandle, error) {
 		} else {
 			used = c.usedBlobs.Has(pb.ID)
 		}
-		if !used {
+		if !used && !listed[pb.BlobHandle] {
+			listed[pb.BlobHandle] = true
 			out = append(out, pb.BlobHandle)
 		}
 		return ctx.Err() == nil

@@ -36,13 +36,6 @@ func (c *Checker) ReadPacks(ctx context.Context, filter PackFilter, progress fun
 	if filter != nil {
 		packs = filter(packs)
 	}
-	blobs := make(map[model.ID][]model.Blob, len(packs))
-	c.idx.Each(func(pb model.PackedBlob) bool {
-		if _, ok := packs[pb.PackID]; ok {
-			blobs[pb.PackID] = append(blobs[pb.PackID], pb.Blob)
-		}
-		return true
-	})
 	ids := sortedIDs(packs)
 	if progress != nil {
 		progress(0, len(ids))
@@ -51,7 +44,11 @@ func (c *Checker) ReadPacks(ctx context.Context, filter PackFilter, progress fun
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type outcome struct{ err error }
-	tasks := make(chan model.ID)
+	type task struct {
+		id    model.ID
+		blobs []model.Blob
+	}
+	tasks := make(chan task)
 	outcomes := make(chan outcome)
 	workers := max(1, int(c.r.Backend().Properties().Connections))
 	var wg sync.WaitGroup
@@ -60,8 +57,8 @@ func (c *Checker) ReadPacks(ctx context.Context, filter PackFilter, progress fun
 		go func() {
 			defer wg.Done()
 			v := newPackVerifier(c)
-			for id := range tasks {
-				err := v.check(ctx, id, packs[id], blobs[id])
+			for t := range tasks {
+				err := v.check(ctx, t.id, packs[t.id], t.blobs)
 				select {
 				case outcomes <- outcome{err}:
 				case <-ctx.Done():
@@ -72,11 +69,17 @@ func (c *Checker) ReadPacks(ctx context.Context, filter PackFilter, progress fun
 	}
 	go func() {
 		defer close(tasks)
-		for _, id := range ids {
-			select {
-			case tasks <- id:
-			case <-ctx.Done():
-				return
+		// the blob lists of a batch of packs at a time, so memory does not
+		// grow with the repository (one index pass per batch)
+		for start := 0; start < len(ids); start += packBatch {
+			batch := ids[start:min(start+packBatch, len(ids))]
+			blobs := c.blobsOf(batch)
+			for _, id := range batch {
+				select {
+				case tasks <- task{id, blobs[id]}:
+				case <-ctx.Done():
+					return
+				}
 			}
 		}
 	}()
@@ -95,6 +98,24 @@ func (c *Checker) ReadPacks(ctx context.Context, filter PackFilter, progress fun
 		}
 	}
 	return ctx.Err()
+}
+
+// packBatch is how many packs' blob lists ReadPacks holds at a time.
+const packBatch = 4096
+
+// blobsOf returns the blobs the index lists for each of packs.
+func (c *Checker) blobsOf(packs []model.ID) map[model.ID][]model.Blob {
+	out := make(map[model.ID][]model.Blob, len(packs))
+	for _, id := range packs {
+		out[id] = nil
+	}
+	c.idx.Each(func(pb model.PackedBlob) bool {
+		if l, ok := out[pb.PackID]; ok {
+			out[pb.PackID] = append(l, pb.Blob)
+		}
+		return true
+	})
+	return out
 }
 
 // candidatePacks returns the packs ReadPacks may read: all indexed packs,
