@@ -1,0 +1,305 @@
+package checker
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"sync"
+
+	"github.com/arca-backup/arca/backend"
+	"github.com/arca-backup/arca/repo/model"
+	"github.com/arca-backup/arca/repo/pack"
+)
+
+// PackFilter chooses the packs ReadPacks reads from the candidates (pack
+// ID → size as the index implies it). It may return its argument.
+type PackFilter func(packs map[model.ID]int64) map[model.ID]int64
+
+// streamBufferSize is each reader's buffer: packs are streamed, never held
+// whole in memory (only the largest blob and the header are).
+const streamBufferSize = 4 << 20
+
+// ReadPacks reads whole packs and verifies them: the content hashes to the
+// pack's name, every blob the index lists decrypts, decompresses and
+// hashes to its ID, and the pack's header matches the index. After a
+// filtered Structure run only packs holding blobs of the selected
+// snapshots are candidates. Problems are reported as *PackDataError (the
+// pack is damaged), *PackDownloadError (it could not be read) or
+// *RetrySucceeded. progress, when set, gets the packs done and the total.
+func (c *Checker) ReadPacks(ctx context.Context, filter PackFilter, progress func(done, total int), report Report) error {
+	packs := c.candidatePacks()
+	if filter != nil {
+		packs = filter(packs)
+	}
+	ids := sortedIDs(packs)
+	if progress != nil {
+		progress(0, len(ids))
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type outcome struct{ err error }
+	type task struct {
+		id    model.ID
+		blobs []model.Blob
+	}
+	tasks := make(chan task)
+	outcomes := make(chan outcome)
+	workers := max(1, int(c.r.Backend().Properties().Connections))
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v := newPackVerifier(c)
+			for t := range tasks {
+				err := v.check(ctx, t.id, packs[t.id], t.blobs)
+				select {
+				case outcomes <- outcome{err}:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	go func() {
+		defer close(tasks)
+		// the blob lists of a batch of packs at a time, so memory does not
+		// grow with the repository (one index pass per batch)
+		for start := 0; start < len(ids); start += packBatch {
+			batch := ids[start:min(start+packBatch, len(ids))]
+			blobs := c.blobsOf(batch)
+			for _, id := range batch {
+				select {
+				case tasks <- task{id, blobs[id]}:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	go func() {
+		wg.Wait()
+		close(outcomes)
+	}()
+	done := 0
+	for o := range outcomes {
+		done++
+		if o.err != nil && ctx.Err() == nil {
+			report(o.err)
+		}
+		if progress != nil {
+			progress(done, len(ids))
+		}
+	}
+	return ctx.Err()
+}
+
+// packBatch is how many packs' blob lists ReadPacks holds at a time.
+const packBatch = 4096
+
+// blobsOf returns the blobs the index lists for each of packs.
+func (c *Checker) blobsOf(packs []model.ID) map[model.ID][]model.Blob {
+	out := make(map[model.ID][]model.Blob, len(packs))
+	for _, id := range packs {
+		out[id] = nil
+	}
+	c.idx.Each(func(pb model.PackedBlob) bool {
+		if l, ok := out[pb.PackID]; ok {
+			out[pb.PackID] = append(l, pb.Blob)
+		}
+		return true
+	})
+	return out
+}
+
+// candidatePacks returns the packs ReadPacks may read: all indexed packs,
+// or after a filtered Structure run those holding a referenced blob.
+func (c *Checker) candidatePacks() map[model.ID]int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.filtered {
+		return maps.Clone(c.packSizes)
+	}
+	out := map[model.ID]int64{}
+	add := func(t model.BlobType, id model.ID) {
+		for _, pb := range c.idx.Lookup(model.BlobHandle{ID: id, Type: t}) {
+			out[pb.PackID] = c.packSizes[pb.PackID]
+		}
+	}
+	for id := range c.seenTrees {
+		add(model.TreeBlob, id)
+	}
+	for id := range c.usedBlobs {
+		add(model.DataBlob, id)
+	}
+	return out
+}
+
+// packVerifier checks packs one at a time, reusing its buffers.
+type packVerifier struct {
+	c      *Checker
+	rd     *bufio.Reader
+	stored []byte
+	plain  []byte
+}
+
+func newPackVerifier(c *Checker) *packVerifier {
+	return &packVerifier{c: c, rd: bufio.NewReaderSize(nil, streamBufferSize)}
+}
+
+// check verifies one pack, and once more when that fails, so that a
+// transient read error is told apart from damage.
+func (v *packVerifier) check(ctx context.Context, id model.ID, size int64, blobs []model.Blob) error {
+	err := v.checkOnce(ctx, id, size, blobs)
+	if err == nil || ctx.Err() != nil {
+		return err
+	}
+	if err2 := v.checkOnce(ctx, id, size, blobs); err2 != nil {
+		return err2
+	}
+	return &RetrySucceeded{PackID: id, Err: err}
+}
+
+// streamError marks a failure while reading the pack's bytes after the
+// download started.
+type streamError struct{ err error }
+
+func (e *streamError) Error() string { return e.err.Error() }
+func (e *streamError) Unwrap() error { return e.err }
+
+func (v *packVerifier) checkOnce(ctx context.Context, id model.ID, size int64, blobs []model.Blob) error {
+	if len(blobs) == 0 {
+		return &PackDataError{PackID: id, Errors: []error{errors.New("pack is empty or not indexed")}}
+	}
+	blobs = slices.Clone(blobs)
+	slices.SortFunc(blobs, func(a, b model.Blob) int { return int(a.Offset) - int(b.Offset) })
+
+	var errs []error
+	end := uint(0)
+	contiguous := true
+	for _, b := range blobs {
+		if b.Offset != end {
+			contiguous = false
+		}
+		end = b.Offset + b.Length
+	}
+	if !contiguous {
+		errs = append(errs, errors.New("index for pack contains gaps / overlapping blobs"))
+	}
+
+	var blobErrs []error
+	var hash model.ID
+	var header []byte
+	h := backend.Handle{Type: backend.PackFile, Name: id.String()}
+	err := v.c.r.Backend().Load(ctx, h, int(size), 0, func(rd io.Reader) error {
+		hasher := sha256.New()
+		v.rd.Reset(io.TeeReader(rd, hasher))
+		blobErrs = nil
+		pos := uint(0)
+		for _, b := range blobs {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if b.Offset < pos {
+				return &streamError{fmt.Errorf("overlapping blobs in pack %v", id)}
+			}
+			if _, err := v.rd.Discard(int(b.Offset - pos)); err != nil {
+				return &streamError{err}
+			}
+			if uint(cap(v.stored)) < b.Length {
+				v.stored = make([]byte, b.Length)
+			}
+			stored := v.stored[:b.Length]
+			if _, err := io.ReadFull(v.rd, stored); err != nil {
+				return &streamError{fmt.Errorf("readFull: %w", err)}
+			}
+			pos = b.Offset + b.Length
+			if b.Length <= 16 {
+				return &streamError{fmt.Errorf("invalid blob length %v", b)}
+			}
+			plain, err := v.c.r.DecodeBlob(b, stored, v.plain)
+			if err != nil {
+				blobErrs = append(blobErrs, fmt.Errorf("blob %v: %w", b.ID, err))
+				continue
+			}
+			// keep a larger decompression buffer (an uncompressed blob's
+			// plaintext lives in v.stored and must not be kept)
+			if b.IsCompressed() && cap(plain) > cap(v.plain) {
+				v.plain = plain[:0]
+			}
+		}
+		// the header is in the rest of the file, at most MaxHeaderSize long
+		if start := size - pack.MaxHeaderSize; start > int64(pos) {
+			if _, err := v.rd.Discard(int(start - int64(pos))); err != nil {
+				return &streamError{err}
+			}
+			pos = uint(start)
+		}
+		header = make([]byte, size-int64(pos))
+		if _, err := io.ReadFull(v.rd, header); err != nil {
+			return &streamError{err}
+		}
+		hasher.Sum(hash[:0])
+		return nil
+	})
+	v.rd.Reset(nil)
+	errs = append(errs, blobErrs...)
+	if err != nil {
+		var se *streamError
+		if errors.As(err, &se) {
+			return &PackDataError{PackID: id, Errors: append(errs, fmt.Errorf("partial download error: %w", err))}
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return &PackDownloadError{PackID: id, Err: err}
+	}
+	if hash != id {
+		return &PackDataError{PackID: id, Errors: append(errs, fmt.Errorf("unexpected pack id %v", hash))}
+	}
+
+	hdrBlobs, hdrSize, err := v.parseHeader(header)
+	if err != nil {
+		return &PackDataError{PackID: id, Errors: append(errs, err)}
+	}
+	if want := pack.HeaderSize(blobs); want != hdrSize {
+		errs = append(errs, fmt.Errorf("pack header size does not match, want %v, got %v", want, hdrSize))
+	}
+	for _, hb := range hdrBlobs {
+		indexed := false
+		for _, pb := range v.c.idx.Lookup(hb.BlobHandle) {
+			if pb.PackID == id && pb.Blob == hb {
+				indexed = true
+				break
+			}
+		}
+		if !indexed {
+			errs = append(errs, fmt.Errorf("blob %v is not contained in index or position is incorrect", hb.ID))
+		}
+	}
+	if len(errs) > 0 {
+		return &PackDataError{PackID: id, Errors: errs}
+	}
+	return nil
+}
+
+// parseHeader decodes the header at the end of buf (the tail of a pack)
+// and returns its blobs and its size including the length field.
+func (v *packVerifier) parseHeader(buf []byte) ([]model.Blob, int, error) {
+	hlen, err := pack.HeaderLength(buf, int64(len(buf)))
+	if err != nil {
+		return nil, 0, err
+	}
+	total := hlen + pack.HeaderLengthSize
+	blobs, err := pack.ParseHeader(v.c.r.Key(), buf[len(buf)-total:len(buf)-pack.HeaderLengthSize])
+	if err != nil {
+		return nil, 0, err
+	}
+	return blobs, total, nil
+}
