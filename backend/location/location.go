@@ -276,6 +276,8 @@ func Implemented(scheme string) bool {
 	switch scheme {
 	case "local":
 		return true
+	case "sftp":
+		return true
 	}
 	return false
 }

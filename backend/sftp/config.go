@@ -99,7 +99,7 @@ func (c Config) command() (string, []string, error) {
 		if c.Args != "" {
 			return "", nil, errors.New("cannot specify both sftp.command and sftp.args options")
 		}
-		words, err := splitCommandLine(c.Command)
+		words, err := SplitCommandLine(c.Command)
 		if err != nil {
 			return "", nil, fmt.Errorf("sftp.command: %w", err)
 		}
@@ -119,7 +119,7 @@ func (c Config) command() (string, []string, error) {
 		args = append(args, "-l", c.User)
 	}
 	if c.Args != "" {
-		extra, err := splitCommandLine(c.Args)
+		extra, err := SplitCommandLine(c.Args)
 		if err != nil {
 			return "", nil, fmt.Errorf("sftp.args: %w", err)
 		}
@@ -128,12 +128,12 @@ func (c Config) command() (string, []string, error) {
 	return "ssh", append(args, "-s", "sftp"), nil
 }
 
-// splitCommandLine splits s into words the way a POSIX shell does for a
+// SplitCommandLine splits s into words the way a POSIX shell does for a
 // simple command, without expanding anything: blanks separate words,
 // single quotes keep everything literally, double quotes keep everything
 // but a backslash before one of $ ` " \ or a newline, and outside quotes a
 // backslash keeps the next character literally ("" gives an empty word).
-func splitCommandLine(s string) ([]string, error) {
+func SplitCommandLine(s string) ([]string, error) {
 	var (
 		words  []string
 		word   strings.Builder

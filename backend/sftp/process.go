@@ -123,6 +123,10 @@ func startProcess(ctx context.Context, cfg Config) (*process, error) {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("unable to start the sftp session: %w", ctx.Err())
 		}
+		if errors.Is(res.err, os.ErrClosed) {
+			// Wait closed stdout before the client read its end.
+			res.err = fmt.Errorf("error receiving version packet from server: server unexpectedly closed connection: %w", io.ErrUnexpectedEOF)
+		}
 		return nil, fmt.Errorf("unable to start the sftp session, error: %v%s", res.err, p.exitReport())
 	}
 	p.client = res.c
