@@ -241,14 +241,24 @@ func TestSFTPLockSeenByRestic(t *testing.T) {
 			}()
 
 			locks := filepath.Join(dir, "locks")
+			// lock files, not the temporary file of one being written
+			lockFiles := func() []string {
+				var names []string
+				for _, n := range listDir(t, locks) {
+					if !strings.Contains(n, "-tmp-") {
+						names = append(names, n)
+					}
+				}
+				return names
+			}
 			deadline := time.Now().Add(2 * time.Minute)
-			for len(listDir(t, locks)) == 0 {
+			for len(lockFiles()) == 0 {
 				if time.Now().After(deadline) {
 					t.Fatal("arca never took its lock")
 				}
 				time.Sleep(20 * time.Millisecond)
 			}
-			held := listDir(t, locks)
+			held := lockFiles()
 
 			listed := strings.Fields(string(mustRestic(t, nil, tg.args(dir, pw, "list", "locks", "--no-lock")...)))
 			if len(listed) != 1 || len(held) != 1 || listed[0] != held[0] {
