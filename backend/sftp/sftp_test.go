@@ -6,9 +6,11 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -535,5 +537,66 @@ func TestRelativePath(t *testing.T) {
 	}
 	if !fileExists(filepath.Join(dir, "sub", "repo", "data", "ab")) {
 		t.Errorf("relative repository not created under the working directory")
+	}
+}
+
+// ttyChildEnv makes the test binary run the child side of
+// TestPromptOnTerminal.
+const ttyChildEnv = "ARCA_SFTP_TTY_CHILD_DIR"
+
+// TestPromptOnTerminal: when arca runs on a terminal, the subprocess can
+// prompt on it (as ssh asks for a password) while the session starts, and
+// arca gets the terminal back afterwards. The test binary is run again on
+// a pseudo terminal by script(1); the "ssh" there reads a password from
+// /dev/tty, which would stop it (SIGTTIN) if it were not in the foreground.
+func TestPromptOnTerminal(t *testing.T) {
+	bin := sftpServerBin()
+	if dir := os.Getenv(ttyChildEnv); dir != "" {
+		fakeSSH := `sh -c 'printf "Password: " >/dev/tty; read -r pw </dev/tty; echo "got password $pw" >&2; exec ` + bin + `'`
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		be, err := Open(ctx, Config{Host: "h", Path: dir, Command: fakeSSH, StderrLine: func(l string) { fmt.Println("stderr:", l) }})
+		if err != nil {
+			fmt.Println("open failed:", err)
+			os.Exit(1)
+		}
+		if err := be.Create(ctx); err != nil {
+			fmt.Println("create failed:", err)
+			os.Exit(1)
+		}
+		_ = be.Close()
+		// arca is in the terminal's foreground again: reading it works.
+		fmt.Println("session done")
+		os.Exit(0)
+	}
+	script, err := exec.LookPath("script")
+	if err != nil || !fileExists(bin) {
+		t.Skip("needs script(1) and sftp-server")
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "repo")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, script, "-qec", self+" -test.run=^TestPromptOnTerminal$", "/dev/null")
+	cmd.Env = append(os.Environ(), ttyChildEnv+"="+dir)
+	// typed on the terminal after a moment, when the prompt is up
+	typed, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(500 * time.Millisecond)
+		_, _ = typed.Write([]byte("s3cret\n"))
+	}()
+	out, err := cmd.CombinedOutput()
+	text := string(out)
+	if err != nil || !strings.Contains(text, "stderr: got password s3cret") || !strings.Contains(text, "session done") {
+		t.Fatalf("on a terminal: %v\n%s", err, text)
+	}
+	if !fileExists(filepath.Join(dir, "data", "00")) {
+		t.Errorf("repository not created")
 	}
 }
