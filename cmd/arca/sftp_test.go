@@ -280,3 +280,46 @@ func TestSFTPLockSeenByRestic(t *testing.T) {
 		})
 	}
 }
+
+// TestSFTPStartFailureOutput: when the ssh command fails, arca shows its
+// stderr lines as restic does ("subprocess <program>: …") and exits like
+// restic, with restic's message (arca adds how the process ended).
+func TestSFTPStartFailureOutput(t *testing.T) {
+	resticBin(t)
+	dir := t.TempDir()
+	pw := passwordFile(t, "pw")
+	// (-o values are CSV in restic and arca: no double quotes or commas)
+	args := []string{"-r", "sftp:somehost:" + dir + "/repo", "-p", pw, "-o", `sftp.command=sh -c 'echo ssh: connect to host somehost port 22: Connection refused >&2; exit 255'`, "snapshots"}
+	_, resticErr, resticExit := runRestic(t, nil, args...)
+	_, arcaErr, arcaExit := arcaCmd(t, args...)
+	if arcaExit != resticExit || resticExit != 1 {
+		t.Errorf("exit codes: arca %d, restic %d, want 1", arcaExit, resticExit)
+	}
+	// restic's error after this point depends on a race between reading the
+	// subprocess's output and noticing its exit
+	const cut = "unable to start the sftp session, error: "
+	want, _, found := strings.Cut(string(resticErr), cut)
+	if !found || !strings.HasPrefix(arcaErr, want+cut) {
+		t.Errorf("arca's stderr does not start with restic's:\nrestic:\n%s\narca:\n%s", resticErr, arcaErr)
+	}
+	if !strings.Contains(arcaErr, "subprocess sh: ssh: connect to host somehost port 22: Connection refused\n") {
+		t.Errorf("arca does not show the subprocess's stderr:\n%s", arcaErr)
+	}
+}
+
+// TestSFTPNoRepository: a location without a repository gives restic's
+// message and exit code 10.
+func TestSFTPNoRepository(t *testing.T) {
+	resticBin(t)
+	for _, tg := range sftpTargets(t) {
+		t.Run(tg.name, func(t *testing.T) {
+			dir := tg.newDir(t)
+			args := tg.args(dir, passwordFile(t, "pw"), "snapshots")
+			_, resticErr, resticExit := runRestic(t, nil, args...)
+			_, arcaErr, arcaExit := arcaCmd(t, args...)
+			if resticExit != 10 || arcaExit != resticExit || arcaErr != string(resticErr) {
+				t.Errorf("restic: exit %d\n%s\narca: exit %d\n%s", resticExit, resticErr, arcaExit, arcaErr)
+			}
+		})
+	}
+}
