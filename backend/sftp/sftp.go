@@ -30,12 +30,13 @@ import (
 	"github.com/pkg/sftp"
 )
 
-// tmpMarker is part of the name of every temporary file Save creates
-// ("<name>-tmp-<random>", as in backend/local); resticTmpMarker marks
-// restic's own. List skips both.
+// tmpMarker is part of the name of every temporary file Save creates:
+// "<name>-restic-temp-<random>", the name restic's SFTP backend uses, so a
+// file left behind by an interrupted save looks to restic like one of its
+// own. List skips these and backend/local's "-tmp-" files.
 const (
-	tmpMarker       = "-tmp-"
-	resticTmpMarker = "-restic-temp-"
+	tmpMarker      = "-restic-temp-"
+	localTmpMarker = "-tmp-"
 )
 
 // Modes are the permissions used for new files and directories: 0700/0600,
@@ -654,7 +655,7 @@ func (b *Backend) readDir(ctx context.Context, dir string) ([]os.FileInfo, error
 // emit calls fn for the regular files among entries.
 func emit(ctx context.Context, entries []os.FileInfo, fn func(backend.FileInfo) error) error {
 	for _, e := range entries {
-		if !e.Mode().IsRegular() || strings.Contains(e.Name(), tmpMarker) || strings.Contains(e.Name(), resticTmpMarker) {
+		if !e.Mode().IsRegular() || strings.Contains(e.Name(), tmpMarker) || strings.Contains(e.Name(), localTmpMarker) {
 			continue
 		}
 		if err := ctx.Err(); err != nil {

@@ -245,7 +245,7 @@ func TestSFTPLockSeenByRestic(t *testing.T) {
 			lockFiles := func() []string {
 				var names []string
 				for _, n := range listDir(t, locks) {
-					if !strings.Contains(n, "-tmp-") {
+					if !strings.Contains(n, "-restic-temp-") {
 						names = append(names, n)
 					}
 				}
