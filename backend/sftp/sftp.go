@@ -135,9 +135,16 @@ func (b *Backend) ready(ctx context.Context) error {
 	return nil
 }
 
-// lostError describes a broken connection; retrying cannot help.
+// lostError describes a broken connection, with how the subprocess ended;
+// retrying cannot help.
 func (b *Backend) lostError(err error) error {
-	return &backend.PermanentError{Err: fmt.Errorf("sftp %s: connection lost: %w%s", b.cfg.String(), err, b.proc.exitReport())}
+	report := b.proc.exitReport()
+	if errors.Is(err, sftp.ErrSSHFxConnectionLost) {
+		err = fmt.Errorf("connection to %s lost%s", b.Location(), report)
+	} else {
+		err = fmt.Errorf("connection to %s lost: %w%s", b.Location(), err, report)
+	}
+	return &backend.PermanentError{Err: err}
 }
 
 // isConnectionError reports whether err means the session is gone rather

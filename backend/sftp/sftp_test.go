@@ -360,7 +360,7 @@ func checkLost(t *testing.T, what string, err error, be *Backend) {
 		t.Errorf("%s: %v: want a permanent error that is not 'not exist'", what, err)
 	}
 	msg := err.Error()
-	if !strings.Contains(msg, "sftp") || !strings.Contains(msg, be.Location()) || !strings.Contains(msg, "connection lost") {
+	if !strings.Contains(msg, "connection to "+be.Location()+" lost") {
 		t.Errorf("%s: %q does not say that the connection to %s was lost", what, msg, be.Location())
 	}
 }
@@ -391,6 +391,7 @@ func TestSubprocessDies(t *testing.T) {
 		within(t, 20*time.Second, "calls after the subprocess died", func() {
 			_, err := be.Stat(ctx, pack)
 			checkLost(t, "Stat", err, be)
+			t.Logf("Stat after the subprocess died: %v", err)
 			err = be.Save(ctx, backend.Handle{Type: backend.LockFile, Name: pack.Name}, backend.NewByteReader([]byte("x")))
 			checkLost(t, "Save", err, be)
 			err = be.List(ctx, backend.PackFile, func(backend.FileInfo) error { return nil })
