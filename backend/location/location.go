@@ -276,6 +276,8 @@ func Implemented(scheme string) bool {
 	switch scheme {
 	case "local", "s3":
 		return true
+	case "sftp":
+		return true
 	}
 	return false
 }

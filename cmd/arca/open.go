@@ -180,6 +180,11 @@ func (a *app) backendFor(ctx context.Context, loc string, create bool) (backend.
 		if err != nil {
 			return nil, err
 		}
+	case *location.SFTPConfig:
+		be, err = a.openSFTP(ctx, l, cfg, xopts, create)
+		if err != nil {
+			return nil, err
+		}
 	default:
 		return nil, fatalf("backend %q is not supported yet", l.Scheme)
 	}
