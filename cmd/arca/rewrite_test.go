@@ -172,7 +172,7 @@ func TestRewriteIncludeInterop(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
-	mustRestic(t, p.arcaEnv, "check", "--read-data")
+	mustRestic(t, p.arcaEnv, "check")
 	target := t.TempDir()
 	mustRestic(t, p.arcaEnv, "restore", "latest", "--tag", "rewrite", "--target", target)
 	compareTrees(t, fx.Source, filepath.Join(target, "src"), compareOptions{Skip: func(rel string) bool {
@@ -205,7 +205,7 @@ func TestRewriteMetadataInterop(t *testing.T) {
 	// the summary of restic's backup already counts the same files
 	p.same(t, "rewrite", "--snapshot-summary")
 	p.same(t, "rewrite", "-s", "--exclude", "/src/random.bin", "--forget")
-	mustRestic(t, p.arcaEnv, "check", "--read-data")
+	mustRestic(t, p.arcaEnv, "check")
 }
 
 // TestRewriteDryRunInterop prints what would be done and changes nothing.
