@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -8,6 +9,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/arca-backup/arca/backend/local"
+	"github.com/arca-backup/arca/lock"
+	"github.com/arca-backup/arca/repo"
 )
 
 // rewritePair is a fixture repository copied twice: one copy for arca, one
@@ -249,5 +255,64 @@ func TestRewriteErrors(t *testing.T) {
 		if ac != rc || ae != re || !slices.Equal(normalizeRewriteOutput(ao, p.initialIDs), normalizeRewriteOutput(ro, p.initialIDs)) {
 			t.Errorf("%v:\narca exit %d\n%s%s\nrestic exit %d\n%s%s", args, ac, ao, ae, rc, ro, re)
 		}
+	}
+}
+
+// TestRewriteLocks: rewrite takes restic's append lock, which --no-lock
+// does not skip, an exclusive lock with --forget, and none with --dry-run;
+// repair snapshots takes an exclusive lock. Exit codes are compared with
+// restic's against a fresh lock of another host.
+func TestRewriteLocks(t *testing.T) {
+	fx := resticRepoFixture(t, resticRepoOptions{Version: 2, Snapshots: 1})
+	for _, exclusive := range []bool{true, false} {
+		p := newRewritePair(t, fx)
+		for _, dir := range []string{p.arcaRepo, p.resticRepo} {
+			writeForeignLock(t, dir, fx.Password, exclusive)
+		}
+		for _, c := range []struct {
+			args []string
+			want int // with an exclusive foreign lock; a shared one blocks only exclusive locks
+			excl bool
+		}{
+			{[]string{"rewrite", "--new-host", "x"}, exitLocked, false},
+			{[]string{"--no-lock", "rewrite", "--new-host", "x"}, exitLocked, false},
+			{[]string{"rewrite", "--dry-run", "--new-host", "x"}, 0, false},
+			{[]string{"rewrite", "--forget", "--new-host", "x"}, exitLocked, true},
+			{[]string{"repair", "snapshots"}, exitLocked, true},
+			{[]string{"repair", "snapshots", "-n"}, 0, false},
+		} {
+			want := c.want
+			if !exclusive && !c.excl {
+				want = 0
+			}
+			_, ae, ac, _, re, rc := p.run(t, c.args...)
+			if ac != want || rc != want {
+				t.Errorf("exclusive=%v %v: arca exit %d, restic exit %d, want %d\narca: %s\nrestic: %s", exclusive, c.args, ac, rc, want, ae, re)
+			}
+		}
+	}
+}
+
+// writeForeignLock stores a fresh lock of another host in the repository.
+func writeForeignLock(t *testing.T, dir, password string, exclusive bool) {
+	t.Helper()
+	ctx := context.Background()
+	be, err := local.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer be.Close()
+	r, err := repo.Open(ctx, be, password, repo.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	lk := lock.Lock{Time: time.Now(), Exclusive: exclusive, Hostname: "some-other-host", Username: "backup", PID: 4242}
+	buf, err := lk.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.SaveLock(ctx, buf); err != nil {
+		t.Fatal(err)
 	}
 }
