@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/arca-backup/arca/backend"
 	"github.com/arca-backup/arca/backend/local"
 	"github.com/arca-backup/arca/lock"
 	"github.com/arca-backup/arca/repo"
@@ -210,6 +211,17 @@ func TestRewriteMetadataInterop(t *testing.T) {
 	}
 	// the summary of restic's backup already counts the same files
 	p.same(t, "rewrite", "--snapshot-summary")
+	// a snapshot without summary gets one with the two counts
+	for _, dir := range []string{p.arcaRepo, p.resticRepo} {
+		stripSummaries(t, dir, fx.Password)
+	}
+	out = p.same(t, "rewrite", "--snapshot-summary", "--tag", "daily")
+	if !strings.Contains(out, "modified 2 snapshots") {
+		t.Errorf("unexpected output:\n%s", out)
+	}
+	if list := strings.Join(rewriteSnapshotList(t, p.arcaEnv, nil), "\n"); !strings.Contains(list, `"summary":{"backup_end":"0001-01-01T00:00:00Z","backup_start":"0001-01-01T00:00:00Z","data_added":0`) {
+		t.Errorf("no new summary:\n%s", list)
+	}
 	p.same(t, "rewrite", "-s", "--exclude", "/src/random.bin", "--forget")
 	mustRestic(t, p.arcaEnv, "check")
 }
@@ -314,5 +326,35 @@ func writeForeignLock(t *testing.T, dir, password string, exclusive bool) {
 	}
 	if _, err := r.SaveLock(ctx, buf); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// stripSummaries replaces every snapshot by one without summary.
+func stripSummaries(t *testing.T, dir, password string) {
+	t.Helper()
+	ctx := context.Background()
+	be, err := local.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer be.Close()
+	r, err := repo.Open(ctx, be, password, repo.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	snaps, err := r.Snapshots(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sn := range snaps {
+		old := sn.ID
+		sn.Summary = nil
+		if _, err := r.SaveSnapshot(ctx, sn); err != nil {
+			t.Fatal(err)
+		}
+		if err := be.Remove(ctx, backend.Handle{Type: backend.SnapshotFile, Name: old.String()}); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
