@@ -4,8 +4,9 @@ import "github.com/spf13/cobra"
 
 func init() { registerCommand(newRepairCommand) }
 
-// repairCommandBuilders add the subcommands of repair; each cmd_repair_*.go
-// file appends its builder in an init function.
+// repairCommandBuilders are the builders of the repair subcommands; each
+// cmd_repair_*.go file adds its own with registerRepairCommand in an init
+// function. It is written only during package initialisation.
 var repairCommandBuilders []func(a *app) *cobra.Command
 
 func registerRepairCommand(f func(a *app) *cobra.Command) {
@@ -13,7 +14,7 @@ func registerRepairCommand(f func(a *app) *cobra.Command) {
 }
 
 func newRepairCommand(a *app) *cobra.Command {
-	cmd := &cobra.Command{
+	c := &cobra.Command{
 		Use:   "repair",
 		Short: "Repair the repository",
 		Long: `
@@ -23,7 +24,7 @@ rebuild the index, salvage damaged pack files, and repair broken snapshots.
 		DisableAutoGenTag: true,
 	}
 	for _, b := range repairCommandBuilders {
-		cmd.AddCommand(b(a))
+		c.AddCommand(b(a))
 	}
-	return cmd
+	return c
 }
