@@ -81,6 +81,8 @@ repositories with the same commands, flags and output.`,
 			return a.opts.finish(c.Flags())
 		},
 	}
+	// restic has no "completion" command (generate writes the scripts)
+	root.CompletionOptions.DisableDefaultCmd = true
 	root.SetIn(a.stdin)
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
@@ -151,7 +153,8 @@ func (o *globalOptions) addFlags(f *pflag.FlagSet) {
 	f.BoolVar(&o.InsecureNoPassword, "insecure-no-password", false, "use an empty password for the repository, must be passed to every restic command (insecure)")
 	f.BoolVar(&o.InsecureTLS, "insecure-tls", false, "skip TLS certificate verification when connecting to the repository (insecure)")
 	f.BoolVar(&o.CleanupCache, "cleanup-cache", false, "auto remove old cache directories")
-	f.StringVar(&o.Compression, "compression", "auto", "compression mode (only available for repository format version 2), one of (auto|off|fastest|better|max) (default: $RESTIC_COMPRESSION)")
+	o.Compression = "auto"
+	f.Var(modeFlag{&o.Compression}, "compression", "compression mode (only available for repository format version 2), one of (auto|off|fastest|better|max) (default: $RESTIC_COMPRESSION)")
 	f.BoolVar(&o.NoExtraVerify, "no-extra-verify", false, "skip additional verification of data before upload (see documentation)")
 	f.IntVar(&o.LimitUpload, "limit-upload", 0, "limits uploads to a maximum `rate` in KiB/s. (default: unlimited)")
 	f.IntVar(&o.LimitDownload, "limit-download", 0, "limits downloads to a maximum `rate` in KiB/s. (default: unlimited)")
@@ -160,6 +163,19 @@ func (o *globalOptions) addFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.HTTPUserAgent, "http-user-agent", "", "set a http user agent for outgoing http requests")
 	f.DurationVar(&o.StuckTimeout, "stuck-request-timeout", 5*time.Minute, "`duration` after which to retry stuck requests")
 }
+
+// modeFlag is a string flag shown as "--compression mode" with an unquoted
+// default in help and man pages, as restic's own flag type shows it.
+type modeFlag struct{ p *string }
+
+func (m modeFlag) String() string {
+	if m.p == nil {
+		return ""
+	}
+	return *m.p
+}
+func (m modeFlag) Set(s string) error { *m.p = s; return nil }
+func (m modeFlag) Type() string       { return "mode" }
 
 // env returns an environment variable; set-but-empty counts as unset.
 func env(name string) string { return os.Getenv(name) }

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestGenerateManPagesMatchRestic writes the man pages with both programs:
+// every command both have gets the same page, byte for byte, except the
+// pages whose text arca changes on purpose.
+func TestGenerateManPagesMatchRestic(t *testing.T) {
+	want, got := t.TempDir(), t.TempDir()
+	mustRestic(t, nil, "generate", "--man", want)
+	if out, stderr, code := arcaCmd(t, "generate", "--man", got); code != 0 || out != "writing man pages to directory "+got+"\n" {
+		t.Fatalf("arca generate --man: exit %d\n%s%s", code, out, stderr)
+	}
+	// arca's own words: the root page, unlock (self-expiring locks), the
+	// version text, and repair's list of subcommands
+	differ := map[string]bool{"restic.1": true, "restic-unlock.1": true, "restic-version.1": true, "restic-repair.1": true}
+	pages, err := os.ReadDir(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	same := 0
+	for _, p := range pages {
+		w, err := os.ReadFile(filepath.Join(want, p.Name()))
+		if err != nil {
+			continue // a command restic does not have (locks)
+		}
+		g, _ := os.ReadFile(filepath.Join(got, p.Name()))
+		if differ[p.Name()] {
+			continue
+		}
+		if string(g) != string(w) {
+			t.Errorf("%s differs from restic's", p.Name())
+		}
+		same++
+	}
+	if same < 20 {
+		t.Fatalf("only %d man pages compared", same)
+	}
+}
+
+func TestGenerateCompletions(t *testing.T) {
+	dir := t.TempDir()
+	zsh := filepath.Join(dir, "_restic")
+	out, stderr, code := arcaCmd(t, "generate", "--bash-completion", "-", "--zsh-completion", zsh)
+	if code != 0 || !strings.Contains(out, "# bash completion for restic") {
+		t.Fatalf("bash completion: exit %d\n%.200s\n%s", code, out, stderr)
+	}
+	if buf, err := os.ReadFile(zsh); err != nil || !strings.Contains(string(buf), "#compdef restic") {
+		t.Fatalf("zsh completion file: %v\n%.200s", err, buf)
+	}
+	for _, tc := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"generate"}, "nothing to do, please specify at least one output file/dir"},
+		{[]string{"generate", "--bash-completion", "-", "--fish-completion", "-"}, "for single shell only"},
+		{[]string{"generate", "extra"}, "expects no arguments"},
+	} {
+		_, stderr, code := arcaCmd(t, tc.args...)
+		_, rstderr, rcode := runRestic(t, nil, tc.args...)
+		if code != 1 || rcode != 1 || !strings.Contains(stderr, tc.msg) || !strings.Contains(string(rstderr), tc.msg) {
+			t.Errorf("%v: arca exit %d %q, restic exit %d %q", tc.args, code, stderr, rcode, rstderr)
+		}
+	}
+}
