@@ -12,7 +12,7 @@ import (
 func init() { registerCommand(newGenerateCommand) }
 
 type generateOptions struct {
-	manDir                                     string
+	manDir                                      string
 	bashFile, fishFile, zshFile, powershellFile string
 }
 

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -164,17 +165,21 @@ func (a *app) backendFor(ctx context.Context, loc string, create bool) (backend.
 	var be backend.Backend
 	switch cfg := l.Config.(type) {
 	case *location.LocalConfig:
-		if create {
-			be = local.New(cfg.Path)
-			break
-		}
-		be, err = local.Open(ctx, cfg.Path)
+		conns, err := localConnections(xopts)
 		if err != nil {
+			return nil, err
+		}
+		var lb *local.Backend
+		if create {
+			lb = local.New(cfg.Path)
+		} else if lb, err = local.Open(ctx, cfg.Path); err != nil {
 			if errors.Is(err, backend.ErrNoRepository) || errors.Is(err, backend.ErrNotExist) {
 				return nil, fmt.Errorf("Fatal: %w: unable to open config file: %v\nIs there a repository at the following location?\n%v", repo.ErrNoRepository, configStatError(err), l.String())
 			}
 			return nil, err
 		}
+		lb.SetConnections(conns)
+		be = lb
 	case *location.S3Config:
 		be, err = a.openS3Backend(ctx, l, cfg, xopts, create)
 		if err != nil {
@@ -189,6 +194,29 @@ func (a *app) backendFor(ctx context.Context, loc string, create bool) (backend.
 		return nil, fatalf("backend %q is not supported yet", l.Scheme)
 	}
 	return limiter.Wrap(be, int64(a.opts.LimitUpload)*1024, int64(a.opts.LimitDownload)*1024), nil
+}
+
+// localConnections reads -o local.connections (0: the default) and
+// refuses other local.* options, as restic does.
+func localConnections(xopts map[string]string) (uint, error) {
+	var n uint64
+	for k, v := range xopts {
+		name, ok := strings.CutPrefix(k, "local.")
+		if !ok {
+			continue
+		}
+		if name != "connections" {
+			return 0, fatalf("option %s is not known", k)
+		}
+		var err error
+		if n, err = strconv.ParseUint(v, 10, 32); err != nil {
+			return 0, err
+		}
+		if n == 0 {
+			return 0, fatalf("option local.connections must be a positive number")
+		}
+	}
+	return uint(n), nil
 }
 
 // extendedOptions returns the -o key=value options as a map; a key given
