@@ -180,6 +180,10 @@ func (b *Backend) retry(ctx context.Context, op string, quiet func(error) bool, 
 	bo := &backoff{opts: b.opts, start: time.Now(), interval: b.opts.InitialInterval}
 	for retries := 0; ; retries++ {
 		err := b.try(ctx, f)
+		var stop *consumerError
+		if errors.As(err, &stop) {
+			return stop.err
+		}
 		if err == nil {
 			if retries > 0 && b.opts.Success != nil {
 				b.opts.Success(op, retries)
@@ -301,7 +305,10 @@ func (b *Backend) Save(ctx context.Context, h backend.Handle, rd backend.RewindR
 	})
 }
 
-// Load reads a file; fn starts over on every attempt.
+// Load reads a file; fn starts over on every attempt. Errors of the
+// backend, also those fn meets while reading, are retried; an error fn
+// returns on its own (it got data but rejects it, or cannot store it) ends
+// Load at once and unchanged, unlike restic, which retries those too.
 func (b *Backend) Load(ctx context.Context, h backend.Handle, length int, offset int64, fn func(rd io.Reader) error) error {
 	if t, ok := b.failedLoads.Load(h); ok {
 		if time.Since(t.(time.Time)) < b.opts.FailedLoadExpiry {
@@ -309,25 +316,33 @@ func (b *Backend) Load(ctx context.Context, h backend.Handle, length int, offset
 		}
 		b.failedLoads.Delete(h)
 	}
-	// Whether the last attempt failed in the backend or in fn: fn's own
-	// errors (not caused by reading) do not open the circuit breaker.
-	var fnErr, readErr error
+	consumerFailed := false
 	err := b.retry(ctx, fmt.Sprintf("Load(%v, %v, %v)", h, length, offset), nil, func(a attempt) error {
 		a.progress()
-		fnErr, readErr = nil, nil
+		consumerFailed = false
 		return b.be.Load(a.ctx, h, length, offset, func(rd io.Reader) error {
 			lr := &loadReader{progressReader: a.reader(rd)}
-			fnErr = fn(lr)
-			readErr = lr.err
-			return fnErr
+			err := fn(lr)
+			if err != nil && lr.err == nil {
+				// fn's own verdict on data it did get: not retried.
+				consumerFailed = true
+				return &consumerError{err}
+			}
+			return err
 		})
 	})
-	backendFailed := fnErr == nil || readErr != nil
-	if err != nil && backendFailed && ctx.Err() == nil && !backend.IsPermanent(err) {
+	if err != nil && ctx.Err() == nil && !backend.IsPermanent(err) && !consumerFailed {
 		b.failedLoads.LoadOrStore(h, time.Now())
 	}
 	return err
 }
+
+// consumerError carries an error of Load's fn that did not come from
+// reading: retrying cannot change fn's mind.
+type consumerError struct{ err error }
+
+func (e *consumerError) Error() string { return e.err.Error() }
+func (e *consumerError) Unwrap() error { return e.err }
 
 // loadReader remembers the last error other than io.EOF.
 type loadReader struct {

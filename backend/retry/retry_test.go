@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"sync"
@@ -262,28 +263,39 @@ func TestAtLeastOneRetry(t *testing.T) {
 
 func TestLoadConsumerErrors(t *testing.T) {
 	inner := mem.New()
-	f, be, _ := setup(t, inner, fast())
+	f, be, rep := setup(t, inner, fast())
 	h := pack()
 	_ = inner.Save(context.Background(), h, backend.NewByteReader(data))
-	// A consumer error is retried (the data may have been damaged on the way) ...
+	// fn's own error ends Load at once, unchanged and unreported, and does
+	// not make the file fail later.
+	own := errors.New("cannot write the restored file")
 	calls := 0
 	err := be.Load(context.Background(), h, 0, 0, func(rd io.Reader) error {
 		calls++
-		if calls < 3 {
-			return errors.New("ciphertext verification failed")
+		if _, err := io.ReadFull(rd, make([]byte, 10)); err != nil {
+			return err
 		}
-		_, err := io.Copy(io.Discard, rd)
-		return err
+		return own
 	})
-	if err != nil || calls != 3 {
-		t.Errorf("Load: %v after %d consumer calls, want success after 3", err, calls)
+	if err != own || calls != 1 || f.Calls(faulty.OpLoad) != 1 {
+		t.Errorf("Load with a failing consumer: %v after %d consumer calls", err, calls)
 	}
-	// ... unless it says retrying cannot help.
-	before := f.Calls(faulty.OpLoad)
-	stop := &backend.PermanentError{Err: errors.New("disk full")}
-	err = be.Load(context.Background(), h, 0, 0, func(io.Reader) error { return stop })
-	if !errors.Is(err, stop) || f.Calls(faulty.OpLoad)-before != 1 {
-		t.Errorf("Load with a permanent consumer error: %v after %d calls", err, f.Calls(faulty.OpLoad)-before)
+	if len(rep.retries)+len(rep.failures) != 0 {
+		t.Errorf("consumer error reported: %q %q", rep.retries, rep.failures)
+	}
+	// A read error that fn passes on is the backend's failure: retried.
+	f.Inject(faulty.Fault{Op: faulty.OpLoad, Count: 2, After: 100})
+	calls = 0
+	err = be.Load(context.Background(), h, 0, 0, func(rd io.Reader) error {
+		calls++
+		_, err := io.Copy(io.Discard, rd)
+		if err != nil {
+			return fmt.Errorf("read pack: %w", err)
+		}
+		return nil
+	})
+	if err != nil || calls != 3 || len(rep.retries) != 2 {
+		t.Errorf("Load with read errors: %v after %d consumer calls, reports %q", err, calls, rep.retries)
 	}
 }
 
