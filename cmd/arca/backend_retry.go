@@ -1,0 +1,28 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/arca-backup/arca/backend"
+	"github.com/arca-backup/arca/backend/retry"
+)
+
+// withRetries wraps be so that transient errors are retried for up to 15
+// minutes, stuck transfers are cancelled after --stuck-request-timeout, and
+// every retry is reported on stderr in restic's words.
+func (a *app) withRetries(be backend.Backend) backend.Backend {
+	opts := retry.DefaultOptions()
+	opts.StuckTimeout = a.opts.StuckTimeout
+	opts.Report = func(op string, err error, wait time.Duration) {
+		if wait >= 0 {
+			fmt.Fprintf(a.stderr, "%v returned error, retrying after %v: %v\n", op, wait, err)
+		} else {
+			fmt.Fprintf(a.stderr, "%v failed: %v\n", op, err)
+		}
+	}
+	opts.Success = func(op string, retries int) {
+		fmt.Fprintf(a.stderr, "%v operation successful after %d retries\n", op, retries)
+	}
+	return retry.Wrap(be, opts)
+}
