@@ -55,9 +55,14 @@ func TestConformance(t *testing.T) {
 	backendtest.Run(t, func(t *testing.T) backend.Backend { return createRepo(t, s) })
 }
 
-func TestConformanceWithAuth(t *testing.T) {
+// TestAuth runs the tests that need a server with HTTP basic
+// authentication on one such server.
+func TestAuth(t *testing.T) {
 	s := resttest.StartAuth(t)
-	backendtest.Run(t, func(t *testing.T) backend.Backend { return createRepo(t, s) })
+	t.Run("Conformance", func(t *testing.T) {
+		backendtest.Run(t, func(t *testing.T) backend.Backend { return createRepo(t, s) })
+	})
+	t.Run("Credentials", func(t *testing.T) { testCredentials(t, s) })
 }
 
 // TestRepositoryLayout checks the URLs files go to: data files without the
@@ -84,11 +89,10 @@ func TestRepositoryLayout(t *testing.T) {
 	}
 }
 
-// TestCredentials checks basic authentication from the URL and from
+// testCredentials checks basic authentication from the URL and from
 // SetCredentials, the errors for wrong or missing credentials, and that
 // the password never shows.
-func TestCredentials(t *testing.T) {
-	s := resttest.StartAuth(t)
+func testCredentials(t *testing.T, s resttest.Server) {
 	ctx := context.Background()
 	good := createRepo(t, s)
 	if err := good.Save(ctx, backend.Handle{Type: backend.ConfigFile}, backend.NewByteReader([]byte("cfg"))); err != nil {

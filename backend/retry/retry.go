@@ -54,7 +54,8 @@ type Options struct {
 	// Report is called before each retry with the operation (restic's
 	// form: "Save(<data/4a2c5e8d01>)"), the error and the wait, and once
 	// with a negative wait when the operation finally fails (not when the
-	// caller's context ended, nor for a Stat of a missing file).
+	// caller's context ended, nor for a Stat of a missing file or a Load
+	// of a lock file that is gone).
 	Report func(op string, err error, wait time.Duration)
 	// Success is called when an operation succeeds after retries.
 	Success func(op string, retries int)
@@ -317,7 +318,13 @@ func (b *Backend) Load(ctx context.Context, h backend.Handle, length int, offset
 		b.failedLoads.Delete(h)
 	}
 	consumerFailed := false
-	err := b.retry(ctx, fmt.Sprintf("Load(%v, %v, %v)", h, length, offset), nil, func(a attempt) error {
+	// A lock file that vanished between listing and loading was released
+	// by its holder: normal, not worth a report (restic reports it).
+	var quiet func(error) bool
+	if h.Type == backend.LockFile {
+		quiet = backend.IsNotExist
+	}
+	err := b.retry(ctx, fmt.Sprintf("Load(%v, %v, %v)", h, length, offset), quiet, func(a attempt) error {
 		a.progress()
 		consumerFailed = false
 		return b.be.Load(a.ctx, h, length, offset, func(rd io.Reader) error {

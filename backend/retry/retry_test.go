@@ -185,6 +185,11 @@ func TestNoRetryOfPermanentErrors(t *testing.T) {
 	if len(rep.retries) != 0 {
 		t.Errorf("retries reported: %q", rep.retries)
 	}
+	// A lock file that is gone is not reported.
+	_, err = load(context.Background(), be, backend.Handle{Type: backend.LockFile, Name: "aa"})
+	if !backend.IsNotExist(err) || len(rep.failures) != 2 {
+		t.Errorf("Load of a vanished lock: %v, failures %q", err, rep.failures)
+	}
 }
 
 func TestNoRetryAfterCancel(t *testing.T) {
