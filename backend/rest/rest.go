@@ -179,6 +179,14 @@ func (b *Backend) url(h backend.Handle) string {
 	return b.base + h.Type.Dir() + "/" + url.PathEscape(h.Name)
 }
 
+// begin checks h and takes a connection slot for a request about it.
+func (b *Backend) begin(ctx context.Context, h backend.Handle) (release func(), err error) {
+	if err := checkHandle(h); err != nil {
+		return nil, err
+	}
+	return b.acquire(ctx)
+}
+
 func checkHandle(h backend.Handle) error {
 	switch {
 	case h.Type < backend.PackFile || h.Type > backend.ConfigFile:
@@ -230,31 +238,33 @@ func (b *Backend) Create(ctx context.Context) error {
 		return err
 	}
 	req.Header.Set("Content-Type", "binary/octet-stream")
+	_, err = b.roundTrip(req, "create repository", backend.Handle{})
+	return err
+}
+
+// roundTrip sends a request whose answer has no body of interest, drops
+// the body and turns a status other than 200 into an error.
+func (b *Backend) roundTrip(req *http.Request, op string, h backend.Handle) (*http.Response, error) {
 	resp, err := b.client.Do(req)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := drainAndClose(resp); err != nil {
-		return fmt.Errorf("rest: create repository: %w", err)
+		return nil, fmt.Errorf("rest: %s %v: %w", op, h, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return statusError(backend.Handle{}, resp)
+		return nil, statusError(h, resp)
 	}
-	return nil
+	return resp, nil
 }
 
 // Save stores a file with one POST of exactly rd.Length() bytes.
 func (b *Backend) Save(ctx context.Context, h backend.Handle, rd backend.RewindReader) error {
-	if err := checkHandle(h); err != nil {
-		return err
-	}
-	release, err := b.acquire(ctx)
+	release, err := b.begin(ctx, h)
 	if err != nil {
 		return err
 	}
 	defer release()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	// NopCloser: the client must not close the caller's reader. It also
 	// hides WriteTo, so a reader that breaks its Length promise is noticed.
 	req, err := b.request(ctx, http.MethodPost, b.url(h), io.NopCloser(rd))
@@ -273,36 +283,22 @@ func (b *Backend) Save(ctx context.Context, h backend.Handle, rd backend.RewindR
 	if req.ContentLength == 0 {
 		req.Body = http.NoBody
 	}
-	resp, err := b.client.Do(req)
-	if err != nil {
-		return err
-	}
-	if err := drainAndClose(resp); err != nil {
-		return fmt.Errorf("rest: save %v: %w", h, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return statusError(h, resp)
-	}
-	return nil
+	_, err = b.roundTrip(req, "save", h)
+	return err
 }
 
 // Load reads length bytes at offset (length 0: to the end) with a Range
 // request. A file shorter than that is a permanent error wrapping
 // backend.ErrTooShort. fn's error is returned unchanged.
 func (b *Backend) Load(ctx context.Context, h backend.Handle, length int, offset int64, fn func(rd io.Reader) error) error {
-	if err := checkHandle(h); err != nil {
-		return err
-	}
 	if length < 0 || offset < 0 {
 		return &backend.PermanentError{Err: fmt.Errorf("rest: load %v: invalid range (length %d, offset %d)", h, length, offset)}
 	}
-	release, err := b.acquire(ctx)
+	release, err := b.begin(ctx, h)
 	if err != nil {
 		return err
 	}
 	defer release()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 
 	body, err := b.open(ctx, h, length, offset)
 	if err != nil {
@@ -410,10 +406,7 @@ func (r *exactReader) Close() error { return r.rc.Close() }
 // Stat returns a file's size with a HEAD request. The protocol has no
 // modification times.
 func (b *Backend) Stat(ctx context.Context, h backend.Handle) (backend.FileInfo, error) {
-	if err := checkHandle(h); err != nil {
-		return backend.FileInfo{}, err
-	}
-	release, err := b.acquire(ctx)
+	release, err := b.begin(ctx, h)
 	if err != nil {
 		return backend.FileInfo{}, err
 	}
@@ -426,15 +419,9 @@ func (b *Backend) stat(ctx context.Context, h backend.Handle) (backend.FileInfo,
 	if err != nil {
 		return backend.FileInfo{}, err
 	}
-	resp, err := b.client.Do(req)
+	resp, err := b.roundTrip(req, "stat", h)
 	if err != nil {
 		return backend.FileInfo{}, err
-	}
-	if err := drainAndClose(resp); err != nil {
-		return backend.FileInfo{}, fmt.Errorf("rest: stat %v: %w", h, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return backend.FileInfo{}, statusError(h, resp)
 	}
 	if resp.ContentLength < 0 {
 		return backend.FileInfo{}, fmt.Errorf("rest: stat %v: the server sent no length", h)
@@ -444,10 +431,7 @@ func (b *Backend) stat(ctx context.Context, h backend.Handle) (backend.FileInfo,
 
 // Remove deletes a file.
 func (b *Backend) Remove(ctx context.Context, h backend.Handle) error {
-	if err := checkHandle(h); err != nil {
-		return err
-	}
-	release, err := b.acquire(ctx)
+	release, err := b.begin(ctx, h)
 	if err != nil {
 		return err
 	}
@@ -456,17 +440,8 @@ func (b *Backend) Remove(ctx context.Context, h backend.Handle) error {
 	if err != nil {
 		return err
 	}
-	resp, err := b.client.Do(req)
-	if err != nil {
-		return err
-	}
-	if err := drainAndClose(resp); err != nil {
-		return fmt.Errorf("rest: remove %v: %w", h, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return statusError(h, resp)
-	}
-	return nil
+	_, err = b.roundTrip(req, "remove", h)
+	return err
 }
 
 // List calls fn for every file of type t (for the config file: the config
