@@ -248,12 +248,9 @@ func (b *Backend) try(ctx context.Context, f func(a attempt) error) error {
 	defer timer.Stop()
 
 	err := f(attempt{ctx: actx, progress: func() { last.Store(int64(time.Since(start))) }, stuck: &stuck})
-	if stuck.Load() && ctx.Err() == nil {
-		msg := "no progress"
-		if err != nil {
-			msg = err.Error()
-		}
-		return fmt.Errorf("%w: no progress for %v (%s)", ErrStuck, timeout, msg)
+	if err != nil && stuck.Load() && ctx.Err() == nil {
+		// not the caller's cancellation, so not permanent
+		return fmt.Errorf("%w: no progress for %v (%v)", ErrStuck, timeout, err)
 	}
 	return err
 }

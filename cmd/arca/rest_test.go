@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"os"
 	"path"
 	"path/filepath"
 	"strings"
@@ -128,8 +129,18 @@ func TestRESTInterop(t *testing.T) {
 	mustRestic(t, resticTestEnv(loc, password), "restore", ids[0], "--target", dst)
 	compareTrees(t, src, filepath.Join(dst, src), compareOptions{})
 
-	// options arca does not know are refused as restic refuses them
-	for _, args := range [][]string{{"-o", "rest.nosuchoption=1", "snapshots"}, {"-o", "rest.connections=many", "snapshots"}} {
+	// unknown options and unreadable certificates are refused as restic refuses them
+	garbage := filepath.Join(t.TempDir(), "garbage.pem")
+	if err := os.WriteFile(garbage, []byte("no certificate here\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"-o", "rest.nosuchoption=1", "snapshots"},
+		{"-o", "rest.connections=many", "snapshots"},
+		{"--cacert", filepath.Join(t.TempDir(), "missing.pem"), "snapshots"},
+		{"--cacert", garbage, "snapshots"},
+		{"--tls-client-cert", garbage, "snapshots"},
+	} {
 		want, got := r.both(t, args...)
 		compareExact(t, args, want, got)
 	}
