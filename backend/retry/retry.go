@@ -59,6 +59,13 @@ type Options struct {
 	Report func(op string, err error, wait time.Duration)
 	// Success is called when an operation succeeds after retries.
 	Success func(op string, retries int)
+
+	// TryOnce, when it returns true for a file type, makes operations on
+	// such files a single attempt (still under the stuck watchdog), with
+	// no reports: for callers that retry on a schedule of their own, such
+	// as the lock package, whose self-fencing deadlines must not be
+	// overrun by retries underneath.
+	TryOnce func(t backend.FileType) bool
 }
 
 // DefaultOptions returns restic's settings, without the watchdog.
@@ -170,9 +177,9 @@ func (a attempt) reader(rd io.Reader) progressReader {
 	return progressReader{rd: rd, progress: a.progress, stuck: a.stuck}
 }
 
-// retry runs f until it succeeds or retrying must stop. quiet decides
-// which final errors are not reported.
-func (b *Backend) retry(ctx context.Context, op string, quiet func(error) bool, f func(a attempt) error) error {
+// retry runs f, an operation on files of type t, until it succeeds or
+// retrying must stop. quiet decides which final errors are not reported.
+func (b *Backend) retry(ctx context.Context, t backend.FileType, op string, quiet func(error) bool, f func(a attempt) error) error {
 	// A cancelled context never reaches the backend, so nothing changes in
 	// the repository after cancellation.
 	if err := ctx.Err(); err != nil {
@@ -191,7 +198,7 @@ func (b *Backend) retry(ctx context.Context, op string, quiet func(error) bool, 
 			}
 			return nil
 		}
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || (b.opts.TryOnce != nil && b.opts.TryOnce(t)) {
 			return err
 		}
 		var wait time.Duration
@@ -285,7 +292,7 @@ func (r *rewindReader) Length() int64 { return r.rd.Length() }
 // Save stores a file, rewinding rd before every attempt.
 func (b *Backend) Save(ctx context.Context, h backend.Handle, rd backend.RewindReader) error {
 	atomicReplace := b.be.Properties().HasAtomicReplace
-	return b.retry(ctx, fmt.Sprintf("Save(%v)", h), nil, func(a attempt) error {
+	return b.retry(ctx, h.Type, fmt.Sprintf("Save(%v)", h), nil, func(a attempt) error {
 		if err := rd.Rewind(); err != nil {
 			return &backend.PermanentError{Err: fmt.Errorf("save %v: rewind: %w", h, err)}
 		}
@@ -321,7 +328,7 @@ func (b *Backend) Load(ctx context.Context, h backend.Handle, length int, offset
 	if h.Type == backend.LockFile {
 		quiet = backend.IsNotExist
 	}
-	err := b.retry(ctx, fmt.Sprintf("Load(%v, %v, %v)", h, length, offset), quiet, func(a attempt) error {
+	err := b.retry(ctx, h.Type, fmt.Sprintf("Load(%v, %v, %v)", h, length, offset), quiet, func(a attempt) error {
 		a.progress()
 		consumerFailed = false
 		return b.be.Load(a.ctx, h, length, offset, func(rd io.Reader) error {
@@ -366,7 +373,7 @@ func (r *loadReader) Read(p []byte) (int, error) {
 // and not reported: Stat is how callers ask whether a file exists.
 func (b *Backend) Stat(ctx context.Context, h backend.Handle) (backend.FileInfo, error) {
 	var fi backend.FileInfo
-	err := b.retry(ctx, fmt.Sprintf("Stat(%v)", h), backend.IsNotExist, func(a attempt) error {
+	err := b.retry(ctx, h.Type, fmt.Sprintf("Stat(%v)", h), backend.IsNotExist, func(a attempt) error {
 		var err error
 		fi, err = b.be.Stat(a.ctx, h)
 		return err
@@ -376,7 +383,7 @@ func (b *Backend) Stat(ctx context.Context, h backend.Handle) (backend.FileInfo,
 
 // Remove deletes a file.
 func (b *Backend) Remove(ctx context.Context, h backend.Handle) error {
-	return b.retry(ctx, fmt.Sprintf("Remove(%v)", h), nil, func(a attempt) error {
+	return b.retry(ctx, h.Type, fmt.Sprintf("Remove(%v)", h), nil, func(a attempt) error {
 		return b.be.Remove(a.ctx, h)
 	})
 }
@@ -387,7 +394,7 @@ func (b *Backend) Remove(ctx context.Context, h backend.Handle) error {
 func (b *Backend) List(ctx context.Context, t backend.FileType, fn func(backend.FileInfo) error) error {
 	seen := make(map[string]struct{})
 	var fnErr error
-	err := b.retry(ctx, fmt.Sprintf("List(%v)", t), func(error) bool { return fnErr != nil }, func(a attempt) error {
+	err := b.retry(ctx, t, fmt.Sprintf("List(%v)", t), func(error) bool { return fnErr != nil }, func(a attempt) error {
 		return b.be.List(a.ctx, t, func(fi backend.FileInfo) error {
 			a.progress()
 			if _, dup := seen[fi.Name]; dup {

@@ -428,3 +428,34 @@ func TestSlowButProgressing(t *testing.T) {
 		t.Errorf("Save tried %d times (reports %q), want once", n, rep.retries)
 	}
 }
+
+// TestTryOnce: operations on the chosen file types are tried once, but
+// still under the stuck watchdog.
+func TestTryOnce(t *testing.T) {
+	o := fast()
+	o.StuckTimeout = 50 * time.Millisecond
+	o.TryOnce = func(t backend.FileType) bool { return t == backend.LockFile }
+	f, be, rep := setup(t, nil, o)
+	f.Inject(faulty.Fault{Op: faulty.OpSave, Count: 3})
+	lock := backend.Handle{Type: backend.LockFile, Name: "aa"}
+	if err := be.Save(context.Background(), lock, backend.NewByteReader(data)); !errors.Is(err, faulty.ErrInjected) {
+		t.Errorf("Save of a lock: %v", err)
+	}
+	if n := f.Calls(faulty.OpSave); n != 1 {
+		t.Errorf("Save of a lock tried %d times, want 1", n)
+	}
+	if err := be.Save(context.Background(), pack(), backend.NewByteReader(data)); err != nil {
+		t.Errorf("Save of a pack: %v", err)
+	}
+	if n := f.Calls(faulty.OpSave); n != 4 {
+		t.Errorf("%d Save calls in all, want 1 + 3", n)
+	}
+	if len(rep.retries) != 2 || len(rep.failures) != 0 {
+		t.Errorf("reports: retries %q, failures %q", rep.retries, rep.failures)
+	}
+	f.Inject(faulty.Fault{Op: faulty.OpList, Stall: true})
+	err := be.List(context.Background(), backend.LockFile, func(backend.FileInfo) error { return nil })
+	if !errors.Is(err, retry.ErrStuck) || f.Calls(faulty.OpList) != 1 {
+		t.Errorf("stuck List of locks: %v after %d calls", err, f.Calls(faulty.OpList))
+	}
+}
