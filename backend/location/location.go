@@ -274,7 +274,7 @@ var ErrNotImplemented = errors.New("not supported yet")
 // Implemented reports whether arca has a backend for scheme.
 func Implemented(scheme string) bool {
 	switch scheme {
-	case "local", "s3", "sftp":
+	case "local", "rest", "s3", "sftp":
 		return true
 	}
 	return false

@@ -147,8 +147,8 @@ func (a *app) createBackend(ctx context.Context, loc string) (backend.Backend, e
 	return a.backendFor(ctx, loc, true)
 }
 
-// backendFor opens the backend for loc, wrapped in the rate limiter. With
-// create, a missing repository is not an error.
+// backendFor opens the backend for loc, wrapped in the rate limiter and
+// the retries. With create, a missing repository is not an error.
 func (a *app) backendFor(ctx context.Context, loc string, create bool) (backend.Backend, error) {
 	l, err := location.Parse(loc)
 	if err != nil {
@@ -190,10 +190,23 @@ func (a *app) backendFor(ctx context.Context, loc string, create bool) (backend.
 		if err != nil {
 			return nil, err
 		}
+	case *location.RESTConfig:
+		be, err = a.restBackend(ctx, cfg, xopts, create, l.String())
+		if err != nil {
+			return nil, err
+		}
 	default:
 		return nil, fatalf("backend %q is not supported yet", l.Scheme)
 	}
-	return limiter.Wrap(be, int64(a.opts.LimitUpload)*1024, int64(a.opts.LimitDownload)*1024), nil
+	be = a.withRetries(limiter.Wrap(be, int64(a.opts.LimitUpload)*1024, int64(a.opts.LimitDownload)*1024))
+	// the S3 and SFTP backends check for the config file when they open
+	if !create && l.Scheme == "rest" {
+		if err := checkRepositoryConfig(ctx, be, l.String()); err != nil {
+			be.Close()
+			return nil, err
+		}
+	}
+	return be, nil
 }
 
 // localConnections reads -o local.connections (0: the default) and
