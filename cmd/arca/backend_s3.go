@@ -21,8 +21,13 @@ func (a *app) openS3Backend(ctx context.Context, l location.Location, loc *locat
 	if err != nil {
 		return nil, fatalf("unable to open repository at %s: %v", l.String(), err)
 	}
-	// cfg.Transport stays nil (the SDK's transport, which honours
-	// AWS_CA_BUNDLE) until --cacert/--insecure-tls build one.
+	// Without TLS options the SDK's own transport is used: it honours
+	// AWS_CA_BUNDLE and the SDK's other settings.
+	if len(a.opts.CACerts) > 0 || a.opts.TLSClientCert != "" || a.opts.InsecureTLS || a.opts.HTTPUserAgent != "" {
+		if cfg.Transport, err = a.httpTransport(); err != nil {
+			return nil, err
+		}
+	}
 	if create {
 		return s3.New(ctx, cfg)
 	}
