@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -604,4 +605,41 @@ func TestParseSize(t *testing.T) {
 	if _, err := parseSize("lots"); err == nil {
 		t.Error("parseSize(lots) succeeded")
 	}
+}
+
+// TestMain lets the test binary act as the harness's measuring child.
+func TestMain(m *testing.M) {
+	if os.Getenv(measureChildEnv) == "1" {
+		os.Exit(runMeasuringChild(os.Args[1:]))
+	}
+	os.Exit(m.Run())
+}
+
+// TestMeasurePeakMemoryIsTheProgramsOwn: a small program measured by the
+// harness reports its own peak memory, not the harness's, and a larger
+// one reports more.
+func TestMeasurePeakMemoryIsTheProgramsOwn(t *testing.T) {
+	ballast := make([]byte, 200<<20) // make this process large
+	for i := range ballast {
+		ballast[i] = 1
+	}
+	ctx := context.Background()
+	small, err := measure(ctx, "/bin/true", nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if small.MaxRSS > 50<<20 {
+		t.Errorf("/bin/true measured at %d MiB: the harness's memory leaks into the figure", small.MaxRSS>>20)
+	}
+	big, err := measure(ctx, "/bin/sh", nil, "", "-c", `x=$(head -c 60000000 /dev/zero | tr '\0' a); echo ${#x}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if big.MaxRSS < 60<<20 || big.MaxRSS < small.MaxRSS {
+		t.Errorf("a shell holding 60 MB measured at %d MiB", big.MaxRSS>>20)
+	}
+	if _, err := measure(ctx, "/bin/false", nil, ""); err == nil {
+		t.Error("a failing program measured without error")
+	}
+	runtime.KeepAlive(ballast)
 }

@@ -23,6 +23,9 @@ import (
 )
 
 func main() {
+	if os.Getenv(measureChildEnv) == "1" {
+		os.Exit(runMeasuringChild(os.Args[1:]))
+	}
 	if err := run(os.Args[1:]); errors.Is(err, flag.ErrHelp) {
 		return
 	} else if err != nil {

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -62,25 +61,30 @@ func notAvailable(err error) bool {
 // measure runs bin with args and env and returns its wall time, CPU time
 // (user+system) and peak resident memory.
 func measure(ctx context.Context, bin string, env []string, dir string, args ...string) (sample, error) {
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = append(os.Environ(), env...)
+	cmd, usageOf, err := measuredCommand(bin, args)
+	if err != nil {
+		return sample{}, err
+	}
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Dir = dir
 	var out bytes.Buffer
 	cmd.Stdout = &out
 	cmd.Stderr = &out
 	start := time.Now()
-	err := cmd.Run()
+	if err = cmd.Start(); err == nil {
+		stop := context.AfterFunc(ctx, func() { _ = cmd.Process.Kill() })
+		err = cmd.Wait()
+		stop()
+	}
 	wall := time.Since(start)
+	u, uerr := usageOf()
 	if err != nil {
 		return sample{}, &runError{cmd: filepath.Base(bin) + " " + strings.Join(args, " "), err: err, output: string(tail(out.Bytes(), 2000))}
 	}
-	ru, _ := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	s := sample{Wall: wall}
-	if ru != nil {
-		s.CPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-		s.MaxRSS = ru.Maxrss * 1024 // Linux reports KiB
+	if uerr != nil {
+		return sample{}, uerr
 	}
-	return s, nil
+	return sample{Wall: wall, CPU: u.CPU, MaxRSS: u.MaxRSS}, nil
 }
 
 func tail(b []byte, n int) []byte {
