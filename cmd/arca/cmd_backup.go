@@ -484,7 +484,7 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions, args []string) er
 	if a.opts.verbosity() >= 2 && !a.opts.JSON {
 		a.printf("open repository\n")
 	}
-	mode := lockShared
+	mode := lockAppend
 	if o.dryRun {
 		mode = lockNone
 	}

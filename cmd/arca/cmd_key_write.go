@@ -102,7 +102,7 @@ current key being used to access the repository.
 }
 
 func (a *app) runKeyAdd(ctx context.Context, opts *newKeyOptions) error {
-	s, err := a.openSession(ctx, lockShared)
+	s, err := a.openSession(ctx, lockAppend)
 	if err != nil {
 		return err
 	}

@@ -131,7 +131,11 @@ func (a *app) runPrune(ctx context.Context, f pruneFlags) error {
 	if a.opts.NoLock && !f.dryRun {
 		return fatalf("--no-lock is only applicable in combination with --dry-run for prune command")
 	}
-	s, err := a.openSession(ctx, lockExclusive)
+	mode := lockExclusive
+	if a.opts.NoLock && f.dryRun {
+		mode = lockNone
+	}
+	s, err := a.openSession(ctx, mode)
 	if err != nil {
 		return err
 	}

@@ -75,7 +75,6 @@ func (a *app) runTag(ctx context.Context, opts tagOptions, args []string) error 
 	if !a.opts.JSON {
 		a.printf("create exclusive lock for repository\n")
 	}
-	a.opts.NoLock = false // restic's tag takes its exclusive lock even with --no-lock
 	s, err := a.openSession(ctx, lockExclusive)
 	if err != nil {
 		return err

@@ -65,8 +65,8 @@ const (
 	lockShared
 	lockExclusive
 	// lockAppend is a shared lock that --no-lock does not skip: restic
-	// takes it on a repository that a command writes to (copy's
-	// destination).
+	// takes it for commands that add to a repository (backup, key add,
+	// copy's destination). Exclusive locks are not skipped either.
 	lockAppend
 )
 

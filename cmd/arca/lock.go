@@ -47,7 +47,9 @@ func (a *app) openLocker(ctx context.Context) (*repo.Repository, *lock.Locker, e
 // lockRepository takes the repository lock for a command. It returns a
 // release function and a context that is cancelled when the lock is lost.
 func (a *app) lockRepository(ctx context.Context, r *repo.Repository, mode lockMode) (release func(), lctx context.Context, err error) {
-	if mode == lockNone || (a.opts.NoLock && mode != lockAppend) {
+	// --no-lock skips only read locks, as in restic; commands that allow
+	// it for other locks (check, prune --dry-run, …) ask for lockNone
+	if mode == lockNone || (a.opts.NoLock && mode == lockShared) {
 		return func() {}, ctx, nil
 	}
 	opts, err := a.lockOptions()
