@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -438,7 +439,12 @@ func TestRestoreDamagedPack(t *testing.T) {
 	if !strings.Contains(a.stderr, id) || !strings.Contains(a.stderr, "ignoring error for /src/") {
 		t.Errorf("error does not name the file and pack %s:\n%s", id, a.stderr)
 	}
-	if !strings.Contains(a.stderr, "Fatal: There were 1 errors") || !strings.Contains(r.stderr, "Fatal: There were 1 errors") {
+	// which file the damaged blob belongs to depends on how restic laid
+	// out the pack (at random): a hardlinked file adds errors for its
+	// links, so the count is compared with restic's, not fixed
+	errCount := regexp.MustCompile(`Fatal: There were (\d+) errors`)
+	am, rm := errCount.FindStringSubmatch(a.stderr), errCount.FindStringSubmatch(r.stderr)
+	if am == nil || rm == nil || am[1] != rm[1] {
 		t.Errorf("final error:\narca:   %s\nrestic: %s", a.stderr, r.stderr)
 	}
 	// everything else is there
