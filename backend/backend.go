@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -184,3 +185,40 @@ func NotExist(err error) error {
 	}
 	return &notExistError{err: err}
 }
+
+// CheckHandle rejects a handle of an unknown type, or whose name would
+// leave its type's directory (empty, ".", "..", or with a path separator).
+func CheckHandle(h Handle) error {
+	if h.Type < PackFile || h.Type > ConfigFile {
+		return fmt.Errorf("invalid file type %v", h.Type)
+	}
+	if h.Type == ConfigFile {
+		return nil
+	}
+	if h.Name == "" || h.Name == "." || h.Name == ".." || strings.ContainsAny(h.Name, `/\`) {
+		return fmt.Errorf("invalid file name %q for %v", h.Name, h.Type)
+	}
+	return nil
+}
+
+// Semaphore limits how many requests a backend runs at once.
+type Semaphore chan struct{}
+
+// NewSemaphore returns a semaphore with n slots (at least one).
+func NewSemaphore(n uint) Semaphore { return make(Semaphore, max(n, 1)) }
+
+// Acquire takes a slot, waiting until one is free or ctx ends.
+func (s Semaphore) Acquire(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	select {
+	case s <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Release returns a slot taken by Acquire.
+func (s Semaphore) Release() { <-s }

@@ -158,20 +158,6 @@ func (b *Backend) filename(h backend.Handle) string {
 	return filepath.Join(b.dir, filepath.FromSlash(h.Path()))
 }
 
-// checkHandle rejects names that would leave the file type's directory.
-func checkHandle(h backend.Handle) error {
-	if h.Type < backend.PackFile || h.Type > backend.ConfigFile {
-		return fmt.Errorf("invalid file type %v", h.Type)
-	}
-	if h.Type == backend.ConfigFile {
-		return nil
-	}
-	if h.Name == "" || h.Name == "." || h.Name == ".." || strings.ContainsAny(h.Name, `/\`) {
-		return fmt.Errorf("invalid file name %q for %v", h.Name, h.Type)
-	}
-	return nil
-}
-
 // wrapErr adds the operation and handle to err and classifies it.
 func wrapErr(op string, h backend.Handle, err error) error {
 	switch {
@@ -188,7 +174,7 @@ func wrapErr(op string, h backend.Handle, err error) error {
 // read-only; the directory is synced to commit the rename. An existing file
 // is replaced.
 func (b *Backend) Save(ctx context.Context, h backend.Handle, rd backend.RewindReader) error {
-	if err := checkHandle(h); err != nil {
+	if err := backend.CheckHandle(h); err != nil {
 		return &backend.PermanentError{Err: fmt.Errorf("save %v: %w", h, err)}
 	}
 	if err := ctx.Err(); err != nil {
@@ -286,7 +272,7 @@ func fsyncDir(dir string) error {
 // end). A file shorter than offset+length is an error wrapping
 // backend.ErrTooShort. fn's own error is returned unchanged.
 func (b *Backend) Load(ctx context.Context, h backend.Handle, length int, offset int64, fn func(rd io.Reader) error) error {
-	if err := checkHandle(h); err != nil {
+	if err := backend.CheckHandle(h); err != nil {
 		return &backend.PermanentError{Err: fmt.Errorf("load %v: %w", h, err)}
 	}
 	if length < 0 || offset < 0 {
@@ -324,7 +310,7 @@ func (b *Backend) Load(ctx context.Context, h backend.Handle, length int, offset
 
 // Stat returns the size and modification time of a file.
 func (b *Backend) Stat(ctx context.Context, h backend.Handle) (backend.FileInfo, error) {
-	if err := checkHandle(h); err != nil {
+	if err := backend.CheckHandle(h); err != nil {
 		return backend.FileInfo{}, &backend.PermanentError{Err: fmt.Errorf("stat %v: %w", h, err)}
 	}
 	if err := ctx.Err(); err != nil {
@@ -339,7 +325,7 @@ func (b *Backend) Stat(ctx context.Context, h backend.Handle) (backend.FileInfo,
 
 // Remove deletes a file.
 func (b *Backend) Remove(ctx context.Context, h backend.Handle) error {
-	if err := checkHandle(h); err != nil {
+	if err := backend.CheckHandle(h); err != nil {
 		return &backend.PermanentError{Err: fmt.Errorf("remove %v: %w", h, err)}
 	}
 	if err := ctx.Err(); err != nil {

@@ -76,7 +76,7 @@ type Backend struct {
 	user     *url.Userinfo
 	client   *http.Client
 	conns    uint
-	sem      chan struct{}
+	sem      backend.Semaphore
 }
 
 var _ backend.Backend = (*Backend)(nil)
@@ -114,7 +114,7 @@ func New(cfg Config) (*Backend, error) {
 		user:     user,
 		client:   &http.Client{Transport: rt},
 		conns:    conns,
-		sem:      make(chan struct{}, conns),
+		sem:      backend.NewSemaphore(uint(conns)),
 	}, nil
 }
 
@@ -161,15 +161,10 @@ func (b *Backend) Properties() backend.Properties {
 
 // acquire takes one of the connection slots.
 func (b *Backend) acquire(ctx context.Context) (release func(), err error) {
-	if err := ctx.Err(); err != nil {
+	if err := b.sem.Acquire(ctx); err != nil {
 		return nil, err
 	}
-	select {
-	case b.sem <- struct{}{}:
-		return func() { <-b.sem }, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+	return b.sem.Release, nil
 }
 
 func (b *Backend) url(h backend.Handle) string {

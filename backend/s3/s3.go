@@ -40,7 +40,7 @@ const defaultRegion = "us-east-1"
 type Backend struct {
 	cfg    Config
 	client *s3.Client
-	sem    chan struct{}
+	sem    backend.Semaphore
 	// pageSize limits the keys per listing request (0: the server's
 	// default, 1000 on AWS); set by tests.
 	pageSize int32
@@ -88,7 +88,7 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 	if guessed {
 		region = defaultRegion
 	}
-	b := &Backend{cfg: cfg, sem: make(chan struct{}, cfg.Connections)}
+	b := &Backend{cfg: cfg, sem: backend.NewSemaphore(cfg.Connections)}
 	b.setClient(awsCfg, region)
 	if guessed && isAWS {
 		// As minio-go does for restic: ask AWS where the bucket lives.
@@ -166,16 +166,9 @@ func (b *Backend) Properties() backend.Properties {
 // Close releases nothing: the SDK's connections are idle between calls.
 func (b *Backend) Close() error { return nil }
 
-func (b *Backend) acquire(ctx context.Context) error {
-	select {
-	case b.sem <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+func (b *Backend) acquire(ctx context.Context) error { return b.sem.Acquire(ctx) }
 
-func (b *Backend) release() { <-b.sem }
+func (b *Backend) release() { b.sem.Release() }
 
 // key returns the object key of a handle.
 func (b *Backend) key(h backend.Handle) string {
@@ -185,20 +178,6 @@ func (b *Backend) key(h backend.Handle) string {
 // dirKey returns the key prefix (ending in "/") of a file type's directory.
 func (b *Backend) dirKey(t backend.FileType) string {
 	return path.Join(b.cfg.Prefix, t.Dir()) + "/"
-}
-
-// checkHandle rejects names that would leave the file type's directory.
-func checkHandle(h backend.Handle) error {
-	if h.Type < backend.PackFile || h.Type > backend.ConfigFile {
-		return fmt.Errorf("invalid file type %v", h.Type)
-	}
-	if h.Type == backend.ConfigFile {
-		return nil
-	}
-	if h.Name == "" || h.Name == "." || h.Name == ".." || strings.ContainsAny(h.Name, `/\`) {
-		return fmt.Errorf("invalid file name %q for %v", h.Name, h.Type)
-	}
-	return nil
 }
 
 // wrapErr names the operation, the file and the location, and classifies
@@ -322,7 +301,7 @@ func (b *Backend) ensureBucket(ctx context.Context) error {
 // Save uploads the file in one PutObject request; an existing object is
 // replaced. The body is seekable so that the SDK can hash it and retry.
 func (b *Backend) Save(ctx context.Context, h backend.Handle, rd backend.RewindReader) error {
-	if err := checkHandle(h); err != nil {
+	if err := backend.CheckHandle(h); err != nil {
 		return &backend.PermanentError{Err: fmt.Errorf("save %v: %w", h, err)}
 	}
 	body, err := uploadBody(rd)
@@ -354,7 +333,7 @@ func (b *Backend) Save(ctx context.Context, h backend.Handle, rd backend.RewindR
 // the object is a permanent error wrapping backend.ErrTooShort. fn's own
 // error is returned unchanged.
 func (b *Backend) Load(ctx context.Context, h backend.Handle, length int, offset int64, fn func(rd io.Reader) error) error {
-	if err := checkHandle(h); err != nil {
+	if err := backend.CheckHandle(h); err != nil {
 		return &backend.PermanentError{Err: fmt.Errorf("load %v: %w", h, err)}
 	}
 	if length < 0 || offset < 0 {
@@ -418,7 +397,7 @@ func (b *Backend) tooShort(h backend.Handle, length int, offset int64, detail st
 
 // Stat returns the size and modification time of a file.
 func (b *Backend) Stat(ctx context.Context, h backend.Handle) (backend.FileInfo, error) {
-	if err := checkHandle(h); err != nil {
+	if err := backend.CheckHandle(h); err != nil {
 		return backend.FileInfo{}, &backend.PermanentError{Err: fmt.Errorf("stat %v: %w", h, err)}
 	}
 	if err := b.acquire(ctx); err != nil {
@@ -434,7 +413,7 @@ func (b *Backend) Stat(ctx context.Context, h backend.Handle) (backend.FileInfo,
 
 // Remove deletes a file. Deleting a missing object succeeds on S3.
 func (b *Backend) Remove(ctx context.Context, h backend.Handle) error {
-	if err := checkHandle(h); err != nil {
+	if err := backend.CheckHandle(h); err != nil {
 		return &backend.PermanentError{Err: fmt.Errorf("remove %v: %w", h, err)}
 	}
 	if err := b.acquire(ctx); err != nil {

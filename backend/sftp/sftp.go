@@ -62,7 +62,7 @@ type Backend struct {
 	dir         string
 	proc        *process
 	c           *sftp.Client
-	sem         chan struct{}
+	sem         backend.Semaphore
 	modes       Modes
 	posixRename bool
 	closeOnce   sync.Once
@@ -88,7 +88,7 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 		dir:         cfg.Path,
 		proc:        proc,
 		c:           proc.client,
-		sem:         make(chan struct{}, cfg.Connections),
+		sem:         backend.NewSemaphore(cfg.Connections),
 		posixRename: posixRename,
 	}
 	fi, err := b.c.Stat(b.filename(backend.Handle{Type: backend.ConfigFile}))
@@ -113,16 +113,9 @@ func (b *Backend) Properties() backend.Properties {
 func (b *Backend) Modes() Modes { return b.modes }
 
 // acquire takes one of the Connections slots.
-func (b *Backend) acquire(ctx context.Context) error {
-	select {
-	case b.sem <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+func (b *Backend) acquire(ctx context.Context) error { return b.sem.Acquire(ctx) }
 
-func (b *Backend) release() { <-b.sem }
+func (b *Backend) release() { b.sem.Release() }
 
 // ready returns an error when ctx is done or the subprocess has gone.
 func (b *Backend) ready(ctx context.Context) error {
@@ -225,20 +218,6 @@ func (b *Backend) paths() []string {
 	return dirs
 }
 
-// checkHandle rejects names that would leave the file type's directory.
-func checkHandle(h backend.Handle) error {
-	if h.Type < backend.PackFile || h.Type > backend.ConfigFile {
-		return fmt.Errorf("invalid file type %v", h.Type)
-	}
-	if h.Type == backend.ConfigFile {
-		return nil
-	}
-	if h.Name == "" || h.Name == "." || h.Name == ".." || strings.ContainsAny(h.Name, `/\`) {
-		return fmt.Errorf("invalid file name %q for %v", h.Name, h.Type)
-	}
-	return nil
-}
-
 // Create makes the repository directories (Connections of them at a
 // time). It fails when a config file already exists.
 func (b *Backend) Create(ctx context.Context) error {
@@ -330,7 +309,7 @@ func tempName(final string) string {
 // name and makes it read-only. A missing directory is created. A failed
 // save removes its temporary file.
 func (b *Backend) Save(ctx context.Context, h backend.Handle, rd backend.RewindReader) error {
-	if err := checkHandle(h); err != nil {
+	if err := backend.CheckHandle(h); err != nil {
 		return &backend.PermanentError{Err: fmt.Errorf("save %v: %w", h, err)}
 	}
 	if err := b.ready(ctx); err != nil {
@@ -419,7 +398,7 @@ func (r *ctxReader) Read(p []byte) (int, error) {
 // Load returns, an error wrapping backend.ErrTooShort. fn's own error is
 // returned unchanged.
 func (b *Backend) Load(ctx context.Context, h backend.Handle, length int, offset int64, fn func(rd io.Reader) error) error {
-	if err := checkHandle(h); err != nil {
+	if err := backend.CheckHandle(h); err != nil {
 		return &backend.PermanentError{Err: fmt.Errorf("load %v: %w", h, err)}
 	}
 	if length < 0 || offset < 0 {
@@ -556,7 +535,7 @@ func (w *ctxWriter) Write(p []byte) (int, error) {
 
 // Stat returns the size and modification time of a file.
 func (b *Backend) Stat(ctx context.Context, h backend.Handle) (backend.FileInfo, error) {
-	if err := checkHandle(h); err != nil {
+	if err := backend.CheckHandle(h); err != nil {
 		return backend.FileInfo{}, &backend.PermanentError{Err: fmt.Errorf("stat %v: %w", h, err)}
 	}
 	if err := b.ready(ctx); err != nil {
@@ -578,7 +557,7 @@ func (b *Backend) Stat(ctx context.Context, h backend.Handle) (backend.FileInfo,
 // Remove deletes a file. A server that refuses to delete read-only files
 // (Windows) gets the file made writable first.
 func (b *Backend) Remove(ctx context.Context, h backend.Handle) error {
-	if err := checkHandle(h); err != nil {
+	if err := backend.CheckHandle(h); err != nil {
 		return &backend.PermanentError{Err: fmt.Errorf("remove %v: %w", h, err)}
 	}
 	if err := b.ready(ctx); err != nil {
