@@ -189,7 +189,7 @@ func execRestic(ctx context.Context, bin, dir string, env []string, args ...stri
 
 // vanishedLockWarning is what restic prints when a lock file it listed is
 // gone when it reads it: another test's arca released its lock meanwhile.
-var vanishedLockWarning = regexp.MustCompile(`(?m)^Load\(<lock/[0-9a-f]+>, 0, 0\) failed: .*: no such file or directory\n`)
+var vanishedLockWarning = regexp.MustCompile(`(?m)^Load\(<lock/[0-9a-f]+>, 0, 0\) failed: .*(: no such file or directory| does not exist)\n`)
 
 // dropVanishedLockWarnings removes those warnings: tests share fixture
 // repositories in parallel, so they are noise from another test, not part
