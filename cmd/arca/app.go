@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/arca-backup/arca/repo/feature"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
@@ -32,6 +33,8 @@ type app struct {
 	// lockCtx is the context of the repository lock the command holds; it
 	// is cancelled with a cause when the lock is lost.
 	lockCtx context.Context
+	// features are the feature flags from RESTIC_FEATURES
+	features *feature.Set
 	// commands registered by the cmd_*.go files
 }
 

@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/arca-backup/arca/repo"
+	"github.com/arca-backup/arca/repo/feature"
 )
 
 // Exit codes, as restic defines them.
@@ -59,10 +60,18 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	// restic reads its feature flags before anything else: a bad value
+	// stops every command, even --help, with exit code 1
+	features, err := feature.Parse(env("RESTIC_FEATURES"), func(msg string) { fmt.Fprintln(stderr, msg) })
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitError
+	}
 	app := newApp(stdin, stdout, stderr)
+	app.features = features
 	root := app.rootCommand()
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	err = root.ExecuteContext(ctx)
 	if err == nil && ctx.Err() != nil {
 		err = ctx.Err()
 	}
