@@ -39,7 +39,7 @@ type app struct {
 }
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer) *app {
-	return &app{stdin: stdin, stdout: serialize(stdout), stderr: serialize(stderr)}
+	return &app{stdin: stdin, stdout: serialize(stdout), stderr: serialize(stderr), features: feature.Defaults()}
 }
 
 // syncWriter lets several goroutines (progress, lock warnings, a child

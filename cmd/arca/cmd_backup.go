@@ -23,6 +23,7 @@ import (
 
 	"github.com/arca-backup/arca/repo"
 	"github.com/arca-backup/arca/repo/archiver"
+	"github.com/arca-backup/arca/repo/feature"
 	"github.com/arca-backup/arca/repo/filter"
 	"github.com/arca-backup/arca/repo/model"
 	"github.com/spf13/cobra"
@@ -638,6 +639,8 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions, args []string) er
 		IgnoreInode:     o.ignoreInode,
 		SelectByName:    selectByName,
 		Select:          archiver.CombineSelects(selects),
+
+		DeviceIDOnlyForHardlinks: a.features.Enabled(feature.DeviceIDForHardlinks),
 	}, cb)
 	if err != nil {
 		return err

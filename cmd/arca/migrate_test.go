@@ -260,3 +260,72 @@ func TestFeatures(t *testing.T) {
 		compareRuns(t, what, want, got)
 	}
 }
+
+// TestFeaturesDeviceIDForHardlinks: with RESTIC_FEATURES=device-id-for-hardlinks
+// arca, like restic, keeps the device ID only in the nodes of hard-linked
+// files, and both write the same tree for the same directory; without it
+// every node keeps it (and the trees still agree).
+func TestFeaturesDeviceIDForHardlinks(t *testing.T) {
+	resticBin(t)
+	t.Parallel()
+	dir := t.TempDir()
+	repoDir, src := filepath.Join(dir, "repo"), filepath.Join(dir, "src")
+	const password = "device id test"
+	pw := passwordFile(t, password)
+	mustRestic(t, nil, "-r", repoDir, "-p", pw, "init")
+	if err := cheapenKey(repoDir, password); err != nil {
+		t.Fatal(err)
+	}
+	b := newSourceTreeBuilder(src)
+	b.write("linked", []byte("two names\n"), 0o644)
+	b.hardlink("linked", "also-linked")
+	b.write("single", []byte("one name\n"), 0o644)
+	b.write("sub/inner", []byte("inside\n"), 0o600)
+	b.symlink("single", "link")
+	b.finish()
+	if b.err != nil {
+		t.Fatal(b.err)
+	}
+	env := resticTestEnv(repoDir, password)
+
+	for _, flag := range []string{"device-id-for-hardlinks=true", "device-id-for-hardlinks=false"} {
+		fenv := []string{"RESTIC_FEATURES=" + flag}
+		rSnap, err := backupSnapshotID(mustRestic(t, fenv, "-r", repoDir, "-p", pw, "backup", "--json", src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := arcaProcess(t, fenv, "-r", repoDir, "-p", pw, "backup", "--json", src)
+		var out, errOut bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("arca backup with %s: %v\n%s", flag, err, errOut.String())
+		}
+		aSnap, err := backupSnapshotID(out.Bytes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		rTree, aTree := subtreeAt(t, env, rSnap, src), subtreeAt(t, env, aSnap, src)
+		if rTree != aTree {
+			t.Errorf("%s: restic wrote tree %s for the directory, arca %s", flag, rTree, aTree)
+		}
+		var tree struct {
+			Nodes []struct {
+				Name     string `json:"name"`
+				DeviceID uint64 `json:"device_id"`
+			} `json:"nodes"`
+		}
+		if err := json.Unmarshal(mustRestic(t, env, "cat", "blob", aTree), &tree); err != nil {
+			t.Fatal(err)
+		}
+		only := strings.HasSuffix(flag, "=true")
+		for _, n := range tree.Nodes {
+			want := !only || strings.HasSuffix(n.Name, "linked")
+			if (n.DeviceID != 0) != want {
+				t.Errorf("%s: node %s has device ID %d, want one: %v", flag, n.Name, n.DeviceID, want)
+			}
+		}
+		if len(tree.Nodes) != 5 {
+			t.Errorf("%s: %d nodes in the tree, want 5", flag, len(tree.Nodes))
+		}
+	}
+}

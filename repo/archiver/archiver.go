@@ -114,6 +114,10 @@ type Options struct {
 	Select       SelectFunc
 	// Open opens a file for reading (default os.Open); tests inject faults.
 	Open func(path string) (File, error)
+	// DeviceIDOnlyForHardlinks stores the device ID only for hard-linked
+	// files, so that trees do not change when a file system's device
+	// number does (restic's alpha feature device-id-for-hardlinks).
+	DeviceIDOnlyForHardlinks bool
 }
 
 // File is an open regular file.
@@ -393,6 +397,9 @@ func (a *Archiver) metaNode(snPath, p string, ignoreXattrList bool) (*model.Node
 
 func (a *Archiver) nodeFromStat(snPath, p string, st fsnode.Stat, ignoreXattrList bool) (*model.Node, error) {
 	n, err := fsnode.FromStat(p, path.Base(snPath), st, a.names, fsnode.Options{WithAtime: a.opts.WithAtime, IgnoreXattrListError: ignoreXattrList})
+	if n != nil && a.opts.DeviceIDOnlyForHardlinks && (n.Links == 1 || n.Type == model.NodeTypeDir) {
+		n.DeviceID = 0
+	}
 	if err != nil && n != nil && n.Type != model.NodeTypeIrregular && n.Type != "" {
 		// keep the node with the metadata that could be read
 		if e := a.itemError(p, fmt.Errorf("incomplete metadata for %v: %w", p, err)); e != nil {
