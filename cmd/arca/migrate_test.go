@@ -329,3 +329,41 @@ func TestFeaturesDeviceIDForHardlinks(t *testing.T) {
 		}
 	}
 }
+
+// TestMigrateUpgradeRepoV2DamagedRepo: the check before the upgrade finds
+// a missing pack, so neither restic nor arca upgrades; both end with
+// check's verdict and exit code 1.
+func TestMigrateUpgradeRepoV2DamagedRepo(t *testing.T) {
+	resticBin(t)
+	t.Parallel()
+	f, rDir, pw := migrateFixture(t, 1)
+	aDir := copyDir(t, f.Repo)
+	var packs []string
+	err := filepath.WalkDir(filepath.Join(rDir, "data"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			packs = append(packs, strings.TrimPrefix(p, rDir))
+		}
+		return err
+	})
+	if err != nil || len(packs) == 0 {
+		t.Fatalf("no packs found: %v", err)
+	}
+	for _, dir := range []string{rDir, aDir} {
+		if err := os.Remove(filepath.Join(dir, packs[0])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, a := migrateRuns(t, rDir, aDir, pw, "migrate", "upgrade_repo_v2")
+	const verdict = "\nFatal: repository contains errors\n"
+	if r.exit != 1 || a.exit != 1 || !strings.HasSuffix(r.stderr, verdict) || !strings.HasSuffix(a.stderr, verdict) {
+		t.Errorf("restic exit %d, arca exit %d, want 1 and %q\nrestic:\n%s\narca:\n%s", r.exit, a.exit, verdict, r.stderr, a.stderr)
+	}
+	if r.stdout != a.stdout || strings.Contains(a.stdout, "applying migration") {
+		t.Errorf("stdout differs or the migration was applied:\nrestic:\n%s\narca:\n%s", r.stdout, a.stdout)
+	}
+	for _, dir := range []string{rDir, aDir} {
+		if cfg := resticConfig(t, dir, pw); cfg.Version != 1 {
+			t.Errorf("%s: version %d after a failed check, want 1", dir, cfg.Version)
+		}
+	}
+}
