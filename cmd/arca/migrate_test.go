@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/arca-backup/arca/backend/rest/resttest"
 )
 
 // cliRun is what one run of restic or arca printed and its exit code.
@@ -366,4 +368,42 @@ func TestMigrateUpgradeRepoV2DamagedRepo(t *testing.T) {
 			t.Errorf("%s: version %d after a failed check, want 1", dir, cfg.Version)
 		}
 	}
+}
+
+// TestMigrateUpgradeRepoV2REST: on a REST server, which cannot replace a
+// file atomically (the old config is removed first), arca upgrades a
+// version 1 repository written by restic; restic checks it, and a
+// compressed backup by arca restores with restic.
+func TestMigrateUpgradeRepoV2REST(t *testing.T) {
+	resticBin(t)
+	s := resttest.FromEnv(t)
+	loc, dir := restRepo(t, s)
+	const password = "migrate over rest"
+	env := resticTestEnv(loc, password)
+	mustRestic(t, env, "init", "--repository-version", "1")
+	cheapen(t, dir, password)
+	src := filepath.Join(t.TempDir(), "src")
+	makeRESTTree(t, src, 3)
+	mustRestic(t, env, "backup", "--quiet", src)
+
+	r := newInteropRepo(t, loc, password)
+	res := r.arca(t, "migrate", "upgrade_repo_v2")
+	if res.exit != 0 || !strings.HasSuffix(string(res.stdout), "migration upgrade_repo_v2: success\n") {
+		t.Fatalf("arca migrate upgrade_repo_v2: exit %d\n%s%s", res.exit, res.stdout, res.stderr)
+	}
+	var cfg repoConfigJSON
+	if err := json.Unmarshal(mustRestic(t, env, "cat", "config"), &cfg); err != nil || cfg.Version != 2 {
+		t.Fatalf("restic cat config after the upgrade: %+v %v", cfg, err)
+	}
+	mustRestic(t, env, "check", "--read-data")
+
+	src2 := filepath.Join(t.TempDir(), "src2")
+	makeRESTTree(t, src2, 4)
+	if res := r.arca(t, "backup", "--quiet", "--compression", "max", src2); res.exit != 0 {
+		t.Fatalf("arca backup: exit %d\n%s", res.exit, res.stderr)
+	}
+	mustRestic(t, env, "check", "--read-data")
+	dst := t.TempDir()
+	mustRestic(t, env, "restore", "latest", "--target", dst)
+	compareTrees(t, src2, filepath.Join(dst, src2), compareOptions{})
 }
