@@ -407,3 +407,27 @@ func TestMigrateUpgradeRepoV2REST(t *testing.T) {
 	mustRestic(t, env, "restore", "latest", "--target", dst)
 	compareTrees(t, src2, filepath.Join(dst, src2), compareOptions{})
 }
+
+// TestFeaturesManPages: the man pages of features and migrate are
+// restic's apart from the description, which arca words itself: same
+// name, synopsis, exit status, options and inherited options.
+func TestFeaturesManPages(t *testing.T) {
+	want, got := t.TempDir(), t.TempDir()
+	mustRestic(t, nil, "generate", "--man", want)
+	if _, stderr, code := arcaCmd(t, "generate", "--man", got); code != 0 {
+		t.Fatalf("arca generate --man: exit %d\n%s", code, stderr)
+	}
+	description := regexp.MustCompile(`(?s)\n\.SH DESCRIPTION\n.*?\n\.SH `)
+	for _, page := range []string{"restic-migrate.1", "restic-features.1"} {
+		w, err1 := os.ReadFile(filepath.Join(want, page))
+		g, err2 := os.ReadFile(filepath.Join(got, page))
+		if err1 != nil || err2 != nil {
+			t.Fatalf("%s: restic %v, arca %v", page, err1, err2)
+		}
+		w = description.ReplaceAll(w, []byte("\n.SH DESCRIPTION\n\n.SH "))
+		g = description.ReplaceAll(g, []byte("\n.SH DESCRIPTION\n\n.SH "))
+		if !bytes.Equal(w, g) || !bytes.Contains(g, []byte("\n.SH EXIT STATUS\n")) {
+			t.Errorf("%s differs from restic's beyond the description:\nrestic:\n%s\narca:\n%s", page, w, g)
+		}
+	}
+}
