@@ -242,7 +242,7 @@ const (
 func (s *salvager) salvage(ctx context.Context, pack model.ID, blobs []model.Blob) error {
 	for _, part := range splitParts(blobs) {
 		err := s.salvagePart(ctx, pack, part)
-		if errors.Is(err, io.ErrUnexpectedEOF) {
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, backend.ErrTooShort) {
 			return nil // a truncated pack: the rest is lost
 		}
 		if err != nil {
