@@ -172,7 +172,10 @@ type Snapshot struct {
 
 // Save stores a tree with one directory per root, named by the root's
 // short ID, and a snapshot of it with the path "/recover" and the tag
-// "recovered". It returns the saved snapshot.
+// "recovered". It returns the saved snapshot. The directories are sorted
+// by name, as a tree must be (restic 0.19.1 adds them in map order and so
+// fails with "nodes are not ordered or duplicate" for most runs with
+// several roots); two roots with the same short ID fail as in restic.
 func Save(ctx context.Context, r *repo.Repository, roots model.IDs, meta Snapshot, opts repo.WriteOptions) (*model.Snapshot, error) {
 	nodes := make([]*model.Node, 0, len(roots))
 	for _, id := range roots {
