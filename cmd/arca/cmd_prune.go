@@ -172,6 +172,14 @@ func (a *app) runPruneWithRepo(ctx context.Context, r *repo.Repository, opts pru
 	return fatalf("%v", err)
 }
 
+// counterLine renders the final line of one of restic's progress counters.
+func counterLine(c prune.Counter) string {
+	if c.Total == 0 {
+		return fmt.Sprintf("[%s]          %d %s", formatDuration(c.Elapsed), c.Done, c.Name)
+	}
+	return fmt.Sprintf("[%s] %s  %d / %d %s", formatDuration(c.Elapsed), formatPercent(c.Done, c.Total), c.Done, c.Total, c.Name)
+}
+
 // pruneEvents renders the engine's events as restic's text output.
 func (a *app) pruneEvents(dryRun bool) *prune.Events {
 	line := func(level int, msg string) {
@@ -188,15 +196,7 @@ func (a *app) pruneEvents(dryRun bool) *prune.Events {
 				line(1, msg)
 			}
 		},
-		Counter: func(c prune.Counter) {
-			var status string
-			if c.Total == 0 {
-				status = fmt.Sprintf("[%s]          %d %s", formatDuration(c.Elapsed), c.Done, c.Name)
-			} else {
-				status = fmt.Sprintf("[%s] %s  %d / %d %s", formatDuration(c.Elapsed), formatPercent(c.Done, c.Total), c.Done, c.Total, c.Name)
-			}
-			line(1, status)
-		},
+		Counter: func(c prune.Counter) { line(1, counterLine(c)) },
 		Planned: func(st prune.Stats) {
 			if dryRun {
 				line(1, "\nWould have made the following changes:")

@@ -58,6 +58,20 @@ func (a *app) runRepairIndex(ctx context.Context, opts repairindex.Options) erro
 	}
 	defer s.done()
 
+	ev, finishBar := a.repairIndexEvents(out)
+	err = repairindex.Run(s.ctx, s.repo, opts, ev)
+	finishBar()
+	if err != nil {
+		return err
+	}
+	out.printf("done\n")
+	return nil
+}
+
+// repairIndexEvents renders the index repair's events as restic does (for
+// repair index and recover); call the returned function when it is over to
+// finish the last counter.
+func (a *app) repairIndexEvents(out *reportPrinter) (repairindex.Events, func()) {
 	var bar *progressCounter
 	finishBar := func() {
 		bar.finish()
@@ -67,7 +81,7 @@ func (a *app) runRepairIndex(ctx context.Context, opts repairindex.Options) erro
 		finishBar()
 		bar = out.counter(items)
 	}
-	err = repairindex.Run(s.ctx, s.repo, opts, repairindex.Events{
+	ev := repairindex.Events{
 		Stage: func(st repairindex.Stage) {
 			switch st {
 			case repairindex.StageLoadIndex:
@@ -105,11 +119,6 @@ func (a *app) runRepairIndex(ctx context.Context, opts repairindex.Options) erro
 				out.printf("removed index %v\n", id)
 			}
 		},
-	})
-	finishBar()
-	if err != nil {
-		return err
 	}
-	out.printf("done\n")
-	return nil
+	return ev, finishBar
 }

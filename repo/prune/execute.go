@@ -254,6 +254,14 @@ func copyBlobs(ctx context.Context, r *repo.Repository, w *repo.Writer, id model
 	return nil
 }
 
+// RewriteIndex is the "rebuilding index" step on its own (restic's
+// rewriteIndexFiles): it rewrites the index without the packs in exclude,
+// reporting the "indexes processed" and "old indexes deleted" counters.
+// repair packs uses it to drop the packs it salvaged.
+func RewriteIndex(ctx context.Context, r *repo.Repository, exclude model.IDSet, ev *Events) error {
+	return rewriteIndex(ctx, r, exclude, ev)
+}
+
 // rewriteIndex writes new index files for the index files that mention an
 // excluded pack, a pack entry another file already lists, or are not full
 // (fewer than indexMaxBlobs blobs), leaving out the excluded packs, then
