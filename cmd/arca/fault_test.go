@@ -12,7 +12,7 @@ package main
 import (
 	"bytes"
 	"fmt"
-		"os"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
