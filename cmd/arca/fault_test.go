@@ -11,7 +11,11 @@ package main
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +23,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/arca-backup/arca/backend/rest/resttest"
 )
 
 const faultPassword = "fault-test-pw"
@@ -318,4 +324,124 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// sharedFaultRepo is a fresh repository location on the CI-wide server of
+// kind (the test skips without one), the server's address, and a function
+// that gives the same location reached through a proxy at addr.
+func sharedFaultRepo(t *testing.T, kind string) (direct faultRepo, target string, via func(addr string) faultRepo) {
+	t.Helper()
+	var nonce [6]byte
+	_, _ = rand.Read(nonce[:])
+	name := "arca-fault-" + hex.EncodeToString(nonce[:])
+	switch kind {
+	case "s3":
+		loc, _ := s3TestRepo(t)
+		endpoint, dataDir := os.Getenv("S3_ENDPOINT"), os.Getenv("S3_DATA_DIR")
+		if dataDir == "" {
+			t.Skip("S3_DATA_DIR not set: the test must see the server's files")
+		}
+		target = strings.TrimPrefix(endpoint, "http://")
+		direct = faultRepo{kind: kind, loc: loc, env: []string{"AWS_ENDPOINT_URL_S3="},
+			dir: filepath.Join(dataDir, strings.TrimPrefix(loc, "s3:"+endpoint+"/"))}
+		via = func(addr string) faultRepo {
+			r := direct
+			r.loc = strings.Replace(loc, target, addr, 1)
+			return r
+		}
+	case "rest":
+		loc, dir := restRepo(t, resttest.FromEnv(t))
+		if dir == "" {
+			t.Skip("REST_ROOT not set: the test must see the server's files")
+		}
+		u, err := url.Parse(strings.TrimPrefix(loc, "rest:"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		target = u.Host
+		direct = faultRepo{kind: kind, loc: loc, dir: dir}
+		via = func(addr string) faultRepo {
+			r := direct
+			r.loc = strings.Replace(loc, target, addr, 1)
+			return r
+		}
+	case "sftp":
+		root, alias, cfg := os.Getenv("SFTP_ROOT"), os.Getenv("SFTP_HOST_ALIAS"), os.Getenv("SFTP_SSH_CONFIG")
+		if os.Getenv("SFTP_SERVER_MODE") != "sshd" || root == "" || alias == "" || cfg == "" {
+			t.Skip("no sshd test server (scripts/testservers/start-sftp.sh)")
+		}
+		parent := filepath.Join(root, name)
+		t.Cleanup(func() { _ = os.RemoveAll(parent) })
+		dir := filepath.Join(parent, "repo")
+		target = net.JoinHostPort(os.Getenv("SFTP_HOST"), os.Getenv("SFTP_PORT"))
+		direct = faultRepo{kind: kind, loc: "sftp:" + alias + ":" + dir, opts: []string{"-o", "sftp.args=-F " + cfg}, dir: dir}
+		via = func(addr string) faultRepo {
+			_, port, _ := net.SplitHostPort(addr)
+			r := direct
+			// the host key is known under the server's port, not the proxy's
+			r.opts = []string{"-o", "sftp.args=-F " + cfg + " -o Port=" + port +
+				" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"}
+			return r
+		}
+	default:
+		t.Fatalf("unknown server kind %q", kind)
+	}
+	return direct, target, via
+}
+
+// TestFaultFlakyNetwork puts a proxy between arca and each kind of server
+// that, in the middle of a backup, resets connections and holds back
+// answers. With a short --stuck-request-timeout arca cancels the stalled
+// requests, retries them and the resets, and completes the backup (S3 and
+// REST). SFTP runs over one SSH connection, which a reset ends for good:
+// arca fails with an error naming the connection, as restic does. The
+// repository stays consistent, and the next backup through the proxy
+// restores exactly.
+func TestFaultFlakyNetwork(t *testing.T) {
+	resticBin(t)
+	for _, kind := range []string{"s3", "sftp", "rest"} {
+		t.Run(kind, func(t *testing.T) {
+			direct, target, via := sharedFaultRepo(t, kind)
+			direct.init(t)
+			proxy := startFaultProxy(t, target)
+			r := via(proxy.addr())
+			cache := t.TempDir()
+			src := faultSource(t, 6, 2<<20, "flaky-"+kind)
+
+			proxy.resetAfter = 256 << 10
+			proxy.resets.Store(2)
+			if kind != "sftp" {
+				proxy.stalls.Store(2)
+			}
+			env := append([]string{"ARCA_RETRY_MAX_ELAPSED=1m"}, slowBackupEnv...)
+			run := r.startArca(t, cache, env, "--stuck-request-timeout", "2s", "backup", "--no-scan", src)
+			if !r.waitForPacks(t, run, 1) {
+				t.Fatalf("the backup ended before the faults: exit %d\n%s", run.code, run.stderr.String())
+			}
+			proxy.armed.Store(true)
+			code := run.wait(t, 2*time.Minute)
+			proxy.armed.Store(false)
+			stderr := run.stderr.String()
+			resets, stalls := proxy.didResets.Load(), proxy.didStalls.Load()
+			t.Logf("%d resets, %d stalled answers: exit %d\n%s", resets, stalls, code, stderr)
+			if resets == 0 && stalls == 0 {
+				t.Fatalf("the backup ended before the proxy could break a connection")
+			}
+			if kind == "sftp" {
+				if code == 0 {
+					t.Fatalf("the backup succeeded although its SSH connection was reset")
+				}
+				checkFaultError(t, kind, nil, stderr)
+			} else {
+				if code != 0 {
+					t.Fatalf("the backup did not recover from the network faults: exit %d\n%s", code, stderr)
+				}
+				if stalls > 0 && !strings.Contains(stderr, "no progress for 2s") {
+					t.Errorf("%d answers were held back, but no stuck request was reported:\n%s", stalls, stderr)
+				}
+			}
+			direct.resticCheck(t, "after the network faults")
+			r.backupRestoresExactly(t, cache, src, "the backup after the network faults")
+		})
+	}
 }
