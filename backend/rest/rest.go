@@ -17,6 +17,8 @@ package rest
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -238,10 +240,30 @@ func (b *Backend) Create(ctx context.Context) error {
 	return err
 }
 
+// do sends req. A server certificate that fails verification is a
+// permanent error: retrying cannot make it trusted.
+func (b *Backend) do(req *http.Request) (*http.Response, error) {
+	resp, err := b.client.Do(req)
+	if err != nil && isCertificateError(err) {
+		return nil, &backend.PermanentError{Err: err}
+	}
+	return resp, err
+}
+
+// isCertificateError reports whether err says that the server's
+// certificate was not accepted.
+func isCertificateError(err error) bool {
+	var verr *tls.CertificateVerificationError
+	var uerr x509.UnknownAuthorityError
+	var herr x509.HostnameError
+	var ierr x509.CertificateInvalidError
+	return errors.As(err, &verr) || errors.As(err, &uerr) || errors.As(err, &herr) || errors.As(err, &ierr)
+}
+
 // roundTrip sends a request whose answer has no body of interest, drops
 // the body and turns a status other than 200 into an error.
 func (b *Backend) roundTrip(req *http.Request, op string, h backend.Handle) (*http.Response, error) {
-	resp, err := b.client.Do(req)
+	resp, err := b.do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -380,7 +402,7 @@ func (b *Backend) open(ctx context.Context, h backend.Handle, length int, offset
 		rng = fmt.Sprintf("bytes=%d-%d", offset, offset+int64(length)-1)
 	}
 	req.Header.Set("Range", rng)
-	resp, err := b.client.Do(req)
+	resp, err := b.do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -537,7 +559,7 @@ func (b *Backend) list(ctx context.Context, t backend.FileType) ([]backend.FileI
 		release()
 		return nil, err
 	}
-	resp, err := b.client.Do(req)
+	resp, err := b.do(req)
 	if err != nil {
 		release()
 		return nil, err

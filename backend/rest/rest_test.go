@@ -386,3 +386,18 @@ func TestSaveFailedEarlyReleasesReader(t *testing.T) {
 		}
 	}
 }
+
+// TestUntrustedCertificateIsPermanent: a server whose certificate is not
+// trusted fails every request in the same way, so retrying is pointless.
+func TestUntrustedCertificateIsPermanent(t *testing.T) {
+	srv := httptest.NewTLSServer(http.NotFoundHandler())
+	defer srv.Close()
+	be := newBackend(t, rest.Config{URL: mustParse(t, srv.URL+"/repo/")})
+	_, err := be.Stat(context.Background(), backend.Handle{Type: backend.ConfigFile})
+	if err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("Stat on a server with an untrusted certificate: %v", err)
+	}
+	if !backend.IsPermanent(err) || backend.IsNotExist(err) {
+		t.Errorf("%v: permanent %v, not-exist %v; want a permanent error", err, backend.IsPermanent(err), backend.IsNotExist(err))
+	}
+}

@@ -176,12 +176,13 @@ func (s *serverProcess) kill(t *testing.T) {
 	}
 }
 
-// restart starts the killed server again, as it was started before, and
-// waits until its port accepts connections. The test stops it when it
-// ends (before stop-<kind>.sh removes the state).
-func (s *serverProcess) restart(t *testing.T) {
+// restart starts the killed server again, as it was started before but
+// with the arguments extra added, and waits until its port accepts
+// connections. The test stops it when it ends (before stop-<kind>.sh
+// removes the state).
+func (s *serverProcess) restart(t *testing.T, extra ...string) {
 	t.Helper()
-	cmd := exec.Command(s.argv[0], s.argv[1:]...)
+	cmd := exec.Command(s.argv[0], append(append([]string{}, s.argv[1:]...), extra...)...)
 	cmd.Env, cmd.Dir = s.env, s.dir
 	logf, err := os.OpenFile(s.log, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
