@@ -59,6 +59,7 @@ func selfSignedCert(t *testing.T, dir string) (certFile, keyFile string) {
 // exactly; restic accepts what it wrote (check --read-data); without the
 // option arca refuses the certificate.
 func TestRESTOverTLS(t *testing.T) {
+	t.Parallel()
 	resticBin(t)
 	vars := startPrivateServer(t, "rest")
 	srv := newServerProcess(t, "rest", vars)
