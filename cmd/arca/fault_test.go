@@ -73,6 +73,22 @@ func privateFaultRepo(t *testing.T, kind string, vars map[string]string) faultRe
 	return faultRepo{}
 }
 
+// forRestic is how restic reaches r: for SFTP through an sftp-server it
+// starts itself on the repository directory (the server's files are on
+// this machine), which spares an SSH login of seconds per restic run;
+// arca alone goes through the server under test.
+func (r faultRepo) forRestic() faultRepo {
+	if r.kind != "sftp" || r.dir == "" {
+		return r
+	}
+	if _, err := os.Stat(sftpServerBin); err != nil {
+		return r
+	}
+	r.loc = "sftp:subprocess:" + r.dir
+	r.opts = []string{"-o", "sftp.command=" + sftpServerBin}
+	return r
+}
+
 // environ is the environment arca and restic run with on r.
 func (r faultRepo) environ(cacheDir string) []string {
 	return append([]string{"RESTIC_REPOSITORY=" + r.loc, "RESTIC_PASSWORD=" + faultPassword,
@@ -164,8 +180,9 @@ func (r faultRepo) mustArca(t *testing.T, cacheDir string, args ...string) strin
 // for that lock to go stale.
 func (r faultRepo) resticCheck(t *testing.T, why string, extra ...string) {
 	t.Helper()
-	args := append(append(append([]string{}, r.opts...), "check", "--no-lock"), extra...)
-	out, stderr, code := runRestic(t, r.environ(t.TempDir()), args...)
+	rr := r.forRestic()
+	args := append(append(append([]string{}, rr.opts...), "check", "--no-lock"), extra...)
+	out, stderr, code := runRestic(t, rr.environ(t.TempDir()), args...)
 	if code != 0 || !strings.Contains(string(out), "no errors were found") {
 		t.Fatalf("%s: restic check on %s: exit %d\n%s\n%s", why, r.kind, code, out, stderr)
 	}
@@ -183,7 +200,8 @@ func (r faultRepo) backupRestoresExactly(t *testing.T, cacheDir, src, why string
 	}
 	r.resticCheck(t, why)
 	target := t.TempDir()
-	mustRestic(t, r.environ(t.TempDir()), append(append([]string{}, r.opts...), "restore", id, "--target", target)...)
+	rr := r.forRestic()
+	mustRestic(t, rr.environ(t.TempDir()), append(append([]string{}, rr.opts...), "restore", id, "--target", target)...)
 	compareTrees(t, src, filepath.Join(target, src), compareOptions{IgnoreRootMeta: true})
 }
 
@@ -192,7 +210,8 @@ func (r faultRepo) backupRestoresExactly(t *testing.T, cacheDir, src, why string
 // detector) and gives it a key that opens quickly.
 func (r faultRepo) init(t *testing.T) {
 	t.Helper()
-	mustRestic(t, r.environ(t.TempDir()), append(append([]string{}, r.opts...), "init")...)
+	rr := r.forRestic()
+	mustRestic(t, rr.environ(t.TempDir()), append(append([]string{}, rr.opts...), "init")...)
 	if err := cheapenKey(r.dir, faultPassword); err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +275,7 @@ func TestFaultServerKilled(t *testing.T) {
 			src := faultSource(t, 6, 2<<20, "killed")
 
 			// killed and left down: retries, then a clear error
-			env := append([]string{"ARCA_RETRY_MAX_ELAPSED=4s"}, slowBackupEnv...)
+			env := append([]string{"ARCA_RETRY_MAX_ELAPSED=3s"}, slowBackupEnv...)
 			run := r.startArca(t, cache, env, "backup", "--no-scan", src)
 			if !r.waitForPacks(t, run, 1) {
 				t.Fatalf("the backup ended before the server could be killed: exit %d\n%s", run.code, run.stderr.String())
@@ -514,7 +533,7 @@ func TestFaultDiskFull(t *testing.T) {
 			r.init(t)
 			src := faultSource(t, 6, 2<<20, "full-"+kind)
 
-			env := append([]string{"ARCA_RETRY_MAX_ELAPSED=5s"}, slowBackupEnv...)
+			env := append([]string{"ARCA_RETRY_MAX_ELAPSED=3s"}, slowBackupEnv...)
 			_, stderr, code := r.arca(t, cache, env, "backup", "--no-scan", src)
 			t.Logf("backup onto a full disk: exit %d\n%s", code, stderr)
 			if code == 0 {
