@@ -558,3 +558,18 @@ func TestFaultDiskFull(t *testing.T) {
 		})
 	}
 }
+
+// TestFaultRetryWindowOption: ARCA_RETRY_MAX_ELAPSED must be a positive
+// duration; anything else stops arca before it touches the repository.
+func TestFaultRetryWindowOption(t *testing.T) {
+	repo, _ := backupRepo(t, 2)
+	for _, v := range []string{"soon", "0s", "-1m"} {
+		_, stderr, code := runArcaEnv(t, map[string]string{"ARCA_RETRY_MAX_ELAPSED": v}, "-r", repo, "snapshots")
+		if code != 1 || !strings.Contains(stderr, "invalid ARCA_RETRY_MAX_ELAPSED") {
+			t.Errorf("ARCA_RETRY_MAX_ELAPSED=%s: exit %d\n%s", v, code, stderr)
+		}
+	}
+	if _, stderr, code := runArcaEnv(t, map[string]string{"ARCA_RETRY_MAX_ELAPSED": "30s"}, "-r", repo, "snapshots"); code != 0 {
+		t.Errorf("ARCA_RETRY_MAX_ELAPSED=30s: exit %d\n%s", code, stderr)
+	}
+}
