@@ -17,6 +17,8 @@ package rest
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,6 +26,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/arca-backup/arca/backend"
 	"github.com/arca-backup/arca/backend/location"
@@ -237,10 +240,30 @@ func (b *Backend) Create(ctx context.Context) error {
 	return err
 }
 
+// do sends req. A server certificate that fails verification is a
+// permanent error: retrying cannot make it trusted.
+func (b *Backend) do(req *http.Request) (*http.Response, error) {
+	resp, err := b.client.Do(req)
+	if err != nil && isCertificateError(err) {
+		return nil, &backend.PermanentError{Err: err}
+	}
+	return resp, err
+}
+
+// isCertificateError reports whether err says that the server's
+// certificate was not accepted.
+func isCertificateError(err error) bool {
+	var verr *tls.CertificateVerificationError
+	var uerr x509.UnknownAuthorityError
+	var herr x509.HostnameError
+	var ierr x509.CertificateInvalidError
+	return errors.As(err, &verr) || errors.As(err, &uerr) || errors.As(err, &herr) || errors.As(err, &ierr)
+}
+
 // roundTrip sends a request whose answer has no body of interest, drops
 // the body and turns a status other than 200 into an error.
 func (b *Backend) roundTrip(req *http.Request, op string, h backend.Handle) (*http.Response, error) {
-	resp, err := b.client.Do(req)
+	resp, err := b.do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -260,9 +283,16 @@ func (b *Backend) Save(ctx context.Context, h backend.Handle, rd backend.RewindR
 		return err
 	}
 	defer release()
-	// NopCloser: the client must not close the caller's reader. It also
-	// hides WriteTo, so a reader that breaks its Length promise is noticed.
-	req, err := b.request(ctx, http.MethodPost, b.url(h), io.NopCloser(rd))
+	// The client gets rd wrapped: it must not close the caller's reader,
+	// the wrapper hides WriteTo, so a reader that breaks its Length
+	// promise is noticed, and Save returns only once the client is done
+	// reading (see bodyTracker).
+	var bodies bodyTracker
+	body := io.ReadCloser(http.NoBody)
+	if rd.Length() > 0 {
+		body = bodies.track(rd)
+	}
+	req, err := b.request(ctx, http.MethodPost, b.url(h), body)
 	if err != nil {
 		return err
 	}
@@ -270,16 +300,62 @@ func (b *Backend) Save(ctx context.Context, h backend.Handle, rd backend.RewindR
 		if err := rd.Rewind(); err != nil {
 			return nil, err
 		}
-		return io.NopCloser(rd), nil
+		if rd.Length() == 0 {
+			return http.NoBody, nil
+		}
+		return bodies.track(rd), nil
 	}
 	req.Header.Set("Content-Type", "application/octet-stream")
 	// A known length: no chunked encoding, and the server knows what comes.
 	req.ContentLength = rd.Length()
-	if req.ContentLength == 0 {
-		req.Body = http.NoBody
-	}
 	_, err = b.roundTrip(req, "save", h)
+	bodies.wait()
 	return err
+}
+
+// bodyTracker waits until the HTTP client is done with the request bodies
+// it was given. The client may still be sending a body after the answer
+// arrived (a server that fails an upload answers before reading all of
+// it), and reads it in a goroutine of its own until it closes it; the
+// caller, though, rewinds and reads the same reader again for a retry.
+type bodyTracker struct {
+	mu   sync.Mutex
+	open []chan struct{}
+}
+
+// track returns rd as a request body whose Close the tracker waits for.
+func (t *bodyTracker) track(rd io.Reader) io.ReadCloser {
+	done := make(chan struct{})
+	t.mu.Lock()
+	t.open = append(t.open, done)
+	t.mu.Unlock()
+	return &trackedBody{rd: rd, done: done}
+}
+
+// wait returns when every tracked body is closed. net/http closes every
+// request body, also after errors, and stops sending one soon after the
+// answer came (at once when the request was cancelled).
+func (t *bodyTracker) wait() {
+	t.mu.Lock()
+	open := t.open
+	t.open = nil
+	t.mu.Unlock()
+	for _, done := range open {
+		<-done
+	}
+}
+
+type trackedBody struct {
+	rd   io.Reader
+	once sync.Once
+	done chan struct{}
+}
+
+func (b *trackedBody) Read(p []byte) (int, error) { return b.rd.Read(p) }
+
+func (b *trackedBody) Close() error {
+	b.once.Do(func() { close(b.done) })
+	return nil
 }
 
 // Load reads length bytes at offset (length 0: to the end) with a Range
@@ -326,7 +402,7 @@ func (b *Backend) open(ctx context.Context, h backend.Handle, length int, offset
 		rng = fmt.Sprintf("bytes=%d-%d", offset, offset+int64(length)-1)
 	}
 	req.Header.Set("Range", rng)
-	resp, err := b.client.Do(req)
+	resp, err := b.do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -483,7 +559,7 @@ func (b *Backend) list(ctx context.Context, t backend.FileType) ([]backend.FileI
 		release()
 		return nil, err
 	}
-	resp, err := b.client.Do(req)
+	resp, err := b.do(req)
 	if err != nil {
 		release()
 		return nil, err

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/arca-backup/arca/backend"
 	"github.com/arca-backup/arca/backend/backendtest"
@@ -342,5 +343,61 @@ func TestConnectionLimit(t *testing.T) {
 	}
 	if p := peak.Load(); p != 2 {
 		t.Errorf("peak of %d concurrent requests, want 2", p)
+	}
+}
+
+// watchedReader counts the reads that come after the Save it was given
+// to has returned.
+type watchedReader struct {
+	backend.RewindReader
+	returned atomic.Bool
+	late     atomic.Int32
+}
+
+func (w *watchedReader) Read(p []byte) (int, error) {
+	if w.returned.Load() {
+		w.late.Add(1)
+	}
+	return w.RewindReader.Read(p)
+}
+
+// TestSaveFailedEarlyReleasesReader: a server that fails an upload answers
+// before it has read the body (rclone does so when its disk is full). Save
+// must not return while the HTTP client still reads the body, because a
+// retry rewinds and reads the same reader.
+func TestSaveFailedEarlyReleasesReader(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Connection", "close")
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	defer srv.Close()
+	be := newBackend(t, rest.Config{URL: mustParse(t, srv.URL+"/repo/")})
+	body := make([]byte, 8<<20)
+	h := backend.Handle{Type: backend.PackFile, Name: strings.Repeat("ab", 32)}
+	for range 10 {
+		rd := &watchedReader{RewindReader: backend.NewByteReader(body)}
+		if err := be.Save(context.Background(), h, rd); err == nil {
+			t.Fatal("Save succeeded against a server that answers 500")
+		}
+		rd.returned.Store(true)
+		time.Sleep(20 * time.Millisecond)
+		if n := rd.late.Load(); n > 0 {
+			t.Fatalf("the body was read %d times after Save returned", n)
+		}
+	}
+}
+
+// TestUntrustedCertificateIsPermanent: a server whose certificate is not
+// trusted fails every request in the same way, so retrying is pointless.
+func TestUntrustedCertificateIsPermanent(t *testing.T) {
+	srv := httptest.NewTLSServer(http.NotFoundHandler())
+	defer srv.Close()
+	be := newBackend(t, rest.Config{URL: mustParse(t, srv.URL+"/repo/")})
+	_, err := be.Stat(context.Background(), backend.Handle{Type: backend.ConfigFile})
+	if err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("Stat on a server with an untrusted certificate: %v", err)
+	}
+	if !backend.IsPermanent(err) || backend.IsNotExist(err) {
+		t.Errorf("%v: permanent %v, not-exist %v; want a permanent error", err, backend.IsPermanent(err), backend.IsNotExist(err))
 	}
 }

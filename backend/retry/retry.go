@@ -304,10 +304,22 @@ func (b *Backend) Save(ctx context.Context, h backend.Handle, rd backend.RewindR
 		if err != nil && !atomicReplace && !backend.IsPermanent(err) && ctx.Err() == nil {
 			// A failed upload may have left part of the file, which the
 			// next attempt could not replace.
-			_ = b.be.Remove(ctx, h)
+			b.removeLeftover(ctx, h)
 		}
 		return err
 	})
+}
+
+// removeLeftover removes what a failed Save attempt may have left, within
+// the stuck timeout: the server that broke the upload may not answer the
+// removal either, and the retry must not wait for it without end.
+func (b *Backend) removeLeftover(ctx context.Context, h backend.Handle) {
+	if b.opts.StuckTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, b.opts.StuckTimeout)
+		defer cancel()
+	}
+	_ = b.be.Remove(ctx, h)
 }
 
 // Load reads a file; fn starts over on every attempt. Errors of the

@@ -136,6 +136,33 @@ func TestSaveRewindsAndRemovesPartialFile(t *testing.T) {
 	}
 }
 
+// TestSaveLeftoverRemovalStuck: after a failed upload, the removal of
+// what it left hangs (the server stopped answering). The stuck timeout
+// ends the removal too, and the retry goes ahead.
+func TestSaveLeftoverRemovalStuck(t *testing.T) {
+	inner := mem.NewWithProperties(backend.Properties{Connections: 2, HasAtomicReplace: false})
+	o := fast()
+	o.StuckTimeout = 50 * time.Millisecond
+	o.MaxElapsed = time.Minute
+	f, be, _ := setup(t, inner, o)
+	f.Inject(faulty.Fault{Op: faulty.OpSave, Count: 1, After: 100})
+	f.Inject(faulty.Fault{Op: faulty.OpRemove, Count: 1, Stall: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	h := pack()
+	if err := be.Save(ctx, h, backend.NewByteReader(data)); err != nil {
+		t.Fatalf("Save: %v", err)
+	}
+	// the second attempt meets the leftover the hung removal kept, and
+	// fails; its removal works, and the third attempt stores the file
+	if n := f.Calls(faulty.OpSave); n != 3 {
+		t.Errorf("Save tried %d times, want 3", n)
+	}
+	if got, err := load(context.Background(), inner, h); err != nil || !bytes.Equal(got, data) {
+		t.Errorf("stored %d bytes (%v), want the %d bytes given", len(got), err, len(data))
+	}
+}
+
 func TestSaveRewindsWithAtomicReplace(t *testing.T) {
 	f, be, _ := setup(t, nil, fast())
 	f.Inject(faulty.Fault{Op: faulty.OpSave, Count: 1, After: 1000})

@@ -198,7 +198,11 @@ func (a *app) backendFor(ctx context.Context, loc string, create bool) (backend.
 	default:
 		return nil, fatalf("backend %q is not supported yet", l.Scheme)
 	}
-	be = a.withRetries(limiter.Wrap(be, int64(a.opts.LimitUpload)*1024, int64(a.opts.LimitDownload)*1024))
+	inner := be
+	if be, err = a.withRetries(limiter.Wrap(inner, int64(a.opts.LimitUpload)*1024, int64(a.opts.LimitDownload)*1024)); err != nil {
+		inner.Close()
+		return nil, err
+	}
 	// the S3 and SFTP backends check for the config file when they open
 	if !create && l.Scheme == "rest" {
 		if err := checkRepositoryConfig(ctx, be, l.String()); err != nil {

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,39 +15,9 @@ import (
 // wanted.
 func startTLSS3(t *testing.T) map[string]string {
 	t.Helper()
-	if os.Getenv("S3_ENDPOINT") == "" {
-		t.Skip("S3_ENDPOINT not set; start a server with scripts/testservers/start-s3.sh")
-	}
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	script := filepath.Join(root, "scripts", "testservers", "start-s3.sh")
-	cmd := exec.Command(script)
-	cmd.Env = append(os.Environ(), "S3_TLS=1", fmt.Sprintf("INSTANCE=arca-tls-%d", os.Getpid()),
-		"S3_LISTEN_PORT=", "S3_ACCESS_KEY=", "S3_SECRET_KEY=")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("start-s3.sh: %v\n%s", err, stderr.String())
-	}
-	vars := map[string]string{}
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(strings.TrimPrefix(sc.Text(), "export "), "="); ok {
-			vars[k] = strings.Trim(v, "'")
-		}
-	}
-	if dir := vars["S3_STATE_DIR"]; dir != "" {
-		t.Cleanup(func() {
-			if out, err := exec.Command(filepath.Join(filepath.Dir(script), "stop-s3.sh"), dir).CombinedOutput(); err != nil {
-				t.Errorf("stop-s3.sh %s: %v\n%s", dir, err, out)
-			}
-		})
-	}
+	vars := startPrivateServer(t, "s3", "S3_TLS=1")
 	if !strings.HasPrefix(vars["S3_ENDPOINT"], "https://") || vars["S3_CA_CERT"] == "" {
-		t.Fatalf("start-s3.sh with S3_TLS=1 printed:\n%s", out)
+		t.Fatalf("start-s3.sh with S3_TLS=1 printed %v", vars)
 	}
 	return vars
 }
