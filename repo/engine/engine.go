@@ -53,7 +53,9 @@ type InitOptions struct {
 
 // Repository is an open repository. Its methods may be called from several
 // goroutines at once: each operation takes the lock it needs (shared,
-// or exclusive for prune and the like) for as long as it runs.
+// or exclusive for prune and the like) for as long as it runs. Within one
+// Repository an exclusive operation waits for the running shared ones
+// (and they for it) rather than failing on the lock.
 type Repository struct {
 	r        *repo.Repository
 	location string
@@ -64,6 +66,11 @@ type Repository struct {
 	lockerErr  error
 
 	cacheErr error
+
+	// ops orders this Repository's own operations: shared ones run
+	// together, an exclusive one (prune, forget, check) waits for them
+	// and they for it, instead of failing on each other's lock files.
+	ops sync.RWMutex
 
 	closeOnce sync.Once
 }
@@ -240,6 +247,13 @@ func (e *Repository) Lock(ctx context.Context, mode LockMode) (context.Context, 
 // withLock runs fn under a lock of the given mode, with the context that
 // ends when the lock is lost. An error caused by the loss says so.
 func (e *Repository) withLock(ctx context.Context, mode LockMode, fn func(ctx context.Context) error) error {
+	if mode == ExclusiveLock {
+		e.ops.Lock()
+		defer e.ops.Unlock()
+	} else {
+		e.ops.RLock()
+		defer e.ops.RUnlock()
+	}
 	lctx, release, err := e.Lock(ctx, mode)
 	if err != nil {
 		return err

@@ -416,22 +416,7 @@ func TestDamagedData(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.Close()
-	// flip a byte in the middle of every pack
-	err = filepath.WalkDir(filepath.Join(loc, "data"), func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		buf, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		buf[len(buf)/2] ^= 0xff
-		os.Chmod(p, 0o644)
-		return os.WriteFile(p, buf, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	corruptPacks(t, loc)
 	r2, err := engine.Open(ctx, loc, engine.Options{Password: password})
 	if err != nil {
 		t.Fatal(err)
