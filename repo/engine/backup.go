@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/arca-backup/arca/lock"
 	"github.com/arca-backup/arca/repo"
 	"github.com/arca-backup/arca/repo/archiver"
 	"github.com/arca-backup/arca/repo/model"
@@ -32,11 +33,12 @@ type BackupOptions struct {
 
 	// Parent names the parent snapshot (ID or prefix); files unchanged
 	// since it are not read again. "" picks the latest snapshot of the
-	// same group (ParentGroup; zero: same host and paths) older than Time.
+	// same group (ParentGroup) older than Time.
 	Parent string
 	// ParentGroup says which snapshots count as earlier runs of this
-	// backup when Parent is "" (restic's --group-by).
-	ParentGroup repo.GroupBy
+	// backup when Parent is "" (restic's --group-by; nil: same host and
+	// paths, a zero GroupBy: any snapshot).
+	ParentGroup *repo.GroupBy
 	// NoParent reads every file (restic's --force).
 	NoParent bool
 
@@ -47,9 +49,13 @@ type BackupOptions struct {
 	Select       archiver.SelectFunc
 	Excludes     []string
 
-	// Stdin, when set, is backed up as the one file StdinFilename
-	// ("": "stdin") instead of the targets.
-	Stdin         io.Reader
+	// Stdin, when set, is opened once the backup is ready to read (the
+	// lock taken, the index loaded) and what it returns is saved as the
+	// one file StdinFilename ("": "stdin") instead of the targets. The
+	// close function it returns (may be nil) is called when the content
+	// has been read; its error fails the backup (for example a command
+	// whose output is backed up exited with an error).
+	Stdin         func(ctx context.Context) (io.Reader, func() error, error)
 	StdinFilename string
 
 	// ReadConcurrency, WithAtime, IgnoreCtime and IgnoreInode are passed
@@ -75,7 +81,41 @@ type BackupOptions struct {
 	// skips the item (the backup then ends with Partial set), an error
 	// aborts the backup. Nil skips every such item.
 	OnError func(item string, err error) error
+	// SnapshotError is told about snapshot files that cannot be read
+	// while the parent is chosen (they are skipped).
+	SnapshotError func(id model.ID, err error)
 }
+
+// BackupStage says where a backup failed (see BackupError).
+type BackupStage int
+
+const (
+	// StageParent: choosing the parent snapshot.
+	StageParent BackupStage = iota + 1
+	// StageIndex: loading the index.
+	StageIndex
+	// StageStdin: opening Stdin.
+	StageStdin
+	// StageData: reading the files and storing their data.
+	StageData
+	// StageSnapshot: writing the snapshot file.
+	StageSnapshot
+)
+
+// BackupError is a failed backup: the stage that failed and why. A
+// cancelled backup's error also matches context.Canceled (errors.Is).
+type BackupError struct {
+	Stage BackupStage
+	Err   error
+}
+
+func (e *BackupError) Error() string {
+	what := map[BackupStage]string{StageParent: "find parent snapshot", StageIndex: "load index",
+		StageStdin: "open stdin", StageData: "save data", StageSnapshot: "save snapshot"}[e.Stage]
+	return fmt.Sprintf("backup: %s: %v", what, e.Err)
+}
+
+func (e *BackupError) Unwrap() error { return e.Err }
 
 // BackupEvent is one of the Backup* progress events below.
 type BackupEvent interface{ backupEvent() }
@@ -203,7 +243,7 @@ func (e *Repository) backup(ctx context.Context, targets []string, opts BackupOp
 	if opts.Stdin == nil && !opts.NoParent {
 		parent, err := e.findParent(ctx, targets, opts)
 		if err != nil {
-			return nil, err
+			return nil, &BackupError{StageParent, err}
 		}
 		res.Parent = parent
 	}
@@ -212,7 +252,7 @@ func (e *Repository) backup(ctx context.Context, targets []string, opts BackupOp
 	}
 	b.emit(BackupIndexLoading{})
 	if err := r.LoadIndex(ctx, nil); err != nil {
-		return nil, err
+		return nil, &BackupError{StageIndex, err}
 	}
 
 	var saver archiver.BlobSaver
@@ -222,7 +262,7 @@ func (e *Repository) backup(ctx context.Context, targets []string, opts BackupOp
 	} else {
 		var err error
 		if writer, err = r.NewWriter(ctx, opts.Write); err != nil {
-			return nil, err
+			return nil, &BackupError{StageData, err}
 		}
 		saver = writer
 	}
@@ -268,9 +308,8 @@ func (e *Repository) backup(ctx context.Context, targets []string, opts BackupOp
 		go func() {
 			defer scanDone.Done()
 			files, bytes := archiver.Scan(runCtx, targets, opts.SelectByName, opts.Select)
-			if runCtx.Err() == nil {
-				b.emit(BackupScanFinished{Files: files, Bytes: bytes, Duration: time.Since(start)})
-			}
+			// reported also when the backup ended first (partial counts)
+			b.emit(BackupScanFinished{Files: files, Bytes: bytes, Duration: time.Since(start)})
 		}()
 	}
 
@@ -282,7 +321,23 @@ func (e *Repository) backup(ctx context.Context, targets []string, opts BackupOp
 		}
 		filename := path.Join("/", name)
 		res.Targets = []string{filename}
-		rootID, res.Summary, err = arch.SnapshotReader(ctx, filename, opts.Stdin, opts.Time)
+		src, done, err := opts.Stdin(ctx)
+		if err != nil {
+			if writer != nil {
+				writer.Abandon(ctx)
+			}
+			return nil, &BackupError{StageStdin, err}
+		}
+		b.emit(BackupStarted{Targets: res.Targets})
+		rootID, res.Summary, err = arch.SnapshotReader(ctx, filename, src, opts.Time)
+		if done != nil {
+			if derr := done(); derr != nil && err == nil {
+				err = derr
+			}
+		}
+		if err == nil && writer != nil {
+			err = writer.Flush(ctx)
+		}
 	} else {
 		b.emit(BackupStarted{Targets: targets})
 		var pid *model.ID
@@ -290,25 +345,26 @@ func (e *Repository) backup(ctx context.Context, targets []string, opts BackupOp
 			pid = res.Parent.Tree
 		}
 		rootID, res.Summary, err = arch.Snapshot(ctx, targets, pid)
-	}
-	if err == nil && writer != nil {
-		err = writer.Flush(ctx)
+		if err == nil && writer != nil {
+			err = writer.Flush(ctx)
+		}
 	}
 	stopRun()
 	scanDone.Wait()
-	if err == nil {
-		err = ctx.Err()
-	}
 	if err != nil {
-		if writer != nil {
-			// keep what was uploaded: the next backup reuses it
+		// keep what was uploaded, so that the next backup reuses it, but
+		// write nothing once the lock is lost: a prune may be running
+		if writer != nil && !errors.Is(context.Cause(ctx), lock.ErrLost) {
 			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 			defer cancel()
 			if aerr := writer.Abandon(actx); aerr != nil {
 				err = errors.Join(err, fmt.Errorf("index the data already stored: %w", aerr))
 			}
 		}
-		return nil, fmt.Errorf("backup: %w", err)
+		return nil, &BackupError{StageData, err}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 
 	b.errMu.Lock()
@@ -320,7 +376,7 @@ func (e *Repository) backup(ctx context.Context, targets []string, opts BackupOp
 	sn := newSnapshot(rootID, res, opts)
 	id, err := r.SaveSnapshot(ctx, sn)
 	if err != nil {
-		return nil, fmt.Errorf("backup: %w", err)
+		return nil, &BackupError{StageSnapshot, err}
 	}
 	res.SnapshotID, res.Snapshot = id, sn
 	return res, nil
@@ -329,13 +385,18 @@ func (e *Repository) backup(ctx context.Context, targets []string, opts BackupOp
 // findParent returns the parent snapshot named by opts.Parent, or the
 // latest one of the backup's group; nil when there is none.
 func (e *Repository) findParent(ctx context.Context, targets []string, opts BackupOptions) (*model.Snapshot, error) {
-	all, err := e.r.Snapshots(ctx, func(model.ID, error) error { return nil })
+	all, err := e.r.Snapshots(ctx, func(id model.ID, err error) error {
+		if opts.SnapshotError != nil {
+			opts.SnapshotError(id, err)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	g := opts.ParentGroup
-	if !g.Any() {
-		g = repo.GroupBy{Host: true, Paths: true}
+	g := repo.GroupBy{Host: true, Paths: true}
+	if opts.ParentGroup != nil {
+		g = *opts.ParentGroup
 	}
 	f := repo.SnapshotFilter{TimestampLimit: opts.Time}
 	if g.Host {
@@ -360,7 +421,7 @@ func (e *Repository) findParent(ctx context.Context, targets []string, opts Back
 	case opts.Parent == "" && errors.Is(err, repo.ErrNoSnapshot):
 		return nil, nil
 	}
-	return nil, fmt.Errorf("parent snapshot: %w", err)
+	return nil, err
 }
 
 func absPath(p string) string {

@@ -1,7 +1,7 @@
 // Package engine is arca's embeddable API: a program opens a restic
-// repository and backs up, lists, restores (and, through the packages under
-// repo, checks, forgets and prunes) from Go, with typed results, typed
-// errors and progress events instead of parsing a command's output.
+// repository and backs up, lists, restores, checks, forgets and prunes
+// from Go, with typed results, typed errors and progress events instead of
+// parsing a command's output. arca's own backup command is built on it.
 //
 // # Opening
 //
@@ -24,6 +24,10 @@
 //	snaps, err := r.Snapshots(ctx, repo.SnapshotFilter{}, nil)
 //	err = r.List(ctx, "latest", func(e engine.Entry) error { ...; return nil })
 //	out, err := r.Restore(ctx, "latest", "/tmp/restore", engine.RestoreOptions{})
+//	fr, err := r.Forget(ctx, engine.ForgetOptions{Policy: forget.Policy{Daily: 7, Weekly: 4}})
+//	stats, err := r.Prune(ctx, prune.DefaultOptions(), nil)
+//	cr, err := r.Check(ctx, engine.CheckOptions{ReadData: true})
+//	removed, err := r.Unlock(ctx, false)
 //
 // Backup picks the parent snapshot (the latest one of the same host and
 // paths) so unchanged files are not read again, stores new data, and
@@ -36,18 +40,25 @@
 // Every operation takes a context.Context: cancelling it stops the
 // operation. A cancelled backup leaves the repository consistent and
 // indexes what it already uploaded, so the next backup does not upload
-// it again.
+// it again. A failed backup's error is a *BackupError naming the stage.
+//
+// Check reports damage as a count and through CheckOptions.Problem, not as
+// an error. Forget applies a retention policy (package forget) and removes
+// snapshot files; Prune then removes the data no snapshot uses.
 //
 // # Locks and concurrency
 //
 // Operations take the repository lock they need themselves (a shared lock
-// for backup, restore and listing), refresh it while they run and release
-// it when they return, so one Repository may be used by several goroutines
-// at once: a restore may run while a backup does. When the repository is
-// locked by someone else the error is a *LockedError (errors.As) naming
-// the holder; Options.Lock.RetryLock waits for it instead. For work this
-// package does not wrap yet, Repo returns the underlying repo.Repository
-// and Lock takes a lock by hand.
+// for backup, restore and listing, an exclusive one for check, forget and
+// prune), refresh it while they run and release it when they return, so
+// one Repository may be used by several goroutines at once: a restore may
+// run while a backup does. Within one Repository an exclusive operation
+// waits for the running shared ones (and they for it) instead of failing
+// on each other's lock. When the repository is locked by someone else the
+// error is a *LockedError (errors.As) naming the holder;
+// Options.Lock.RetryLock waits for it instead. For work this package does
+// not wrap yet, Repo returns the underlying repo.Repository and Lock takes
+// a lock by hand.
 //
 // # Errors
 //

@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 
@@ -262,7 +261,7 @@ func (e *Repository) withLock(ctx context.Context, mode LockMode, fn func(ctx co
 	err = fn(lctx)
 	if err != nil && lctx.Err() != nil && ctx.Err() == nil {
 		if cause := context.Cause(lctx); errors.Is(cause, lock.ErrLost) {
-			return fmt.Errorf("%w (%v)", cause, err)
+			return &LockLostError{Cause: cause, Err: err}
 		}
 	}
 	return err

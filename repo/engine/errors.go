@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/arca-backup/arca/lock"
 	"github.com/arca-backup/arca/repo"
@@ -37,3 +38,15 @@ func IsLocked(err error) bool {
 	var le *LockedError
 	return errors.As(err, &le)
 }
+
+// LockLostError is the error of an operation that stopped because its
+// lock was lost (errors.Is(err, ErrLockLost)): Cause says how, Err is
+// what the operation failed with as a result.
+type LockLostError struct {
+	Cause error
+	Err   error
+}
+
+func (e *LockLostError) Error() string { return fmt.Sprintf("%v (%v)", e.Cause, e.Err) }
+
+func (e *LockLostError) Unwrap() []error { return []error{e.Cause, e.Err} }
