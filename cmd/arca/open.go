@@ -15,6 +15,7 @@ import (
 	"github.com/arca-backup/arca/backend/cache"
 	"github.com/arca-backup/arca/backend/connect"
 	"github.com/arca-backup/arca/backend/transport"
+	"github.com/arca-backup/arca/lock"
 	"github.com/arca-backup/arca/repo"
 	"github.com/arca-backup/arca/repo/engine"
 	"golang.org/x/term"
@@ -229,6 +230,16 @@ func (o *globalOptions) extendedOptions() (map[string]string, error) {
 // openRepository opens the repository from the global options, asking for
 // the password as needed. The caller must Close it.
 func (a *app) openRepository(ctx context.Context) (*repo.Repository, error) {
+	e, err := a.openEngine(ctx, lock.Options{})
+	if err != nil {
+		return nil, err
+	}
+	return e.Repo(), nil
+}
+
+// openEngine opens the repository from the global options as the engine's
+// Repository, whose operations take their locks with lockOpts.
+func (a *app) openEngine(ctx context.Context, lockOpts lock.Options) (*engine.Repository, error) {
 	loc, err := a.opts.repositoryLocation()
 	if err != nil {
 		return nil, err
@@ -238,6 +249,7 @@ func (a *app) openRepository(ctx context.Context) (*repo.Repository, error) {
 		return nil, err
 	}
 	e, err := engine.Open(ctx, loc, engine.Options{
+		Lock: lockOpts,
 		PasswordFunc: func(ctx context.Context) (string, error) {
 			return a.readPassword(ctx, "enter password for repository: ")
 		},
@@ -262,7 +274,7 @@ func (a *app) openRepository(ctx context.Context) (*repo.Repository, error) {
 	} else if c := r.Cache(); c != nil {
 		a.reportCache(c)
 	}
-	return r, nil
+	return e, nil
 }
 
 // printTerminal prints normal output only when stdout is a terminal and
