@@ -6,12 +6,15 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/arca-backup/arca/repo"
+	"github.com/arca-backup/arca/repo/diff"
 	"github.com/arca-backup/arca/repo/dump"
 	"github.com/arca-backup/arca/repo/engine"
+	"github.com/arca-backup/arca/repo/stats"
 	"github.com/arca-backup/arca/repo/tags"
 )
 
@@ -115,4 +118,48 @@ func TestKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	r3.Close()
+}
+
+func TestDiffAndStats(t *testing.T) {
+	ctx := context.Background()
+	r, _ := initRepo(t)
+	src := filepath.Join(t.TempDir(), "src")
+	writeTree(t, src, map[string][]byte{"a": []byte("aaaa"), "b": []byte("bbbb")})
+	first, err := r.Backup(ctx, []string{src}, engine.BackupOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(src, "a"))
+	writeTree(t, src, map[string][]byte{"b": []byte("changed b"), "c": []byte("cc")})
+	second, err := r.Backup(ctx, []string{src}, engine.BackupOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	changes := map[string]string{}
+	res, err := r.Diff(ctx, first.SnapshotID.Str(), second.SnapshotID.Str(), diff.Options{OnChange: func(c diff.Change) {
+		changes[filepath.Base(c.Path)] = c.Modifier
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if changes["a"] != "-" || changes["b"] != "M" || changes["c"] != "+" || res.ChangedFiles != 1 {
+		t.Errorf("diff: changes %v, %d changed files", changes, res.ChangedFiles)
+	}
+	if res.Added.Files != 1 || res.Removed.Files != 1 {
+		t.Errorf("diff counts: added %+v, removed %+v", res.Added, res.Removed)
+	}
+
+	st, err := r.Stats(ctx, repo.SnapshotFilter{}, stats.RestoreSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// two snapshots: a+b (8 bytes) and b'+c (11 bytes)
+	if st.SnapshotsCount != 2 || st.TotalSize != 19 {
+		t.Errorf("stats: %+v, want 2 snapshots of 19 bytes", st)
+	}
+	raw, err := r.Stats(ctx, repo.SnapshotFilter{}, stats.RawData)
+	if err != nil || raw.TotalBlobCount == 0 || raw.TotalSize == 0 {
+		t.Errorf("raw-data stats: %+v, %v", raw, err)
+	}
 }
