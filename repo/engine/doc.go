@@ -29,6 +29,11 @@
 //	cr, err := r.Check(ctx, engine.CheckOptions{ReadData: true})
 //	removed, err := r.Unlock(ctx, false)
 //
+// and also Diff (two snapshots), Stats (restic's four counting modes), Dump
+// (a file or a tar/zip of a directory to an io.Writer), Tag, Copy (to
+// another open Repository), Keys, AddKey, RemoveKey, ChangePassword and
+// Locks.
+//
 // Backup picks the parent snapshot (the latest one of the same host and
 // paths) so unchanged files are not read again, stores new data, and
 // saves the snapshot; BackupResult has its ID and a summary. Progress

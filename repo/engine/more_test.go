@@ -163,3 +163,39 @@ func TestDiffAndStats(t *testing.T) {
 		t.Errorf("raw-data stats: %+v, %v", raw, err)
 	}
 }
+
+func TestCopy(t *testing.T) {
+	ctx := context.Background()
+	src, _ := initRepo(t)
+	dst, dstLoc := initRepo(t)
+	dir := filepath.Join(t.TempDir(), "src")
+	files := randomFiles(7, 2, 200<<10)
+	writeTree(t, dir, files)
+	b, err := src.Backup(ctx, []string{dir}, engine.BackupOptions{Tags: []string{"x"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := src.Copy(ctx, dst, nil, engine.CopyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyID, ok := res.Copied[b.SnapshotID]
+	if !ok || len(res.Copied) != 1 {
+		t.Fatalf("copied: %v", res.Copied)
+	}
+	snaps, err := dst.Snapshots(ctx, repo.SnapshotFilter{}, nil)
+	if err != nil || len(snaps) != 1 || snaps[0].ID != copyID || *snaps[0].Original != b.SnapshotID {
+		t.Fatalf("destination snapshots: %+v, %v", snaps, err)
+	}
+	// a second copy finds the snapshot there already
+	again, err := src.Copy(ctx, dst, []string{"latest"}, engine.CopyOptions{})
+	if err != nil || len(again.Copied) != 0 || len(again.Skipped) != 1 {
+		t.Fatalf("second copy: %+v, %v", again, err)
+	}
+	out := t.TempDir()
+	if _, err := dst.Restore(ctx, copyID.String(), out, engine.RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	checkRestored(t, filepath.Join(out, dir), files)
+	resticCheck(t, dstLoc)
+}
