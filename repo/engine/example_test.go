@@ -8,10 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/arca-backup/arca/crypto"
 	"github.com/arca-backup/arca/repo"
 	"github.com/arca-backup/arca/repo/engine"
+	"github.com/arca-backup/arca/repo/forget"
+	"github.com/arca-backup/arca/repo/prune"
 )
 
 // This example creates a repository, backs up a directory, lists the
@@ -124,4 +127,50 @@ func ExampleRepository_Backup_progress() {
 	// Output:
 	// parent: false
 	// saved a.txt (13 bytes)
+}
+
+// Forget applies a retention policy; Prune then removes the data that only
+// the forgotten snapshots used.
+func ExampleRepository_Forget() {
+	ctx := context.Background()
+	tmp, _ := os.MkdirTemp("", "arca-example-")
+	defer os.RemoveAll(tmp)
+	src := filepath.Join(tmp, "src")
+	os.MkdirAll(src, 0o755)
+	r, err := engine.Init(ctx, filepath.Join(tmp, "repo"), engine.InitOptions{
+		Options: engine.Options{Password: "secret"},
+		Create:  repo.CreateOptions{KDFParams: &crypto.Params{N: 1024, R: 8, P: 1}},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer r.Close()
+
+	// one backup a day for five days
+	day := time.Date(2026, 3, 1, 22, 0, 0, 0, time.UTC)
+	for i := range 5 {
+		os.WriteFile(filepath.Join(src, "log.txt"), []byte(strings.Repeat("day ", i+1)), 0o644)
+		if _, err := r.Backup(ctx, []string{src}, engine.BackupOptions{Time: day.AddDate(0, 0, i)}); err != nil {
+			log.Fatal(err)
+		}
+	}
+
+	res, err := r.Forget(ctx, engine.ForgetOptions{Policy: forget.Policy{Last: 2}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("removed", len(res.Removed), "snapshots")
+	for _, k := range res.Groups[0].Keep {
+		fmt.Println("kept", k.Time.Format(time.DateOnly))
+	}
+	stats, err := r.Prune(ctx, prune.DefaultOptions(), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("blobs removed:", stats.PruneBlobs() > 0)
+	// Output:
+	// removed 3 snapshots
+	// kept 2026-03-05
+	// kept 2026-03-04
+	// blobs removed: true
 }
