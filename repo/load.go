@@ -105,7 +105,7 @@ func (r *Repository) loadPackedBlob(ctx context.Context, pb model.PackedBlob, bu
 		}
 		out, err := pack.DecodeBlob(r.key, r.dec, pb.Blob, stored, buf)
 		if err != nil {
-			return nil, fmt.Errorf("pack %s: %w", pb.PackID, err)
+			return nil, damaged(fmt.Errorf("pack %s: %w", pb.PackID, err))
 		}
 		return out, nil
 	}
@@ -129,7 +129,7 @@ func (r *Repository) LoadTree(ctx context.Context, id model.ID) (*model.Tree, er
 	}
 	t, err := model.DecodeTree(buf)
 	if err != nil {
-		return nil, fmt.Errorf("tree %s: %w", id.Str(), err)
+		return nil, damaged(fmt.Errorf("tree %s: %w", id.Str(), err))
 	}
 	return t, nil
 }

@@ -203,7 +203,7 @@ func (r *Repository) LoadRaw(ctx context.Context, t backend.FileType, id model.I
 		return nil, fmt.Errorf("load %s %s: %w", t, h.Name, err)
 	}
 	if t != backend.ConfigFile && model.Hash(buf) != id {
-		return buf, fmt.Errorf("load %s %s: file is damaged: content hash %s does not match its name", t, h.Name, model.Hash(buf).Str())
+		return buf, damaged(fmt.Errorf("load %s %s: file is damaged: content hash %s does not match its name", t, h.Name, model.Hash(buf).Str()))
 	}
 	return buf, nil
 }
@@ -217,14 +217,14 @@ func (r *Repository) LoadUnpacked(ctx context.Context, t backend.FileType, id mo
 	}
 	plain, err := r.key.Open(buf[16:16], buf)
 	if err != nil {
-		return nil, fmt.Errorf("decrypt %s %s: %w", t, fileName(t, id), err)
+		return nil, damaged(fmt.Errorf("decrypt %s %s: %w", t, fileName(t, id), err))
 	}
 	if t == backend.ConfigFile {
 		return plain, nil
 	}
 	out, err := r.decompressUnpacked(plain)
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", t, fileName(t, id), err)
+		return nil, damaged(fmt.Errorf("%s %s: %w", t, fileName(t, id), err))
 	}
 	return out, nil
 }

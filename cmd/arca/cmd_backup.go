@@ -4,15 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
-	"os/user"
-	"path"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -23,6 +20,7 @@ import (
 
 	"github.com/arca-backup/arca/repo"
 	"github.com/arca-backup/arca/repo/archiver"
+	"github.com/arca-backup/arca/repo/engine"
 	"github.com/arca-backup/arca/repo/feature"
 	"github.com/arca-backup/arca/repo/filter"
 	"github.com/arca-backup/arca/repo/model"
@@ -431,50 +429,14 @@ func (a *app) printJSONErr(v any) {
 	_, _ = a.stderr.Write(buf.Bytes())
 }
 
-// dryRunSaver stands in for the writer with --dry-run: it hashes blobs
-// and reports which would be new, storing nothing.
-type dryRunSaver struct {
-	idx  func(model.BlobHandle) bool
-	mu   sync.Mutex
-	seen map[model.BlobHandle]bool
-}
-
-func (d *dryRunSaver) SaveBlob(_ context.Context, t model.BlobType, buf []byte, id model.ID) (model.ID, bool, int, error) {
-	if id.IsNull() {
-		id = model.ID(sha256.Sum256(buf))
-	}
-	h := model.BlobHandle{ID: id, Type: t}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.seen[h] || d.idx(h) {
-		return id, true, 0, nil
-	}
-	d.seen[h] = true
-	return id, false, len(buf) + 32, nil
-}
-
-// repoAdapter gives the archiver read access to the repository.
-type repoAdapter struct{ r *repo.Repository }
-
-func (ra repoAdapter) LoadTree(ctx context.Context, id model.ID) (*model.Tree, error) {
-	return ra.r.LoadTree(ctx, id)
-}
-
-func (ra repoAdapter) HasBlob(t model.BlobType, id model.ID) bool {
-	return ra.r.Index().Has(model.BlobHandle{ID: id, Type: t})
-}
-
 func (a *app) runBackup(ctx context.Context, o *backupOptions, args []string) error {
 	if err := o.check(a, args); err != nil {
 		return err
 	}
-	partial := false
-	targets, missing, err := a.collectTargets(o, args)
+	targets, partial, err := a.collectTargets(o, args)
 	if err != nil {
 		return err
 	}
-	partial = missing
-
 	timeStamp := time.Now()
 	if o.timeStamp != "" {
 		timeStamp, err = time.ParseInLocation(timeFormat, o.timeStamp, time.Local)
@@ -485,17 +447,15 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions, args []string) er
 	if a.opts.verbosity() >= 2 && !a.opts.JSON {
 		a.printf("open repository\n")
 	}
-	mode := lockAppend
-	if o.dryRun {
-		mode = lockNone
-	}
-	s, err := a.openSession(ctx, mode)
+	lockOpts, err := a.lockOptions()
 	if err != nil {
 		return err
 	}
-	defer s.done()
-	ctx = s.ctx
-	r := s.repo
+	e, err := a.openEngine(ctx, lockOpts)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
 
 	// exclude filters by name
 	warn := func(format string, args ...any) { a.warnf(format, args...) }
@@ -514,162 +474,61 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions, args []string) er
 			return true
 		}
 	}
+	wopts := repo.WriteOptions{}
+	if !o.dryRun {
+		if wopts, err = a.writeOptions(); err != nil {
+			return err
+		}
+	}
+	stdin := o.stdin || o.stdinCommand
+	opts := engine.BackupOptions{
+		Host:            o.host,
+		Tags:            flattenTags(o.tags),
+		Time:            timeStamp,
+		ProgramVersion:  "restic " + resticVersion,
+		Parent:          o.parent,
+		ParentGroup:     &o.groupBy.GroupBy,
+		NoParent:        o.force,
+		SelectByName:    selectByName,
+		Excludes:        o.excludes.Patterns,
+		ReadConcurrency: int(o.readConcurrency),
+		WithAtime:       o.withAtime,
+		IgnoreCtime:     o.ignoreCtime,
+		IgnoreInode:     o.ignoreInode,
 
-	var parent *model.Snapshot
-	if !o.stdin && !o.stdinCommand && !o.force {
-		all, err := a.loadSnapshots(ctx, r)
-		if err != nil {
-			return err
-		}
-		f := repo.SnapshotFilter{TimestampLimit: timeStamp}
-		if o.groupBy.Host {
-			f.Hosts = []string{o.host}
-		}
-		if o.groupBy.Paths {
-			for _, t := range targets {
-				abs, err := filepath.Abs(t)
-				if err != nil {
-					abs = t
-				}
-				f.Paths = append(f.Paths, abs)
-			}
-		}
-		if o.groupBy.Tags {
-			f.Tags = [][]string{flattenTags(o.tags)}
-		}
-		name := o.parent
-		if name == "" {
-			name = "latest"
-		}
-		sel, err := repo.FindSnapshot(ctx, r, all, name, f)
-		switch {
-		case err == nil:
-			parent = sel.Snapshot
-		case o.parent == "" && errors.Is(err, repo.ErrNoSnapshot):
-		default:
-			return fatalf("%v", err)
-		}
+		DeviceIDOnlyForHardlinks: a.features.Enabled(feature.DeviceIDForHardlinks),
+		Write:                    wopts,
+		DryRun:                   o.dryRun,
+		SkipIfUnchanged:          o.skipIfUnchanged,
+		NoScan:                   o.noScan,
+		SnapshotError: func(id model.ID, err error) {
+			a.warnf("could not load snapshot %v: %v\n", id.Str(), err)
+		},
 	}
-	if !a.opts.JSON && !o.stdin && !o.stdinCommand {
-		if parent != nil {
-			a.printf("using parent snapshot %v\n", parent.ID.Str())
-		} else {
-			a.printf("no parent snapshot found, will read all files\n")
-		}
-	}
-	if !a.opts.JSON {
-		a.verbosef("load index files\n")
-	}
-	if err := r.LoadIndex(ctx, nil); err != nil {
-		return err
-	}
-
-	var selects []archiver.SelectFunc
-	if !o.stdin && !o.stdinCommand {
-		if o.oneFileSystem {
-			f, err := archiver.SelectByDevice(targets)
-			if err != nil {
-				return err
-			}
-			selects = append(selects, f)
-		}
-		if o.excludeLargerThan != "" {
-			n, err := parseSize(o.excludeLargerThan)
-			if err != nil {
-				return err
-			}
-			selects = append(selects, archiver.SelectBySize(n))
-		}
-	}
-	tagSpecs := append([]string{}, o.excludeIfPresent...)
-	if o.excludeCaches {
-		tagSpecs = append(tagSpecs, archiver.CacheDirTag)
-	}
-	for _, spec := range tagSpecs {
-		f, err := archiver.SelectIfNotPresent(spec, warn)
-		if err != nil {
-			return err
-		}
-		selects = append(selects, f)
-	}
-
-	// the saver
-	var saver archiver.BlobSaver
-	var writer *repo.Writer
-	if o.dryRun {
-		saver = &dryRunSaver{idx: r.Index().Has, seen: map[model.BlobHandle]bool{}}
-	} else {
-		wopts, err := a.writeOptions()
-		if err != nil {
-			return err
-		}
-		writer, err = r.NewWriter(ctx, wopts)
-		if err != nil {
-			return err
-		}
-		saver = writer
+	if stdin {
+		opts.StdinFilename = o.stdinFilename
+		opts.Stdin = a.backupStdin(o, args)
 	}
 
 	prog := &backupProgress{a: a, start: time.Now(), currentFiles: map[string]struct{}{}}
-	var sawError bool
-	var errMu sync.Mutex
-	cb := archiver.Callbacks{
-		Error: func(item string, err error) error {
-			errMu.Lock()
-			sawError = true
-			errMu.Unlock()
-			return prog.errorf(item, err)
-		},
-		StartFile: func(item string) {
-			prog.mu.Lock()
-			prog.currentFiles[item] = struct{}{}
-			prog.mu.Unlock()
-		},
-		CompleteBlob: func(n uint64) {
-			prog.mu.Lock()
-			prog.bytesDone += n
-			prog.mu.Unlock()
-		},
-		CompleteItem: prog.completeItem,
-	}
-	arch, err := archiver.New(repoAdapter{r}, saver, r.Config().ChunkerPolynomial, archiver.Options{
-		ReadConcurrency: int(o.readConcurrency),
-		WithAtime:       o.withAtime,
-		IgnoreCtime:     o.ignoreCtime || o.ignoreInode,
-		IgnoreInode:     o.ignoreInode,
-		SelectByName:    selectByName,
-		Select:          archiver.CombineSelects(selects),
-
-		DeviceIDOnlyForHardlinks: a.features.Enabled(feature.DeviceIDForHardlinks),
-	}, cb)
-	if err != nil {
-		return err
-	}
-
-	// progress: the scanner counts what is to be done; JSON status lines
-	// are printed every 100ms as restic does when not quiet.
-	runCtx, stopRun := context.WithCancel(ctx)
-	defer stopRun()
-	if !o.noScan && !o.stdin && !o.stdinCommand {
-		if !a.opts.JSON {
-			a.verbosef("start scan on %v\n", targets)
-		}
-		go func() {
-			files, bytes := archiver.Scan(runCtx, targets, selectByName, archiver.CombineSelects(selects))
-			prog.mu.Lock()
-			prog.totalFiles, prog.totalBytes, prog.scanDone = files, bytes, true
-			prog.mu.Unlock()
-			if a.opts.verbosity() >= 2 {
-				if a.opts.JSON {
-					_ = a.printJSON(verboseStatus{MessageType: "verbose_status", Action: "scan_finished", Duration: time.Since(prog.start).Seconds(), DataSize: bytes, TotalFiles: uint(files)})
-				} else {
-					a.printf("scan finished in %.3fs: %v files, %s\n", time.Since(prog.start).Seconds(), files, formatBytes(bytes))
-				}
-			}
-		}()
-	}
+	opts.OnError = prog.errorf
+	// JSON status lines are printed every 100ms as restic does when not
+	// quiet, from the start of the scan or backup on
+	statusCtx, stopStatus := context.WithCancel(ctx)
+	defer stopStatus()
 	var statusDone chan struct{}
-	if a.opts.JSON && !a.opts.Quiet {
+	started := false
+	startStatus := func() {
+		if started {
+			return
+		}
+		started = true
+		prog.mu.Lock()
+		prog.start = time.Now()
+		prog.mu.Unlock()
+		if !a.opts.JSON || a.opts.Quiet {
+			return
+		}
 		statusDone = make(chan struct{})
 		go func() {
 			defer close(statusDone)
@@ -677,7 +536,7 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions, args []string) er
 			defer t.Stop()
 			for {
 				select {
-				case <-runCtx.Done():
+				case <-statusCtx.Done():
 					return
 				case <-t.C:
 					prog.status()
@@ -685,121 +544,188 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions, args []string) er
 			}
 		}()
 	}
-
-	var rootID model.ID
-	var summary *archiver.Summary
-	if o.stdin || o.stdinCommand {
-		if !a.opts.JSON {
-			a.verbosef("read data from stdin\n")
+	opts.Events = func(ev engine.BackupEvent) {
+		switch ev := ev.(type) {
+		case engine.BackupParent:
+			if !a.opts.JSON && !stdin {
+				if ev.Snapshot != nil {
+					a.printf("using parent snapshot %v\n", ev.Snapshot.ID.Str())
+				} else {
+					a.printf("no parent snapshot found, will read all files\n")
+				}
+			}
+		case engine.BackupIndexLoading:
+			if !a.opts.JSON {
+				a.verbosef("load index files\n")
+			}
+		case engine.BackupScanStarted:
+			startStatus()
+			if !a.opts.JSON {
+				a.verbosef("start scan on %v\n", targets)
+			}
+		case engine.BackupScanFinished:
+			prog.mu.Lock()
+			prog.totalFiles, prog.totalBytes, prog.scanDone = ev.Files, ev.Bytes, true
+			prog.mu.Unlock()
+			if a.opts.verbosity() >= 2 {
+				if a.opts.JSON {
+					_ = a.printJSON(verboseStatus{MessageType: "verbose_status", Action: "scan_finished", Duration: ev.Duration.Seconds(), DataSize: ev.Bytes, TotalFiles: uint(ev.Files)})
+				} else {
+					a.printf("scan finished in %.3fs: %v files, %s\n", ev.Duration.Seconds(), ev.Files, formatBytes(ev.Bytes))
+				}
+			}
+		case engine.BackupStarted:
+			startStatus()
+			if !a.opts.JSON {
+				if stdin {
+					a.verbosef("read data from stdin\n")
+				} else {
+					a.verbosef("start backup on %v\n", targets)
+				}
+			}
+		case engine.BackupFileStarted:
+			prog.mu.Lock()
+			prog.currentFiles[ev.Item] = struct{}{}
+			prog.mu.Unlock()
+		case engine.BackupBytes:
+			prog.mu.Lock()
+			prog.bytesDone += ev.Bytes
+			prog.mu.Unlock()
+		case engine.BackupItemDone:
+			prog.completeItem(ev.Item, ev.Previous, ev.Current, ev.Stats, ev.Duration)
 		}
-		var src io.Reader = a.stdin
-		var cmd *exec.Cmd
-		if o.stdinCommand {
-			if len(args) == 0 {
-				return fatalf("nothing to backup, please specify source files/dirs")
-			}
-			cmd = exec.CommandContext(ctx, args[0], args[1:]...)
-			// its own process group, killed as a whole on cancellation:
-			// a grandchild holding stdout open must not keep the backup
-			// reading after the lock is lost or the user interrupts
-			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-			cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-			cmd.WaitDelay = time.Second
-			cmd.Stderr = a.stderr
-			out, err := cmd.StdoutPipe()
-			if err != nil {
-				return err
-			}
-			if err := cmd.Start(); err != nil {
-				return fatalf("failed to backup from stdin: %v", err)
-			}
-			src = out
-		}
-		filename := path.Join("/", o.stdinFilename)
-		targets = []string{filename}
-		rootID, summary, err = arch.SnapshotReader(ctx, filename, src, timeStamp)
-		if cmd != nil {
-			if werr := cmd.Wait(); werr != nil && err == nil {
-				err = fmt.Errorf("command %v failed: %w", args, werr)
-			}
-		}
+	}
+	// restic builds these after loading the index: an invalid
+	// --exclude-larger-than is reported before the repository is opened
+	// here, a difference only in the order of the messages of a failure
+	if !stdin {
+		opts.Select, err = o.selects(targets, warn)
 	} else {
-		if !a.opts.JSON {
-			a.verbosef("start backup on %v\n", targets)
-		}
-		var pid *model.ID
-		if parent != nil {
-			pid = parent.Tree
-		}
-		rootID, summary, err = arch.Snapshot(ctx, targets, pid)
+		opts.Select, err = o.tagSelects(warn)
 	}
-	if err == nil && writer != nil {
-		err = writer.Flush(ctx)
+	if err != nil {
+		return err
 	}
-	stopRun()
+
+	res, err := e.Backup(ctx, targets, opts)
+	stopStatus()
 	if statusDone != nil {
 		<-statusDone
 	}
 	if err != nil {
-		return fatalf("unable to save snapshot: %v", err)
+		return backupError(err)
 	}
-
-	var id model.ID
-	skipped := o.skipIfUnchanged && parent != nil && parent.Tree != nil && *parent.Tree == rootID
-	if !skipped && !o.dryRun {
-		sn := &model.Snapshot{Time: timeStamp, Tree: &rootID, Hostname: o.host, Tags: flattenTags(o.tags),
-			ProgramVersion: "restic " + resticVersion}
-		for _, t := range targets {
-			if abs, err := filepath.Abs(t); err == nil {
-				t = abs
-			}
-			sn.Paths = append(sn.Paths, t)
-		}
-		if u, err := user.Current(); err == nil {
-			sn.Username = u.Username
-			if n, err := strconv.ParseUint(u.Uid, 10, 32); err == nil {
-				sn.UID = uint32(n)
-			}
-			if n, err := strconv.ParseUint(u.Gid, 10, 32); err == nil {
-				sn.GID = uint32(n)
-			}
-		}
-		sn.Excludes = o.excludes.Patterns
-		if parent != nil {
-			pid := parent.ID
-			sn.Parent = &pid
-		}
-		sn.Summary = &model.SnapshotSummary{
-			BackupStart:         summary.BackupStart,
-			BackupEnd:           summary.BackupEnd,
-			FilesNew:            summary.Files.New,
-			FilesChanged:        summary.Files.Changed,
-			FilesUnmodified:     summary.Files.Unchanged,
-			DirsNew:             summary.Dirs.New,
-			DirsChanged:         summary.Dirs.Changed,
-			DirsUnmodified:      summary.Dirs.Unchanged,
-			DataBlobs:           summary.DataBlobs,
-			TreeBlobs:           summary.TreeBlobs,
-			DataAdded:           summary.DataSize + summary.TreeSize,
-			DataAddedPacked:     summary.DataSizeInRepo + summary.TreeSizeInRepo,
-			TotalFilesProcessed: summary.Files.New + summary.Files.Changed + summary.Files.Unchanged,
-			TotalBytesProcessed: summary.ProcessedBytes,
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		id, err = r.SaveSnapshot(ctx, sn)
-		if err != nil {
-			return fatalf("unable to save snapshot: %v", err)
-		}
-	}
-	a.backupFinish(id, summary, o.dryRun)
-	errMu.Lock()
-	defer errMu.Unlock()
-	if partial || sawError {
+	a.backupFinish(res.SnapshotID, res.Summary, o.dryRun)
+	if partial || res.Partial {
 		return partialError{errSourceUnreadable}
 	}
 	return nil
+}
+
+// selects builds the filters by metadata: --one-file-system,
+// --exclude-larger-than and the tag files.
+func (o *backupOptions) selects(targets []string, warn func(string, ...any)) (archiver.SelectFunc, error) {
+	var selects []archiver.SelectFunc
+	if o.oneFileSystem {
+		f, err := archiver.SelectByDevice(targets)
+		if err != nil {
+			return nil, err
+		}
+		selects = append(selects, f)
+	}
+	if o.excludeLargerThan != "" {
+		n, err := parseSize(o.excludeLargerThan)
+		if err != nil {
+			return nil, err
+		}
+		selects = append(selects, archiver.SelectBySize(n))
+	}
+	tags, err := o.tagSelects(warn)
+	if err != nil {
+		return nil, err
+	}
+	if tags != nil {
+		selects = append(selects, tags)
+	}
+	if len(selects) == 0 {
+		return nil, nil
+	}
+	return archiver.CombineSelects(selects), nil
+}
+
+// tagSelects builds the filters of --exclude-if-present and
+// --exclude-caches.
+func (o *backupOptions) tagSelects(warn func(string, ...any)) (archiver.SelectFunc, error) {
+	specs := append([]string{}, o.excludeIfPresent...)
+	if o.excludeCaches {
+		specs = append(specs, archiver.CacheDirTag)
+	}
+	var selects []archiver.SelectFunc
+	for _, spec := range specs {
+		f, err := archiver.SelectIfNotPresent(spec, warn)
+		if err != nil {
+			return nil, err
+		}
+		selects = append(selects, f)
+	}
+	if len(selects) == 0 {
+		return nil, nil
+	}
+	return archiver.CombineSelects(selects), nil
+}
+
+// backupStdin returns the source of --stdin (standard input) or
+// --stdin-from-command (the command's output; it runs in its own process
+// group, killed as a whole on cancellation, so that a grandchild holding
+// stdout open cannot keep the backup reading after the lock is lost or
+// the user interrupts).
+func (a *app) backupStdin(o *backupOptions, args []string) func(ctx context.Context) (io.Reader, func() error, error) {
+	return func(ctx context.Context) (io.Reader, func() error, error) {
+		if !o.stdinCommand {
+			return a.stdin, nil, nil
+		}
+		if len(args) == 0 {
+			return nil, nil, fatalf("nothing to backup, please specify source files/dirs")
+		}
+		cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+		cmd.WaitDelay = time.Second
+		cmd.Stderr = a.stderr
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := cmd.Start(); err != nil {
+			return nil, nil, fatalf("failed to backup from stdin: %v", err)
+		}
+		wait := func() error {
+			if err := cmd.Wait(); err != nil {
+				return fmt.Errorf("command %v failed: %w", args, err)
+			}
+			return nil
+		}
+		return out, wait, nil
+	}
+}
+
+// backupError gives a failed backup restic's message.
+func backupError(err error) error {
+	var lost *engine.LockLostError
+	var be *engine.BackupError
+	switch {
+	case errors.As(err, &lost):
+		return fatalf("%v", lost.Cause)
+	case errors.As(err, &be):
+		switch be.Stage {
+		case engine.StageParent:
+			return fatalf("%v", be.Err)
+		case engine.StageData, engine.StageSnapshot:
+			return fatalf("unable to save snapshot: %v", be.Err)
+		}
+		return be.Err
+	}
+	return err
 }
 
 // partialError carries restic's message and exit code 3.

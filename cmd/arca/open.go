@@ -5,20 +5,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/arca-backup/arca/backend"
 	"github.com/arca-backup/arca/backend/cache"
-	"github.com/arca-backup/arca/backend/limiter"
-	"github.com/arca-backup/arca/backend/local"
-	"github.com/arca-backup/arca/backend/location"
+	"github.com/arca-backup/arca/backend/connect"
+	"github.com/arca-backup/arca/backend/transport"
+	"github.com/arca-backup/arca/lock"
 	"github.com/arca-backup/arca/repo"
+	"github.com/arca-backup/arca/repo/engine"
 	"golang.org/x/term"
 )
 
@@ -147,93 +146,78 @@ func (a *app) createBackend(ctx context.Context, loc string) (backend.Backend, e
 	return a.backendFor(ctx, loc, true)
 }
 
-// backendFor opens the backend for loc, wrapped in the rate limiter and
-// the retries. With create, a missing repository is not an error.
+// backendFor opens the backend for loc through the engine's connect
+// package, with the rate limits, retries and TLS settings from the flags.
+// With create, a missing repository is not an error.
 func (a *app) backendFor(ctx context.Context, loc string, create bool) (backend.Backend, error) {
-	l, err := location.Parse(loc)
-	if err != nil {
-		return nil, fatalf("%v", err)
-	}
-	if err := l.CheckImplemented(); err != nil {
-		return nil, fatalf("%v", err)
-	}
-	xopts, err := a.opts.extendedOptions()
+	opts, err := a.connectOptions()
 	if err != nil {
 		return nil, err
 	}
-	_ = xopts // read by the remote backends
-	var be backend.Backend
-	switch cfg := l.Config.(type) {
-	case *location.LocalConfig:
-		conns, err := localConnections(xopts)
-		if err != nil {
-			return nil, err
-		}
-		var lb *local.Backend
-		if create {
-			lb = local.New(cfg.Path)
-		} else if lb, err = local.Open(ctx, cfg.Path); err != nil {
-			if errors.Is(err, backend.ErrNoRepository) || errors.Is(err, backend.ErrNotExist) {
-				return nil, fmt.Errorf("Fatal: %w: unable to open config file: %v\nIs there a repository at the following location?\n%v", repo.ErrNoRepository, configStatError(err), l.String())
-			}
-			return nil, err
-		}
-		lb.SetConnections(conns)
-		be = lb
-	case *location.S3Config:
-		be, err = a.openS3Backend(ctx, l, cfg, xopts, create)
-		if err != nil {
-			return nil, err
-		}
-	case *location.SFTPConfig:
-		be, err = a.openSFTP(ctx, l, cfg, xopts, create)
-		if err != nil {
-			return nil, err
-		}
-	case *location.RESTConfig:
-		be, err = a.restBackend(ctx, cfg, xopts, create, l.String())
-		if err != nil {
-			return nil, err
-		}
-	default:
-		return nil, fatalf("backend %q is not supported yet", l.Scheme)
+	open := connect.Open
+	if create {
+		open = connect.Create
 	}
-	inner := be
-	if be, err = a.withRetries(limiter.Wrap(inner, int64(a.opts.LimitUpload)*1024, int64(a.opts.LimitDownload)*1024)); err != nil {
-		inner.Close()
-		return nil, err
-	}
-	// the S3 and SFTP backends check for the config file when they open
-	if !create && l.Scheme == "rest" {
-		if err := checkRepositoryConfig(ctx, be, l.String()); err != nil {
-			be.Close()
-			return nil, err
-		}
-	}
-	return be, nil
+	be, err := open(ctx, loc, opts)
+	return be, connectError(err)
 }
 
-// localConnections reads -o local.connections (0: the default) and
-// refuses other local.* options, as restic does.
-func localConnections(xopts map[string]string) (uint, error) {
-	var n uint64
-	for k, v := range xopts {
-		name, ok := strings.CutPrefix(k, "local.")
-		if !ok {
-			continue
+// connectOptions returns the backend options from the global flags and
+// the environment; retries are reported on stderr in restic's words.
+func (a *app) connectOptions() (connect.Options, error) {
+	xopts, err := a.opts.extendedOptions()
+	if err != nil {
+		return connect.Options{}, err
+	}
+	opts := connect.Options{
+		Extended: xopts,
+		TLS: transport.Options{
+			RootCertFiles:     a.opts.CACerts,
+			ClientCertKeyFile: a.opts.TLSClientCert,
+			InsecureTLS:       a.opts.InsecureTLS,
+			UserAgent:         a.opts.HTTPUserAgent,
+		},
+		LimitUpload:   int64(a.opts.LimitUpload) * 1024,
+		LimitDownload: int64(a.opts.LimitDownload) * 1024,
+		RESTUsername:  env("RESTIC_REST_USERNAME"),
+		RESTPassword:  env("RESTIC_REST_PASSWORD"),
+		SubprocessStderr: func(program, line string) {
+			fmt.Fprintf(a.stderr, "subprocess %s: %s\n", program, line)
+		},
+	}
+	opts.Retry.StuckTimeout = a.opts.StuckTimeout
+	if s := env(envRetryMaxElapsed); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			return opts, fatalf("invalid %s %q: want a positive duration such as 2m", envRetryMaxElapsed, s)
 		}
-		if name != "connections" {
-			return 0, fatalf("option %s is not known", k)
-		}
-		var err error
-		if n, err = strconv.ParseUint(v, 10, 32); err != nil {
-			return 0, err
-		}
-		if n == 0 {
-			return 0, fatalf("option local.connections must be a positive number")
+		opts.Retry.MaxElapsed = d
+	}
+	opts.Retry.Report = func(op string, err error, wait time.Duration) {
+		if wait >= 0 {
+			fmt.Fprintf(a.stderr, "%v returned error, retrying after %v: %v\n", op, wait, err)
+		} else {
+			fmt.Fprintf(a.stderr, "%v failed: %v\n", op, err)
 		}
 	}
-	return uint(n), nil
+	opts.Retry.Success = func(op string, retries int) {
+		fmt.Fprintf(a.stderr, "%v operation successful after %d retries\n", op, retries)
+	}
+	return opts, nil
+}
+
+// connectError gives the engine's errors about a location restic's form:
+// a missing repository keeps its exit code 10, the others are fatal.
+func connectError(err error) error {
+	var nr *connect.NoRepositoryError
+	var ce *connect.Error
+	switch {
+	case errors.As(err, &nr):
+		return fmt.Errorf("Fatal: %w", err)
+	case errors.As(err, &ce):
+		return fatalf("%s", ce.Msg)
+	}
+	return err
 }
 
 // extendedOptions returns the -o key=value options as a map; a key given
@@ -253,34 +237,51 @@ func (o *globalOptions) extendedOptions() (map[string]string, error) {
 // openRepository opens the repository from the global options, asking for
 // the password as needed. The caller must Close it.
 func (a *app) openRepository(ctx context.Context) (*repo.Repository, error) {
+	e, err := a.openEngine(ctx, lock.Options{})
+	if err != nil {
+		return nil, err
+	}
+	return e.Repo(), nil
+}
+
+// openEngine opens the repository from the global options as the engine's
+// Repository, whose operations take their locks with lockOpts.
+func (a *app) openEngine(ctx context.Context, lockOpts lock.Options) (*engine.Repository, error) {
 	loc, err := a.opts.repositoryLocation()
 	if err != nil {
 		return nil, err
 	}
-	be, err := a.openBackend(ctx, loc)
+	copts, err := a.connectOptions()
 	if err != nil {
 		return nil, err
 	}
-	pw, err := a.readPassword(ctx, "enter password for repository: ")
+	e, err := engine.Open(ctx, loc, engine.Options{
+		Lock: lockOpts,
+		PasswordFunc: func(ctx context.Context) (string, error) {
+			return a.readPassword(ctx, "enter password for repository: ")
+		},
+		KeyHint:  a.opts.KeyHint,
+		MaxKeys:  maxKeys,
+		Backend:  copts,
+		CacheDir: a.opts.CacheDir,
+		NoCache:  a.opts.NoCache,
+	})
 	if err != nil {
-		be.Close()
-		return nil, err
+		return nil, connectError(err)
 	}
-	r, err := repo.Open(ctx, be, pw, repo.OpenOptions{KeyHint: a.opts.KeyHint, MaxKeys: maxKeys})
-	if err != nil {
-		be.Close()
-		return nil, err
-	}
+	r := e.Repo()
 	// restic prints this only to a terminal (at normal verbosity and above)
 	extra := ""
 	if r.Config().Version >= 2 {
 		extra = ", compression level " + a.opts.Compression
 	}
 	a.printTerminal("repository %s opened (version %d%s)\n", r.Config().ID[:8], r.Config().Version, extra)
-	if isRemote(loc) && !a.opts.NoCache {
-		a.setupCache(r)
+	if err := e.CacheError(); err != nil {
+		a.warnf("unable to open cache: %v\n", err)
+	} else if c := r.Cache(); c != nil {
+		a.reportCache(c)
 	}
-	return r, nil
+	return e, nil
 }
 
 // printTerminal prints normal output only when stdout is a terminal and
@@ -291,28 +292,13 @@ func (a *app) printTerminal(format string, args ...any) {
 	}
 }
 
-// isRemote reports whether loc is a repository on another machine, for
-// which arca keeps a local cache. A local repository gains nothing from a
-// second copy of its metadata on the same disk.
-func isRemote(loc string) bool {
-	l, err := location.Parse(loc)
-	return err == nil && l.Scheme != "local"
-}
-
-// setupCache opens the repository's local cache and puts it in front of
-// the backend; old caches of other repositories are reported or, with
-// --cleanup-cache, removed. A cache that cannot be opened only costs speed:
-// the command goes on without it.
-func (a *app) setupCache(r *repo.Repository) {
-	c, err := cache.Open(a.opts.CacheDir, r.Config().ID)
-	if err != nil {
-		a.warnf("unable to open cache: %v\n", err)
-		return
-	}
+// reportCache tells about the repository's local cache, which the engine
+// opened: whether it is new, and old caches of other repositories, which
+// --cleanup-cache removes.
+func (a *app) reportCache(c *cache.Cache) {
 	if c.Created() {
 		a.printTerminal("created new cache in %v\n", c.Base())
 	}
-	r.UseCache(c)
 	old, err := cache.Old(c.Base(), cache.MaxAge, time.Now())
 	if err != nil {
 		a.warnf("unable to find old cache directories: %v\n", err)
@@ -332,15 +318,7 @@ func (a *app) setupCache(r *repo.Repository) {
 	}
 }
 
-// configStatError returns the file-system error behind a missing config
-// file ("stat /path/config: no such file or directory"), as restic prints it.
-func configStatError(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe
-	}
-	if u := errors.Unwrap(err); u != nil {
-		return u
-	}
-	return err
-}
+// envRetryMaxElapsed overrides how long a failing backend operation is
+// retried (a Go duration; restic's fixed 15 minutes by default), for tests
+// and for users who prefer an early error to a long wait.
+const envRetryMaxElapsed = "ARCA_RETRY_MAX_ELAPSED"

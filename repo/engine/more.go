@@ -1,0 +1,129 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"time"
+
+	"github.com/arca-backup/arca/backend"
+	"github.com/arca-backup/arca/repo"
+	"github.com/arca-backup/arca/repo/dump"
+	"github.com/arca-backup/arca/repo/model"
+	"github.com/arca-backup/arca/repo/tags"
+)
+
+// Tag changes the tags of the snapshots named (IDs, prefixes or "latest"),
+// under an exclusive lock. A changed snapshot is stored anew (its ID
+// changes; the new file records the first ID in Original). It returns the
+// snapshots as they are now, changed or not, in the order named.
+func (e *Repository) Tag(ctx context.Context, snapshots []string, edit tags.Edit) ([]*model.Snapshot, error) {
+	var out []*model.Snapshot
+	err := e.withLock(ctx, ExclusiveLock, func(ctx context.Context) error {
+		for _, name := range snapshots {
+			sn, err := e.findSnapshot(ctx, name, repo.SnapshotFilter{})
+			if err != nil {
+				return err
+			}
+			changed, err := tags.Rewrite(ctx, e.r, sn, edit)
+			if err != nil {
+				return fmt.Errorf("tag snapshot %s: %w", sn.ID.Str(), err)
+			}
+			if changed == nil {
+				changed = sn
+			}
+			out = append(out, changed)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Dump writes the file at path in the snapshot ("/home/me/notes.txt") to
+// w, or a directory (or "/" for all) as an archive in format (dump.Tar or
+// dump.Zip), under a shared lock.
+func (e *Repository) Dump(ctx context.Context, snapshot, path string, format dump.Format, w io.Writer) error {
+	return e.withLock(ctx, SharedLock, func(ctx context.Context) error {
+		sn, err := e.findSnapshot(ctx, snapshot, repo.SnapshotFilter{})
+		if err != nil {
+			return err
+		}
+		if err := e.r.LoadIndex(ctx, nil); err != nil {
+			return err
+		}
+		return dump.New(format, e.r, w, dump.Options{}).DumpPath(ctx, *sn.Tree, path, nil)
+	})
+}
+
+// Key describes one key file: a password that opens the repository.
+type Key struct {
+	ID                 model.ID
+	Username, Hostname string
+	// Current is set for the key the Repository was opened with.
+	Current bool
+	Created time.Time
+}
+
+// Keys lists the repository's key files, under a shared lock.
+func (e *Repository) Keys(ctx context.Context) ([]Key, error) {
+	var out []Key
+	err := e.withLock(ctx, SharedLock, func(ctx context.Context) error {
+		var ids []model.ID
+		err := e.r.List(ctx, backend.KeyFile, func(id model.ID, _ int64) error {
+			ids = append(ids, id)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			kf, err := e.r.LoadKeyFile(ctx, id.String())
+			if err != nil {
+				return err
+			}
+			out = append(out, Key{ID: id, Username: kf.Username, Hostname: kf.Hostname,
+				Current: id == e.r.KeyID(), Created: kf.Created})
+		}
+		return nil
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
+	return out, err
+}
+
+// AddKey adds a key file for password (username and hostname: "" for
+// this user and host), under a shared lock.
+func (e *Repository) AddKey(ctx context.Context, password, username, hostname string) (repo.NewKey, error) {
+	var k repo.NewKey
+	err := e.withLock(ctx, SharedLock, func(ctx context.Context) error {
+		var err error
+		k, err = e.r.AddKey(ctx, password, username, hostname)
+		return err
+	})
+	return k, err
+}
+
+// RemoveKey removes the key file named by an ID or unique prefix, under
+// an exclusive lock. The key the Repository was opened with cannot be
+// removed (repo.ErrRemoveCurrentKey).
+func (e *Repository) RemoveKey(ctx context.Context, id string) error {
+	return e.withLock(ctx, ExclusiveLock, func(ctx context.Context) error {
+		kid, err := e.r.FindKey(ctx, id)
+		if err != nil {
+			return err
+		}
+		return e.r.RemoveKey(ctx, kid)
+	})
+}
+
+// ChangePassword replaces the key the Repository was opened with by one
+// for newPassword, under an exclusive lock.
+func (e *Repository) ChangePassword(ctx context.Context, newPassword string) (repo.NewKey, error) {
+	var k repo.NewKey
+	err := e.withLock(ctx, ExclusiveLock, func(ctx context.Context) error {
+		var err error
+		k, err = e.r.ChangePassword(ctx, newPassword, "", "")
+		return err
+	})
+	return k, err
+}
