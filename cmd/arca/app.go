@@ -282,6 +282,10 @@ func (a *app) stdinIsTerminal() bool {
 
 // stdoutIsTerminal reports whether standard output is a terminal.
 func (a *app) stdoutIsTerminal() bool {
-	f, ok := a.stdout.(*os.File)
+	out := a.stdout
+	if h, ok := out.(*heldWriter); ok {
+		out = h.w
+	}
+	f, ok := out.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }

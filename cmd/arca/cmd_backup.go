@@ -463,7 +463,7 @@ func (ra repoAdapter) HasBlob(t model.BlobType, id model.ID) bool {
 	return ra.r.Index().Has(model.BlobHandle{ID: id, Type: t})
 }
 
-func (a *app) runBackup(ctx context.Context, o *backupOptions, args []string) error {
+func (a *app) runBackup(ctx context.Context, o *backupOptions, args []string) (err error) {
 	if err := o.check(a, args); err != nil {
 		return err
 	}
@@ -488,11 +488,18 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions, args []string) er
 	if o.dryRun {
 		mode = lockNone
 	}
-	s, err := a.openSession(ctx, mode)
+	// the backup reads (snapshots, index, parent trees, files) while the
+	// lock is confirmed; its writes and output wait for the lock
+	s, err := a.openSessionEarly(ctx, mode)
 	if err != nil {
 		return err
 	}
 	defer s.done()
+	defer func() {
+		if lerr := s.confirm(); lerr != nil {
+			err = lerr
+		}
+	}()
 	ctx = s.ctx
 	r := s.repo
 
@@ -729,6 +736,9 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions, args []string) er
 			pid = parent.Tree
 		}
 		rootID, summary, err = arch.Snapshot(ctx, targets, pid)
+	}
+	if cerr := s.confirm(); cerr != nil {
+		return cerr
 	}
 	if err == nil && writer != nil {
 		err = writer.Flush(ctx)

@@ -55,6 +55,9 @@ type session struct {
 	repo *repo.Repository
 	ctx  context.Context // cancelled when the lock is lost
 	done func()
+	// confirm waits for the lock of a session opened early
+	// (openSessionEarly) and returns its error; nil for openSession.
+	confirm func() error
 }
 
 // lockMode is the kind of lock a command takes.
@@ -78,7 +81,7 @@ func (a *app) openSession(ctx context.Context, mode lockMode) (*session, error) 
 	if err != nil {
 		return nil, err
 	}
-	s := &session{repo: r, ctx: ctx}
+	s := &session{repo: r, ctx: ctx, confirm: func() error { return nil }}
 	release, lctx, err := a.lockRepository(ctx, r, mode)
 	if err != nil {
 		r.Close()

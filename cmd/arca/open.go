@@ -249,6 +249,12 @@ func (o *globalOptions) extendedOptions() (map[string]string, error) {
 // openRepository opens the repository from the global options, asking for
 // the password as needed. The caller must Close it.
 func (a *app) openRepository(ctx context.Context) (*repo.Repository, error) {
+	return a.openRepositoryWrapped(ctx, nil)
+}
+
+// openRepositoryWrapped is openRepository with the backend passed through
+// wrap (when not nil) before the repository is opened on it.
+func (a *app) openRepositoryWrapped(ctx context.Context, wrap func(backend.Backend) backend.Backend) (*repo.Repository, error) {
 	loc, err := a.opts.repositoryLocation()
 	if err != nil {
 		return nil, err
@@ -256,6 +262,9 @@ func (a *app) openRepository(ctx context.Context) (*repo.Repository, error) {
 	be, err := a.openBackend(ctx, loc)
 	if err != nil {
 		return nil, err
+	}
+	if wrap != nil {
+		be = wrap(be)
 	}
 	pw, err := a.readPassword(ctx, "enter password for repository: ")
 	if err != nil {

@@ -1,0 +1,90 @@
+package writegate
+
+import (
+	"context"
+	"errors"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/arca-backup/arca/backend"
+	"github.com/arca-backup/arca/backend/mem"
+)
+
+func save(ctx context.Context, b *Backend, h backend.Handle) <-chan error {
+	ch := make(chan error, 1)
+	go func() { ch <- b.Save(ctx, h, backend.NewByteReader([]byte("data"))) }()
+	return ch
+}
+
+func exists(t *testing.T, be backend.Backend, h backend.Handle) bool {
+	t.Helper()
+	_, err := be.Stat(context.Background(), h)
+	if err != nil && !backend.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	return err == nil
+}
+
+func TestWritesWaitForOpen(t *testing.T) {
+	ctx := context.Background()
+	inner := mem.New()
+	b := Wrap(inner)
+	lockH := backend.Handle{Type: backend.LockFile, Name: "aaaa"}
+	if err := <-save(ctx, b, lockH); err != nil || !exists(t, inner, lockH) {
+		t.Fatalf("lock file must pass a closed gate: %v", err)
+	}
+	packH := backend.Handle{Type: backend.PackFile, Name: "bbbb"}
+	done := save(ctx, b, packH)
+	removed := make(chan error, 1)
+	go func() { removed <- b.Remove(ctx, lockH) }()
+	select {
+	case err := <-done:
+		t.Fatalf("pack saved before the gate opened: %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	if exists(t, inner, packH) {
+		t.Fatal("pack stored before the gate opened")
+	}
+	if err := <-removed; err != nil || exists(t, inner, lockH) {
+		t.Fatalf("lock removal must pass a closed gate: %v", err)
+	}
+	b.Open()
+	if err := <-done; err != nil || !exists(t, inner, packH) {
+		t.Fatalf("after Open: %v", err)
+	}
+	// reads were never gated
+	if err := b.Load(ctx, packH, 0, 0, func(io.Reader) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFailRefusesWrites(t *testing.T) {
+	ctx := context.Background()
+	inner := mem.New()
+	b := Wrap(inner)
+	h := backend.Handle{Type: backend.SnapshotFile, Name: "cccc"}
+	done := save(ctx, b, h)
+	lockErr := errors.New("repository is already locked")
+	b.Fail(lockErr)
+	b.Open() // too late: the first decision counts
+	if err := <-done; !errors.Is(err, lockErr) {
+		t.Fatalf("waiting save: %v", err)
+	}
+	if err := b.Remove(ctx, h); !errors.Is(err, lockErr) {
+		t.Fatalf("later remove: %v", err)
+	}
+	if exists(t, inner, h) {
+		t.Fatal("a refused write reached the backend")
+	}
+}
+
+func TestWaitEndsWithContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	b := Wrap(mem.New())
+	done := save(ctx, b, backend.Handle{Type: backend.IndexFile, Name: "dddd"})
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v", err)
+	}
+}
