@@ -16,9 +16,7 @@
 package archiver
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -131,6 +129,7 @@ type Archiver struct {
 	names *fsnode.Names
 	opts  Options
 	cb    Callbacks
+	paths absPaths
 
 	mu      sync.Mutex
 	summary Summary
@@ -233,13 +232,6 @@ func (a *Archiver) track(item string, previous, current *model.Node, s ItemStats
 	default:
 		c.Changed++
 	}
-}
-
-// sameNode compares two nodes by their stored form.
-func sameNode(a, b *model.Node) bool {
-	ja, err1 := json.Marshal(a)
-	jb, err2 := json.Marshal(b)
-	return err1 == nil && err2 == nil && bytes.Equal(ja, jb)
 }
 
 // Snapshot backs up the targets (paths as given on the command line) and
@@ -462,7 +454,7 @@ func isNotExist(err error) bool { return errors.Is(err, os.ErrNotExist) }
 // when a filter rejected it or it vanished.
 func (a *Archiver) save(ctx context.Context, snPath, p string, previous *model.Node, explicit bool) (f future, excluded bool, err error) {
 	start := time.Now()
-	abs, err := filepath.Abs(p)
+	abs, err := a.paths.abs(p)
 	if err != nil {
 		return future{}, false, err
 	}
