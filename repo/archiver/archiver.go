@@ -11,8 +11,9 @@
 // chunk boundaries and saves each chunk in its own goroutine (bounded), so
 // both hashing/encryption of one large file and several small files proceed
 // in parallel. Each directory waits for its children's results in its own
-// goroutine, then encodes and saves its tree. Nothing here prints: progress
-// and errors go to the callbacks in Callbacks.
+// goroutine, then encodes and saves its tree. The parent snapshot's
+// subtrees are loaded ahead of the walk (treePrefetch). Nothing here
+// prints: progress and errors go to the callbacks in Callbacks.
 package archiver
 
 import (
@@ -130,6 +131,7 @@ type Archiver struct {
 	opts  Options
 	cb    Callbacks
 	paths absPaths
+	trees *treePrefetch // the parent's subtrees, loaded ahead of the walk
 
 	mu      sync.Mutex
 	summary Summary
@@ -258,6 +260,7 @@ func (a *Archiver) Snapshot(ctx context.Context, targets []string, parent *model
 		a.workers.Wait()
 	}()
 
+	a.trees = newTreePrefetch(a.repo.LoadTree)
 	var prev *model.Tree
 	if parent != nil {
 		prev, err = a.repo.LoadTree(ctx, *parent)
@@ -306,7 +309,7 @@ func (a *Archiver) loadSubtree(ctx context.Context, item string, previous *model
 	if previous == nil || previous.Type != model.NodeTypeDir || previous.Subtree == nil {
 		return nil, nil
 	}
-	t, err := a.repo.LoadTree(ctx, *previous.Subtree)
+	t, err := a.trees.get(ctx, *previous.Subtree)
 	if err != nil {
 		var e error
 		if a.repo.HasBlob(model.TreeBlob, *previous.Subtree) {
@@ -334,6 +337,8 @@ func (a *Archiver) saveTargets(ctx context.Context, snPath string, t *target, pr
 			return future{}, 0, fmt.Errorf("path is not a directory: %v", t.infoPath)
 		}
 	}
+	drop := a.trees.start(ctx, prev)
+	defer drop()
 	var children []future
 	for _, name := range t.names() {
 		if err := ctx.Err(); err != nil {
@@ -558,6 +563,8 @@ func (a *Archiver) saveDir(ctx context.Context, snPath, dir string, st fsnode.St
 	if err != nil {
 		return future{}, err
 	}
+	drop := a.trees.start(ctx, prev)
+	defer drop()
 	d, err := os.Open(dir)
 	if err != nil {
 		return future{}, fmt.Errorf("openfile for readdirnames failed: %w", err)
