@@ -654,7 +654,10 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions, args []string) (e
 	// are printed every 100ms as restic does when not quiet.
 	runCtx, stopRun := context.WithCancel(ctx)
 	defer stopRun()
-	if !o.noScan && !o.stdin && !o.stdinCommand {
+	// the scan's totals are shown only in JSON status lines and by -v;
+	// otherwise it would only compete with the backup for the disk and CPU
+	scanShown := (a.opts.JSON && !a.opts.Quiet) || a.opts.verbosity() >= 2 || a.stdoutIsTerminal()
+	if !o.noScan && !o.stdin && !o.stdinCommand && scanShown {
 		if !a.opts.JSON {
 			a.verbosef("start scan on %v\n", targets)
 		}
