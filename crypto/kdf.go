@@ -76,7 +76,7 @@ func KDF(p Params, salt []byte, password string) (*Key, error) {
 		return nil, fmt.Errorf("crypto: kdf: %w", err)
 	}
 	const outLen = encKeySize + macKSize + macRSize
-	out, err := scrypt.Key([]byte(password), salt, p.N, p.R, p.P, outLen)
+	out, err := scryptKey(password, salt, p, outLen)
 	if err != nil {
 		return nil, fmt.Errorf("crypto: kdf: scrypt: %w", err)
 	}
@@ -115,6 +115,8 @@ func Calibrate(timeout time.Duration, memory int) (Params, error) {
 	var salt [SaltSize]byte
 	_, _ = rand.Read(salt[:])
 	password := []byte("calibration password")
+	// timed with golang.org/x/crypto's scrypt, which restic uses, so that
+	// keys cost restic what restic's own calibration would choose
 	run := func(p Params) (time.Duration, error) {
 		start := time.Now()
 		if _, err := scrypt.Key(password, salt[:], p.N, p.R, p.P, encKeySize+macKSize+macRSize); err != nil {

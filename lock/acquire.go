@@ -79,6 +79,9 @@ func (l *Locker) try(ctx context.Context, exclusive bool) (*Held, error) {
 		return nil, fmt.Errorf("lock: writing lock file: %w", err)
 	}
 	l.addOwn(id, clk.Monotonic())
+	if o.OnWritten != nil {
+		o.OnWritten()
+	}
 	fail := func(err error) (*Held, error) {
 		if rerr := l.removeDetached(ctx, id); rerr != nil {
 			l.logf("lock: %v", rerr)

@@ -757,11 +757,12 @@ func TestParentCancelRemovesLock(t *testing.T) {
 func TestOptions(t *testing.T) {
 	t.Setenv(EnvRefreshInterval, "10s")
 	t.Setenv(EnvStaleTimeout, "1m")
+	t.Setenv(EnvCheckDelay, "2s")
 	o, err := OptionsFromEnv(DefaultOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.RefreshInterval != 10*time.Second || o.StaleTimeout != time.Minute {
+	if o.RefreshInterval != 10*time.Second || o.StaleTimeout != time.Minute || o.CheckDelay != 2*time.Second {
 		t.Fatalf("%+v", o)
 	}
 	l, err := NewLocker(newDirStore(t), o)
@@ -863,4 +864,52 @@ func TestIncompleteListing(t *testing.T) {
 	if ce := wantConflict(t, err); ce.Locks[0].Lock.PID != holder.Lock().PID {
 		t.Fatalf("%+v", ce.Locks)
 	}
+}
+
+// TestOnWritten: the hook runs once per attempt, after the attempt's own
+// file exists and before Acquire returns; an exclusive lock that appears
+// after it (during the check delay) makes the attempt fail, so reads begun
+// after the hook are never used under a lock that was not granted.
+func TestOnWritten(t *testing.T) {
+	s := newDirStore(t)
+	o := fastOpts()
+	var calls atomic.Int32
+	var filesAtCall int
+	o.OnWritten = func() {
+		calls.Add(1)
+		filesAtCall = len(s.files(t))
+	}
+	a := newLocker(t, s, o)
+	h := acquire(t, a, false)
+	if calls.Load() != 1 || filesAtCall != 1 {
+		t.Fatalf("hook called %d times, %d lock files at the call; want 1 and 1", calls.Load(), filesAtCall)
+	}
+	release(t, h)
+
+	// a foreign exclusive lock (a restic in its own check delay) written
+	// while ours waits
+	calls.Store(0)
+	var foreignID string
+	o.OnWritten = func() {
+		calls.Add(1)
+		foreignID = s.putLock(t, foreign(time.Now(), true), time.Time{})
+	}
+	_, err := newLocker(t, s, o).Acquire(context.Background(), false)
+	if !IsConflict(err) || calls.Load() != 1 {
+		t.Fatalf("got %v after %d hook calls, want a conflict after one", err, calls.Load())
+	}
+	if err := os.Remove(s.path(foreignID)); err != nil {
+		t.Fatal(err)
+	}
+
+	other := newLocker(t, s, fastOpts())
+	var x *Held
+	// a conflict found before writing: no hook call
+	x = acquire(t, other, true)
+	calls.Store(0)
+	o.OnWritten = func() { calls.Add(1) }
+	if _, err := newLocker(t, s, o).Acquire(context.Background(), false); !IsConflict(err) || calls.Load() != 0 {
+		t.Fatalf("got %v after %d hook calls, want a conflict and none", err, calls.Load())
+	}
+	release(t, x)
 }

@@ -22,6 +22,7 @@ const (
 const (
 	EnvRefreshInterval = "ARCA_LOCK_REFRESH_INTERVAL"
 	EnvStaleTimeout    = "ARCA_LOCK_STALE_TIMEOUT"
+	EnvCheckDelay      = "ARCA_LOCK_CHECK_DELAY"
 )
 
 // Options are the timings of a Locker. Zero fields take their defaults.
@@ -62,6 +63,15 @@ type Options struct {
 	// repository locked, before any retry wait (restic prints
 	// RetryMessage(RetryLock) at that point, even when RetryLock is zero).
 	OnLocked func(err *ConflictError, retryLock time.Duration)
+	// OnWritten is called when an attempt has found no conflicting lock
+	// and written its lock file, before it waits CheckDelay to check
+	// again. A holder of a conflicting lock that starts after this call
+	// sees the new lock file, so reads that begin after it see the
+	// repository as the lock protects it if the same attempt succeeds
+	// (with RetryLock zero there is only one attempt). Callers use it to
+	// read while the check delay runs; they must not write before Acquire
+	// returns.
+	OnWritten func()
 	// Logf receives warnings from the background refresh (failed refresh,
 	// failed removal). Nil discards them.
 	Logf func(format string, args ...any)
@@ -86,7 +96,7 @@ func DefaultOptions() Options {
 // from ARCA_LOCK_REFRESH_INTERVAL and ARCA_LOCK_STALE_TIMEOUT when set. When
 // one of them is set, Margin and ObserveTimeout are reset to zero (derived
 // from the new values) unless base set them to something else than the
-// defaults.
+// defaults. ARCA_LOCK_CHECK_DELAY sets CheckDelay (for tests).
 func OptionsFromEnv(base Options) (Options, error) {
 	def := DefaultOptions()
 	set := false
@@ -107,6 +117,16 @@ func OptionsFromEnv(base Options) (Options, error) {
 		}
 		*v.dst = d
 		set = true
+	}
+	if s := os.Getenv(EnvCheckDelay); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return base, fmt.Errorf("lock: %s: %w", EnvCheckDelay, err)
+		}
+		if d <= 0 {
+			return base, fmt.Errorf("lock: %s: duration must be positive, got %v", EnvCheckDelay, d)
+		}
+		base.CheckDelay = d
 	}
 	if set {
 		if base.Margin == def.Margin {

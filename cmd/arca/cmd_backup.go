@@ -500,7 +500,10 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions, args []string) er
 		Write:                    wopts,
 		DryRun:                   o.dryRun,
 		SkipIfUnchanged:          o.skipIfUnchanged,
-		NoScan:                   o.noScan,
+		// the scan's totals are shown only in JSON status lines, by -v and
+		// on a terminal; otherwise it would only compete with the backup
+		// for the disk and the CPU
+		NoScan: o.noScan || !((a.opts.JSON && !a.opts.Quiet) || a.opts.verbosity() >= 2 || a.stdoutIsTerminal()),
 		SnapshotError: func(id model.ID, err error) {
 			a.warnf("could not load snapshot %v: %v\n", id.Str(), err)
 		},

@@ -17,7 +17,7 @@ func (a *app) lockOptions() (lock.Options, error) {
 	}
 	opts.RetryLock = a.opts.RetryLock
 	opts.OnLocked = func(_ *lock.ConflictError, retry time.Duration) {
-		if retry > 0 && !a.opts.JSON {
+		if !a.opts.JSON { // restic prints it even without --retry-lock
 			a.printf("%s", lock.RetryMessage(retry))
 		}
 	}
@@ -61,19 +61,22 @@ func (a *app) lockRepository(ctx context.Context, r *repo.Repository, mode lockM
 		return nil, nil, err
 	}
 	a.lockCtx = held.Context()
-	return func() {
-		// after a loss the lock files are removed on a best-effort basis:
-		// the backend may be what failed, and nothing waits for them
-		timeout := time.Minute
-		if held.Err() != nil {
-			timeout = time.Second
-		}
-		rctx, cancel := context.WithTimeout(context.Background(), timeout)
-		defer cancel()
-		if err := held.Release(rctx); err != nil && !errors.Is(err, lock.ErrLost) && !errors.Is(err, context.DeadlineExceeded) {
-			a.warnf("unable to remove lock: %v\n", err)
-		}
-	}, held.Context(), nil
+	return func() { a.releaseLock(held) }, held.Context(), nil
+}
+
+// releaseLock removes a held lock at the end of a command.
+func (a *app) releaseLock(held *lock.Held) {
+	// after a loss the lock files are removed on a best-effort basis:
+	// the backend may be what failed, and nothing waits for them
+	timeout := time.Minute
+	if held.Err() != nil {
+		timeout = time.Second
+	}
+	rctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := held.Release(rctx); err != nil && !errors.Is(err, lock.ErrLost) && !errors.Is(err, context.DeadlineExceeded) {
+		a.warnf("unable to remove lock: %v\n", err)
+	}
 }
 
 // lockLost returns why the command's lock was lost, or nil.

@@ -11,14 +11,13 @@
 // chunk boundaries and saves each chunk in its own goroutine (bounded), so
 // both hashing/encryption of one large file and several small files proceed
 // in parallel. Each directory waits for its children's results in its own
-// goroutine, then encodes and saves its tree. Nothing here prints: progress
-// and errors go to the callbacks in Callbacks.
+// goroutine, then encodes and saves its tree. The parent snapshot's
+// subtrees are loaded ahead of the walk (treePrefetch). Nothing here
+// prints: progress and errors go to the callbacks in Callbacks.
 package archiver
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -135,6 +134,8 @@ type Archiver struct {
 	names *fsnode.Names
 	opts  Options
 	cb    Callbacks
+	paths absPaths
+	trees *treePrefetch // the parent's subtrees, loaded ahead of the walk
 
 	mu      sync.Mutex
 	summary Summary
@@ -239,13 +240,6 @@ func (a *Archiver) track(item string, previous, current *model.Node, s ItemStats
 	}
 }
 
-// sameNode compares two nodes by their stored form.
-func sameNode(a, b *model.Node) bool {
-	ja, err1 := json.Marshal(a)
-	jb, err2 := json.Marshal(b)
-	return err1 == nil && err2 == nil && bytes.Equal(ja, jb)
-}
-
 // Snapshot backs up the targets (paths as given on the command line) and
 // returns the root tree's ID and the summary. parent is the parent
 // snapshot's tree, or nil. The caller flushes the saver and writes the
@@ -270,6 +264,7 @@ func (a *Archiver) Snapshot(ctx context.Context, targets []string, parent *model
 		a.workers.Wait()
 	}()
 
+	a.trees = newTreePrefetch(a.repo.LoadTree)
 	var prev *model.Tree
 	if parent != nil {
 		prev, err = a.repo.LoadTree(ctx, *parent)
@@ -318,7 +313,7 @@ func (a *Archiver) loadSubtree(ctx context.Context, item string, previous *model
 	if previous == nil || previous.Type != model.NodeTypeDir || previous.Subtree == nil {
 		return nil, nil
 	}
-	t, err := a.repo.LoadTree(ctx, *previous.Subtree)
+	t, err := a.trees.get(ctx, *previous.Subtree)
 	if err != nil {
 		var e error
 		if a.repo.HasBlob(model.TreeBlob, *previous.Subtree) {
@@ -346,6 +341,8 @@ func (a *Archiver) saveTargets(ctx context.Context, snPath string, t *target, pr
 			return future{}, 0, fmt.Errorf("path is not a directory: %v", t.infoPath)
 		}
 	}
+	drop := a.trees.start(ctx, prev)
+	defer drop()
 	var children []future
 	for _, name := range t.names() {
 		if err := ctx.Err(); err != nil {
@@ -469,7 +466,7 @@ func isNotExist(err error) bool { return errors.Is(err, os.ErrNotExist) }
 // when a filter rejected it or it vanished.
 func (a *Archiver) save(ctx context.Context, snPath, p string, previous *model.Node, explicit bool) (f future, excluded bool, err error) {
 	start := time.Now()
-	abs, err := filepath.Abs(p)
+	abs, err := a.paths.abs(p)
 	if err != nil {
 		return future{}, false, err
 	}
@@ -573,6 +570,8 @@ func (a *Archiver) saveDir(ctx context.Context, snPath, dir string, st fsnode.St
 	if err != nil {
 		return future{}, err
 	}
+	drop := a.trees.start(ctx, prev)
+	defer drop()
 	d, err := os.Open(dir)
 	if err != nil {
 		return future{}, fmt.Errorf("openfile for readdirnames failed: %w", err)

@@ -12,12 +12,13 @@ import (
 // the same filters as a backup, to estimate the work (restic's scanner).
 // Errors are ignored; the count stops early when ctx is cancelled.
 func Scan(ctx context.Context, targets []string, byName SelectByNameFunc, sel SelectFunc) (files, bytes uint64) {
+	var paths absPaths
 	var walk func(p string, explicit bool)
 	walk = func(p string, explicit bool) {
 		if ctx.Err() != nil {
 			return
 		}
-		abs, err := filepath.Abs(p)
+		abs, err := paths.abs(p)
 		if err != nil {
 			return
 		}

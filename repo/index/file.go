@@ -43,6 +43,9 @@ func DecodeFile(data []byte) (*File, error) {
 		}
 		return &File{Packs: old}, nil
 	}
+	if f, err := decodeFast(data); err == nil {
+		return f, nil
+	}
 	var f File
 	if err := json.Unmarshal(data, &f); err != nil {
 		return nil, fmt.Errorf("decode index: %w", err)

@@ -1,0 +1,71 @@
+package crypto
+
+import (
+	"bytes"
+	"encoding/hex"
+	"testing"
+
+	"golang.org/x/crypto/scrypt"
+)
+
+// TestScryptRFC7914 checks scryptKey against the test vectors of RFC 7914
+// (the large N=2^20 one is left out to keep the test quick).
+func TestScryptRFC7914(t *testing.T) {
+	for _, v := range []struct {
+		pw, salt string
+		p        Params
+		want     string
+	}{
+		{"", "", Params{N: 16, R: 1, P: 1}, "77d6576238657b203b19ca42c18a0497f16b4844e3074ae8dfdffa3fede21442fcd0069ded0948f8326a753a0fc81f17e8d3e0fb2e0d3628cf35e20c38d18906"},
+		{"password", "NaCl", Params{N: 1024, R: 8, P: 16}, "fdbabe1c9d3472007856e7190d01e9fe7c6ad7cbc8237830e77376634b3731622eaf30d92e22a3886ff109279d9830dac727afb94a83ee6d8360cbdfa2cc0640"},
+		{"pleaseletmein", "SodiumChloride", Params{N: 16384, R: 8, P: 1}, "7023bdcb3afd7348461c06cd81fd38ebfda8fbba904f8e3ea9b543f6545da1f2d5432955613f0fcf62d49705242a9af9e61e85dc0d651e40dfcf017b45575887"},
+	} {
+		got, err := scryptKey(v.pw, []byte(v.salt), v.p, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hex.EncodeToString(got) != v.want {
+			t.Errorf("scrypt(%q, %q, %+v) = %x, want %s", v.pw, v.salt, v.p, got, v.want)
+		}
+	}
+}
+
+// TestScryptMatchesXCrypto compares scryptKey with golang.org/x/crypto's
+// scrypt over several shapes of parameters.
+func TestScryptMatchesXCrypto(t *testing.T) {
+	salt := bytes.Repeat([]byte{7, 1, 9}, 22)[:SaltSize]
+	for _, p := range []Params{{N: 2, R: 1, P: 1}, {N: 4, R: 2, P: 3}, {N: 64, R: 8, P: 2}, {N: 512, R: 3, P: 1}, {N: 1024, R: 1, P: 5}} {
+		for _, keyLen := range []int{1, 64, 100} {
+			want, err := scrypt.Key([]byte("pass word"), salt, p.N, p.R, p.P, keyLen)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := scryptKey("pass word", salt, p, keyLen)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("%+v len %d: %x, want %x", p, keyLen, got, want)
+			}
+		}
+	}
+}
+
+func BenchmarkScrypt(b *testing.B) {
+	salt := make([]byte, SaltSize)
+	p := Params{N: 16384, R: 8, P: 1}
+	b.Run("arca", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := scryptKey("x", salt, p, 64); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("xcrypto", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := scrypt.Key([]byte("x"), salt, p.N, p.R, p.P, 64); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
