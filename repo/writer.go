@@ -211,8 +211,18 @@ type scratch struct {
 	dec    *zstd.Decoder // streaming decoder for verification, made on first use
 }
 
+// reserve makes sure the seal buffer holds n bytes. It grows at least
+// twofold (up to maxScratch), so blobs of growing sizes do not each leave
+// a discarded buffer behind.
+func (s *scratch) reserve(n int) {
+	if cap(s.sealed) >= n {
+		return
+	}
+	s.sealed = make([]byte, 0, max(n, min(2*cap(s.sealed), maxScratch)))
+}
+
 // maxScratch is the largest buffer a scratch keeps between blobs.
-const maxScratch = 2*chunker.MaxSize + 1<<16
+const maxScratch = chunker.MaxSize + chunker.MaxSize>>7 + 1<<10
 
 // ivRoom is the room in front of a plaintext that Seal needs to seal it
 // in place (the IV's size).
@@ -458,11 +468,9 @@ func (w *Writer) store(ctx context.Context, t model.BlobType, id model.ID, buf [
 		w.scratch <- s
 	}()
 	ulen := 0
+	// room for the IV in front, zstd's worst case and the MAC behind
+	s.reserve(len(buf) + len(buf)>>7 + 1<<10)
 	if len(buf) > 0 && w.compresses(t) {
-		// room for the IV in front, zstd's worst case and the MAC behind
-		if need := len(buf) + len(buf)>>7 + 1<<10; cap(s.sealed) < need {
-			s.sealed = make([]byte, 0, need)
-		}
 		comp := w.enc.EncodeAll(buf, s.sealed[:ivRoom])
 		s.sealed = w.cipher.Seal(comp[:0], comp[ivRoom:])
 		ulen = len(buf)

@@ -467,6 +467,7 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions, args []string) er
 	if err := o.check(a, args); err != nil {
 		return err
 	}
+	defer limitMemory()()
 	partial := false
 	targets, missing, err := a.collectTargets(o, args)
 	if err != nil {
