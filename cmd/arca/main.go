@@ -29,6 +29,7 @@ const (
 )
 
 func main() {
+	followHeapInBackup = true
 	if p := os.Getenv("ARCA_MEMPROFILE"); p != "" {
 		stop := startMemProfile(p)
 		code := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
