@@ -268,23 +268,9 @@ func (c *Cipher) Seal(dst, plaintext []byte) []byte {
 
 // Open is Key.Open with the prepared key.
 func (c *Cipher) Open(dst, ciphertext []byte) ([]byte, error) {
-	if len(ciphertext) < Extension {
-		return nil, fmt.Errorf("crypto: open %d bytes, need at least %d: %w",
-			len(ciphertext), Extension, ErrCiphertextTooShort)
-	}
-	iv := ciphertext[:ivSize]
-	ct := ciphertext[ivSize : len(ciphertext)-macSize]
-	tag := ciphertext[len(ciphertext)-macSize:]
-
-	var want [macSize]byte
-	pad := make([]byte, 16) // scratch; dst must stay untouched until verified
-	poly1305AES(&want, c.macK, &c.r, iv, pad, ct)
-	if subtle.ConstantTimeCompare(want[:], tag) != 1 {
-		return nil, ErrUnauthenticated
-	}
-	if allZero(iv) {
-		// Authentic, but restic never writes (and refuses to read) such data.
-		return nil, errors.New("crypto: open: all-zero IV")
+	iv, ct, err := c.authenticate(ciphertext)
+	if err != nil {
+		return nil, err
 	}
 
 	// NewCTR copies the IV, so the output may overwrite it afterwards.
@@ -297,6 +283,30 @@ func (c *Cipher) Open(dst, ciphertext []byte) ([]byte, error) {
 	}
 	stream.XORKeyStream(out, src)
 	return whole, nil
+}
+
+// authenticate checks the MAC of a sealed ciphertext and returns its IV
+// and encrypted part.
+func (c *Cipher) authenticate(ciphertext []byte) (iv, ct []byte, err error) {
+	if len(ciphertext) < Extension {
+		return nil, nil, fmt.Errorf("crypto: open %d bytes, need at least %d: %w",
+			len(ciphertext), Extension, ErrCiphertextTooShort)
+	}
+	iv = ciphertext[:ivSize]
+	ct = ciphertext[ivSize : len(ciphertext)-macSize]
+	tag := ciphertext[len(ciphertext)-macSize:]
+
+	var want [macSize]byte
+	pad := make([]byte, 16) // scratch; dst must stay untouched until verified
+	poly1305AES(&want, c.macK, &c.r, iv, pad, ct)
+	if subtle.ConstantTimeCompare(want[:], tag) != 1 {
+		return nil, nil, ErrUnauthenticated
+	}
+	if allZero(iv) {
+		// Authentic, but restic never writes (and refuses to read) such data.
+		return nil, nil, errors.New("crypto: open: all-zero IV")
+	}
+	return iv, ct, nil
 }
 
 // jsonMACKey is MACKey's JSON form.

@@ -8,8 +8,10 @@ package repo
 // sealed blob, and copy it into one of the open packs of its type. A full
 // pack is handed to an upload goroutine that seals the header, names the
 // pack by its hash and stores it; only then do its blobs enter the
-// in-memory index and, in batches, an index file. Packs never touch a
-// temporary file. Memory is bounded by a fixed number of pack slots: when
+// in-memory index and, in batches, an index file. Packs are assembled in
+// temporary files (package packer), never in memory, so a pack costs the
+// same little memory whatever its size. The number of finished packs
+// waiting for upload is bounded by a fixed number of pack slots: when
 // uploads fall behind, handing off a full pack blocks and with it every
 // saver of that blob type.
 
@@ -19,6 +21,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"runtime"
 	"sync"
@@ -126,6 +129,9 @@ type WriteOptions struct {
 	// other packs (prune's repacking); blobs saved twice through the same
 	// writer at the same time are still stored once.
 	StoreDuplicates bool
+	// TempDir is where packs are assembled before upload (empty: the
+	// system's temporary directory, $TMPDIR, as restic).
+	TempDir string
 }
 
 // Limits of the writer's batching. Variables of the Writer so tests can
@@ -165,7 +171,6 @@ type Writer struct {
 	cancel context.CancelCauseFunc
 
 	managers [2]*packer.Manager // by blob type - 1
-	pool     *packer.Pool
 	scratch  chan *scratch
 
 	slots   chan struct{} // full packs not yet stored and indexed
@@ -199,11 +204,32 @@ type Writer struct {
 // scratch holds one saver's buffers; the channel of them also bounds how
 // many blobs are compressed and sealed at once.
 type scratch struct {
-	comp, sealed, check []byte
+	// sealed is the sealed blob; a compressed blob is compressed into it
+	// first, behind room for the IV, and sealed in place.
+	sealed []byte
+	piece  []byte        // verification reads through it
+	dec    *zstd.Decoder // streaming decoder for verification, made on first use
+}
+
+// reserve makes sure the seal buffer holds n bytes. It grows at least
+// twofold (up to maxScratch), so blobs of growing sizes do not each leave
+// a discarded buffer behind.
+func (s *scratch) reserve(n int) {
+	if cap(s.sealed) >= n {
+		return
+	}
+	s.sealed = make([]byte, 0, max(n, min(2*cap(s.sealed), maxScratch)))
 }
 
 // maxScratch is the largest buffer a scratch keeps between blobs.
-const maxScratch = 2*chunker.MaxSize + 1<<16
+const maxScratch = chunker.MaxSize + chunker.MaxSize>>7 + 1<<10
+
+// ivRoom is the room in front of a plaintext that Seal needs to seal it
+// in place (the IV's size).
+const ivRoom = 16
+
+// verifyPiece is how much of a blob verification decrypts at once.
+const verifyPiece = 64 << 10
 
 // NewWriter starts writing blobs. The index must be loaded (LoadIndex) so
 // that blobs already in the repository are not stored again; NewWriter
@@ -265,12 +291,13 @@ func (r *Repository) NewWriter(ctx context.Context, opts WriteOptions) (*Writer,
 	for range cpus {
 		w.scratch <- &scratch{}
 	}
-	const open = packer.DefaultOpenPacks
-	w.pool = packer.NewPool(opts.PackSize+opts.PackSize/8+1<<20, 2*open+cap(w.slots))
 	for _, t := range []model.BlobType{model.DataBlob, model.TreeBlob} {
-		w.managers[t-1] = packer.NewManager(t, opts.PackSize, w.maxPackBlobs, open, w.pool)
+		w.managers[t-1] = packer.NewManager(t, opts.PackSize, w.maxPackBlobs, packer.DefaultOpenPacks, opts.TempDir)
 	}
 	w.ctx, w.cancel = context.WithCancelCause(ctx)
+	// a writer that failed or was cancelled releases the temporary files
+	// of its open packs (packs being uploaded release their own)
+	context.AfterFunc(w.ctx, w.closeOpenPacks)
 	return w, nil
 }
 
@@ -372,9 +399,7 @@ func (w *Writer) SaveStoredBlob(ctx context.Context, t model.BlobType, id model.
 	}
 	// once in an open pack the blob is stored even when handing the pack
 	// off fails, so it stays reserved
-	if _, err := w.managers[t-1].Add(id, stored, uncompressedLength, func(p *packer.Packer) error {
-		return w.handoff(ctx, p)
-	}); err != nil {
+	if _, err := w.addToPack(ctx, t, id, stored, uncompressedLength); err != nil {
 		return false, err
 	}
 	w.blobs.Add(1)
@@ -426,7 +451,9 @@ func (w *Writer) compresses(t model.BlobType) bool {
 
 // store compresses, seals, checks and packs one blob. added reports
 // whether the blob made it into a pack (it then is stored even if err is
-// set).
+// set). One buffer of about the blob's size is all it needs: compression
+// writes into it and sealing encrypts there in place; verification
+// decrypts and decompresses in small pieces.
 func (w *Writer) store(ctx context.Context, t model.BlobType, id model.ID, buf []byte) (n int, added bool, err error) {
 	var s *scratch
 	select {
@@ -435,56 +462,96 @@ func (w *Writer) store(ctx context.Context, t model.BlobType, id model.ID, buf [
 		return 0, false, ctx.Err()
 	}
 	defer func() {
-		for _, b := range []*[]byte{&s.comp, &s.sealed, &s.check} {
-			if cap(*b) > maxScratch {
-				*b = nil
-			}
+		if cap(s.sealed) > maxScratch {
+			s.sealed = nil
 		}
 		w.scratch <- s
 	}()
-	plain, ulen := buf, 0
+	ulen := 0
+	// room for the IV in front, zstd's worst case and the MAC behind
+	s.reserve(len(buf) + len(buf)>>7 + 1<<10)
 	if len(buf) > 0 && w.compresses(t) {
-		s.comp = w.enc.EncodeAll(buf, s.comp[:0])
-		plain, ulen = s.comp, len(buf)
+		comp := w.enc.EncodeAll(buf, s.sealed[:ivRoom])
+		s.sealed = w.cipher.Seal(comp[:0], comp[ivRoom:])
+		ulen = len(buf)
+	} else {
+		s.sealed = w.cipher.Seal(s.sealed[:0], buf)
 	}
-	s.sealed = w.cipher.Seal(s.sealed[:0], plain)
 	if w.verify {
-		if err := w.checkSealed(s, buf, plain, ulen != 0); err != nil {
+		if err := w.checkSealed(s, buf, ulen != 0); err != nil {
 			err = fmt.Errorf("detected data corruption while saving blob %v: %w", id, err)
 			w.fail(err)
 			return 0, false, err
 		}
 	}
-	n, err = w.managers[t-1].Add(id, s.sealed, ulen, func(p *packer.Packer) error {
-		return w.handoff(ctx, p)
-	})
+	n, err = w.addToPack(ctx, t, id, s.sealed, ulen)
 	return n, true, err
 }
 
-// checkSealed is the extra verification: the sealed blob must open and
-// give back exactly what was sealed, and compressed data must decompress
-// to the original. The plaintext's hash is known, so comparing bytes is
-// enough; nothing is hashed again.
-func (w *Writer) checkSealed(s *scratch, orig, plain []byte, compressed bool) error {
-	var err error
-	s.check, err = w.cipher.Open(s.check[:0], s.sealed)
+// checkSealed is the extra verification: the sealed blob must open and,
+// decompressed when it is compressed, give back exactly the original. The
+// original's hash is known, so comparing bytes is enough; nothing is
+// hashed again.
+func (w *Writer) checkSealed(s *scratch, orig []byte, compressed bool) error {
+	rd, err := w.cipher.OpenReader(s.sealed)
 	if err != nil {
 		return fmt.Errorf("decryption failed: %w", err)
 	}
-	if !bytes.Equal(s.check, plain) {
-		return errors.New("decrypted data differs from the sealed data")
+	cmp := &equalWriter{want: orig}
+	if compressed {
+		if s.dec == nil {
+			if s.dec, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true)); err != nil {
+				return fmt.Errorf("zstd decoder: %w", err)
+			}
+		}
+		if err := s.dec.Reset(rd); err != nil {
+			return fmt.Errorf("decompression failed: %w", err)
+		}
+		_, err = s.dec.WriteTo(cmp)
+		s.dec.Reset(nil) // drop the reference to the blob
+	} else {
+		if s.piece == nil {
+			s.piece = make([]byte, verifyPiece)
+		}
+		_, err = io.CopyBuffer(cmp, rd, s.piece)
 	}
-	if !compressed {
-		return nil
-	}
-	s.check, err = w.r.dec.DecodeAll(plain, s.check[:0])
-	if err != nil {
+	switch {
+	case errors.Is(err, errDiffers) || err == nil && len(cmp.want) > 0:
+		return errors.New("decrypted data differs from the original")
+	case err != nil && compressed:
 		return fmt.Errorf("decompression failed: %w", err)
-	}
-	if !bytes.Equal(s.check, orig) {
-		return errors.New("decompressed data differs from the original")
+	case err != nil:
+		return fmt.Errorf("decryption failed: %w", err)
 	}
 	return nil
+}
+
+var errDiffers = errors.New("data differs")
+
+// equalWriter accepts exactly the bytes of want, in order.
+type equalWriter struct{ want []byte }
+
+func (e *equalWriter) Write(p []byte) (int, error) {
+	if len(p) > len(e.want) || !bytes.Equal(p, e.want[:len(p)]) {
+		return 0, errDiffers
+	}
+	e.want = e.want[len(p):]
+	return len(p), nil
+}
+
+// addToPack puts a sealed blob into an open pack of its type and hands
+// full packs off for upload.
+func (w *Writer) addToPack(ctx context.Context, t model.BlobType, id model.ID, sealed []byte, ulen int) (int, error) {
+	n, err := w.managers[t-1].Add(id, sealed, ulen, func(p *packer.Packer) error {
+		return w.handoff(ctx, p)
+	})
+	if errors.Is(err, packer.ErrClosed) {
+		// the writer failed or was cancelled: report why
+		err = context.Cause(w.ctx)
+	} else if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+		w.fail(err) // the temporary file failed: the pack's blobs are lost
+	}
+	return n, err
 }
 
 // handoff waits for a free pack slot and starts the pack's upload.
@@ -504,8 +571,20 @@ func (w *Writer) handoff(ctx context.Context, p *packer.Packer) error {
 func (w *Writer) upload(p *packer.Packer) {
 	defer w.uploads.Done()
 	defer func() { <-w.slots }()
-	if err := w.uploadPack(w.ctx, p); err != nil {
+	err := w.uploadPack(w.ctx, p)
+	if cerr := p.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("close temporary pack file: %w", cerr)
+	}
+	if err != nil {
 		w.fail(err)
+	}
+}
+
+// closeOpenPacks drops the packs still open in the managers; SaveBlob
+// fails afterwards.
+func (w *Writer) closeOpenPacks() {
+	for _, m := range w.managers {
+		m.Close()
 	}
 }
 
@@ -524,13 +603,13 @@ func (w *Writer) uploadPack(ctx context.Context, p *packer.Packer) error {
 		return context.Cause(ctx)
 	}
 	h := backend.Handle{Type: backend.PackFile, Name: pk.ID.String(), Metadata: p.Type() == model.TreeBlob}
-	err = w.r.be.Save(ctx, h, backend.NewByteReader(pk.Data))
+	err = w.r.be.Save(ctx, h, p.Reader())
 	<-w.conns
 	if err != nil {
 		return fmt.Errorf("save pack %s: %w", pk.ID.Str(), err)
 	}
 	w.packs.Add(1)
-	w.packBytes.Add(int64(len(pk.Data)))
+	w.packBytes.Add(pk.Size)
 	blobs := pk.Blobs
 	w.r.idx.AddPack(pk.ID, blobs)
 	w.pendingMu.Lock()
@@ -538,7 +617,6 @@ func (w *Writer) uploadPack(ctx context.Context, p *packer.Packer) error {
 		delete(w.pending, b.BlobHandle)
 	}
 	w.pendingMu.Unlock()
-	w.pool.Put(p.Release())
 	return w.indexPack(ctx, pk.ID, blobs)
 }
 
@@ -616,8 +694,17 @@ func (w *Writer) Flush(ctx context.Context) error {
 		return err
 	}
 	for _, m := range w.managers {
-		for _, p := range m.Flush() {
+		packs, err := m.Flush()
+		if err != nil {
+			w.fail(err)
+			w.uploads.Wait()
+			return err
+		}
+		for i, p := range packs {
 			if err := w.handoff(ctx, p); err != nil {
+				for _, q := range packs[i:] {
+					q.Close()
+				}
 				w.fail(err)
 				w.uploads.Wait()
 				return err
@@ -639,7 +726,6 @@ func (w *Writer) Flush(ctx context.Context) error {
 	if err := w.failed(); err != nil {
 		return err
 	}
-	w.pool.Drain() // a writer between phases holds no pack memory
 	w.idxMu.Lock()
 	defer w.idxMu.Unlock()
 	if err := w.writeIndexLocked(ctx); err != nil {

@@ -433,6 +433,7 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions, args []string) er
 	if err := o.check(a, args); err != nil {
 		return err
 	}
+	defer limitMemory()()
 	targets, partial, err := a.collectTargets(o, args)
 	if err != nil {
 		return err

@@ -30,6 +30,13 @@ const (
 )
 
 func main() {
+	followHeapInBackup = true
+	if p := os.Getenv("ARCA_MEMPROFILE"); p != "" {
+		stop := startMemProfile(p)
+		code := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+		stop()
+		os.Exit(code)
+	}
 	if p := os.Getenv("ARCA_CPUPROFILE"); p != "" {
 		stop := startCPUProfile(p)
 		code := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)

@@ -639,10 +639,7 @@ func (a *Archiver) SnapshotReader(ctx context.Context, filename string, r io.Rea
 		b := bufs[cur]
 		cur ^= 1
 		b.pending.Wait()
-		if cap(b.data) < min {
-			b.data = make([]byte, min)
-		}
-		b.data = b.data[:cap(b.data)]
+		b.data = growBuffer(b.data, min)
 		return b
 	}
 	if a.cb.StartFile != nil {

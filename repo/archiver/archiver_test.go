@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -221,5 +222,58 @@ func TestCancel(t *testing.T) {
 	a, _ := New(m, m, testPol, Options{}, Callbacks{})
 	if _, _, err := a.Snapshot(ctx, []string{dir}, nil); err == nil {
 		t.Fatal("no error after cancel")
+	}
+}
+
+// TestLongChunks: chunks longer than a read block (a repeated pattern in
+// which the chunker finds no boundary gives MaxSize chunks) are cut
+// exactly as the streaming chunker cuts them.
+func TestLongChunks(t *testing.T) {
+	dir := t.TempDir()
+	rnd := rand.New(rand.NewChaCha8([32]byte{2}))
+	pattern := make([]byte, 4096)
+	for i := range pattern {
+		pattern[i] = byte(rnd.Uint32())
+	}
+	var data []byte
+	for len(data) < 3*chunker.MaxSize {
+		data = append(data, pattern...)
+	}
+	tail := make([]byte, 5<<20+333) // ordinary chunks after the long ones
+	for i := range tail {
+		tail[i] = byte(rnd.Uint32())
+	}
+	data = append(data, tail...)
+	writeFile(t, filepath.Join(dir, "long"), data)
+	m := newMemRepo()
+	a, err := New(m, m, testPol, Options{}, Callbacks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, _, err := a.Snapshot(context.Background(), []string{dir}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := lookup(t, m, root, filepath.Join(dir, "long"))
+	if !bytes.Equal(content(t, m, n), data) {
+		t.Fatal("content differs")
+	}
+	var want model.IDs
+	longest := 0
+	c := chunker.New(bytes.NewReader(data), testPol)
+	buf := make([]byte, chunker.MaxSize)
+	for {
+		ch, err := c.Next(buf)
+		if err != nil {
+			break
+		}
+		longest = max(longest, len(ch.Data))
+		want = append(want, model.ID(sha256.Sum256(ch.Data)))
+	}
+	if longest <= blockSize {
+		t.Fatalf("longest chunk %d bytes: the test data does not exercise chunks longer than a block", longest)
+	}
+	if !slices.Equal(want, n.Content) {
+		t.Fatalf("%d chunks, want %d, or they differ", len(n.Content), len(want))
 	}
 }

@@ -13,10 +13,34 @@ import (
 	"github.com/arca-backup/arca/repo/model"
 )
 
-// blockSize is how much of a file is read at once: two maximal chunks, so
-// that after moving an incomplete chunk (< MaxSize) to the front at least
-// MaxSize new bytes fit.
-const blockSize = 2 * chunker.MaxSize
+// blockSize is how much of a file is read at once. Most chunks are much
+// shorter (about 1.5 MiB on average); the incomplete chunk left at the end
+// of a block moves to the front of the next one. When it fills most of a
+// block (a chunk longer than a block), the next buffer doubles, up to
+// MaxSize, where the chunker always cuts, and shrinks back afterwards.
+const blockSize = chunker.MaxSize / 2
+
+// blockFor returns the buffer size for the next block of a file whose
+// incomplete chunk is carry bytes long: room for it and at least as many
+// new bytes (carry < MaxSize: the chunker cuts at MaxSize at the latest).
+func blockFor(carry int) int {
+	return max(blockSize, min(2*carry, chunker.MaxSize))
+}
+
+// growBuffer returns a buffer of at least min bytes for a reader's block
+// that held cur: it grows geometrically up to blockSize, so a run of files
+// of increasing size does not allocate a new buffer for each one, and a
+// buffer enlarged for a long chunk is dropped once blockSize will do.
+func growBuffer(cur []byte, min int) []byte {
+	if cap(cur) >= min && (cap(cur) <= blockSize || min > blockSize) {
+		return cur[:cap(cur)]
+	}
+	n := max(min, 2*cap(cur))
+	if n > blockSize {
+		n = max(min, blockSize)
+	}
+	return make([]byte, n)
+}
 
 type fileJob struct {
 	snPath, path string
@@ -44,10 +68,7 @@ func (a *Archiver) fileWorker(ctx context.Context) {
 		b := bufs[cur]
 		cur ^= 1
 		b.pending.Wait()
-		if cap(b.data) < min {
-			b.data = make([]byte, min)
-		}
-		b.data = b.data[:cap(b.data)]
+		b.data = growBuffer(b.data, min)
 		return b
 	}
 	for job := range a.jobs {
@@ -152,7 +173,7 @@ func (a *Archiver) chunkStream(ctx context.Context, r io.Reader, sizeHint int64,
 		}
 		min := first
 		if len(carry) > 0 {
-			min = blockSize
+			min = blockFor(len(carry))
 		}
 		b := next(min)
 		n := copy(b.data, carry)

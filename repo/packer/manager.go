@@ -1,6 +1,7 @@
 package packer
 
 import (
+	"errors"
 	"math/rand/v2"
 	"sync"
 
@@ -18,21 +19,26 @@ type Manager struct {
 	typ      model.BlobType
 	size     int
 	maxBlobs int
-	pool     *Pool
+	dir      string
 
-	mu   sync.Mutex
-	open []*Packer
+	mu     sync.Mutex
+	open   []*Packer
+	closed bool
 }
 
 // NewManager returns a manager for blobs of type t that finishes packs at
 // size bytes or maxBlobs blobs (0: as many as a header takes), keeps open
-// packs open at once and takes buffers from pool.
-func NewManager(t model.BlobType, size, maxBlobs, open int, pool *Pool) *Manager {
+// packs open at once and creates their temporary files in dir (the
+// system's temporary directory when empty).
+func NewManager(t model.BlobType, size, maxBlobs, open int, dir string) *Manager {
 	if open < 1 {
 		open = 1
 	}
-	return &Manager{typ: t, size: size, maxBlobs: maxBlobs, pool: pool, open: make([]*Packer, open)}
+	return &Manager{typ: t, size: size, maxBlobs: maxBlobs, dir: dir, open: make([]*Packer, open)}
 }
+
+// ErrClosed is returned by Add after Close.
+var ErrClosed = errors.New("packer: manager closed")
 
 // Handoff receives a full pack. It runs under the manager's lock, so a
 // handoff that blocks (waiting for upload capacity) holds back every other
@@ -48,19 +54,36 @@ type Handoff func(p *Packer) error
 func (m *Manager) Add(id model.ID, sealed []byte, uncompressedLength int, handoff Handoff) (int, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.closed {
+		return 0, ErrClosed
+	}
 	slot := -1
 	var p *Packer
+	var err error
 	if len(sealed) >= m.size {
-		p = New(m.typ, m.pool.Get())
+		if p, err = New(m.typ, m.dir); err != nil {
+			return 0, err
+		}
 	} else {
 		slot = rand.IntN(len(m.open))
 		p = m.open[slot]
 		if p == nil {
-			p = New(m.typ, m.pool.Get())
+			if p, err = New(m.typ, m.dir); err != nil {
+				return 0, err
+			}
 			m.open[slot] = p
 		}
 	}
-	n := p.Add(id, sealed, uncompressedLength)
+	n, err := p.Add(id, sealed, uncompressedLength)
+	if err != nil {
+		// a pack whose file failed is lost with all its blobs: the
+		// writer fails as a whole
+		if slot >= 0 {
+			m.open[slot] = nil
+		}
+		p.Close()
+		return 0, err
+	}
 	if !p.Full(m.size, m.maxBlobs) {
 		return n, nil
 	}
@@ -91,23 +114,24 @@ func (m *Manager) keep(p *Packer) {
 
 // Flush detaches every open pack and returns them, small ones merged while
 // the merged pack stays below the target size (so a small backup does not
-// end up with one pack per blob, which would reveal blob sizes).
-func (m *Manager) Flush() []*Packer {
+// end up with one pack per blob, which would reveal blob sizes). On an
+// error every open pack is closed.
+func (m *Manager) Flush() ([]*Packer, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []*Packer
 	var cur *Packer
+	var err error
 	for i, p := range m.open {
 		m.open[i] = nil
-		if p == nil {
-			continue
-		}
 		switch {
+		case p == nil:
+		case err != nil:
+			p.Close()
 		case cur == nil:
 			cur = p
 		case cur.Size()+p.Size() < m.size && cur.Count()+p.Count() <= m.maxOrDefault():
-			cur.Merge(p)
-			m.pool.Put(p.Release())
+			err = cur.Merge(p)
 		default:
 			out = append(out, cur)
 			cur = p
@@ -116,7 +140,27 @@ func (m *Manager) Flush() []*Packer {
 	if cur != nil {
 		out = append(out, cur)
 	}
-	return out
+	if err != nil {
+		for _, p := range out {
+			p.Close()
+		}
+		return nil, err
+	}
+	return out, nil
+}
+
+// Close closes every open pack and makes further Adds fail with
+// ErrClosed. Packs already handed off are not affected.
+func (m *Manager) Close() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.closed = true
+	for i, p := range m.open {
+		if p != nil {
+			p.Close()
+			m.open[i] = nil
+		}
+	}
 }
 
 func (m *Manager) maxOrDefault() int {
@@ -137,49 +181,4 @@ func (m *Manager) Pending() int {
 		}
 	}
 	return n
-}
-
-// Pool recycles pack buffers. It keeps at most a fixed number of free
-// buffers, so its memory stays bounded.
-type Pool struct {
-	size int
-	free chan []byte
-}
-
-// NewPool returns a pool of buffers of initial capacity size that keeps
-// up to keep free buffers.
-func NewPool(size, keep int) *Pool {
-	return &Pool{size: size, free: make(chan []byte, keep)}
-}
-
-// Get returns an empty buffer.
-func (p *Pool) Get() []byte {
-	select {
-	case b := <-p.free:
-		return b[:0]
-	default:
-		return make([]byte, 0, p.size)
-	}
-}
-
-// Drain drops the free buffers.
-func (p *Pool) Drain() {
-	for {
-		select {
-		case <-p.free:
-		default:
-			return
-		}
-	}
-}
-
-// Put gives a buffer back.
-func (p *Pool) Put(b []byte) {
-	if cap(b) == 0 {
-		return
-	}
-	select {
-	case p.free <- b[:0]:
-	default:
-	}
 }

@@ -1,22 +1,29 @@
-// Package packer assembles restic pack files in memory.
+// Package packer assembles restic pack files in temporary files.
 //
-// A Packer collects already sealed blobs of one type in a byte buffer and,
-// once finished, appends the sealed header and its length and names the
-// pack by the SHA-256 of the whole. A Manager keeps a few open packers per
-// blob type and puts each new blob into one chosen at random, so the chunks
-// of one file end up spread over several packs in an order an observer
-// cannot predict (restic does the same since 0.18 against chunk-size
-// fingerprinting). Nothing is written to temporary files: a pack lives in
-// one buffer from its first blob until it is uploaded, and buffers are
-// recycled through a Pool.
+// A Packer collects already sealed blobs of one type in a temporary file
+// and, once finished, appends the sealed header and its length and names
+// the pack by the SHA-256 of the whole file, read back from disk, so the
+// name is the hash of exactly the bytes that will be uploaded. A Manager
+// keeps a few open packers per blob type and puts each new blob into one
+// chosen at random, so the chunks of one file end up spread over several
+// packs in an order an observer cannot predict (restic does the same since
+// 0.18 against chunk-size fingerprinting).
+//
+// Packs never live in memory: a pack costs a file descriptor, a small
+// write buffer and its blob list, whatever its size. Where the system
+// allows it the temporary file is unlinked as soon as it is created, so a
+// crash leaves nothing behind; otherwise Close removes it.
 package packer
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 
 	"github.com/arca-backup/arca/crypto"
 	"github.com/arca-backup/arca/repo/model"
@@ -30,25 +37,55 @@ const MaxHeaderEntries = (pack.MaxHeaderSize - pack.HeaderOverhead) / pack.Compr
 // ErrCorrupted is wrapped when a finished pack does not verify.
 var ErrCorrupted = errors.New("data corruption detected while writing a pack")
 
-// Packer collects sealed blobs of one type into a pack.
+// TempPrefix starts the name of every temporary pack file.
+const TempPrefix = "arca-temp-pack-"
+
+// writeBuffer is the size of a packer's write buffer: it gathers small
+// blobs (trees, small files) into fewer writes; larger blobs bypass it.
+const writeBuffer = 64 << 10
+
+// readBuffer is the size of the buffer the pack is hashed through.
+const readBuffer = 256 << 10
+
+// Packer collects sealed blobs of one type into a pack file.
 type Packer struct {
-	typ   model.BlobType
-	buf   []byte
-	blobs []model.Blob
-	done  bool
+	typ    model.BlobType
+	f      *os.File
+	remove string // path to remove on Close ("" once unlinked)
+	w      *bufio.Writer
+	size   int64 // bytes written (blobs, then header)
+	data   int64 // blob bytes (size until Finalize)
+	blobs  []model.Blob
+	done   bool
+	err    error // first write error; the pack is unusable after it
 }
 
-// New starts an empty pack for blobs of type t in buf (its contents are
-// discarded, its capacity reused).
-func New(t model.BlobType, buf []byte) *Packer {
-	return &Packer{typ: t, buf: buf[:0]}
+// New starts an empty pack for blobs of type t in a new temporary file in
+// dir (the system's temporary directory when dir is empty).
+func New(t model.BlobType, dir string) (*Packer, error) {
+	f, err := os.CreateTemp(dir, TempPrefix)
+	if err != nil {
+		return nil, fmt.Errorf("create temporary pack file: %w", err)
+	}
+	p := &Packer{typ: t, f: f, remove: f.Name(), w: bufio.NewWriterSize(f, writeBuffer)}
+	// Unlinking an open file works on Unix; where it does not (Windows),
+	// Close removes the file.
+	if os.Remove(f.Name()) == nil {
+		p.remove = ""
+	}
+	return p, nil
 }
 
 // Type returns the blob type of the pack.
 func (p *Packer) Type() model.BlobType { return p.typ }
 
 // Size returns the number of blob bytes in the pack (without the header).
-func (p *Packer) Size() int { return len(p.buf) }
+func (p *Packer) Size() int {
+	if p.done {
+		return int(p.data)
+	}
+	return int(p.size)
+}
 
 // Count returns the number of blobs in the pack.
 func (p *Packer) Count() int { return len(p.blobs) }
@@ -64,21 +101,37 @@ func EntrySize(compressed bool) int {
 	return pack.PlainEntrySize
 }
 
+func (p *Packer) write(b []byte) error {
+	if p.err != nil {
+		return p.err
+	}
+	n, err := p.w.Write(b)
+	p.size += int64(n)
+	if err != nil {
+		p.err = fmt.Errorf("write temporary pack file: %w", err)
+	}
+	return p.err
+}
+
 // Add appends a sealed blob (IV, ciphertext, MAC) with the plaintext ID id.
 // uncompressedLength is 0 for a blob stored uncompressed. It returns the
-// bytes the blob adds to the pack, counting its header entry.
-func (p *Packer) Add(id model.ID, sealed []byte, uncompressedLength int) int {
+// bytes the blob adds to the pack, counting its header entry. After an
+// error the pack cannot be used any more (only closed).
+func (p *Packer) Add(id model.ID, sealed []byte, uncompressedLength int) (int, error) {
 	if p.done {
 		panic("packer: Add after Finalize")
 	}
+	off := p.size
+	if err := p.write(sealed); err != nil {
+		return 0, err
+	}
 	p.blobs = append(p.blobs, model.Blob{
 		BlobHandle:         model.BlobHandle{ID: id, Type: p.typ},
-		Offset:             uint(len(p.buf)),
+		Offset:             uint(off),
 		Length:             uint(len(sealed)),
 		UncompressedLength: uint(uncompressedLength),
 	})
-	p.buf = append(p.buf, sealed...)
-	return len(sealed) + EntrySize(uncompressedLength != 0)
+	return len(sealed) + EntrySize(uncompressedLength != 0), nil
 }
 
 // Full reports whether the pack has reached size bytes of blobs or its
@@ -87,39 +140,65 @@ func (p *Packer) Full(size, maxBlobs int) bool {
 	if maxBlobs <= 0 || maxBlobs > MaxHeaderEntries {
 		maxBlobs = MaxHeaderEntries
 	}
-	return len(p.buf) >= size || len(p.blobs) >= maxBlobs
+	return p.size >= int64(size) || len(p.blobs) >= maxBlobs
 }
 
-// Merge moves all blobs of o to the end of p. o must not be used again
-// except for Release.
-func (p *Packer) Merge(o *Packer) {
+// Merge moves all blobs of o to the end of p and closes o.
+func (p *Packer) Merge(o *Packer) error {
 	if o.typ != p.typ {
 		panic("packer: merging packs of different blob types")
 	}
-	base := uint(len(p.buf))
-	p.buf = append(p.buf, o.buf...)
+	defer o.Close()
+	if o.err != nil {
+		p.err = o.err
+		return o.err
+	}
+	if err := o.w.Flush(); err != nil {
+		return fmt.Errorf("write temporary pack file: %w", err)
+	}
+	base := p.size
+	if p.err != nil {
+		return p.err
+	}
+	n, err := io.Copy(p.w, io.NewSectionReader(o.f, 0, o.size))
+	p.size += n
+	if err == nil && n != o.size {
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil {
+		p.err = fmt.Errorf("merge temporary pack files: %w", err)
+		return p.err
+	}
 	for _, b := range o.blobs {
-		b.Offset += base
+		b.Offset += uint(base)
 		p.blobs = append(p.blobs, b)
 	}
 	o.blobs = nil
-	o.buf = o.buf[:0]
+	return nil
 }
 
-// Release returns the pack's buffer for reuse; the packer must not be used
-// afterwards.
-func (p *Packer) Release() []byte {
-	b := p.buf
-	p.buf, p.blobs = nil, nil
-	return b[:0]
+// Close releases the temporary file. It may be called more than once; the
+// packer must not be used afterwards.
+func (p *Packer) Close() error {
+	if p.f == nil {
+		return nil
+	}
+	err := p.f.Close()
+	if p.remove != "" {
+		if rerr := os.Remove(p.remove); err == nil && !errors.Is(rerr, os.ErrNotExist) {
+			err = rerr
+		}
+	}
+	p.f, p.w = nil, nil
+	return err
 }
 
 // Pack is a finished pack file.
 type Pack struct {
-	// ID is the SHA-256 of Data, the pack's file name.
+	// ID is the SHA-256 of the file, the pack's file name.
 	ID model.ID
-	// Data is the whole file: blobs, sealed header, header length.
-	Data []byte
+	// Size is the length of the whole file: blobs, sealed header, header length.
+	Size int64
 	// Blobs lists the blobs in file order.
 	Blobs []model.Blob
 	// HeaderSize is the number of bytes after the last blob.
@@ -127,10 +206,10 @@ type Pack struct {
 }
 
 // Finalize seals the header with c, appends it and its length and hashes
-// the result. When verify is set it decrypts the sealed header again and
-// checks that it lists exactly the pack's blobs. The packer cannot take
-// blobs afterwards; the returned Data shares its buffer (give it back with
-// Release when the pack is stored).
+// the file, read back from disk. When verify is set it decrypts the sealed
+// header again and checks that it lists exactly the pack's blobs. The
+// packer cannot take blobs afterwards; Reader returns the file's contents
+// until Close.
 func (p *Packer) Finalize(c *crypto.Cipher, verify bool) (Pack, error) {
 	if p.done {
 		return Pack{}, errors.New("packer: Finalize called twice")
@@ -138,24 +217,99 @@ func (p *Packer) Finalize(c *crypto.Cipher, verify bool) (Pack, error) {
 	if len(p.blobs) == 0 {
 		return Pack{}, errors.New("packer: empty pack")
 	}
+	if p.f == nil {
+		return Pack{}, errors.New("packer: Finalize after Close")
+	}
 	p.done = true
+	p.data = p.size
 	plain := pack.EncodeHeader(p.blobs)
-	start := len(p.buf)
-	p.buf = c.Seal(p.buf, plain)
-	sealedLen := len(p.buf) - start
-	p.buf = binary.LittleEndian.AppendUint32(p.buf, uint32(sealedLen))
+	sealed := c.Seal(nil, plain)
+	sealed = binary.LittleEndian.AppendUint32(sealed, uint32(len(sealed)))
 	if verify {
-		if err := verifyHeader(c, p.buf[start:start+sealedLen], plain, p.blobs); err != nil {
+		if err := verifyHeader(c, sealed[:len(sealed)-4], plain, p.blobs); err != nil {
 			return Pack{}, fmt.Errorf("%w: %v", ErrCorrupted, err)
 		}
 	}
+	if err := p.write(sealed); err != nil {
+		return Pack{}, err
+	}
+	if err := p.w.Flush(); err != nil {
+		return Pack{}, fmt.Errorf("write temporary pack file: %w", err)
+	}
+	h := sha256.New()
+	n, err := io.CopyBuffer(h, io.NewSectionReader(p.f, 0, p.size), make([]byte, readBuffer))
+	if err == nil && n != p.size {
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil {
+		return Pack{}, fmt.Errorf("read temporary pack file back: %w", err)
+	}
 	return Pack{
-		ID:         sha256.Sum256(p.buf),
-		Data:       p.buf,
+		ID:         model.ID(h.Sum(nil)),
+		Size:       p.size,
 		Blobs:      p.blobs,
-		HeaderSize: len(p.buf) - start,
+		HeaderSize: int(p.size - p.data),
 	}, nil
 }
+
+// Reader returns a reader over the finished pack file that can start over
+// (it satisfies backend.RewindReader). Call it after Finalize.
+func (p *Packer) Reader() *Reader {
+	if !p.done {
+		panic("packer: Reader before Finalize")
+	}
+	return &Reader{f: p.f, size: p.size}
+}
+
+// Reader reads a finished pack file; Rewind starts over. Several Readers
+// of one pack must not be used at the same time.
+type Reader struct {
+	f    *os.File
+	size int64
+	off  int64
+}
+
+// Read reads the next bytes of the pack.
+func (r *Reader) Read(b []byte) (int, error) {
+	if r.off >= r.size {
+		return 0, io.EOF
+	}
+	if rest := r.size - r.off; int64(len(b)) > rest {
+		b = b[:rest]
+	}
+	n, err := r.f.ReadAt(b, r.off)
+	r.off += int64(n)
+	if err == io.EOF && r.off < r.size {
+		err = io.ErrUnexpectedEOF
+	} else if err == io.EOF && n > 0 {
+		err = nil
+	}
+	return n, err
+}
+
+// WriteTo copies the rest of the pack to w. When w is a file the kernel
+// copies the bytes (copy_file_range) without passing them through memory
+// of this process.
+func (r *Reader) WriteTo(w io.Writer) (int64, error) {
+	if _, err := r.f.Seek(r.off, io.SeekStart); err != nil {
+		return 0, err
+	}
+	n, err := io.Copy(w, &io.LimitedReader{R: r.f, N: r.size - r.off})
+	r.off += n
+	if err == nil && r.off < r.size {
+		err = io.ErrUnexpectedEOF
+	}
+	return n, err
+}
+
+// Rewind starts over from the first byte.
+func (r *Reader) Rewind() error {
+	r.off = 0
+	return nil
+}
+
+// Length returns the size of the pack file.
+func (r *Reader) Length() int64 { return r.size }
 
 // verifyHeader opens the sealed header and checks it against what was
 // meant to be written.

@@ -5,7 +5,11 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"io"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -32,6 +36,36 @@ func sealBlob(t testing.TB, c *crypto.Cipher, enc *zstd.Encoder, plain []byte, c
 	return tb, c.Seal(nil, data)
 }
 
+// newPacker starts a pack in a fresh temporary directory of the test.
+func newPacker(t testing.TB, typ model.BlobType) *Packer {
+	t.Helper()
+	p, err := New(typ, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+// fileOf reads a finished pack through its Reader.
+func fileOf(t testing.TB, p *Packer) []byte {
+	t.Helper()
+	buf, err := io.ReadAll(p.Reader())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return buf
+}
+
+func mustAdd(t testing.TB, p *Packer, id model.ID, sealed []byte, ulen int) int {
+	t.Helper()
+	n, err := p.Add(id, sealed, ulen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
 func randBytes(rng *rand.Rand, n int) []byte {
 	b := make([]byte, n)
 	for i := range b {
@@ -48,12 +82,12 @@ func TestPackerRoundTrip(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 
 	for _, typ := range []model.BlobType{model.DataBlob, model.TreeBlob} {
-		p := New(typ, nil)
+		p := newPacker(t, typ)
 		var want []testBlob
 		sizes := []int{0, 1, 100, 4096, 70000, 1 << 20}
 		for i, n := range sizes {
 			tb, sealed := sealBlob(t, c, enc, randBytes(rng, n), i%2 == 1 && n > 0)
-			added := p.Add(tb.id, sealed, tb.ulen)
+			added := mustAdd(t, p, tb.id, sealed, tb.ulen)
 			if added != len(sealed)+EntrySize(tb.ulen != 0) {
 				t.Fatalf("Add returned %d for %d sealed bytes", added, len(sealed))
 			}
@@ -67,21 +101,22 @@ func TestPackerRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if pk.ID != sha256.Sum256(pk.Data) {
+		data := fileOf(t, p)
+		if int64(len(data)) != pk.Size || pk.ID != sha256.Sum256(data) {
 			t.Fatal("pack ID is not the hash of its data")
 		}
-		if got := pack.HeaderSize(pk.Blobs); got != pk.HeaderSize || dataSize+got != len(pk.Data) {
-			t.Fatalf("header size %d, pack.HeaderSize %d, data %d, total %d", pk.HeaderSize, got, dataSize, len(pk.Data))
+		if got := pack.HeaderSize(pk.Blobs); got != pk.HeaderSize || dataSize+got != len(data) {
+			t.Fatalf("header size %d, pack.HeaderSize %d, data %d, total %d", pk.HeaderSize, got, dataSize, len(data))
 		}
 		// parse the pack as a reader would: length field, sealed header, blobs
-		hlen, err := pack.HeaderLength(pk.Data, int64(len(pk.Data)))
+		hlen, err := pack.HeaderLength(data, int64(len(data)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if int(binary.LittleEndian.Uint32(pk.Data[len(pk.Data)-4:])) != hlen {
+		if int(binary.LittleEndian.Uint32(data[len(data)-4:])) != hlen {
 			t.Fatal("header length field")
 		}
-		hdr := pk.Data[len(pk.Data)-4-hlen : len(pk.Data)-4]
+		hdr := data[len(data)-4-hlen : len(data)-4]
 		blobs, err := pack.ParseHeader(key, hdr)
 		if err != nil {
 			t.Fatal(err)
@@ -93,7 +128,7 @@ func TestPackerRoundTrip(t *testing.T) {
 			if b != pk.Blobs[i] || b.Type != typ || b.ID != want[i].id || int(b.UncompressedLength) != want[i].ulen {
 				t.Fatalf("blob %d: header %+v, packer %+v", i, b, pk.Blobs[i])
 			}
-			stored := append([]byte(nil), pk.Data[b.Offset:b.Offset+b.Length]...)
+			stored := append([]byte(nil), data[b.Offset:b.Offset+b.Length]...)
 			plain, err := pack.DecodeBlob(key, dec, b, stored, nil)
 			if err != nil {
 				t.Fatalf("blob %d: %v", i, err)
@@ -106,7 +141,7 @@ func TestPackerRoundTrip(t *testing.T) {
 			t.Fatal("second Finalize succeeded")
 		}
 	}
-	if _, err := New(model.DataBlob, nil).Finalize(c, true); err == nil {
+	if _, err := newPacker(t, model.DataBlob).Finalize(c, true); err == nil {
 		t.Fatal("empty pack finalized")
 	}
 }
@@ -115,21 +150,24 @@ func TestPackerMerge(t *testing.T) {
 	key := crypto.NewRandomKey()
 	c := key.Cipher()
 	rng := rand.New(rand.NewPCG(3, 4))
-	a, b := New(model.TreeBlob, nil), New(model.TreeBlob, nil)
+	a, b := newPacker(t, model.TreeBlob), newPacker(t, model.TreeBlob)
+	var bdata []byte
 	var want []testBlob
 	for i := range 10 {
 		tb, sealed := sealBlob(t, c, nil, randBytes(rng, 100+i*37), false)
 		if i < 4 {
-			a.Add(tb.id, sealed, 0)
+			mustAdd(t, a, tb.id, sealed, 0)
 			want = append(want, tb)
 		} else {
-			b.Add(tb.id, sealed, 0)
+			mustAdd(t, b, tb.id, sealed, 0)
+			bdata = append(bdata, sealed...)
 		}
 	}
 	// the blobs of b in order
 	bl := append([]model.Blob(nil), b.Blobs()...)
-	bdata := append([]byte(nil), b.buf...)
-	a.Merge(b)
+	if err := a.Merge(b); err != nil {
+		t.Fatal(err)
+	}
 	if a.Count() != 10 || b.Count() != 0 {
 		t.Fatalf("counts after merge: %d, %d", a.Count(), b.Count())
 	}
@@ -137,15 +175,16 @@ func TestPackerMerge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	data := fileOf(t, a)
 	for i, blob := range pk.Blobs[4:] {
 		orig := bl[i]
 		if blob.ID != orig.ID || blob.Length != orig.Length {
 			t.Fatalf("merged blob %d: %+v, want %+v", i, blob, orig)
 		}
-		if !bytes.Equal(pk.Data[blob.Offset:blob.Offset+blob.Length], bdata[orig.Offset:orig.Offset+orig.Length]) {
+		if !bytes.Equal(data[blob.Offset:blob.Offset+blob.Length], bdata[orig.Offset:orig.Offset+orig.Length]) {
 			t.Fatalf("merged blob %d: bytes moved wrongly", i)
 		}
-		if _, err := key.Open(nil, pk.Data[blob.Offset:blob.Offset+blob.Length]); err != nil {
+		if _, err := key.Open(nil, data[blob.Offset:blob.Offset+blob.Length]); err != nil {
 			t.Fatalf("merged blob %d: %v", i, err)
 		}
 	}
@@ -160,8 +199,7 @@ func TestPackerMerge(t *testing.T) {
 // in order do not land in packs in that order.
 func TestManagerSpreadsBlobs(t *testing.T) {
 	c := crypto.NewRandomKey().Cipher()
-	pool := NewPool(1<<16, 8)
-	m := NewManager(model.DataBlob, 20000, 0, DefaultOpenPacks, pool)
+	m := NewManager(model.DataBlob, 20000, 0, DefaultOpenPacks, t.TempDir())
 	var packs [][]model.Blob
 	handoff := func(p *Packer) error {
 		packs = append(packs, append([]model.Blob(nil), p.Blobs()...))
@@ -177,7 +215,7 @@ func TestManagerSpreadsBlobs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, p := range m.Flush() {
+	for _, p := range mustFlush(t, m) {
 		packs = append(packs, p.Blobs())
 	}
 	seen := 0
@@ -211,8 +249,7 @@ func packSize(blobs []model.Blob) int {
 
 func TestManagerOversizedAndFlushMerge(t *testing.T) {
 	c := crypto.NewRandomKey().Cipher()
-	pool := NewPool(1<<16, 8)
-	m := NewManager(model.DataBlob, 10000, 0, 4, pool)
+	m := NewManager(model.DataBlob, 10000, 0, 4, t.TempDir())
 	var handed []*Packer
 	handoff := func(p *Packer) error { handed = append(handed, p); return nil }
 	rng := rand.New(rand.NewPCG(5, 6))
@@ -237,18 +274,18 @@ func TestManagerOversizedAndFlushMerge(t *testing.T) {
 	if n != len(sealed)+pack.PlainEntrySize+pack.HeaderOverhead {
 		t.Fatalf("size %d for a blob completing a pack", n)
 	}
-	out := m.Flush()
+	out := mustFlush(t, m)
 	if len(out) != 1 || out[0].Count() != 8 {
 		t.Fatalf("flush: %d packs, want the 8 small blobs merged into one", len(out))
 	}
-	if len(m.Flush()) != 0 {
+	if len(mustFlush(t, m)) != 0 {
 		t.Fatal("second flush returned packs")
 	}
 }
 
 func TestManagerHandoffFailureKeepsPack(t *testing.T) {
 	c := crypto.NewRandomKey().Cipher()
-	m := NewManager(model.TreeBlob, 1000, 0, 1, NewPool(0, 0))
+	m := NewManager(model.TreeBlob, 1000, 0, 1, t.TempDir())
 	fail := errors.New("no slot")
 	rng := rand.New(rand.NewPCG(7, 8))
 	tb, sealed := sealBlob(t, c, nil, randBytes(rng, 2000), false)
@@ -259,7 +296,7 @@ func TestManagerHandoffFailureKeepsPack(t *testing.T) {
 	if _, err := m.Add(tb2.id, sealed2, 0, func(*Packer) error { return fail }); !errors.Is(err, fail) {
 		t.Fatalf("err = %v", err)
 	}
-	out := m.Flush()
+	out := mustFlush(t, m)
 	total := 0
 	for _, p := range out {
 		total += p.Count()
@@ -271,7 +308,7 @@ func TestManagerHandoffFailureKeepsPack(t *testing.T) {
 
 func TestManagerConcurrent(t *testing.T) {
 	c := crypto.NewRandomKey().Cipher()
-	m := NewManager(model.DataBlob, 50000, 0, DefaultOpenPacks, NewPool(1<<16, 4))
+	m := NewManager(model.DataBlob, 50000, 0, DefaultOpenPacks, t.TempDir())
 	var mu sync.Mutex
 	got := map[model.ID]int{}
 	handoff := func(p *Packer) error {
@@ -295,7 +332,7 @@ func TestManagerConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	for _, p := range m.Flush() {
+	for _, p := range mustFlush(t, m) {
 		_ = handoff(p)
 	}
 	if len(got) != 400 {
@@ -308,22 +345,73 @@ func TestManagerConcurrent(t *testing.T) {
 	}
 }
 
-func TestPool(t *testing.T) {
-	p := NewPool(100, 1)
-	a := p.Get()
-	if len(a) != 0 || cap(a) != 100 {
-		t.Fatalf("new buffer len %d cap %d", len(a), cap(a))
+func mustFlush(t testing.TB, m *Manager) []*Packer {
+	t.Helper()
+	out, err := m.Flush()
+	if err != nil {
+		t.Fatal(err)
 	}
-	a = append(a, 1, 2, 3)
-	p.Put(a)
-	p.Put(make([]byte, 5, 200)) // dropped: pool keeps one
-	b := p.Get()
-	if len(b) != 0 || cap(b) != 100 || &b[:1][0] != &a[0] {
-		t.Fatal("buffer not recycled")
+	return out
+}
+
+// TestManagerClose: Close releases the open packs' temporary files, and
+// later Adds fail instead of opening new ones.
+func TestManagerClose(t *testing.T) {
+	c := crypto.NewRandomKey().Cipher()
+	dir := t.TempDir()
+	m := NewManager(model.DataBlob, 1<<20, 0, DefaultOpenPacks, dir)
+	rng := rand.New(rand.NewPCG(9, 9))
+	var open []*Packer
+	for range 10 {
+		tb, sealed := sealBlob(t, c, nil, randBytes(rng, 500), false)
+		if _, err := m.Add(tb.id, sealed, 0, nil); err != nil {
+			t.Fatal(err)
+		}
 	}
-	p.Put(b)
-	p.Drain()
-	if c := p.Get(); cap(c) != 100 || &c[:1][0] == &a[0] {
-		t.Fatal("Drain kept the buffer")
+	for _, p := range m.open {
+		if p != nil {
+			open = append(open, p)
+		}
+	}
+	if len(open) == 0 {
+		t.Fatal("no open pack")
+	}
+	m.Close()
+	for _, p := range open {
+		if p.f != nil {
+			t.Fatal("Close left a pack's file open")
+		}
+	}
+	tb, sealed := sealBlob(t, c, nil, randBytes(rng, 500), false)
+	if _, err := m.Add(tb.id, sealed, 0, nil); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Add after Close: %v", err)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Fatalf("%d files left in the temporary directory", len(left))
+	}
+}
+
+// TestPackerTempFile: the pack's file is in the given directory and gone
+// from it after Close; a file that cannot be created is an error.
+func TestPackerTempFile(t *testing.T) {
+	dir := t.TempDir()
+	p, err := New(model.DataBlob, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(filepath.Base(p.f.Name()), TempPrefix) || filepath.Dir(p.f.Name()) != dir {
+		t.Fatalf("temporary file %s", p.f.Name())
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Fatalf("%d files left after Close", len(left))
+	}
+	if _, err := New(model.DataBlob, filepath.Join(dir, "missing")); err == nil {
+		t.Fatal("New in a missing directory succeeded")
 	}
 }

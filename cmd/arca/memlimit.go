@@ -1,0 +1,148 @@
+package main
+
+import (
+	"math"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
+	"sync"
+	"time"
+)
+
+// The soft memory limit during a backup.
+//
+// The backup's memory is mostly large, reused, pointer-free buffers (read
+// blocks, seal buffers, zstd state), so garbage collection costs little,
+// but with only GOGC the runtime lets the heap grow to twice the live data
+// and keeps freed pages (the key derivation's 32 MiB, buffers replaced by
+// larger ones) resident for a long time. After every collection the
+// limiter sets the soft memory limit a headroom above what that
+// collection found live (and again every 100 ms, as the runtime's other
+// memory changes), so the runtime collects and returns memory to the
+// system promptly. Because the limit is raised right after each
+// collection, it never stays below the live data, which would make the
+// collector run continuously. GOMEMLIMIT in the environment disables it.
+
+// followHeapInBackup turns the limiter on for backups. main sets it: the
+// memory limit is the whole process's, so in-process callers of run (the
+// tests run many backups in parallel in one process) leave it alone.
+var followHeapInBackup bool
+
+// minMemoryHeadroom is the least the Go runtime may allocate beyond the
+// live heap (and its other memory) before it collects; larger heaps get an
+// eighth of their size.
+const minMemoryHeadroom = 8 << 20
+
+// memoryLimiterPeriod is how often the limit is also updated between
+// collections (the runtime's other memory changes meanwhile).
+const memoryLimiterPeriod = 100 * time.Millisecond
+
+// memoryLimiter is process-wide because the memory limit is: the first of
+// concurrent users (in-process tests run backups in parallel) starts it,
+// the last one stops it and restores the previous limit.
+var memoryLimiter struct {
+	mu     sync.Mutex
+	users  int
+	prev   int64
+	active *int // identifies the running limiter; nil when stopped
+	// stopTicker ends the running limiter's ticker
+	stopTicker func()
+}
+
+// limitMemory starts following the live heap with the soft memory limit
+// and returns the function that stops it.
+func limitMemory() (release func()) {
+	if !followHeapInBackup || os.Getenv("GOMEMLIMIT") != "" {
+		return func() {}
+	}
+	m := &memoryLimiter
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.users++
+	if m.users == 1 {
+		m.prev = debug.SetMemoryLimit(-1)
+		id := new(int)
+		m.active = id
+		setLimitAboveLiveHeap()
+		armLimiter(id)
+		stop, done := make(chan struct{}), make(chan struct{})
+		go tickLimiter(id, stop, done)
+		m.stopTicker = func() { close(stop); <-done }
+	}
+	return func() {
+		m.mu.Lock()
+		m.users--
+		if m.users > 0 {
+			m.mu.Unlock()
+			return
+		}
+		m.active = nil
+		debug.SetMemoryLimit(m.prev)
+		stopTicker := m.stopTicker
+		m.mu.Unlock()
+		stopTicker()
+	}
+}
+
+// tickLimiter updates the limit every memoryLimiterPeriod until stop.
+func tickLimiter(id *int, stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	t := time.NewTicker(memoryLimiterPeriod)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		m := &memoryLimiter
+		m.mu.Lock()
+		if m.active == id {
+			setLimitAboveLiveHeap()
+		}
+		m.mu.Unlock()
+	}
+}
+
+// armLimiter arranges for the limit to be updated after the next garbage
+// collection (and, re-arming itself, after every one after it) while the
+// limiter identified by id runs.
+func armLimiter(id *int) {
+	runtime.AddCleanup(new([64]byte), func(id *int) {
+		m := &memoryLimiter
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if m.active != id {
+			return
+		}
+		setLimitAboveLiveHeap()
+		armLimiter(id)
+	}, id)
+}
+
+// setLimitAboveLiveHeap sets the soft memory limit to what the last
+// collection found live, plus the runtime's other memory, plus headroom.
+func setLimitAboveLiveHeap() {
+	samples := []metrics.Sample{
+		{Name: "/gc/heap/live:bytes"},
+		{Name: "/memory/classes/total:bytes"},
+		{Name: "/memory/classes/heap/released:bytes"},
+		{Name: "/memory/classes/heap/free:bytes"},
+		{Name: "/memory/classes/heap/objects:bytes"},
+	}
+	metrics.Read(samples)
+	for _, s := range samples {
+		if s.Value.Kind() != metrics.KindUint64 {
+			return // an unknown metric: leave the limit alone
+		}
+	}
+	live := samples[0].Value.Uint64()
+	// stacks, runtime metadata, unused parts of spans
+	other := samples[1].Value.Uint64() - samples[2].Value.Uint64() - samples[3].Value.Uint64() - samples[4].Value.Uint64()
+	limit := live + other + max(minMemoryHeadroom, live/8)
+	if limit > math.MaxInt64 {
+		limit = math.MaxInt64
+	}
+	debug.SetMemoryLimit(int64(limit))
+}

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/metrics"
+	"runtime/pprof"
+	"time"
+)
+
+// startMemProfile watches the Go heap while a command runs
+// (ARCA_MEMPROFILE, for memory work): whenever the live heap reaches a new
+// high (by more than 1 MiB) it writes a heap profile to path, so the file
+// ends up describing the allocations at the peak. It also writes the peak
+// figures to path+".txt". Call the returned function at the end.
+func startMemProfile(path string) func() {
+	samples := []metrics.Sample{
+		{Name: "/memory/classes/heap/objects:bytes"},
+		{Name: "/memory/classes/total:bytes"},
+	}
+	var peakObj, peakTotal uint64
+	write := func() {
+		f, err := os.Create(path)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "mem profile: %v\n", err)
+			return
+		}
+		defer f.Close()
+		if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+			fmt.Fprintf(os.Stderr, "mem profile: %v\n", err)
+		}
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+			metrics.Read(samples)
+			obj, total := samples[0].Value.Uint64(), samples[1].Value.Uint64()
+			if total > peakTotal {
+				peakTotal = total
+			}
+			if obj > peakObj+1<<20 {
+				peakObj = obj
+				write()
+			}
+		}
+	}()
+	return func() {
+		close(stop)
+		<-done
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		msg := fmt.Sprintf("peak heap objects %d MiB, peak Go memory total %d MiB, NumGC %d\n", peakObj>>20, peakTotal>>20, ms.NumGC)
+		_ = os.WriteFile(path+".txt", []byte(msg), 0o644)
+	}
+}

@@ -1,0 +1,260 @@
+package repo
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/arca-backup/arca/backend"
+	"github.com/arca-backup/arca/backend/local"
+	"github.com/arca-backup/arca/backend/mem"
+	"github.com/arca-backup/arca/crypto"
+	"github.com/arca-backup/arca/repo/model"
+	"github.com/arca-backup/arca/repo/packer"
+)
+
+// openTempPacks counts this process's open files under dir (unlinked
+// ones too); -1 where /proc/self/fd does not exist.
+func openTempPacks(t *testing.T, dir string) int {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return -1
+	}
+	n := 0
+	for _, fd := range fds {
+		target, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name()))
+		if err == nil && strings.HasPrefix(target, dir+string(filepath.Separator)+packer.TempPrefix) {
+			n++
+		}
+	}
+	return n
+}
+
+// waitNoTempPacks fails unless dir is empty and, soon, no file in it is
+// open any more (a cancelled writer releases its files in the background).
+func waitNoTempPacks(t *testing.T, dir string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for openTempPacks(t, dir) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d temporary pack files still open", openTempPacks(t, dir))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	left, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != 0 {
+		t.Fatalf("%d files left in the temporary directory, e.g. %s", len(left), left[0].Name())
+	}
+}
+
+// TestWriterTempFiles: packs are assembled in temporary files in
+// WriteOptions.TempDir (open while their upload runs), and every one of
+// them is released after a successful run, after a failed upload and after
+// a cancellation.
+func TestWriterTempFiles(t *testing.T) {
+	if openTempPacks(t, os.TempDir()) < 0 {
+		t.Skip("no /proc/self/fd to count open files")
+	}
+	for _, tc := range []string{"ok", "upload error", "cancel"} {
+		t.Run(tc, func(t *testing.T) {
+			tmp := t.TempDir()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			rec := &wtRecorder{Backend: mem.NewWithProperties(backend.Properties{Connections: 2})}
+			boom := errors.New("disk on fire")
+			var mu sync.Mutex
+			var openDuringUpload []int
+			rec.onPack = func(ctx context.Context, n int) error {
+				mu.Lock()
+				openDuringUpload = append(openDuringUpload, openTempPacks(t, tmp))
+				mu.Unlock()
+				switch {
+				case tc == "upload error" && n == 3:
+					return &backend.PermanentError{Err: boom}
+				case tc == "cancel" && n == 3:
+					cancel()
+					return ctx.Err()
+				}
+				return nil
+			}
+			r := wtMemRepo(t, 2, rec)
+			w, err := r.NewWriter(ctx, WriteOptions{PackSize: 32 << 10, TempDir: tmp})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rng := rand.New(rand.NewPCG(5, 5))
+			buf := make([]byte, 9<<10)
+			var saveErr error
+			for i := 0; i < 60 && saveErr == nil; i++ {
+				for j := range buf {
+					buf[j] = byte(rng.Uint32())
+				}
+				typ := model.DataBlob
+				if i%7 == 0 {
+					typ = model.TreeBlob // keeps packs of both types open
+				}
+				_, _, _, saveErr = w.SaveBlob(ctx, typ, buf, model.ID{})
+			}
+			if saveErr == nil {
+				saveErr = w.Flush(ctx)
+			}
+			switch tc {
+			case "ok":
+				if saveErr != nil {
+					t.Fatal(saveErr)
+				}
+				if w.Stats().Packs < 4 {
+					t.Fatalf("only %d packs written", w.Stats().Packs)
+				}
+			case "upload error":
+				if !errors.Is(saveErr, boom) {
+					t.Fatalf("error %v, want the backend's", saveErr)
+				}
+			case "cancel":
+				if !errors.Is(saveErr, context.Canceled) {
+					t.Fatalf("error %v, want cancellation", saveErr)
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(openDuringUpload) == 0 || openDuringUpload[0] < 1 {
+				t.Fatalf("open temporary pack files during uploads: %v; packs do not go through TempDir", openDuringUpload)
+			}
+			waitNoTempPacks(t, tmp)
+		})
+	}
+}
+
+// TestWriterLargePackMemory writes a pack far larger than the memory the
+// writer allocates meanwhile: packs live in temporary files, not in
+// memory. The pack reads back, and restic (when available) checks it.
+func TestWriterLargePackMemory(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "repo")
+	be, err := local.Create(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { be.Close() })
+	r, err := Create(ctx, be, wtPassword, CreateOptions{Version: 2, KDFParams: &crypto.Params{N: 1024, R: 8, P: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Close)
+	const blobSize, blobs = 1 << 20, 32
+	w, err := r.NewWriter(ctx, WriteOptions{PackSize: 64 << 20, Compression: CompressionOff, TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(7, 7))
+	buf := make([]byte, blobSize)
+	for i := range buf {
+		buf[i] = byte(rng.Uint32())
+	}
+	var ids []model.ID
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for i := range blobs {
+		buf[0], buf[1] = byte(i), byte(i>>8)
+		id, _, _, err := w.SaveBlob(ctx, model.DataBlob, buf, model.ID{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	if err := w.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	st := w.Stats()
+	if st.Packs != 1 || st.PackBytes < blobs*blobSize {
+		t.Fatalf("stats %+v, want one pack of all %d MiB", st, blobs*blobSize>>20)
+	}
+	allocated := after.TotalAlloc - before.TotalAlloc
+	t.Logf("allocated %d KiB while writing a %d MiB pack", allocated>>10, st.PackBytes>>20)
+	if allocated > blobs*blobSize/2 {
+		t.Fatalf("allocated %d MiB while writing a %d MiB pack: the pack is held in memory", allocated>>20, st.PackBytes>>20)
+	}
+	for i, id := range ids {
+		got, err := r.LoadBlob(ctx, model.DataBlob, id, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got[0] != byte(i) || model.Hash(got) != id {
+			t.Fatalf("blob %d reads back wrong", i)
+		}
+	}
+	if os.Getenv("RESTIC_BIN") == "" {
+		return
+	}
+	tree := wtSaveTree(t, ctx, w, nil)
+	if err := w.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wtSnapshot(t, ctx, r, tree, "h")
+	CheapenKey(t, dir, wtPassword)
+	if out := wtMustRestic(t, dir, "check", "--read-data"); !strings.Contains(out, "no errors were found") {
+		t.Fatalf("restic check:\n%s", out)
+	}
+}
+
+// TestWriterCheckSealed: the extra verification, which decrypts and
+// decompresses in pieces, accepts a correctly sealed blob and rejects a
+// damaged one, one that decodes to other data, and data that is not zstd.
+func TestWriterCheckSealed(t *testing.T) {
+	ctx := context.Background()
+	r := wtMemRepo(t, 2, nil)
+	w, err := r.NewWriter(ctx, WriteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(8, 8))
+	orig := make([]byte, 300<<10)
+	for i := range orig {
+		orig[i] = byte('a' + rng.IntN(4)) // compressible
+	}
+	for _, compressed := range []bool{false, true} {
+		s := &scratch{}
+		plain := orig
+		if compressed {
+			plain = w.enc.EncodeAll(orig, nil)
+			if len(plain) >= len(orig) {
+				t.Fatal("test data does not compress")
+			}
+		}
+		s.sealed = w.cipher.Seal(nil, plain)
+		if err := w.checkSealed(s, orig, compressed); err != nil {
+			t.Fatalf("compressed=%v: intact blob rejected: %v", compressed, err)
+		}
+		other := bytes.Clone(orig)
+		other[len(other)/2] ^= 1
+		for name, want := range map[string][]byte{"other data": other, "shorter": orig[:len(orig)-1], "longer": append(bytes.Clone(orig), 'a')} {
+			if err := w.checkSealed(s, want, compressed); err == nil || !strings.Contains(err.Error(), "differs") {
+				t.Fatalf("compressed=%v, %s: %v", compressed, name, err)
+			}
+		}
+		good := s.sealed
+		s.sealed = bytes.Clone(good)
+		s.sealed[100] ^= 4
+		if err := w.checkSealed(s, orig, compressed); err == nil || !strings.Contains(err.Error(), "decryption failed") {
+			t.Fatalf("compressed=%v, damaged: %v", compressed, err)
+		}
+	}
+	s := &scratch{sealed: w.cipher.Seal(nil, orig)}
+	if err := w.checkSealed(s, orig, true); err == nil || !strings.Contains(err.Error(), "decompression failed") {
+		t.Fatalf("not zstd: %v", err)
+	}
+}
