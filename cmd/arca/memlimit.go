@@ -31,8 +31,12 @@ var followHeapInBackup bool
 
 // minMemoryHeadroom is the least the Go runtime may allocate beyond the
 // live heap (and its other memory) before it collects; larger heaps get an
-// eighth of their size.
-const minMemoryHeadroom = 8 << 20
+// eighth of their size. Measured on a 1 GiB first backup (2 cores, 2
+// rounds, medians; arca's throughput over restic's, peak memory over
+// restic's): 8 MiB 1.31x / 0.52x, 16 MiB 1.38x / 0.62x, 32 MiB
+// 1.45x / 0.75x, no limit 1.41x / 0.96x. 32 MiB keeps nearly all of the
+// speed and most of the memory saving.
+const minMemoryHeadroom = 32 << 20
 
 // memoryLimiterPeriod is how often the limit is also updated between
 // collections (the runtime's other memory changes meanwhile).
