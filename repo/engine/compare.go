@@ -15,7 +15,7 @@ import (
 // files, directories and blobs only one side has.
 func (e *Repository) Diff(ctx context.Context, from, to string, opts diff.Options) (diff.Result, error) {
 	var res diff.Result
-	err := e.withLock(ctx, SharedLock, func(ctx context.Context) error {
+	err := e.withLock(ctx, e.readLock(), func(ctx context.Context) error {
 		a, err := e.findSnapshot(ctx, from, repo.SnapshotFilter{})
 		if err != nil {
 			return err
@@ -41,7 +41,7 @@ func (e *Repository) Diff(ctx context.Context, from, to string, opts diff.Option
 // a shared lock.
 func (e *Repository) Stats(ctx context.Context, filter repo.SnapshotFilter, mode stats.Mode) (stats.Result, error) {
 	var res stats.Result
-	err := e.withLock(ctx, SharedLock, func(ctx context.Context) error {
+	err := e.withLock(ctx, e.readLock(), func(ctx context.Context) error {
 		all, err := e.r.Snapshots(ctx, nil)
 		if err != nil {
 			return err

@@ -37,7 +37,7 @@ func (e *Repository) Copy(ctx context.Context, dst *Repository, snapshots []stri
 		return nil, errors.New("copy: source and destination are the same repository")
 	}
 	res := &CopyResult{Copied: map[model.ID]model.ID{}}
-	err := e.withLock(ctx, SharedLock, func(ctx context.Context) error {
+	err := e.withLock(ctx, e.readLock(), func(ctx context.Context) error {
 		return dst.withLock(ctx, SharedLock, func(ctx context.Context) error {
 			srcAll, err := e.r.Snapshots(ctx, nil)
 			if err != nil {

@@ -40,6 +40,11 @@ type Options struct {
 	// Lock holds the lock timings and retry policy (zero fields: restic's
 	// defaults; see lock.Options). The engine takes the locks itself.
 	Lock lock.Options
+	// NoLock skips the shared lock of operations that only read
+	// (snapshots, list, restore, dump, diff, stats, keys, a copy's
+	// source), as restic's --no-lock does, for repositories on read-only
+	// storage. Operations that write still lock.
+	NoLock bool
 }
 
 // InitOptions say how to create a repository.
@@ -59,6 +64,7 @@ type Repository struct {
 	r        *repo.Repository
 	location string
 	lockOpts lock.Options
+	noLock   bool
 
 	lockerOnce sync.Once
 	locker     *lock.Locker
@@ -107,7 +113,7 @@ func OpenBackend(ctx context.Context, be backend.Backend, opts Options) (*Reposi
 	if err != nil {
 		return nil, err
 	}
-	return &Repository{r: r, location: be.Location(), lockOpts: opts.Lock}, nil
+	return &Repository{r: r, location: be.Location(), lockOpts: opts.Lock, noLock: opts.NoLock}, nil
 }
 
 // Init creates a repository at location and returns it open. It fails with
@@ -136,7 +142,7 @@ func InitBackend(ctx context.Context, be backend.Backend, opts InitOptions) (*Re
 	if err != nil {
 		return nil, err
 	}
-	return &Repository{r: r, location: be.Location(), lockOpts: opts.Lock}, nil
+	return &Repository{r: r, location: be.Location(), lockOpts: opts.Lock, noLock: opts.NoLock}, nil
 }
 
 func (o Options) password(ctx context.Context) (string, error) {
@@ -241,6 +247,15 @@ func (e *Repository) Lock(ctx context.Context, mode LockMode) (context.Context, 
 		}
 	}
 	return held.Context(), release, nil
+}
+
+// readLock is the lock mode of an operation that only reads: shared, or
+// none with Options.NoLock.
+func (e *Repository) readLock() LockMode {
+	if e.noLock {
+		return NoLock
+	}
+	return SharedLock
 }
 
 // withLock runs fn under a lock of the given mode, with the context that

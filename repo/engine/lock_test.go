@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -57,5 +58,55 @@ func TestBackupStopsWhenItsLockIsRemoved(t *testing.T) {
 	}
 	if snaps, _ := other.Snapshots(ctx, repo.SnapshotFilter{}, nil); len(snaps) != 0 {
 		t.Errorf("%d snapshots saved", len(snaps))
+	}
+}
+
+// With Options.NoLock, operations that only read work while another
+// process holds an exclusive lock; operations that write still fail on it.
+func TestNoLockSkipsOnlyReadLocks(t *testing.T) {
+	ctx := context.Background()
+	_, loc := initRepo(t)
+	src := t.TempDir()
+	writeTree(t, src, map[string][]byte{"f": []byte("content")})
+
+	other, err := engine.Open(ctx, loc, engine.Options{Password: password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, err := other.Backup(ctx, []string{src}, engine.BackupOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, release, err := other.Lock(ctx, engine.ExclusiveLock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+
+	locked, err := engine.Open(ctx, loc, engine.Options{Password: password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer locked.Close()
+	if _, err := locked.Snapshots(ctx, repo.SnapshotFilter{}, nil); !engine.IsLocked(err) {
+		t.Fatalf("snapshots without NoLock under a foreign exclusive lock: %v", err)
+	}
+
+	r, err := engine.Open(ctx, loc, engine.Options{Password: password, NoLock: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	snaps, err := r.Snapshots(ctx, repo.SnapshotFilter{}, nil)
+	if err != nil || len(snaps) != 1 {
+		t.Fatalf("snapshots with NoLock: %d, %v", len(snaps), err)
+	}
+	dst := t.TempDir()
+	if _, err := r.Restore(ctx, "latest", dst, engine.RestoreOptions{}); err != nil {
+		t.Fatalf("restore with NoLock: %v", err)
+	}
+	checkRestored(t, filepath.Join(dst, src), map[string][]byte{"f": []byte("content")})
+	if _, err := r.Backup(ctx, []string{src}, engine.BackupOptions{}); !engine.IsLocked(err) {
+		t.Fatalf("backup with NoLock under a foreign exclusive lock: %v", err)
 	}
 }

@@ -44,7 +44,7 @@ func (e *Repository) Tag(ctx context.Context, snapshots []string, edit tags.Edit
 // w, or a directory (or "/" for all) as an archive in format (dump.Tar or
 // dump.Zip), under a shared lock.
 func (e *Repository) Dump(ctx context.Context, snapshot, path string, format dump.Format, w io.Writer) error {
-	return e.withLock(ctx, SharedLock, func(ctx context.Context) error {
+	return e.withLock(ctx, e.readLock(), func(ctx context.Context) error {
 		sn, err := e.findSnapshot(ctx, snapshot, repo.SnapshotFilter{})
 		if err != nil {
 			return err
@@ -68,7 +68,7 @@ type Key struct {
 // Keys lists the repository's key files, under a shared lock.
 func (e *Repository) Keys(ctx context.Context) ([]Key, error) {
 	var out []Key
-	err := e.withLock(ctx, SharedLock, func(ctx context.Context) error {
+	err := e.withLock(ctx, e.readLock(), func(ctx context.Context) error {
 		var ids []model.ID
 		err := e.r.List(ctx, backend.KeyFile, func(id model.ID, _ int64) error {
 			ids = append(ids, id)

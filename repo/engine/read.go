@@ -15,7 +15,7 @@ import (
 // cannot be read are skipped; onError, when not nil, is told about each.
 func (e *Repository) Snapshots(ctx context.Context, filter repo.SnapshotFilter, onError func(id model.ID, err error)) ([]*model.Snapshot, error) {
 	var out []*model.Snapshot
-	err := e.withLock(ctx, SharedLock, func(ctx context.Context) error {
+	err := e.withLock(ctx, e.readLock(), func(ctx context.Context) error {
 		all, err := e.r.Snapshots(ctx, func(id model.ID, err error) error {
 			if onError != nil {
 				onError(id, err)
@@ -40,7 +40,7 @@ func (e *Repository) Snapshots(ctx context.Context, filter repo.SnapshotFilter, 
 // ErrNoSnapshot when nothing matches.
 func (e *Repository) FindSnapshot(ctx context.Context, name string, filter repo.SnapshotFilter) (*model.Snapshot, error) {
 	var sn *model.Snapshot
-	err := e.withLock(ctx, SharedLock, func(ctx context.Context) error {
+	err := e.withLock(ctx, e.readLock(), func(ctx context.Context) error {
 		var err error
 		sn, err = e.findSnapshot(ctx, name, filter)
 		return err
@@ -76,7 +76,7 @@ type Entry struct {
 // shared lock. fn may return walker.ErrSkipNode to skip a directory's
 // contents; any other error ends the listing and is returned.
 func (e *Repository) List(ctx context.Context, snapshot string, fn func(Entry) error) error {
-	return e.withLock(ctx, SharedLock, func(ctx context.Context) error {
+	return e.withLock(ctx, e.readLock(), func(ctx context.Context) error {
 		sn, err := e.findSnapshot(ctx, snapshot, repo.SnapshotFilter{})
 		if err != nil {
 			return err
@@ -128,7 +128,7 @@ type RestoreResult struct {
 // arrives through opts.Events as each item is done.
 func (e *Repository) Restore(ctx context.Context, snapshot, target string, opts RestoreOptions) (*RestoreResult, error) {
 	res := &RestoreResult{}
-	err := e.withLock(ctx, SharedLock, func(ctx context.Context) error {
+	err := e.withLock(ctx, e.readLock(), func(ctx context.Context) error {
 		sn, err := e.findSnapshot(ctx, snapshot, opts.Filter)
 		if err != nil {
 			return err
