@@ -448,11 +448,7 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions, args []string) er
 	if a.opts.verbosity() >= 2 && !a.opts.JSON {
 		a.printf("open repository\n")
 	}
-	lockOpts, err := a.lockOptions()
-	if err != nil {
-		return err
-	}
-	e, err := a.openEngine(ctx, lockOpts)
+	e, err := a.openEngineRepo(ctx)
 	if err != nil {
 		return err
 	}

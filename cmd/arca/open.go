@@ -244,6 +244,18 @@ func (a *app) openRepository(ctx context.Context) (*repo.Repository, error) {
 	return e.Repo(), nil
 }
 
+// openEngineRepo opens the repository from the global options as the
+// engine's Repository, with the lock timings and --no-lock from the flags.
+// Commands call its operations, which take their own locks; the caller
+// must Close it.
+func (a *app) openEngineRepo(ctx context.Context) (*engine.Repository, error) {
+	lockOpts, err := a.lockOptions()
+	if err != nil {
+		return nil, err
+	}
+	return a.openEngine(ctx, lockOpts)
+}
+
 // openEngine opens the repository from the global options as the engine's
 // Repository, whose operations take their locks with lockOpts.
 func (a *app) openEngine(ctx context.Context, lockOpts lock.Options) (*engine.Repository, error) {
@@ -256,7 +268,8 @@ func (a *app) openEngine(ctx context.Context, lockOpts lock.Options) (*engine.Re
 		return nil, err
 	}
 	e, err := engine.Open(ctx, loc, engine.Options{
-		Lock: lockOpts,
+		Lock:   lockOpts,
+		NoLock: a.opts.NoLock,
 		PasswordFunc: func(ctx context.Context) (string, error) {
 			return a.readPassword(ctx, "enter password for repository: ")
 		},
