@@ -31,6 +31,8 @@ type Repository struct {
 	idx       *index.Index
 	idxLoaded bool
 	idxMu     sync.Mutex
+	// batch holds the stored packs no index file names yet
+	batch indexBatch
 
 	dec     *zstd.Decoder
 	enc     *zstd.Encoder

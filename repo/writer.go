@@ -180,12 +180,10 @@ type Writer struct {
 	pendingMu sync.Mutex
 	pending   map[model.BlobHandle]struct{}
 
-	idxMu        sync.Mutex
-	unsaved      []index.PackJSON
-	unsavedBlobs int
-	unsavedBytes int
-	unsavedSince time.Time
-	indexIDs     []model.ID
+	// the stored packs wait for an index file in the repository's batch
+	// (see indexBatch); idxMu guards the list of the files this writer wrote
+	idxMu    sync.Mutex
+	indexIDs []model.ID
 	// batching limits (constants above; tests shrink them)
 	maxPackBlobs  int
 	indexMaxBlobs int
@@ -611,13 +609,17 @@ func (w *Writer) uploadPack(ctx context.Context, p *packer.Packer) error {
 	w.packs.Add(1)
 	w.packBytes.Add(pk.Size)
 	blobs := pk.Blobs
+	// the pack joins the repository's index batch before its blobs become
+	// visible in the index: a writer that skips one of them as known then
+	// finds the pack in the batch when it flushes
+	err = w.indexPack(ctx, pk.ID, blobs)
 	w.r.idx.AddPack(pk.ID, blobs)
 	w.pendingMu.Lock()
 	for _, b := range blobs {
 		delete(w.pending, b.BlobHandle)
 	}
 	w.pendingMu.Unlock()
-	return w.indexPack(ctx, pk.ID, blobs)
+	return err
 }
 
 // indexJSONSize estimates the bytes an index file spends on one blob.
@@ -647,42 +649,41 @@ func (w *Writer) indexPack(ctx context.Context, id model.ID, blobs []model.Blob)
 		pj.Blobs[i] = index.BlobJSON{ID: b.ID, Type: b.Type, Offset: b.Offset, Length: b.Length, UncompressedLength: b.UncompressedLength}
 		size += indexJSONSize(b)
 	}
-	w.idxMu.Lock()
-	defer w.idxMu.Unlock()
-	if len(w.unsaved) > 0 && w.unsavedBytes+size > w.indexHardCap {
-		if err := w.writeIndexLocked(ctx); err != nil {
+	b := &w.r.batch
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.packs) > 0 && b.bytes+size > w.indexHardCap {
+		if err := w.writeBatchLocked(ctx); err != nil {
 			return err
 		}
 	}
-	if len(w.unsaved) == 0 {
-		w.unsavedSince = time.Now()
-	}
-	w.unsaved = append(w.unsaved, pj)
-	w.unsavedBlobs += len(blobs)
-	w.unsavedBytes += size
-	if w.unsavedBlobs >= w.indexMaxBlobs || w.unsavedBytes >= w.indexMaxBytes || time.Since(w.unsavedSince) >= w.indexMaxAge {
-		return w.writeIndexLocked(ctx)
+	b.add(pj, size)
+	if b.blobs >= w.indexMaxBlobs || b.bytes >= w.indexMaxBytes || time.Since(b.since) >= w.indexMaxAge {
+		return w.writeBatchLocked(ctx)
 	}
 	return nil
 }
 
-// writeIndexLocked writes the batched packs as one index file.
-func (w *Writer) writeIndexLocked(ctx context.Context) error {
-	if len(w.unsaved) == 0 {
-		return nil
-	}
-	f := index.File{Packs: w.unsaved}
-	buf, err := f.Encode()
-	if err != nil {
+// writeBatchLocked writes the repository's batch of stored packs as one
+// index file, which this writer counts as its own. The caller holds the
+// batch's lock.
+func (w *Writer) writeBatchLocked(ctx context.Context) error {
+	id, written, err := w.r.batch.write(ctx, w.r)
+	if err != nil || !written {
 		return err
 	}
-	id, err := w.r.SaveUnpacked(ctx, backend.IndexFile, buf)
-	if err != nil {
-		return fmt.Errorf("save index: %w", err)
-	}
+	w.idxMu.Lock()
 	w.indexIDs = append(w.indexIDs, id)
-	w.unsaved, w.unsavedBlobs, w.unsavedBytes = nil, 0, 0
+	w.idxMu.Unlock()
 	return nil
+}
+
+// writeBatch writes the repository's batch of stored packs, if any, as one
+// index file.
+func (w *Writer) writeBatch(ctx context.Context) error {
+	w.r.batch.mu.Lock()
+	defer w.r.batch.mu.Unlock()
+	return w.writeBatchLocked(ctx)
 }
 
 // Flush finishes and uploads all open packs and writes the index files for
@@ -726,9 +727,9 @@ func (w *Writer) Flush(ctx context.Context) error {
 	if err := w.failed(); err != nil {
 		return err
 	}
-	w.idxMu.Lock()
-	defer w.idxMu.Unlock()
-	if err := w.writeIndexLocked(ctx); err != nil {
+	// the batch also holds the packs of other writers whose blobs this
+	// one skipped as known: its snapshot needs them indexed too
+	if err := w.writeBatch(ctx); err != nil {
 		w.fail(err)
 		return err
 	}

@@ -18,7 +18,5 @@ var errAbandoned = errors.New("writer abandoned")
 func (w *Writer) Abandon(ctx context.Context) error {
 	w.fail(errAbandoned)
 	w.uploads.Wait()
-	w.idxMu.Lock()
-	defer w.idxMu.Unlock()
-	return w.writeIndexLocked(ctx)
+	return w.writeBatch(ctx)
 }
