@@ -158,8 +158,21 @@ func (b *Backend) filename(h backend.Handle) string {
 	return filepath.Join(b.dir, filepath.FromSlash(h.Path()))
 }
 
-// wrapErr adds the operation and handle to err and classifies it.
+// wrapErr adds the operation and handle to err, unless the error already
+// names the file, and classifies it.
 func wrapErr(op string, h backend.Handle, err error) error {
+	// an *fs.PathError already names the file and the system call; it is
+	// kept as it is, which is also how restic reports it
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe == err {
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return backend.NotExist(err)
+		case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.ENOSPC):
+			return &backend.PermanentError{Err: err}
+		}
+		return err
+	}
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("%s %v: %w", op, h, backend.NotExist(err))
