@@ -65,6 +65,7 @@ var checkProblemKinds = []struct {
 	{regexp.MustCompile(`^(removing invalid index [0-9a-f]{64}): .*(invalid data returned|does not match its name).*$`), "$1: damaged"},
 	{regexp.MustCompile(`^  .*decrypt.*blob <(tree|data)/([0-9a-f]{8})>.*ciphertext verification failed$`), "  $1 $2 undecryptable"},
 	{regexp.MustCompile(`^  .*<data/([0-9a-f]{10})>.*no such file or directory$`), "  pack $1 missing"},
+	{regexp.MustCompile(`^  load <tree/[0-9a-f]{8}> from pack ([0-9a-f]{10})[0-9a-f]{54}: .*no such file or directory$`), "  pack $1 missing"},
 }
 
 // checkStderrKinds normalizes stderr to problem kinds, one per line, sorted:
