@@ -2,7 +2,6 @@ package archiver
 
 import (
 	"bytes"
-	"encoding/json"
 	"time"
 
 	"github.com/arca-backup/arca/repo/model"
@@ -20,8 +19,8 @@ func sameNode(a, b *model.Node) bool {
 	if identical(a, b) {
 		return true
 	}
-	ja, err1 := json.Marshal(a)
-	jb, err2 := json.Marshal(b)
+	ja, err1 := a.AppendJSON(nil)
+	jb, err2 := b.AppendJSON(nil)
 	return err1 == nil && err2 == nil && bytes.Equal(ja, jb)
 }
 

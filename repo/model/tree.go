@@ -27,7 +27,7 @@ func EncodeTree(nodes []*Node) ([]byte, error) {
 			}
 			buf.WriteByte(',')
 		}
-		b, err := json.Marshal(n)
+		b, err := n.AppendJSON(buf.AvailableBuffer())
 		if err != nil {
 			return nil, fmt.Errorf("encode node %q: %w", n.Name, err)
 		}
