@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"os"
+	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -185,4 +188,96 @@ func FuzzAppendJSON(f *testing.F) {
 			t.Fatalf("got %s\nwant %s", got, want)
 		}
 	})
+}
+
+// decodeReference is what DecodeTree must reproduce: encoding/json.
+func decodeReference(data []byte) (*Tree, error) {
+	var t Tree
+	err := json.Unmarshal(data, &t)
+	return &t, err
+}
+
+func sameDecoding(t *testing.T, data []byte) {
+	t.Helper()
+	want, werr := decodeReference(data)
+	fast, ferr := decodeTreeFast(data)
+	if ferr != nil {
+		return // the fast path may give up on anything
+	}
+	if werr != nil {
+		t.Fatalf("fast path accepted what encoding/json rejects (%v):\n%s", werr, data)
+	}
+	if !reflect.DeepEqual(fast, want) {
+		t.Fatalf("fast path decodes differently:\n%s\n got %#v\nwant %#v", data, fast.Nodes, want.Nodes)
+	}
+	// the zones of the times must match too (DeepEqual compares the
+	// *Location pointers, which differ for equal fixed zones)
+	for i := range fast.Nodes {
+		for _, p := range [][2]time.Time{{fast.Nodes[i].ModTime, want.Nodes[i].ModTime}, {fast.Nodes[i].ChangeTime, want.Nodes[i].ChangeTime}} {
+			if !sameStoredTime(p[0], p[1]) {
+				t.Fatalf("time decoded as %v, want %v", p[0], p[1])
+			}
+		}
+	}
+}
+
+func sameStoredTime(a, b time.Time) bool {
+	_, oa := a.Zone()
+	_, ob := b.Zone()
+	return a.Equal(b) && oa == ob
+}
+
+// The fast tree decoder gives what encoding/json gives for the trees arca
+// and restic write, and accepts them (it is the path every tree takes).
+func TestDecodeTreeFastMatchesJSON(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	accepted := 0
+	for i := range 3000 {
+		var nodes []*Node
+		for j := range rng.IntN(6) {
+			n := randomNode(rng)
+			n.Name = string(rune('a'+j)) + n.Name
+			nodes = append(nodes, n)
+		}
+		slices.SortFunc(nodes, func(a, b *Node) int { return strings.Compare(a.Name, b.Name) })
+		nodes = slices.CompactFunc(nodes, func(a, b *Node) bool { return a.Name == b.Name })
+		data, err := EncodeTree(nodes)
+		if err != nil {
+			continue
+		}
+		sameDecoding(t, data)
+		if _, err := decodeTreeFast(data); err == nil {
+			accepted++
+		}
+		if i%10 == 0 {
+			// white space and key order that encoding/json accepts too
+			sameDecoding(t, bytes.ReplaceAll(data, []byte(`,"`), []byte(" ,\n\t\"")))
+		}
+	}
+	if accepted < 300 { // random names often need escapes, which the fast path leaves alone
+		t.Fatalf("fast path took only %d of 3000 trees", accepted)
+	}
+	plain := &Node{Name: "file.txt", Type: NodeTypeFile, Mode: 0o644, ModTime: time.Unix(1e9, 5).UTC(), Size: 3, Content: IDs{{1}}, UID: 1000}
+	data, _ := EncodeTree([]*Node{plain})
+	if _, err := decodeTreeFast(data); err != nil {
+		t.Fatalf("fast path gave up on a plain tree: %s", data)
+	}
+	for _, s := range []string{
+		`{"nodes":[]}`, `{}`, `{"nodes":null}`, `{"nodes":[null]}`, `{"nodes":[{}]}`, `{"nodes":[{"name":"a","name":"b"}]}`,
+		`{"nodes":[{"name":"a","Name":"b"}]}`, `{"nodes":[{"name":"a","uid":-1}]}`, `{"nodes":[{"name":"a","uid":4294967296}]}`,
+		`{"nodes":[{"name":"a","content":null,"subtree":null,"extended_attributes":null}]}`,
+		`{"nodes":[{"name":"a","extended_attributes":[{"name":"x","value":""},{"name":"y","value":null},{"name":"z","value":"AAE="}]}]}`,
+		`{"nodes":[{"name":"a","mtime":"2020-01-02T03:04:05.123+01:00","atime":"bad"}]}`,
+		`{"nodes":[{"name":"a","size":01}]}`, `{"nodes":[{"name":"a","size":1.0}]}`, `{"nodes":[{"name":"a\u0041"}]}`,
+		`{"nodes":[{"name":"ü"}]} `, "{\"nodes\":[{\"name\":\"\xff\"}]}", `{"nodes":[]} x`, `{"nodes":[{"name":"a","content":["00"]}]}`,
+	} {
+		sameDecoding(t, []byte(s))
+	}
+}
+
+func FuzzDecodeTreeFast(f *testing.F) {
+	data, _ := EncodeTree([]*Node{{Name: "a", Type: NodeTypeFile, Content: IDs{{1}}}, {Name: "b", Type: NodeTypeDir, Subtree: &ID{2}}})
+	f.Add(data)
+	f.Add([]byte(`{"nodes":[{"name":"a","extended_attributes":[{"name":"x","value":"AAE="}]}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) { sameDecoding(t, data) })
 }

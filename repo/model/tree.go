@@ -39,6 +39,9 @@ func EncodeTree(nodes []*Node) ([]byte, error) {
 
 // DecodeTree parses a tree blob.
 func DecodeTree(data []byte) (*Tree, error) {
+	if t, err := decodeTreeFast(data); err == nil {
+		return t, nil
+	}
 	var t Tree
 	if err := json.Unmarshal(data, &t); err != nil {
 		return nil, fmt.Errorf("decode tree: %w", err)
