@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"runtime"
 	"time"
 
 	"golang.org/x/crypto/scrypt"
@@ -105,6 +106,12 @@ func KDF(p Params, salt []byte, password string) (*Key, error) {
 // Calibrate times one derivation of one lane and one of two lanes and
 // computes from them the p restic's search converges to.
 //
+// Derivations are timed in CPU time where the system has a thread CPU
+// clock (Linux), so that other work on the machine at that moment does
+// not weaken the key for good (restic times wall-clock time: under load
+// it picks a smaller p or even a smaller N); the parameters are those
+// restic picks on the machine when it is idle.
+//
 // Derivations are timed with golang.org/x/crypto's scrypt, the one restic
 // uses, not with arca's faster one: the parameters then cost restic what
 // its own calibration would choose (restic users see the opening time
@@ -120,14 +127,45 @@ func Calibrate(timeout time.Duration, memory int) (Params, error) {
 	var salt [SaltSize]byte
 	_, _ = rand.Read(salt[:])
 	password := []byte("calibration password")
+	now, ok := cpuClock()
+	if !ok {
+		epoch := time.Now()
+		now = func() time.Duration { return time.Since(epoch) }
+	}
+	warm := false
 	run := func(p Params) (time.Duration, error) {
-		start := time.Now()
+		if !warm {
+			warmHeap(p.Memory())
+			warm = true
+		}
+		runtime.GC() // frees the last trial's table for this one
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		start := now()
 		if _, err := scrypt.Key(password, salt[:], p.N, p.R, p.P, encKeySize+macKSize+macRSize); err != nil {
 			return 0, fmt.Errorf("crypto: calibrate: scrypt N=%d r=%d p=%d: %w", p.N, p.R, p.P, err)
 		}
-		return time.Since(start), nil
+		return now() - start, nil
 	}
 	return calibrate(timeout, memory, run)
+}
+
+// warmHeap has the Go heap fault in size bytes and keep them, so that
+// the table golang.org/x/crypto's scrypt allocates in each timed
+// derivation (after a collection) is memory the process already has.
+// Faulting in fresh memory is slow on some machines (100-200 ms of CPU
+// for 32 MiB on the virtual machine measured, against 80 ms for the
+// derivation itself), and a trial that pays it measures the machine's
+// memory set-up, not scrypt; in restic's trials whether it is paid
+// depends on when the garbage collector last ran.
+func warmHeap(size int64) {
+	b := make([]byte, size)
+	for i := 0; i < len(b); i += 4096 {
+		b[i] = 1
+	}
+	runtime.KeepAlive(b)
+	b = nil
+	runtime.GC()
 }
 
 // calibrate is Calibrate with the timed derivation run.
@@ -152,8 +190,6 @@ func calibrate(timeout time.Duration, memory int, run func(Params) (time.Duratio
 		return DefaultParams, fmt.Errorf("crypto: calibrate: %d MiB is too little memory for scrypt: %w", memory, ErrInvalidParams)
 	}
 
-	// The first derivation of a process also pays for faulting in its
-	// table; restic's first trial does too, and decides N on it.
 	dur, err := run(p)
 	if err != nil {
 		return DefaultParams, err
@@ -170,9 +206,8 @@ func calibrate(timeout time.Duration, memory int, run func(Params) (time.Duratio
 
 	// A derivation costs a set-up (allocating and clearing its table)
 	// plus the same time per lane: the two-lane run minus the one-lane run
-	// is one lane. Timings are noisy (the first run of a process also
-	// faults its table in), so the set-up is held between none and half
-	// of the two-lane run; restic's longer trials pay it too.
+	// is one lane. Timings are noisy, so the set-up is held between none
+	// and half of the two-lane run.
 	setup, perLane := time.Duration(0), dur
 	if 2*dur < timeout {
 		two := p
