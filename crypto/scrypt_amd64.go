@@ -20,6 +20,9 @@ func blockMix2AVX512(out0, out1, in0, in1, xor0, xor1 *uint32, r int)
 // blockMix2Func is the signature of the kernels.
 type blockMix2Func func(out0, out1, in0, in1, xor0, xor1 *uint32, r int)
 
+// minPairedLanes is the smallest p for which roMixLanes pairs lanes.
+const minPairedLanes = 3
+
 // blockMix2Kernel is the fastest two-lane kernel this processor runs, nil
 // without AVX2.
 var blockMix2Kernel = pickBlockMix2()
@@ -39,8 +42,14 @@ func pickBlockMix2() blockMix2Func {
 // lane in vector registers (measured), so lanes go two at a time through
 // the two-lane kernel, at the price of a second table; a last odd lane,
 // and every lane without AVX2, goes through roMixGeneric.
+//
+// The second table is fresh memory, and faulting in 32 MiB costs 50-100
+// ms of CPU on the virtual machine measured (a few ms on bare metal),
+// about what one pair of lanes saves (60 ms per lane in Go, 36 in the
+// two-lane kernel with AVX-512). So with fewer than minPairedLanes lanes
+// the lanes run one after the other with one table.
 func roMixLanes(lanes [][]uint32, n, r int) {
-	if blockMix2Kernel == nil || len(lanes) < 2 {
+	if blockMix2Kernel == nil || len(lanes) < minPairedLanes {
 		roMixLanesGeneric(lanes, n, r)
 		return
 	}
