@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/scrypt"
 )
@@ -120,5 +121,79 @@ func TestNewSalt(t *testing.T) {
 	b, _ := NewSalt()
 	if bytes.Equal(a, b) {
 		t.Fatal("salts repeat")
+	}
+}
+
+// resticSearch is simple-scrypt's search for p (which restic's Calibrate
+// uses), written out for the comparison in TestCalibrateMatchesResticSearch.
+func resticSearch(timeout time.Duration, dur func(p int) time.Duration) int {
+	p := 1
+	d := dur(p)
+	for d < timeout {
+		perP := int64(d) / int64(p)
+		optimal := int(int64(timeout) / max(perP, 1))
+		if optimal > p+1 {
+			p = (p + optimal) / 2
+		} else {
+			p++
+		}
+		d = dur(p)
+	}
+	if p > 1 {
+		p--
+	}
+	return p
+}
+
+// TestCalibrateMatchesResticSearch runs calibrate against a model of a
+// machine where each lane costs a fixed time and checks that it chooses
+// what restic's trial-and-error search chooses, with at most three timed
+// derivations (restic needs four to ten).
+func TestCalibrateMatchesResticSearch(t *testing.T) {
+	const timeout = 500 * time.Millisecond
+	for _, lane := range []time.Duration{7 * time.Millisecond, 33 * time.Millisecond, 61 * time.Millisecond, 100 * time.Millisecond, 124 * time.Millisecond, 250 * time.Millisecond, 260 * time.Millisecond, 499 * time.Millisecond} {
+		var runs []Params
+		model := func(p Params) (time.Duration, error) {
+			runs = append(runs, p)
+			return time.Duration(p.P) * lane * time.Duration(p.N) / (1 << 15), nil
+		}
+		got, err := calibrate(timeout, 60, model)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := resticSearch(timeout, func(p int) time.Duration { return time.Duration(p) * lane })
+		if got != (Params{N: 1 << 15, R: 8, P: want}) {
+			t.Errorf("lane %v: calibrate chose %+v, restic's search p=%d (N=2^15)", lane, got, want)
+		}
+		if len(runs) > 2 {
+			t.Errorf("lane %v: %d timed derivations %v, want at most 2", lane, len(runs), runs)
+		}
+	}
+
+	// A machine too slow for N=2^15 within the timeout: N is halved as
+	// restic does, then p is chosen for the smaller N.
+	slow := func(p Params) (time.Duration, error) {
+		return time.Duration(p.P) * 800 * time.Millisecond * time.Duration(p.N) / (1 << 15), nil
+	}
+	got, err := calibrate(timeout, 60, slow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != (Params{N: 1 << 14, R: 8, P: 1}) {
+		t.Errorf("slow machine: %+v, want N=2^14 p=1", got)
+	}
+
+	// A fixed cost per derivation (the table's set-up) is taken into
+	// account as restic's search does.
+	for _, lane := range []time.Duration{40 * time.Millisecond, 70 * time.Millisecond, 81 * time.Millisecond} {
+		setup := 30 * time.Millisecond
+		got, err := calibrate(timeout, 60, func(p Params) (time.Duration, error) { return setup + time.Duration(p.P)*lane, nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := resticSearch(timeout, func(p int) time.Duration { return setup + time.Duration(p)*lane })
+		if got.P != want {
+			t.Errorf("lane %v + set-up: p=%d, restic's search %d", lane, got.P, want)
+		}
 	}
 }

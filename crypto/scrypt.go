@@ -10,9 +10,11 @@ import (
 // scryptKey is scrypt (RFC 7914) as golang.org/x/crypto/scrypt computes
 // it, arranged for the one derivation a command does at start-up: the
 // large table V comes from scryptTable (on Linux one mapping asked to use
-// huge pages, so filling it does not fault on every 4 KiB page), and the
+// huge pages, so filling it does not fault on every 4 KiB page), the
 // first loop of ROMix mixes each block straight into its slot of V
-// instead of mixing into a scratch block and copying it there.
+// instead of mixing into a scratch block and copying it there, and on
+// amd64 the p lanes are mixed two at a time in vector registers
+// (roMixLanes).
 // Parameters must have been validated.
 func scryptKey(password string, salt []byte, p Params, keyLen int) ([]byte, error) {
 	blockWords := 32 * p.R // one block of 128·r bytes as uint32s
@@ -20,28 +22,43 @@ func scryptKey(password string, salt []byte, p Params, keyLen int) ([]byte, erro
 	if err != nil {
 		return nil, err
 	}
-	v, free := scryptTable(blockWords * p.N)
-	defer free()
-	x := make([]uint32, blockWords)
-	y := make([]uint32, blockWords)
-	for lane := range p.P {
+	lanes := make([][]uint32, p.P)
+	for lane := range lanes {
 		chunk := b[lane*4*blockWords : (lane+1)*4*blockWords]
+		x := make([]uint32, blockWords)
 		for i := range x {
 			x[i] = binary.LittleEndian.Uint32(chunk[4*i:])
 		}
-		roMix(x, y, v, p.N, p.R)
+		lanes[lane] = x
+	}
+	roMixLanes(lanes, p.N, p.R)
+	for lane, x := range lanes {
+		chunk := b[lane*4*blockWords : (lane+1)*4*blockWords]
 		for i, w := range x {
 			binary.LittleEndian.PutUint32(chunk[4*i:], w)
 		}
+		clear(x)
 	}
 	out, err := pbkdf2.Key(sha256.New, password, b, 1, keyLen)
 	clear(b)
 	return out, err
 }
 
-// roMix is scrypt's ROMix on x (32·r words) with the table v (32·r·n
-// words); y is scratch of the same size as x. The result is left in x.
-func roMix(x, y, v []uint32, n, r int) {
+// roMixLanesGeneric runs ROMix on every lane, one after the other, with
+// one table.
+func roMixLanesGeneric(lanes [][]uint32, n, r int) {
+	v, free := scryptTable(32 * r * n)
+	defer free()
+	y := make([]uint32, 32*r)
+	for _, x := range lanes {
+		roMixGeneric(x, y, v, n, r)
+	}
+}
+
+// roMixGeneric is scrypt's ROMix on x (32·r words) with the table v
+// (32·r·n words); y is scratch of the same size as x. The result is left
+// in x. It is the portable version and the reference for the assembly.
+func roMixGeneric(x, y, v []uint32, n, r int) {
 	w := 32 * r
 	copy(v[:w], x)
 	for i := 0; i < n-1; i++ {

@@ -1,6 +1,7 @@
 package crypto
 
 import (
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -19,4 +20,19 @@ func scryptTable(n int) ([]uint32, func()) {
 	}
 	_ = unix.Madvise(mem, unix.MADV_HUGEPAGE) // advice only
 	return unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(mem))), n), func() { _ = unix.Munmap(mem) }
+}
+
+// cpuClock returns a clock of the CPU time the calling thread has used,
+// and ok; the caller must keep its goroutine on one thread
+// (runtime.LockOSThread) between two readings.
+func cpuClock() (now func() time.Duration, ok bool) {
+	now = func() time.Duration {
+		var ts unix.Timespec
+		if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
+			return 0
+		}
+		return time.Duration(ts.Nano())
+	}
+	var ts unix.Timespec
+	return now, unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts) == nil
 }

@@ -3,6 +3,8 @@ package crypto
 import (
 	"bytes"
 	"encoding/hex"
+	"fmt"
+	"math/rand/v2"
 	"testing"
 
 	"golang.org/x/crypto/scrypt"
@@ -51,21 +53,57 @@ func TestScryptMatchesXCrypto(t *testing.T) {
 	}
 }
 
+// TestScryptRandomMatchesXCrypto compares scryptKey with
+// golang.org/x/crypto's scrypt on random passwords, salts and small
+// parameters (p up to 5, so the two-lane path, an odd last lane and the
+// single-lane path all run).
+func TestScryptRandomMatchesXCrypto(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	for range 40 {
+		pw := make([]byte, rng.IntN(40))
+		salt := make([]byte, 1+rng.IntN(80))
+		for i := range pw {
+			pw[i] = byte(rng.Uint32())
+		}
+		for i := range salt {
+			salt[i] = byte(rng.Uint32())
+		}
+		p := Params{N: 2 << rng.IntN(10), R: 1 + rng.IntN(9), P: 1 + rng.IntN(5)}
+		keyLen := 1 + rng.IntN(100)
+		want, err := scrypt.Key(pw, salt, p.N, p.R, p.P, keyLen)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := scryptKey(string(pw), salt, p, keyLen)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("%+v password %x salt %x: %x, want %x", p, pw, salt, got, want)
+		}
+	}
+}
+
+// BenchmarkScrypt derives a key with parameters restic's calibration
+// typically picks (N=2^15 or 2^14, r=8, p from 1 to 7), with arca's scrypt
+// and with golang.org/x/crypto's, which restic uses.
 func BenchmarkScrypt(b *testing.B) {
 	salt := make([]byte, SaltSize)
-	p := Params{N: 16384, R: 8, P: 1}
-	b.Run("arca", func(b *testing.B) {
-		for b.Loop() {
-			if _, err := scryptKey("x", salt, p, 64); err != nil {
-				b.Fatal(err)
+	for _, p := range []Params{{N: 1 << 15, R: 8, P: 1}, {N: 1 << 14, R: 8, P: 4}, {N: 1 << 15, R: 8, P: 6}} {
+		name := fmt.Sprintf("N=%d,r=%d,p=%d", p.N, p.R, p.P)
+		b.Run(name+"/arca", func(b *testing.B) {
+			for b.Loop() {
+				if _, err := scryptKey("x", salt, p, 64); err != nil {
+					b.Fatal(err)
+				}
 			}
-		}
-	})
-	b.Run("xcrypto", func(b *testing.B) {
-		for b.Loop() {
-			if _, err := scrypt.Key([]byte("x"), salt, p.N, p.R, p.P, 64); err != nil {
-				b.Fatal(err)
+		})
+		b.Run(name+"/xcrypto", func(b *testing.B) {
+			for b.Loop() {
+				if _, err := scrypt.Key([]byte("x"), salt, p.N, p.R, p.P, 64); err != nil {
+					b.Fatal(err)
+				}
 			}
-		}
-	})
+		})
+	}
 }
