@@ -13,9 +13,8 @@
 // Key derived from the user's password. KeyFile reads and writes that format
 // exactly as restic does, so either program can open the other's keys.
 //
-// scrypt is arca's own (the result is golang.org/x/crypto's): on amd64 it
-// mixes two of the p lanes at a time in vector registers, with the pure-Go
-// code as fallback and reference (build tag purego). Calibrate chooses the
+// scrypt is arca's own (the result is golang.org/x/crypto's, arranged to
+// be faster at start-up: see scryptKey). Calibrate chooses the
 // parameters restic would on this machine when idle, timed with restic's
 // own scrypt, so keys are as strong as restic's and open faster in arca.
 package crypto
