@@ -326,9 +326,17 @@ func (e *Repository) backup(ctx context.Context, b *backupRun, targets []string)
 	}
 	r := e.r
 	res := &BackupResult{Targets: targets}
+	// the index loads while the parent is chosen (both only read; the
+	// events keep their order)
+	idxCtx, stopIdx := context.WithCancel(ctx)
+	defer stopIdx()
+	idxLoaded := make(chan error, 1)
+	go func() { idxLoaded <- r.LoadIndex(idxCtx, nil) }()
 	if opts.Stdin == nil && !opts.NoParent {
 		parent, err := e.findParent(ctx, targets, opts)
 		if err != nil {
+			stopIdx()
+			<-idxLoaded
 			return nil, &BackupError{StageParent, err}
 		}
 		res.Parent = parent
@@ -337,7 +345,7 @@ func (e *Repository) backup(ctx context.Context, b *backupRun, targets []string)
 		b.emit(BackupParent{Snapshot: res.Parent})
 	}
 	b.emit(BackupIndexLoading{})
-	if err := r.LoadIndex(ctx, nil); err != nil {
+	if err := <-idxLoaded; err != nil {
 		return nil, &BackupError{StageIndex, err}
 	}
 
