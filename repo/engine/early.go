@@ -12,13 +12,32 @@ package engine
 // until the lock is granted, and its reports to the caller are held
 // until then, and dropped when the lock is refused, so that a refused
 // backup looks exactly like one refused before it started.
+//
+// One case the lock cannot catch: an exclusive holder (prune) that wrote
+// its lock after the backup's first listing, did not see the backup's
+// lock file in time, and ran to completion within the check delay. The
+// backup would then have read the index it replaced. Such an operation
+// removes index files, so the backup lists them when it starts reading
+// and again when the lock is granted: if one has gone, it stores nothing
+// and fails with ErrRepositoryChanged.
 
 import (
+	"cmp"
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 
+	"github.com/arca-backup/arca/backend"
 	"github.com/arca-backup/arca/backend/writegate"
+	"github.com/arca-backup/arca/repo/model"
 )
+
+// ErrRepositoryChanged is the error (wrapped in a *BackupError) of a
+// backup that found index files removed while its lock was confirmed: an
+// exclusive operation such as prune ran meanwhile. Nothing was stored;
+// running the backup again works.
+var ErrRepositoryChanged = errors.New("index files were removed while the lock was confirmed (a prune ran meanwhile); nothing was stored, run the backup again")
 
 // lockOutcome is the result of taking a lock.
 type lockOutcome struct {
@@ -57,9 +76,11 @@ func (e *Repository) backupEarly(ctx context.Context, targets []string, opts Bac
 		}
 		first = &o
 	}
+	indexBefore, listErr := e.indexFiles(ctx)
 
 	var (
 		out      lockOutcome
+		changed  error // the repository changed before the grant
 		stopLost = func() bool { return false }
 		decided  = make(chan struct{})
 	)
@@ -70,10 +91,13 @@ func (e *Repository) backupEarly(ctx context.Context, targets []string, opts Bac
 		} else {
 			out = <-acquired
 		}
-		if out.err != nil {
+		if out.err == nil {
+			changed = cmp.Or(listErr, e.indexKept(ctx, indexBefore))
+		}
+		if err := cmp.Or(out.err, changed); err != nil {
 			b.drop()
-			gate.Fail(out.err)
-			cancelWork(out.err)
+			gate.Fail(err)
+			cancelWork(err)
 			return
 		}
 		stopLost = context.AfterFunc(out.ctx, func() { cancelWork(context.Cause(out.ctx)) })
@@ -91,9 +115,40 @@ func (e *Repository) backupEarly(ctx context.Context, targets []string, opts Bac
 	}
 	stopLost()
 	defer out.release()
+	if changed != nil {
+		return nil, &BackupError{StageIndex, changed}
+	}
 	err = lockLost(ctx, workCtx, err)
 	if err != nil {
 		return nil, err
 	}
 	return res, nil
+}
+
+// indexFiles lists the repository's index files.
+func (e *Repository) indexFiles(ctx context.Context) (model.IDSet, error) {
+	ids := model.IDSet{}
+	err := e.r.List(ctx, backend.IndexFile, func(id model.ID, _ int64) error {
+		ids[id] = struct{}{}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list index files: %w", err)
+	}
+	return ids, nil
+}
+
+// indexKept returns ErrRepositoryChanged when one of the index files in
+// before is gone.
+func (e *Repository) indexKept(ctx context.Context, before model.IDSet) error {
+	now, err := e.indexFiles(ctx)
+	if err != nil {
+		return err
+	}
+	for id := range before {
+		if _, ok := now[id]; !ok {
+			return ErrRepositoryChanged
+		}
+	}
+	return nil
 }

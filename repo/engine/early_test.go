@@ -239,3 +239,86 @@ func TestBackupReadsWhileLockIsConfirmed(t *testing.T) {
 	}
 	checkRestored(t, filepath.Join(dst, src), files)
 }
+
+// TestBackupNoticesPruneDuringLockCheck: an index file removed while the
+// backup's lock is being confirmed (a prune that ran meanwhile) makes the
+// backup store nothing and fail with ErrRepositoryChanged, reporting
+// nothing; once the repository is as before, the backup works.
+func TestBackupNoticesPruneDuringLockCheck(t *testing.T) {
+	ctx := context.Background()
+	first, loc := initRepo(t)
+	src := t.TempDir()
+	writeTree(t, src, randomFiles(4, 2, 64<<10))
+	if _, err := first.Backup(ctx, []string{src}, engine.BackupOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	indexFiles, err := filepath.Glob(filepath.Join(loc, "index", "*"))
+	if err != nil || len(indexFiles) != 1 {
+		t.Fatalf("index files %v, %v", indexFiles, err)
+	}
+	writeTree(t, src, randomFiles(5, 3, 64<<10)) // changes fileb, adds filec
+	inner, err := local.Open(ctx, loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counter := &saveCounter{Backend: inner}
+	r, err := engine.OpenBackend(ctx, counter, engine.Options{Password: password, Lock: lock.Options{CheckDelay: 2 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+
+	var reports report
+	var mu sync.Mutex
+	walked := false
+	opts := engine.BackupOptions{
+		Events: func(ev engine.BackupEvent) { reports.add(fmt.Sprintf("%T", ev)) },
+		SelectByName: func(p string) bool {
+			mu.Lock()
+			walked = walked || filepath.Base(p) == "filec"
+			mu.Unlock()
+			return true
+		},
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.Backup(ctx, []string{src}, opts)
+		done <- err
+	}()
+	waitForOwnLock(t, loc)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		mu.Lock()
+		w := walked
+		mu.Unlock()
+		if w {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the backup did not walk its files during the check delay")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// the walk needs the index: it was loaded before the removal
+	aside := filepath.Join(t.TempDir(), "index")
+	if err := os.Rename(indexFiles[0], aside); err != nil {
+		t.Fatal(err)
+	}
+	err = <-done
+	if !errors.Is(err, engine.ErrRepositoryChanged) {
+		t.Fatalf("backup over a repository pruned meanwhile: %v", err)
+	}
+	if got := reports.list(); len(got) != 0 {
+		t.Errorf("reported %v", got)
+	}
+	if saved := counter.nonLock(); len(saved) != 0 {
+		t.Errorf("saved %v", saved)
+	}
+	if err := os.Rename(aside, indexFiles[0]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Backup(ctx, []string{src}, opts); err != nil {
+		t.Fatal(err)
+	}
+	resticCheck(t, loc)
+}
