@@ -322,3 +322,53 @@ func TestBackupNoticesPruneDuringLockCheck(t *testing.T) {
 	}
 	resticCheck(t, loc)
 }
+
+// TestBackupWaitsWithRetryLock: with Options.Lock.RetryLock a backup
+// takes its lock before it reads (the sequential path) and waits for a
+// foreign exclusive lock to go.
+func TestBackupWaitsWithRetryLock(t *testing.T) {
+	ctx := context.Background()
+	_, loc := initRepo(t)
+	r, err := engine.Open(ctx, loc, engine.Options{Password: password,
+		Lock: lock.Options{RetryLock: time.Minute, RetrySleepStart: 50 * time.Millisecond, RetrySleepMax: 100 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	other, err := engine.Open(ctx, loc, engine.Options{Password: password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	_, release, err := other.Lock(ctx, engine.ExclusiveLock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := t.TempDir()
+	writeTree(t, src, map[string][]byte{"f": []byte("x")})
+	var reports report
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.Backup(ctx, []string{src}, engine.BackupOptions{
+			Events:       func(ev engine.BackupEvent) { reports.add(fmt.Sprintf("%T", ev)) },
+			SelectByName: func(string) bool { reports.add("select"); return true },
+		})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("backup finished while the repository was locked: %v", err)
+	case <-time.After(500 * time.Millisecond):
+	}
+	// the sequential path reads nothing before it holds the lock
+	if got := reports.list(); len(got) != 0 {
+		t.Fatalf("read or reported while waiting for the lock: %v", got)
+	}
+	release()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := reports.list(); !slices.Contains(got, "select") || !slices.Contains(got, "engine.BackupItemDone") {
+		t.Fatalf("reports %v", got)
+	}
+}
