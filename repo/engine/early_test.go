@@ -87,6 +87,59 @@ func (r *report) list() []string {
 	return slices.Clone(r.seen)
 }
 
+// openSlowLock opens the repository at loc with a check delay of 2 s
+// (time for a test to act while a lock is confirmed) over a backend that
+// records what is saved.
+func openSlowLock(t *testing.T, loc string) (*engine.Repository, *saveCounter) {
+	t.Helper()
+	inner, err := local.Open(context.Background(), loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counter := &saveCounter{Backend: inner}
+	r, err := engine.OpenBackend(context.Background(), counter, engine.Options{Password: password, Lock: lock.Options{CheckDelay: 2 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r, counter
+}
+
+// walkTracker records which file names a backup's SelectByName saw.
+type walkTracker struct {
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+func (w *walkTracker) selectByName(p string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.seen == nil {
+		w.seen = map[string]bool{}
+	}
+	w.seen[filepath.Base(p)] = true
+	return true
+}
+
+// waitFor waits until the backup has walked past the file name (while
+// its lock is being confirmed).
+func (w *walkTracker) waitFor(t *testing.T, name string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		w.mu.Lock()
+		walked := w.seen[name]
+		w.mu.Unlock()
+		if walked {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the backup did not walk its files during the check delay")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // waitForOwnLock waits until a complete lock file is in the repository.
 func waitForOwnLock(t *testing.T, loc string) {
 	t.Helper()
@@ -114,16 +167,7 @@ func waitForOwnLock(t *testing.T, loc string) {
 func TestBackupReadsWhileLockIsConfirmed(t *testing.T) {
 	ctx := context.Background()
 	_, loc := initRepo(t)
-	inner, err := local.Open(ctx, loc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	counter := &saveCounter{Backend: inner}
-	r, err := engine.OpenBackend(ctx, counter, engine.Options{Password: password, Lock: lock.Options{CheckDelay: 2 * time.Second}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r, counter := openSlowLock(t, loc)
 	other, err := engine.Open(ctx, loc, engine.Options{Password: password})
 	if err != nil {
 		t.Fatal(err)
@@ -143,8 +187,7 @@ func TestBackupReadsWhileLockIsConfirmed(t *testing.T) {
 	}
 
 	var reports report
-	var mu sync.Mutex
-	selected := map[string]bool{}
+	var walk walkTracker
 	opts := engine.BackupOptions{
 		Write: repo.WriteOptions{PackSize: 1 << 20},
 		Events: func(ev engine.BackupEvent) {
@@ -155,12 +198,7 @@ func TestBackupReadsWhileLockIsConfirmed(t *testing.T) {
 			reports.add("item error")
 			return nil
 		},
-		SelectByName: func(p string) bool {
-			mu.Lock()
-			selected[filepath.Base(p)] = true
-			mu.Unlock()
-			return true
-		},
+		SelectByName: walk.selectByName,
 	}
 	before := storedFiles(t, loc)
 	done := make(chan error, 1)
@@ -170,19 +208,7 @@ func TestBackupReadsWhileLockIsConfirmed(t *testing.T) {
 	}()
 	waitForOwnLock(t, loc)
 	// the walk reaches the last file while the lock is being confirmed
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		mu.Lock()
-		walked := selected["filef"]
-		mu.Unlock()
-		if walked {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the backup did not walk its files during the check delay")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	walk.waitFor(t, "filef")
 	if got := reports.list(); len(got) != 0 {
 		t.Fatalf("reported before the lock was granted: %v", got)
 	}
@@ -257,28 +283,13 @@ func TestBackupNoticesPruneDuringLockCheck(t *testing.T) {
 		t.Fatalf("index files %v, %v", indexFiles, err)
 	}
 	writeTree(t, src, randomFiles(5, 3, 64<<10)) // changes fileb, adds filec
-	inner, err := local.Open(ctx, loc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	counter := &saveCounter{Backend: inner}
-	r, err := engine.OpenBackend(ctx, counter, engine.Options{Password: password, Lock: lock.Options{CheckDelay: 2 * time.Second}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r, counter := openSlowLock(t, loc)
 
 	var reports report
-	var mu sync.Mutex
-	walked := false
+	var walk walkTracker
 	opts := engine.BackupOptions{
-		Events: func(ev engine.BackupEvent) { reports.add(fmt.Sprintf("%T", ev)) },
-		SelectByName: func(p string) bool {
-			mu.Lock()
-			walked = walked || filepath.Base(p) == "filec"
-			mu.Unlock()
-			return true
-		},
+		Events:       func(ev engine.BackupEvent) { reports.add(fmt.Sprintf("%T", ev)) },
+		SelectByName: walk.selectByName,
 	}
 	done := make(chan error, 1)
 	go func() {
@@ -286,19 +297,7 @@ func TestBackupNoticesPruneDuringLockCheck(t *testing.T) {
 		done <- err
 	}()
 	waitForOwnLock(t, loc)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		mu.Lock()
-		w := walked
-		mu.Unlock()
-		if w {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the backup did not walk its files during the check delay")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	walk.waitFor(t, "filec")
 	// the walk needs the index: it was loaded before the removal
 	aside := filepath.Join(t.TempDir(), "index")
 	if err := os.Rename(indexFiles[0], aside); err != nil {
