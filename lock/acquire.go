@@ -19,13 +19,26 @@ const maxStaleRounds = 5
 // repository is already locked …"). The returned lock refreshes itself until
 // Release; its Context is cancelled when it is lost.
 func (l *Locker) Acquire(ctx context.Context, exclusive bool) (*Held, error) {
+	return l.acquire(ctx, exclusive, l.opts.OnWritten)
+}
+
+// AcquireNotify is Acquire with its own hook in place of
+// Options.OnWritten: onWritten is called when an attempt has written its
+// lock file and starts its check delay (see Options.OnWritten). It lets a
+// caller read while the lock is confirmed without a Locker of its own
+// (one Locker per repository keeps the watch list of foreign locks).
+func (l *Locker) AcquireNotify(ctx context.Context, exclusive bool, onWritten func()) (*Held, error) {
+	return l.acquire(ctx, exclusive, onWritten)
+}
+
+func (l *Locker) acquire(ctx context.Context, exclusive bool, onWritten func()) (*Held, error) {
 	o := l.opts
 	clk := o.Clock
 	deadline := clk.Monotonic() + o.RetryLock
 	retrySleep := min(o.RetrySleepStart, o.RetryLock)
 	notified := false
 	for {
-		h, err := l.try(ctx, exclusive)
+		h, err := l.try(ctx, exclusive, onWritten)
 		if err == nil {
 			return h, nil
 		}
@@ -54,7 +67,7 @@ func (l *Locker) Acquire(ctx context.Context, exclusive bool) (*Held, error) {
 
 // try makes one attempt: check, write, wait, re-check (removing stale locks
 // and breaking ties as described in the package doc).
-func (l *Locker) try(ctx context.Context, exclusive bool) (*Held, error) {
+func (l *Locker) try(ctx context.Context, exclusive bool, onWritten func()) (*Held, error) {
 	o := l.opts
 	clk := o.Clock
 
@@ -79,8 +92,8 @@ func (l *Locker) try(ctx context.Context, exclusive bool) (*Held, error) {
 		return nil, fmt.Errorf("lock: writing lock file: %w", err)
 	}
 	l.addOwn(id, clk.Monotonic())
-	if o.OnWritten != nil {
-		o.OnWritten()
+	if onWritten != nil {
+		onWritten()
 	}
 	fail := func(err error) (*Held, error) {
 		if rerr := l.removeDetached(ctx, id); rerr != nil {

@@ -913,3 +913,43 @@ func TestOnWritten(t *testing.T) {
 	}
 	release(t, x)
 }
+
+// TestAcquireNotify: the hook given to AcquireNotify is called in place of
+// Options.OnWritten, once the attempt's own file exists; one Locker serves
+// callers with different hooks, and a foreign exclusive lock written
+// after the hook refuses the lock.
+func TestAcquireNotify(t *testing.T) {
+	s := newDirStore(t)
+	o := fastOpts()
+	var optionHook atomic.Int32
+	o.OnWritten = func() { optionHook.Add(1) }
+	l := newLocker(t, s, o)
+	var calls, filesAtCall int
+	h, err := l.AcquireNotify(context.Background(), false, func() {
+		calls++
+		filesAtCall = len(s.files(t))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls != 1 || filesAtCall != 1 || optionHook.Load() != 0 {
+		t.Fatalf("hook called %d times with %d lock files, option hook %d times; want 1, 1, 0", calls, filesAtCall, optionHook.Load())
+	}
+	release(t, h)
+
+	var foreignID string
+	_, err = l.AcquireNotify(context.Background(), false, func() {
+		foreignID = s.putLock(t, foreign(time.Now(), true), time.Time{})
+	})
+	if !IsConflict(err) {
+		t.Fatalf("got %v, want a conflict", err)
+	}
+	if err := os.Remove(s.path(foreignID)); err != nil {
+		t.Fatal(err)
+	}
+	// plain Acquire still calls the option's hook
+	release(t, acquire(t, l, false))
+	if optionHook.Load() != 1 {
+		t.Fatalf("option hook called %d times, want 1", optionHook.Load())
+	}
+}

@@ -49,17 +49,43 @@ type OpenOptions struct {
 
 // Open opens the repository in be with password.
 func Open(ctx context.Context, be backend.Backend, password string, opts OpenOptions) (*Repository, error) {
-	if _, err := be.Stat(ctx, backend.Handle{Type: backend.ConfigFile}); err != nil {
-		if backend.IsNotExist(err) {
-			return nil, fmt.Errorf("%s: %w", be.Location(), ErrNoRepository)
+	// the config file is read while the key files are listed and read
+	// (a round trip less on remote backends); a missing one is reported
+	// before any key derivation
+	type loaded struct {
+		buf []byte
+		err error
+	}
+	cfgRead := make(chan loaded, 1)
+	go func() {
+		buf, err := backend.LoadAll(ctx, be, backend.Handle{Type: backend.ConfigFile})
+		cfgRead <- loaded{buf, err}
+	}()
+	var cfg *loaded
+	config := func() error {
+		if cfg == nil {
+			c := <-cfgRead
+			cfg = &c
 		}
-		return nil, fmt.Errorf("open repository %s: %w", be.Location(), err)
+		switch {
+		case cfg.err == nil:
+			return nil
+		case backend.IsNotExist(cfg.err):
+			return fmt.Errorf("%s: %w", be.Location(), ErrNoRepository)
+		}
+		return fmt.Errorf("open repository %s: %w", be.Location(), cfg.err)
 	}
 	r := newRepository(be)
-	if err := r.searchKey(ctx, password, opts); err != nil {
+	if err := r.searchKey(ctx, password, opts, config); err != nil {
+		if cerr := config(); cerr != nil {
+			return nil, cerr
+		}
 		return nil, err
 	}
-	buf, err := r.LoadUnpacked(ctx, backend.ConfigFile, model.ID{})
+	if err := config(); err != nil {
+		return nil, err
+	}
+	buf, err := r.unpack(backend.ConfigFile, model.ID{}, cfg.buf)
 	if err != nil {
 		return nil, fmt.Errorf("load config: %w", err)
 	}
@@ -125,8 +151,9 @@ func (r *Repository) KeyID() model.ID { return r.keyID }
 // Index returns the in-memory index (empty until LoadIndex).
 func (r *Repository) Index() *index.Index { return r.idx }
 
-// searchKey tries the key files until one opens with password.
-func (r *Repository) searchKey(ctx context.Context, password string, opts OpenOptions) error {
+// searchKey tries the key files until one opens with password. Before the
+// first key derivation it calls ready, and gives up with its error.
+func (r *Repository) searchKey(ctx context.Context, password string, opts OpenOptions, ready func() error) error {
 	var names []string
 	err := r.be.List(ctx, backend.KeyFile, func(fi backend.FileInfo) error {
 		names = append(names, fi.Name)
@@ -155,6 +182,9 @@ func (r *Repository) searchKey(ctx context.Context, password string, opts OpenOp
 		if err != nil {
 			lastErr = err
 			continue
+		}
+		if err := ready(); err != nil {
+			return err
 		}
 		key, err := kf.Open(password)
 		if err != nil {
@@ -217,6 +247,11 @@ func (r *Repository) LoadUnpacked(ctx context.Context, t backend.FileType, id mo
 	if err != nil {
 		return nil, err
 	}
+	return r.unpack(t, id, buf)
+}
+
+// unpack decrypts and decompresses a file loaded by LoadRaw.
+func (r *Repository) unpack(t backend.FileType, id model.ID, buf []byte) ([]byte, error) {
 	plain, err := r.key.Open(buf[16:16], buf)
 	if err != nil {
 		return nil, damaged(fmt.Errorf("decrypt %s %s: %w", t, fileName(t, id), err))

@@ -510,6 +510,10 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions, args []string) er
 		opts.Stdin = a.backupStdin(o, args)
 	}
 
+	// the filters run while the lock is confirmed (the engine reads
+	// meanwhile): their warnings wait for the scan or the backup to be
+	// reported, which happens only once the lock is granted
+	filterWarn := &heldWarnings{warn: warn}
 	prog := &backupProgress{a: a, start: time.Now(), currentFiles: map[string]struct{}{}}
 	opts.OnError = prog.errorf
 	// JSON status lines are printed every 100ms as restic does when not
@@ -559,6 +563,7 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions, args []string) er
 				a.verbosef("load index files\n")
 			}
 		case engine.BackupScanStarted:
+			filterWarn.release()
 			startStatus()
 			if !a.opts.JSON {
 				a.verbosef("start scan on %v\n", targets)
@@ -575,6 +580,7 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions, args []string) er
 				}
 			}
 		case engine.BackupStarted:
+			filterWarn.release()
 			startStatus()
 			if !a.opts.JSON {
 				if stdin {
@@ -599,9 +605,9 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions, args []string) er
 	// --exclude-larger-than is reported before the repository is opened
 	// here, a difference only in the order of the messages of a failure
 	if !stdin {
-		opts.Select, err = o.selects(targets, warn)
+		opts.Select, err = o.selects(targets, filterWarn.warnf)
 	} else {
-		opts.Select, err = o.tagSelects(warn)
+		opts.Select, err = o.tagSelects(filterWarn.warnf)
 	}
 	if err != nil {
 		return err
@@ -794,4 +800,32 @@ func (a *app) backupFinish(id model.ID, s *archiver.Summary, dryRun bool) {
 			a.printf("snapshot %s saved\n", id.Str())
 		}
 	}
+}
+
+// heldWarnings holds warnings back until release, then passes them on.
+type heldWarnings struct {
+	warn     func(format string, args ...any)
+	mu       sync.Mutex
+	held     []string
+	released bool
+}
+
+func (h *heldWarnings) warnf(format string, args ...any) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.released {
+		h.warn(format, args...)
+		return
+	}
+	h.held = append(h.held, fmt.Sprintf(format, args...))
+}
+
+// release prints the warnings held so far and lets later ones through.
+func (h *heldWarnings) release() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, m := range h.held {
+		h.warn("%s", m)
+	}
+	h.held, h.released = nil, true
 }

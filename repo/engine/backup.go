@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/arca-backup/arca/backend/writegate"
 	"github.com/arca-backup/arca/lock"
 	"github.com/arca-backup/arca/repo"
 	"github.com/arca-backup/arca/repo/archiver"
@@ -195,9 +196,19 @@ type BackupResult struct {
 // under a shared lock. Cancelling ctx stops it: the snapshot is not
 // written, the repository stays consistent, and the data already uploaded
 // is indexed so that the next backup does not upload it again.
+//
+// The backup starts reading (snapshots, index, parent trees, files) as
+// soon as its lock file is written, while the lock is being confirmed;
+// it writes nothing and reports nothing (Events, SnapshotError, OnError,
+// Stdin are not called) until the lock is granted, and a refused lock
+// leaves the repository untouched. SelectByName and Select may be called
+// before that. With Options.Lock.RetryLock set, the lock is taken first.
 func (e *Repository) Backup(ctx context.Context, targets []string, opts BackupOptions) (*BackupResult, error) {
 	if opts.Stdin == nil && len(targets) == 0 {
 		return nil, errors.New("backup: no targets")
+	}
+	if !opts.DryRun && e.lockOpts.RetryLock <= 0 {
+		return e.backupEarly(ctx, targets, opts)
 	}
 	mode := SharedLock
 	if opts.DryRun {
@@ -206,7 +217,7 @@ func (e *Repository) Backup(ctx context.Context, targets []string, opts BackupOp
 	var res *BackupResult
 	err := e.withLock(ctx, mode, func(ctx context.Context) error {
 		var err error
-		res, err = e.backup(ctx, targets, opts)
+		res, err = e.backup(ctx, &backupRun{opts: opts}, targets)
 		return err
 	})
 	return res, err
@@ -214,23 +225,95 @@ func (e *Repository) Backup(ctx context.Context, targets []string, opts BackupOp
 
 // backupRun is the state of one backup.
 type backupRun struct {
-	opts   BackupOptions
-	mu     sync.Mutex // serialises Events
+	opts BackupOptions
+	// gate, when set, is the pending lock: writes wait for it, and
+	// reports are held (holding) until it is granted, dropped if not
+	gate *writegate.Gate
+
+	mu        sync.Mutex // serialises reports
+	holding   bool
+	dropped   bool
+	held      []func()
+	delivered chan struct{} // closed when holding ends with the lock granted
+
 	errMu  sync.Mutex
 	failed bool
+}
+
+// report calls f now, or later when the lock is still pending (never
+// when it is refused). Reports keep their order.
+func (b *backupRun) report(f func()) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch {
+	case b.dropped:
+	case b.holding:
+		b.held = append(b.held, f)
+	default:
+		f()
+	}
 }
 
 func (b *backupRun) emit(ev BackupEvent) {
 	if b.opts.Events == nil {
 		return
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.opts.Events(ev)
+	b.report(func() { b.opts.Events(ev) })
 }
 
-func (e *Repository) backup(ctx context.Context, targets []string, opts BackupOptions) (*BackupResult, error) {
-	b := &backupRun{opts: opts}
+// deliver makes the reports held so far, and lets later ones through.
+func (b *backupRun) deliver() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, f := range b.held {
+		f()
+	}
+	b.held, b.holding = nil, false
+	close(b.delivered)
+}
+
+// drop discards the reports held so far and all later ones.
+func (b *backupRun) drop() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.held, b.holding, b.dropped = nil, false, true
+}
+
+// granted waits until the lock is granted and the held reports are made
+// (nil), or the lock is refused (its error).
+func (b *backupRun) granted(ctx context.Context) error {
+	if b.gate == nil {
+		return nil
+	}
+	if err := b.gate.Wait(ctx); err != nil {
+		return err
+	}
+	select {
+	case <-b.delivered:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// refused reports whether the lock was refused.
+func (b *backupRun) refused() bool {
+	if b.gate == nil {
+		return false
+	}
+	select {
+	case <-b.gate.Decided():
+		return b.gate.Wait(context.Background()) != nil
+	default:
+		return false
+	}
+}
+
+func (e *Repository) backup(ctx context.Context, b *backupRun, targets []string) (*BackupResult, error) {
+	opts := b.opts
+	if f := opts.SnapshotError; f != nil {
+		opts.SnapshotError = func(id model.ID, err error) { b.report(func() { f(id, err) }) }
+	}
 	if opts.Time.IsZero() {
 		opts.Time = time.Now()
 	}
@@ -243,9 +326,17 @@ func (e *Repository) backup(ctx context.Context, targets []string, opts BackupOp
 	}
 	r := e.r
 	res := &BackupResult{Targets: targets}
+	// the index loads while the parent is chosen (both only read; the
+	// events keep their order)
+	idxCtx, stopIdx := context.WithCancel(ctx)
+	defer stopIdx()
+	idxLoaded := make(chan error, 1)
+	go func() { idxLoaded <- r.LoadIndex(idxCtx, nil) }()
 	if opts.Stdin == nil && !opts.NoParent {
 		parent, err := e.findParent(ctx, targets, opts)
 		if err != nil {
+			stopIdx()
+			<-idxLoaded
 			return nil, &BackupError{StageParent, err}
 		}
 		res.Parent = parent
@@ -254,7 +345,7 @@ func (e *Repository) backup(ctx context.Context, targets []string, opts BackupOp
 		b.emit(BackupParent{Snapshot: res.Parent})
 	}
 	b.emit(BackupIndexLoading{})
-	if err := r.LoadIndex(ctx, nil); err != nil {
+	if err := <-idxLoaded; err != nil {
 		return nil, &BackupError{StageIndex, err}
 	}
 
@@ -271,6 +362,11 @@ func (e *Repository) backup(ctx context.Context, targets []string, opts BackupOp
 	}
 	cb := archiver.Callbacks{
 		Error: func(item string, err error) error {
+			// the caller decides about the item, so it must hear of it:
+			// not before the lock is granted
+			if lerr := b.granted(ctx); lerr != nil {
+				return lerr
+			}
 			b.errMu.Lock()
 			b.failed = true
 			b.errMu.Unlock()
@@ -326,9 +422,15 @@ func (e *Repository) backup(ctx context.Context, targets []string, opts BackupOp
 		}
 		filename := path.Join("/", name)
 		res.Targets = []string{filename}
-		src, done, err := opts.Stdin(ctx)
+		// opening stdin may start a command: not before the lock is granted
+		err := b.granted(ctx)
+		var src io.Reader
+		var done func() error
+		if err == nil {
+			src, done, err = opts.Stdin(ctx)
+		}
 		if err != nil {
-			if writer != nil {
+			if writer != nil && !b.refused() {
 				writer.Abandon(ctx)
 			}
 			return nil, &BackupError{StageStdin, err}
@@ -359,7 +461,7 @@ func (e *Repository) backup(ctx context.Context, targets []string, opts BackupOp
 	if err != nil {
 		// keep what was uploaded, so that the next backup reuses it, but
 		// write nothing once the lock is lost: a prune may be running
-		if writer != nil && !errors.Is(context.Cause(ctx), lock.ErrLost) {
+		if writer != nil && !errors.Is(context.Cause(ctx), lock.ErrLost) && !b.refused() {
 			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 			defer cancel()
 			if aerr := writer.Abandon(actx); aerr != nil {

@@ -65,6 +65,11 @@
 // not wrap yet, Repo returns the underlying repo.Repository and Lock takes
 // a lock by hand.
 //
+// Taking a lock waits a check delay (200 ms, as restic) after writing the
+// lock file. Backup reads in that time (snapshots, index, files) but
+// writes nothing and reports nothing until the lock is granted, so a
+// refused backup leaves no trace (see Backup).
+//
 // # Errors
 //
 // errors.Is(err, ErrNoRepository) when the location holds no repository,

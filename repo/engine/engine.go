@@ -9,6 +9,7 @@ import (
 	"github.com/arca-backup/arca/backend"
 	"github.com/arca-backup/arca/backend/cache"
 	"github.com/arca-backup/arca/backend/connect"
+	"github.com/arca-backup/arca/backend/writegate"
 	"github.com/arca-backup/arca/lock"
 	"github.com/arca-backup/arca/repo"
 	"github.com/arca-backup/arca/repo/model"
@@ -109,7 +110,9 @@ func OpenBackend(ctx context.Context, be backend.Backend, opts Options) (*Reposi
 	if err != nil {
 		return nil, err
 	}
-	r, err := repo.Open(ctx, be, pw, repo.OpenOptions{KeyHint: opts.KeyHint, MaxKeys: opts.MaxKeys})
+	// writes wait for the gate in their context, if any (a backup that
+	// reads while its lock is confirmed; see backupEarly)
+	r, err := repo.Open(ctx, writegate.Wrap(be), pw, repo.OpenOptions{KeyHint: opts.KeyHint, MaxKeys: opts.MaxKeys})
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +141,7 @@ func InitBackend(ctx context.Context, be backend.Backend, opts InitOptions) (*Re
 	if err != nil {
 		return nil, err
 	}
-	r, err := repo.Create(ctx, be, pw, opts.Create)
+	r, err := repo.Create(ctx, writegate.Wrap(be), pw, opts.Create)
 	if err != nil {
 		return nil, err
 	}
@@ -220,6 +223,12 @@ const (
 // NoLock it returns ctx and a no-op. A conflicting lock gives a
 // *LockedError once Options.Lock.RetryLock has passed.
 func (e *Repository) Lock(ctx context.Context, mode LockMode) (context.Context, func(), error) {
+	return e.lock(ctx, mode, nil)
+}
+
+// lock is Lock; onWritten, when set, is called once the lock file is
+// written and its check delay starts (see lock.Options.OnWritten).
+func (e *Repository) lock(ctx context.Context, mode LockMode, onWritten func()) (context.Context, func(), error) {
 	if mode == NoLock {
 		return ctx, func() {}, nil
 	}
@@ -227,7 +236,13 @@ func (e *Repository) Lock(ctx context.Context, mode LockMode) (context.Context, 
 	if err != nil {
 		return nil, nil, err
 	}
-	held, err := l.Acquire(ctx, mode == ExclusiveLock)
+	acquire := l.Acquire
+	if onWritten != nil {
+		acquire = func(ctx context.Context, exclusive bool) (*lock.Held, error) {
+			return l.AcquireNotify(ctx, exclusive, onWritten)
+		}
+	}
+	held, err := acquire(ctx, mode == ExclusiveLock)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -273,7 +288,12 @@ func (e *Repository) withLock(ctx context.Context, mode LockMode, fn func(ctx co
 		return err
 	}
 	defer release()
-	err = fn(lctx)
+	return lockLost(ctx, lctx, fn(lctx))
+}
+
+// lockLost returns err, or a *LockLostError when err follows the loss of
+// the lock that ended lctx (derived from ctx).
+func lockLost(ctx, lctx context.Context, err error) error {
 	if err != nil && lctx.Err() != nil && ctx.Err() == nil {
 		if cause := context.Cause(lctx); errors.Is(cause, lock.ErrLost) {
 			return &LockLostError{Cause: cause, Err: err}

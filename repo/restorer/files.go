@@ -37,8 +37,16 @@ const (
 )
 
 // zeroChunk is the ID of an all-zero chunk of the chunker's minimum size
-// (512 KiB): a file containing it is worth restoring sparsely.
-var zeroChunk = model.Hash(make([]byte, 512<<10))
+// (512 KiB): a file containing it is worth restoring sparsely. It is
+// written out rather than hashed at start-up, which every command paid
+// (TestZeroChunk checks it).
+var zeroChunk = func() model.ID {
+	id, err := model.ParseID("07854d2fef297a06ba81685e660c332de36d5d18d546927d30daad6d7fda1541")
+	if err != nil {
+		panic(err)
+	}
+	return id
+}()
 
 // fileJob is a regular file whose content is restored.
 type fileJob struct {

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/arca-backup/arca/repo/model"
 )
 
 func TestParseOverwrite(t *testing.T) {
@@ -151,5 +153,11 @@ func TestConcurrentWrites(t *testing.T) {
 				t.Fatalf("file %d block %d wrong", i, k)
 			}
 		}
+	}
+}
+
+func TestZeroChunk(t *testing.T) {
+	if want := model.Hash(make([]byte, 512<<10)); zeroChunk != want {
+		t.Fatalf("zeroChunk %v, want %v", zeroChunk, want)
 	}
 }
