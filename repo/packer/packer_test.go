@@ -154,7 +154,11 @@ func TestPackerMerge(t *testing.T) {
 	var bdata []byte
 	var want []testBlob
 	for i := range 10 {
-		tb, sealed := sealBlob(t, c, nil, randBytes(rng, 100+i*37), false)
+		n := 100 + i*37
+		if i == 9 {
+			n = 3*readBuffer + 1000 // merged in several pieces
+		}
+		tb, sealed := sealBlob(t, c, nil, randBytes(rng, n), false)
 		if i < 4 {
 			mustAdd(t, a, tb.id, sealed, 0)
 			want = append(want, tb)
@@ -176,6 +180,9 @@ func TestPackerMerge(t *testing.T) {
 		t.Fatal(err)
 	}
 	data := fileOf(t, a)
+	if pk.ID != sha256.Sum256(data) || pk.Size != int64(len(data)) {
+		t.Fatal("merged pack's ID is not the hash of its data")
+	}
 	for i, blob := range pk.Blobs[4:] {
 		orig := bl[i]
 		if blob.ID != orig.ID || blob.Length != orig.Length {
@@ -413,5 +420,56 @@ func TestPackerTempFile(t *testing.T) {
 	}
 	if _, err := New(model.DataBlob, filepath.Join(dir, "missing")); err == nil {
 		t.Fatal("New in a missing directory succeeded")
+	}
+}
+
+// TestPackerHashAsWritten: the pack is named by the hash of the bytes
+// handed to its file; reading the file back, in small and large pieces,
+// through Read and through WriteTo, gives bytes with exactly that hash.
+func TestPackerHashAsWritten(t *testing.T) {
+	c := crypto.NewRandomKey().Cipher()
+	rng := rand.New(rand.NewPCG(8, 9))
+	p := newPacker(t, model.DataBlob)
+	var blobs []byte
+	for _, n := range []int{5000, 300000, 70000, 10} {
+		tb, sealed := sealBlob(t, c, nil, randBytes(rng, n), false)
+		mustAdd(t, p, tb.id, sealed, 0)
+		blobs = append(blobs, sealed...)
+	}
+	pk, err := p.Finalize(c, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, piece := range []int{1000, 1 << 20} {
+		r := p.Reader()
+		var got []byte
+		buf := make([]byte, piece)
+		for {
+			n, err := r.Read(buf)
+			got = append(got, buf[:n]...)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("piece %d: %v", piece, err)
+			}
+		}
+		if sha256.Sum256(got) != pk.ID || int64(len(got)) != pk.Size || !bytes.Equal(got[:len(blobs)], blobs) {
+			t.Fatalf("piece %d: read %d bytes that do not hash to the ID", piece, len(got))
+		}
+	}
+	var sink bytes.Buffer
+	if _, err := p.Reader().WriteTo(&sink); err != nil || sha256.Sum256(sink.Bytes()) != pk.ID {
+		t.Fatalf("WriteTo: %v", err)
+	}
+	// a failed write leaves the pack unusable instead of misnamed
+	q := newPacker(t, model.DataBlob)
+	tb, sealed := sealBlob(t, c, nil, randBytes(rng, writeBuffer+1), false)
+	q.f.Close() // the next write to the file fails
+	if _, err := q.Add(tb.id, sealed, 0); err == nil {
+		t.Fatal("Add to a closed file succeeded")
+	}
+	if _, err := q.Finalize(c, true); err == nil {
+		t.Fatal("Finalize after a failed write succeeded")
 	}
 }
