@@ -30,6 +30,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/arca-backup/arca/backend"
 	"github.com/arca-backup/arca/crypto"
 	"github.com/arca-backup/arca/repo/model"
 	"github.com/arca-backup/arca/repo/pack"
@@ -310,6 +311,39 @@ func (r *Reader) WriteTo(w io.Writer) (int64, error) {
 		err = io.ErrUnexpectedEOF
 	}
 	return n, err
+}
+
+var _ backend.FileSource = (*Reader)(nil)
+
+// copyPiece is how much CopyTo copies between progress reports.
+const copyPiece = 4 << 20
+
+// CopyTo copies the rest of the pack to dst in pieces of copyPiece bytes,
+// calling progress after each (backend.FileSource). Between two files the
+// kernel moves the bytes (copy_file_range) without passing them through
+// memory of this process.
+func (r *Reader) CopyTo(dst *os.File, progress func() error) (int64, error) {
+	if _, err := r.f.Seek(r.off, io.SeekStart); err != nil {
+		return 0, err
+	}
+	var total int64
+	for r.off < r.size {
+		n, err := io.Copy(dst, &io.LimitedReader{R: r.f, N: min(copyPiece, r.size-r.off)})
+		r.off += n
+		total += n
+		if err == nil && n == 0 {
+			err = io.ErrUnexpectedEOF
+		}
+		if err != nil {
+			return total, err
+		}
+		if progress != nil {
+			if err := progress(); err != nil {
+				return total, err
+			}
+		}
+	}
+	return total, nil
 }
 
 // Rewind starts over from the first byte.

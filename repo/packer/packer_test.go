@@ -462,6 +462,30 @@ func TestPackerHashAsWritten(t *testing.T) {
 	if _, err := p.Reader().WriteTo(&sink); err != nil || sha256.Sum256(sink.Bytes()) != pk.ID {
 		t.Fatalf("WriteTo: %v", err)
 	}
+	// CopyTo, from the start and after a partial Read
+	for _, skip := range []int{0, 777} {
+		dst, err := os.CreateTemp(t.TempDir(), "copy")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := p.Reader()
+		head := make([]byte, skip)
+		if _, err := io.ReadFull(r, head); err != nil {
+			t.Fatal(err)
+		}
+		calls := 0
+		n, err := r.CopyTo(dst, func() error { calls++; return nil })
+		dst.Close()
+		got, _ := os.ReadFile(dst.Name())
+		got = append(head, got...)
+		if err != nil || n != pk.Size-int64(skip) || sha256.Sum256(got) != pk.ID || calls != int((n+copyPiece-1)/copyPiece) {
+			t.Fatalf("CopyTo after %d bytes: %d bytes, %d progress calls, %v", skip, n, calls, err)
+		}
+	}
+	stop := errors.New("stop")
+	if _, err := p.Reader().CopyTo(mustTemp(t), func() error { return stop }); err != stop {
+		t.Fatalf("CopyTo with failing progress: %v", err)
+	}
 	// a failed write leaves the pack unusable instead of misnamed
 	q := newPacker(t, model.DataBlob)
 	tb, sealed := sealBlob(t, c, nil, randBytes(rng, writeBuffer+1), false)
@@ -472,4 +496,14 @@ func TestPackerHashAsWritten(t *testing.T) {
 	if _, err := q.Finalize(c, true); err == nil {
 		t.Fatal("Finalize after a failed write succeeded")
 	}
+}
+
+func mustTemp(t *testing.T) *os.File {
+	t.Helper()
+	f, err := os.CreateTemp(t.TempDir(), "tmp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
 }
