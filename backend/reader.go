@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"os"
 )
 
 // RewindReader is the data for Save: a reader with a known length that can
@@ -14,6 +15,20 @@ type RewindReader interface {
 	Rewind() error
 	// Length returns the total number of bytes.
 	Length() int64
+}
+
+// FileSource is a RewindReader over the contents of a file (a pack's
+// temporary file). Backends that store local files copy it with CopyTo,
+// which lets the kernel move the bytes from file to file
+// (copy_file_range) instead of passing them through the process. Wrappers
+// pass it on only where that keeps their guarantees (the retry wrapper's
+// progress watch does; a rate limit, which must see every byte, does not).
+type FileSource interface {
+	RewindReader
+	// CopyTo copies the rest of the bytes to dst, in pieces, and calls
+	// progress (when not nil) after each piece; an error from progress
+	// stops the copy and is returned.
+	CopyTo(dst *os.File, progress func() error) (int64, error)
 }
 
 // ByteReader is a RewindReader over a byte slice.

@@ -221,7 +221,12 @@ func (b *Backend) save(ctx context.Context, h backend.Handle, rd backend.RewindR
 		}
 	}()
 
-	n, err := io.Copy(f, rd)
+	var n int64
+	if src, ok := rd.(backend.FileSource); ok {
+		n, err = src.CopyTo(f, ctx.Err)
+	} else {
+		n, err = io.Copy(f, rd)
+	}
 	if err != nil {
 		return fmt.Errorf("write %s: %w", f.Name(), err)
 	}

@@ -403,3 +403,25 @@ type enospcReader struct{}
 func (enospcReader) Read([]byte) (int, error) { return 0, syscall.ENOSPC }
 func (enospcReader) Rewind() error            { return nil }
 func (enospcReader) Length() int64            { return 10 }
+
+// TestSaveFileSource: a backend.FileSource is copied file to file with
+// CopyTo (in the kernel where it can), piece by piece, and stored intact.
+func TestSaveFileSource(t *testing.T) {
+	ctx := context.Background()
+	be := newRepo(t)
+	data := make([]byte, 100000)
+	for i := range data {
+		data[i] = byte(i * 13)
+	}
+	src := backendtest.NewFileSource(t, data, 30000)
+	h := backend.Handle{Type: backend.PackFile, Name: strings.Repeat("cd", 32)}
+	if err := be.Save(ctx, h, src); err != nil {
+		t.Fatal(err)
+	}
+	if src.Copies.Load() != 1 || src.Copied.Load() != int64(len(data)) || src.Progress.Load() != 4 {
+		t.Fatalf("CopyTo: %d calls, %d bytes, %d progress calls", src.Copies.Load(), src.Copied.Load(), src.Progress.Load())
+	}
+	if got, err := backend.LoadAll(ctx, be, h); err != nil || !slices.Equal(got, data) {
+		t.Fatalf("stored %d bytes (%v), want the %d of the source", len(got), err, len(data))
+	}
+}

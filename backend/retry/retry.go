@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -289,6 +290,30 @@ type rewindReader struct {
 func (r *rewindReader) Rewind() error { return r.rd.Rewind() }
 func (r *rewindReader) Length() int64 { return r.rd.Length() }
 
+// fileSource is a rewindReader over a backend.FileSource: file-to-file
+// copies keep reporting progress (after each piece) and stop once the
+// watchdog cancelled the attempt.
+type fileSource struct {
+	rewindReader
+	src backend.FileSource
+}
+
+func (r *fileSource) CopyTo(dst *os.File, progress func() error) (int64, error) {
+	if r.stuck.Load() {
+		return 0, ErrStuck
+	}
+	return r.src.CopyTo(dst, func() error {
+		r.progress()
+		if r.stuck.Load() {
+			return ErrStuck
+		}
+		if progress != nil {
+			return progress()
+		}
+		return nil
+	})
+}
+
 // Save stores a file, rewinding rd before every attempt.
 func (b *Backend) Save(ctx context.Context, h backend.Handle, rd backend.RewindReader) error {
 	atomicReplace := b.be.Properties().HasAtomicReplace
@@ -298,7 +323,11 @@ func (b *Backend) Save(ctx context.Context, h backend.Handle, rd backend.RewindR
 		}
 		var r backend.RewindReader = rd
 		if b.opts.StuckTimeout > 0 {
-			r = &rewindReader{progressReader: a.reader(rd), rd: rd}
+			rr := rewindReader{progressReader: a.reader(rd), rd: rd}
+			r = &rr
+			if src, ok := rd.(backend.FileSource); ok {
+				r = &fileSource{rewindReader: rr, src: src}
+			}
 		}
 		err := b.be.Save(a.ctx, h, r)
 		if err != nil && !atomicReplace && !backend.IsPermanent(err) && ctx.Err() == nil {

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -484,5 +486,78 @@ func TestTryOnce(t *testing.T) {
 	err := be.List(context.Background(), backend.LockFile, func(backend.FileInfo) error { return nil })
 	if !errors.Is(err, retry.ErrStuck) || f.Calls(faulty.OpList) != 1 {
 		t.Errorf("stuck List of locks: %v after %d calls", err, f.Calls(faulty.OpList))
+	}
+}
+
+// fileBackend stores through CopyTo when it gets a backend.FileSource, as
+// the local backend does, into a temporary file whose contents it then
+// keeps in memory.
+type fileBackend struct {
+	*mem.Backend
+	dir     string
+	sources atomic.Int64
+}
+
+func (b *fileBackend) Save(ctx context.Context, h backend.Handle, rd backend.RewindReader) error {
+	src, ok := rd.(backend.FileSource)
+	if !ok {
+		return b.Backend.Save(ctx, h, rd)
+	}
+	b.sources.Add(1)
+	f, err := os.CreateTemp(b.dir, "save")
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, err := src.CopyTo(f, ctx.Err); err != nil {
+		return err
+	}
+	buf, err := os.ReadFile(f.Name())
+	if err != nil {
+		return err
+	}
+	return b.Backend.Save(ctx, h, backend.NewByteReader(buf))
+}
+
+// TestFileSourceUnderWatch: the stuck watchdog passes a backend.FileSource
+// on (so the local backend can copy in the kernel) and still watches it:
+// a copy that keeps moving piece by piece is not cancelled, one that
+// stops is cut off and retried.
+func TestFileSourceUnderWatch(t *testing.T) {
+	o := fast()
+	o.StuckTimeout = 250 * time.Millisecond
+	o.MaxElapsed = time.Minute
+	inner := &fileBackend{Backend: mem.New(), dir: t.TempDir()}
+	rep := &report{}
+	be := retry.Wrap(inner, rep.options(o))
+	t.Cleanup(func() { be.Close() })
+
+	slow := backendtest.NewFileSource(t, data[:3000], 100)
+	slow.Pause = 10 * time.Millisecond // 30 pieces: 300 ms in all
+	h := pack()
+	if err := be.Save(context.Background(), h, slow); err != nil {
+		t.Fatalf("Save: %v", err)
+	}
+	if inner.sources.Load() != 1 || slow.Copies.Load() != 1 || len(rep.retries) != 0 {
+		t.Fatalf("%d file sources, %d copies, retries %q; want one of each and none", inner.sources.Load(), slow.Copies.Load(), rep.retries)
+	}
+	if got, _ := load(context.Background(), be, h); !bytes.Equal(got, data[:3000]) {
+		t.Fatal("stored data differs")
+	}
+
+	o.StuckTimeout = 50 * time.Millisecond
+	be2 := retry.Wrap(inner, rep.options(o))
+	t.Cleanup(func() { be2.Close() })
+	stuck := backendtest.NewFileSource(t, data, 1000)
+	stuck.StallFirst = 300 * time.Millisecond
+	h2 := backend.Handle{Type: backend.PackFile, Name: strings.Repeat("5", 64)}
+	if err := be2.Save(context.Background(), h2, stuck); err != nil {
+		t.Fatalf("Save: %v", err)
+	}
+	if stuck.Copies.Load() != 2 || len(rep.retries) != 1 || !strings.Contains(rep.retries[0], "no progress") {
+		t.Fatalf("%d copies, retries %q; want 2 and one for no progress", stuck.Copies.Load(), rep.retries)
+	}
+	if got, _ := load(context.Background(), be2, h2); !bytes.Equal(got, data) {
+		t.Fatal("stored data differs after the retry")
 	}
 }

@@ -277,3 +277,36 @@ func TestLongChunks(t *testing.T) {
 		t.Fatalf("%d chunks, want %d, or they differ", len(n.Content), len(want))
 	}
 }
+
+// TestGrowBuffer: read buffers grow geometrically for small files, are
+// enlarged for long chunks and kept while whole blocks are read, and
+// dropped for small files.
+func TestGrowBuffer(t *testing.T) {
+	same := func(a, b []byte) bool { return cap(a) > 0 && cap(b) > 0 && &a[:1][0] == &b[:1][0] }
+	b := growBuffer(nil, 5000)
+	if cap(b) != 5000 || len(b) != 5000 {
+		t.Fatalf("first buffer: len %d cap %d", len(b), cap(b))
+	}
+	if c := growBuffer(b, 6000); cap(c) != 10000 {
+		t.Fatalf("growth: cap %d, want twice the old", cap(c))
+	}
+	if c := growBuffer(b, 3000); !same(b, c) || len(c) != 5000 {
+		t.Fatal("a large enough buffer is not reused whole")
+	}
+	blk := growBuffer(nil, blockSize)
+	big := growBuffer(blk, blockFor(3<<20)) // a long chunk: 6 MiB
+	if cap(big) != 6<<20 {
+		t.Fatalf("enlarged buffer: cap %d", cap(big))
+	}
+	// the rest of the file, and the next large file, keep it
+	if c := growBuffer(big, blockSize); !same(c, big) || len(c) != cap(big) {
+		t.Fatal("enlarged buffer dropped while reading whole blocks")
+	}
+	if c := growBuffer(big, blockFor(4<<20)); cap(c) != 8<<20 {
+		t.Fatalf("longer chunk: cap %d", cap(c))
+	}
+	// a small file gets a buffer of blockSize again
+	if c := growBuffer(big, 100000); cap(c) != blockSize || same(c, big) {
+		t.Fatalf("small file after a long chunk: cap %d", cap(c))
+	}
+}

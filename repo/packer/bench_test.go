@@ -35,7 +35,7 @@ func BenchmarkHash(b *testing.B) {
 
 // BenchmarkPackAssembly measures building a 16 MiB pack from sealed blobs:
 // writing them to the temporary file, sealing and (optionally) verifying
-// the header, hashing the pack read back.
+// the header; the pack is hashed as it is written.
 func BenchmarkPackAssembly(b *testing.B) {
 	c := crypto.NewRandomKey().Cipher()
 	rng := rand.New(rand.NewPCG(2, 2))

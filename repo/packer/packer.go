@@ -2,8 +2,12 @@
 //
 // A Packer collects already sealed blobs of one type in a temporary file
 // and, once finished, appends the sealed header and its length and names
-// the pack by the SHA-256 of the whole file, read back from disk, so the
-// name is the hash of exactly the bytes that will be uploaded. A Manager
+// the pack by the SHA-256 of the whole file, computed over the bytes as
+// they are handed to the file. The file is not read back to hash it: that
+// would prove no more, since the upload reads the file once again anyway,
+// and the name is right exactly when that read returns what was written
+// (as the name of a read-back hash is right exactly when the upload's read
+// returns what the hashing read returned). A Manager
 // keeps a few open packers per blob type and puts each new blob into one
 // chosen at random, so the chunks of one file end up spread over several
 // packs in an order an observer cannot predict (restic does the same since
@@ -22,9 +26,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 
+	"github.com/arca-backup/arca/backend"
 	"github.com/arca-backup/arca/crypto"
 	"github.com/arca-backup/arca/repo/model"
 	"github.com/arca-backup/arca/repo/pack"
@@ -44,7 +50,8 @@ const TempPrefix = "arca-temp-pack-"
 // blobs (trees, small files) into fewer writes; larger blobs bypass it.
 const writeBuffer = 64 << 10
 
-// readBuffer is the size of the buffer the pack is hashed through.
+// readBuffer is the size of the buffer through which a pack is merged
+// into another.
 const readBuffer = 256 << 10
 
 // Packer collects sealed blobs of one type into a pack file.
@@ -53,8 +60,9 @@ type Packer struct {
 	f      *os.File
 	remove string // path to remove on Close ("" once unlinked)
 	w      *bufio.Writer
-	size   int64 // bytes written (blobs, then header)
-	data   int64 // blob bytes (size until Finalize)
+	hash   hash.Hash // SHA-256 of the bytes written so far
+	size   int64     // bytes written (blobs, then header)
+	data   int64     // blob bytes (size until Finalize)
 	blobs  []model.Blob
 	done   bool
 	err    error // first write error; the pack is unusable after it
@@ -67,7 +75,7 @@ func New(t model.BlobType, dir string) (*Packer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create temporary pack file: %w", err)
 	}
-	p := &Packer{typ: t, f: f, remove: f.Name(), w: bufio.NewWriterSize(f, writeBuffer)}
+	p := &Packer{typ: t, f: f, remove: f.Name(), w: bufio.NewWriterSize(f, writeBuffer), hash: sha256.New()}
 	// Unlinking an open file works on Unix; where it does not (Windows),
 	// Close removes the file.
 	if os.Remove(f.Name()) == nil {
@@ -101,12 +109,17 @@ func EntrySize(compressed bool) int {
 	return pack.PlainEntrySize
 }
 
+// write appends b to the file and to the pack's hash.
 func (p *Packer) write(b []byte) error {
 	if p.err != nil {
 		return p.err
 	}
+	p.hash.Write(b) // never fails
 	n, err := p.w.Write(b)
 	p.size += int64(n)
+	if err == nil && n != len(b) {
+		err = io.ErrShortWrite
+	}
 	if err != nil {
 		p.err = fmt.Errorf("write temporary pack file: %w", err)
 	}
@@ -160,14 +173,20 @@ func (p *Packer) Merge(o *Packer) error {
 	if p.err != nil {
 		return p.err
 	}
-	n, err := io.Copy(p.w, io.NewSectionReader(o.f, 0, o.size))
-	p.size += n
-	if err == nil && n != o.size {
-		err = io.ErrUnexpectedEOF
-	}
-	if err != nil {
-		p.err = fmt.Errorf("merge temporary pack files: %w", err)
-		return p.err
+	// o's bytes enter p's hash as they are copied: what is read from o is
+	// what is written to p and hashed
+	buf := make([]byte, min(readBuffer, o.size))
+	rd := io.NewSectionReader(o.f, 0, o.size)
+	for off := int64(0); off < o.size; {
+		n, err := io.ReadFull(rd, buf[:min(int64(len(buf)), o.size-off)])
+		off += int64(n)
+		if err != nil {
+			p.err = fmt.Errorf("merge temporary pack files: %w", err)
+			return p.err
+		}
+		if err := p.write(buf[:n]); err != nil {
+			return err
+		}
 	}
 	for _, b := range o.blobs {
 		b.Offset += uint(base)
@@ -205,11 +224,11 @@ type Pack struct {
 	HeaderSize int
 }
 
-// Finalize seals the header with c, appends it and its length and hashes
-// the file, read back from disk. When verify is set it decrypts the sealed
-// header again and checks that it lists exactly the pack's blobs. The
-// packer cannot take blobs afterwards; Reader returns the file's contents
-// until Close.
+// Finalize seals the header with c, appends it and its length and names
+// the pack by the hash of everything written. When verify is set it
+// decrypts the sealed header again and checks that it lists exactly the
+// pack's blobs. The packer cannot take blobs afterwards;
+// Reader returns the file's contents until Close.
 func (p *Packer) Finalize(c *crypto.Cipher, verify bool) (Pack, error) {
 	if p.done {
 		return Pack{}, errors.New("packer: Finalize called twice")
@@ -236,16 +255,8 @@ func (p *Packer) Finalize(c *crypto.Cipher, verify bool) (Pack, error) {
 	if err := p.w.Flush(); err != nil {
 		return Pack{}, fmt.Errorf("write temporary pack file: %w", err)
 	}
-	h := sha256.New()
-	n, err := io.CopyBuffer(h, io.NewSectionReader(p.f, 0, p.size), make([]byte, readBuffer))
-	if err == nil && n != p.size {
-		err = io.ErrUnexpectedEOF
-	}
-	if err != nil {
-		return Pack{}, fmt.Errorf("read temporary pack file back: %w", err)
-	}
 	return Pack{
-		ID:         model.ID(h.Sum(nil)),
+		ID:         model.ID(p.hash.Sum(nil)),
 		Size:       p.size,
 		Blobs:      p.blobs,
 		HeaderSize: int(p.size - p.data),
@@ -300,6 +311,39 @@ func (r *Reader) WriteTo(w io.Writer) (int64, error) {
 		err = io.ErrUnexpectedEOF
 	}
 	return n, err
+}
+
+var _ backend.FileSource = (*Reader)(nil)
+
+// copyPiece is how much CopyTo copies between progress reports.
+const copyPiece = 4 << 20
+
+// CopyTo copies the rest of the pack to dst in pieces of copyPiece bytes,
+// calling progress after each (backend.FileSource). Between two files the
+// kernel moves the bytes (copy_file_range) without passing them through
+// memory of this process.
+func (r *Reader) CopyTo(dst *os.File, progress func() error) (int64, error) {
+	if _, err := r.f.Seek(r.off, io.SeekStart); err != nil {
+		return 0, err
+	}
+	var total int64
+	for r.off < r.size {
+		n, err := io.Copy(dst, &io.LimitedReader{R: r.f, N: min(copyPiece, r.size-r.off)})
+		r.off += n
+		total += n
+		if err == nil && n == 0 {
+			err = io.ErrUnexpectedEOF
+		}
+		if err != nil {
+			return total, err
+		}
+		if progress != nil {
+			if err := progress(); err != nil {
+				return total, err
+			}
+		}
+	}
+	return total, nil
 }
 
 // Rewind starts over from the first byte.

@@ -154,7 +154,11 @@ func TestPackerMerge(t *testing.T) {
 	var bdata []byte
 	var want []testBlob
 	for i := range 10 {
-		tb, sealed := sealBlob(t, c, nil, randBytes(rng, 100+i*37), false)
+		n := 100 + i*37
+		if i == 9 {
+			n = 3*readBuffer + 1000 // merged in several pieces
+		}
+		tb, sealed := sealBlob(t, c, nil, randBytes(rng, n), false)
 		if i < 4 {
 			mustAdd(t, a, tb.id, sealed, 0)
 			want = append(want, tb)
@@ -176,6 +180,9 @@ func TestPackerMerge(t *testing.T) {
 		t.Fatal(err)
 	}
 	data := fileOf(t, a)
+	if pk.ID != sha256.Sum256(data) || pk.Size != int64(len(data)) {
+		t.Fatal("merged pack's ID is not the hash of its data")
+	}
 	for i, blob := range pk.Blobs[4:] {
 		orig := bl[i]
 		if blob.ID != orig.ID || blob.Length != orig.Length {
@@ -414,4 +421,89 @@ func TestPackerTempFile(t *testing.T) {
 	if _, err := New(model.DataBlob, filepath.Join(dir, "missing")); err == nil {
 		t.Fatal("New in a missing directory succeeded")
 	}
+}
+
+// TestPackerHashAsWritten: the pack is named by the hash of the bytes
+// handed to its file; reading the file back, in small and large pieces,
+// through Read and through WriteTo, gives bytes with exactly that hash.
+func TestPackerHashAsWritten(t *testing.T) {
+	c := crypto.NewRandomKey().Cipher()
+	rng := rand.New(rand.NewPCG(8, 9))
+	p := newPacker(t, model.DataBlob)
+	var blobs []byte
+	for _, n := range []int{5000, 300000, 70000, 10} {
+		tb, sealed := sealBlob(t, c, nil, randBytes(rng, n), false)
+		mustAdd(t, p, tb.id, sealed, 0)
+		blobs = append(blobs, sealed...)
+	}
+	pk, err := p.Finalize(c, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, piece := range []int{1000, 1 << 20} {
+		r := p.Reader()
+		var got []byte
+		buf := make([]byte, piece)
+		for {
+			n, err := r.Read(buf)
+			got = append(got, buf[:n]...)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("piece %d: %v", piece, err)
+			}
+		}
+		if sha256.Sum256(got) != pk.ID || int64(len(got)) != pk.Size || !bytes.Equal(got[:len(blobs)], blobs) {
+			t.Fatalf("piece %d: read %d bytes that do not hash to the ID", piece, len(got))
+		}
+	}
+	var sink bytes.Buffer
+	if _, err := p.Reader().WriteTo(&sink); err != nil || sha256.Sum256(sink.Bytes()) != pk.ID {
+		t.Fatalf("WriteTo: %v", err)
+	}
+	// CopyTo, from the start and after a partial Read
+	for _, skip := range []int{0, 777} {
+		dst, err := os.CreateTemp(t.TempDir(), "copy")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := p.Reader()
+		head := make([]byte, skip)
+		if _, err := io.ReadFull(r, head); err != nil {
+			t.Fatal(err)
+		}
+		calls := 0
+		n, err := r.CopyTo(dst, func() error { calls++; return nil })
+		dst.Close()
+		got, _ := os.ReadFile(dst.Name())
+		got = append(head, got...)
+		if err != nil || n != pk.Size-int64(skip) || sha256.Sum256(got) != pk.ID || calls != int((n+copyPiece-1)/copyPiece) {
+			t.Fatalf("CopyTo after %d bytes: %d bytes, %d progress calls, %v", skip, n, calls, err)
+		}
+	}
+	stop := errors.New("stop")
+	if _, err := p.Reader().CopyTo(mustTemp(t), func() error { return stop }); err != stop {
+		t.Fatalf("CopyTo with failing progress: %v", err)
+	}
+	// a failed write leaves the pack unusable instead of misnamed
+	q := newPacker(t, model.DataBlob)
+	tb, sealed := sealBlob(t, c, nil, randBytes(rng, writeBuffer+1), false)
+	q.f.Close() // the next write to the file fails
+	if _, err := q.Add(tb.id, sealed, 0); err == nil {
+		t.Fatal("Add to a closed file succeeded")
+	}
+	if _, err := q.Finalize(c, true); err == nil {
+		t.Fatal("Finalize after a failed write succeeded")
+	}
+}
+
+func mustTemp(t *testing.T) *os.File {
+	t.Helper()
+	f, err := os.CreateTemp(t.TempDir(), "tmp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
 }
