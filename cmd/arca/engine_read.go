@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/arca-backup/arca/repo/engine"
+	"github.com/arca-backup/arca/repo/model"
 )
 
 // engineError gives an error of a read command run on the engine
@@ -15,4 +16,9 @@ func engineError(err error) error {
 		return fatalf("%v", lost.Cause)
 	}
 	return err
+}
+
+// warnSnapshotLoad reports a snapshot file that cannot be read.
+func (a *app) warnSnapshotLoad(id model.ID, err error) {
+	a.warnf("could not load snapshot %v: %v\n", id.Str(), err)
 }
