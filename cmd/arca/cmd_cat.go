@@ -6,11 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path"
 	"strings"
 
 	"github.com/arca-backup/arca/backend"
-	"github.com/arca-backup/arca/repo"
 	"github.com/arca-backup/arca/repo/engine"
 	"github.com/arca-backup/arca/repo/model"
 	"github.com/spf13/cobra"
@@ -105,7 +103,7 @@ func (a *app) cat(ctx context.Context, e *engine.Repository, rd *engine.Reader, 
 		}
 		return a.printIndentedJSON(sn)
 	case "key":
-		kf, err := rd.KeyFile(ctx, id.String())
+		kf, err := rd.KeyFile(ctx, id)
 		if err != nil {
 			return err
 		}
@@ -185,36 +183,6 @@ func catFindSnapshot(ctx context.Context, rd *engine.Reader, arg string) (*model
 		return nil, "", fatalf("could not find snapshot: failed to load snapshot %v: %v", id.Str(), err)
 	}
 	return sn, sub, nil
-}
-
-// findTreeDirectory walks from the tree root down the slash-separated path
-// sub and returns the ID of the directory's tree, with restic's error texts.
-func findTreeDirectory(ctx context.Context, r *repo.Repository, root model.ID, sub string) (model.ID, error) {
-	id := root
-	walked := ""
-	for _, name := range strings.Split(path.Clean(sub), "/") {
-		if name == "" || name == "." {
-			continue
-		}
-		if walked == "" {
-			walked = name
-		} else {
-			walked += "/" + name
-		}
-		t, err := r.LoadTree(ctx, id)
-		if err != nil {
-			return model.ID{}, fmt.Errorf("path %s: %w", walked, err)
-		}
-		n := t.Find(name)
-		if n == nil {
-			return model.ID{}, fmt.Errorf("path %s: not found", walked)
-		}
-		if n.Type != model.NodeTypeDir || n.Subtree == nil {
-			return model.ID{}, fmt.Errorf("path %s: not a directory", walked)
-		}
-		id = *n.Subtree
-	}
-	return id, nil
 }
 
 // printIndentedJSON prints v as restic's cat does: indented by two spaces,

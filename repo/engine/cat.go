@@ -27,10 +27,10 @@ func (rd *Reader) IndexFile(ctx context.Context, id model.ID) ([]byte, error) {
 	return rd.e.r.LoadUnpacked(ctx, backend.IndexFile, id)
 }
 
-// KeyFile returns the key file named id (a full ID or unique prefix): its
-// owner, creation time, scrypt parameters and sealed master key.
-func (rd *Reader) KeyFile(ctx context.Context, id string) (*crypto.KeyFile, error) {
-	return rd.e.r.LoadKeyFile(ctx, id)
+// KeyFile returns the key file id: its owner, creation time, scrypt
+// parameters and sealed master key.
+func (rd *Reader) KeyFile(ctx context.Context, id model.ID) (*crypto.KeyFile, error) {
+	return rd.e.r.LoadKeyFile(ctx, id.String())
 }
 
 // LockFile returns the lock file id as its holder wrote it.
