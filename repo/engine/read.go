@@ -250,7 +250,7 @@ func (rd *Reader) Restore(ctx context.Context, tree model.ID, target string, opt
 		}
 		if res.FilesVerified, err = rs.VerifyFiles(ctx, target, nil); err != nil {
 			res.Errors = errCount()
-			return res, fmt.Errorf("verify: %w", err)
+			return res, err
 		}
 	}
 	res.Errors = errCount()
