@@ -4,13 +4,12 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"path"
 	"strings"
 
 	"github.com/arca-backup/arca/backend"
-	"github.com/arca-backup/arca/lock"
-	"github.com/arca-backup/arca/repo"
+	"github.com/arca-backup/arca/repo/engine"
 	"github.com/arca-backup/arca/repo/model"
 	"github.com/spf13/cobra"
 )
@@ -64,12 +63,11 @@ func (a *app) runCat(ctx context.Context, args []string) error {
 	if err := checkCatArgs(args); err != nil {
 		return err
 	}
-	s, err := a.openSession(ctx, a.readLockMode())
+	e, err := a.openEngineRepo(ctx)
 	if err != nil {
 		return err
 	}
-	defer s.done()
-	ctx, r := s.ctx, s.repo
+	defer e.Close()
 
 	kind := args[0]
 	var id model.ID
@@ -80,42 +78,44 @@ func (a *app) runCat(ctx context.Context, args []string) error {
 			return fatalf("unable to parse ID: %v", err)
 		}
 	}
+	return engineError(e.Read(ctx, func(ctx context.Context, rd *engine.Reader) error {
+		return a.cat(ctx, e, rd, kind, id, args)
+	}))
+}
 
+// cat prints the object cat was asked for.
+func (a *app) cat(ctx context.Context, e *engine.Repository, rd *engine.Reader, kind string, id model.ID, args []string) error {
 	switch kind {
 	case "config":
-		return a.printIndentedJSON(r.Config())
+		return a.printIndentedJSON(e.Config())
 	case "masterkey":
-		return a.printIndentedJSON(r.Key())
+		return a.printIndentedJSON(e.MasterKey())
 	case "index":
-		buf, err := r.LoadUnpacked(ctx, backend.IndexFile, id)
+		buf, err := rd.IndexFile(ctx, id)
 		if err != nil {
 			return err
 		}
 		return a.printLine(string(buf))
 	case "snapshot":
-		sn, _, err := catFindSnapshot(ctx, r, args[1])
+		sn, _, err := catFindSnapshot(ctx, rd, args[1])
 		if err != nil {
 			return err
 		}
 		return a.printIndentedJSON(sn)
 	case "key":
-		kf, err := r.LoadKeyFile(ctx, id.String())
+		kf, err := rd.KeyFile(ctx, id)
 		if err != nil {
 			return err
 		}
 		return a.printIndentedJSON(kf)
 	case "lock":
-		buf, err := r.LoadUnpacked(ctx, backend.LockFile, id)
-		if err != nil {
-			return err
-		}
-		lk, err := lock.Unmarshal(buf)
+		lk, err := rd.LockFile(ctx, id)
 		if err != nil {
 			return err
 		}
 		return a.printIndentedJSON(lk)
 	case "pack":
-		buf, err := r.LoadRaw(ctx, backend.PackFile, id)
+		buf, err := rd.Pack(ctx, id)
 		if buf == nil {
 			return err
 		}
@@ -126,34 +126,25 @@ func (a *app) runCat(ctx context.Context, args []string) error {
 		_, err = a.stdout.Write(buf)
 		return err
 	case "blob":
-		if err := r.LoadIndex(ctx, nil); err != nil {
+		buf, _, err := rd.Blob(ctx, id)
+		if errors.Is(err, engine.ErrBlobNotFound) {
+			return fatalf("blob not found")
+		}
+		if err != nil {
 			return err
 		}
-		for _, t := range []model.BlobType{model.DataBlob, model.TreeBlob} {
-			if !r.Index().Has(model.BlobHandle{ID: id, Type: t}) {
-				continue
-			}
-			buf, err := r.LoadBlob(ctx, t, id, nil)
-			if err != nil {
-				return err
-			}
-			_, err = a.stdout.Write(buf)
-			return err
-		}
-		return fatalf("blob not found")
+		_, err = a.stdout.Write(buf)
+		return err
 	case "tree":
-		sn, sub, err := catFindSnapshot(ctx, r, args[1])
+		sn, sub, err := catFindSnapshot(ctx, rd, args[1])
 		if err != nil {
 			return err
 		}
-		if err := r.LoadIndex(ctx, nil); err != nil {
-			return err
-		}
-		tree, err := findTreeDirectory(ctx, r, *sn.Tree, sub)
+		tree, err := rd.Subtree(ctx, *sn.Tree, sub)
 		if err != nil {
 			return err
 		}
-		buf, err := r.LoadBlob(ctx, model.TreeBlob, tree, nil)
+		buf, err := rd.Tree(ctx, tree)
 		if err != nil {
 			return err
 		}
@@ -178,73 +169,20 @@ func parseResticID(s string) (model.ID, error) {
 // catFindSnapshot resolves "ID[:subfolder]" the way restic's cat does: a
 // full ID or a unique prefix among the snapshot files ("latest" is not
 // special here).
-func catFindSnapshot(ctx context.Context, r *repo.Repository, arg string) (*model.Snapshot, string, error) {
+func catFindSnapshot(ctx context.Context, rd *engine.Reader, arg string) (*model.Snapshot, string, error) {
 	name, sub, _ := strings.Cut(arg, ":")
 	id, err := model.ParseID(name)
 	if err != nil {
-		id, err = findIDByPrefix(ctx, r, backend.SnapshotFile, name)
+		id, err = rd.FindFileID(ctx, backend.SnapshotFile, name)
 		if err != nil {
 			return nil, "", fatalf("could not find snapshot: %v", err)
 		}
 	}
-	sn, err := r.LoadSnapshot(ctx, id)
+	sn, err := rd.LoadSnapshot(ctx, id)
 	if err != nil {
 		return nil, "", fatalf("could not find snapshot: failed to load snapshot %v: %v", id.Str(), err)
 	}
 	return sn, sub, nil
-}
-
-// findIDByPrefix finds the one file of type t whose name starts with
-// prefix, with restic's error texts.
-func findIDByPrefix(ctx context.Context, r *repo.Repository, t backend.FileType, prefix string) (model.ID, error) {
-	var match model.ID
-	found := 0
-	err := r.List(ctx, t, func(id model.ID, _ int64) error {
-		if strings.HasPrefix(id.String(), prefix) {
-			match = id
-			found++
-		}
-		return nil
-	})
-	switch {
-	case err != nil:
-		return model.ID{}, err
-	case found == 0:
-		return model.ID{}, fmt.Errorf("no matching ID found for prefix %q", prefix)
-	case found > 1:
-		return model.ID{}, fmt.Errorf("multiple IDs with prefix %q found", prefix)
-	}
-	return match, nil
-}
-
-// findTreeDirectory walks from the tree root down the slash-separated path
-// sub and returns the ID of the directory's tree, with restic's error texts.
-func findTreeDirectory(ctx context.Context, r *repo.Repository, root model.ID, sub string) (model.ID, error) {
-	id := root
-	walked := ""
-	for _, name := range strings.Split(path.Clean(sub), "/") {
-		if name == "" || name == "." {
-			continue
-		}
-		if walked == "" {
-			walked = name
-		} else {
-			walked += "/" + name
-		}
-		t, err := r.LoadTree(ctx, id)
-		if err != nil {
-			return model.ID{}, fmt.Errorf("path %s: %w", walked, err)
-		}
-		n := t.Find(name)
-		if n == nil {
-			return model.ID{}, fmt.Errorf("path %s: not found", walked)
-		}
-		if n.Type != model.NodeTypeDir || n.Subtree == nil {
-			return model.ID{}, fmt.Errorf("path %s: not a directory", walked)
-		}
-		id = *n.Subtree
-	}
-	return id, nil
 }
 
 // printIndentedJSON prints v as restic's cat does: indented by two spaces,

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
 
 	"github.com/arca-backup/arca/backend"
 	"github.com/arca-backup/arca/repo/diff"
+	"github.com/arca-backup/arca/repo/engine"
 	"github.com/arca-backup/arca/repo/model"
 	"github.com/spf13/cobra"
 )
@@ -73,13 +75,17 @@ func (a *app) runDiff(c *cobra.Command, metadata bool, args []string) error {
 	if len(args) != 2 {
 		return fatalf("specify two snapshot IDs")
 	}
-	s, err := a.openSession(c.Context(), a.readLockMode())
+	e, err := a.openEngineRepo(c.Context())
 	if err != nil {
 		return err
 	}
-	defer s.done()
-	ctx, r := s.ctx, s.repo
+	defer e.Close()
+	return engineError(e.Read(c.Context(), func(ctx context.Context, rd *engine.Reader) error {
+		return a.diff(ctx, rd, metadata, args)
+	}))
+}
 
+func (a *app) diff(ctx context.Context, rd *engine.Reader, metadata bool, args []string) error {
 	var roots [2]model.ID
 	var subs [2]string
 	var short [2]string
@@ -88,11 +94,11 @@ func (a *app) runDiff(c *cobra.Command, metadata bool, args []string) error {
 		name, sub, _ := strings.Cut(arg, ":")
 		id, err := model.ParseID(name)
 		if err != nil {
-			if id, err = findIDByPrefix(ctx, r, backend.SnapshotFile, name); err != nil {
+			if id, err = rd.FindFileID(ctx, backend.SnapshotFile, name); err != nil {
 				return fatalf("%v", err)
 			}
 		}
-		sn, err := r.LoadSnapshot(ctx, id)
+		sn, err := rd.LoadSnapshot(ctx, id)
 		if err != nil {
 			return fatalf("%v", err)
 		}
@@ -101,11 +107,9 @@ func (a *app) runDiff(c *cobra.Command, metadata bool, args []string) error {
 	if !a.opts.JSON {
 		a.printf("comparing snapshot %v to %v:\n\n", short[0], short[1])
 	}
-	if err := r.LoadIndex(ctx, nil); err != nil {
-		return err
-	}
 	for i := range roots {
-		if roots[i], err = findTreeDirectory(ctx, r, roots[i], subs[i]); err != nil {
+		var err error
+		if roots[i], err = rd.Subtree(ctx, roots[i], subs[i]); err != nil {
 			return err
 		}
 	}
@@ -133,7 +137,7 @@ func (a *app) runDiff(c *cobra.Command, metadata bool, args []string) error {
 	default:
 		opts.OnChange = func(ch diff.Change) { out("%-5s%v\n", ch.Modifier, ch.Path) }
 	}
-	res, err := diff.Trees(ctx, diff.NewRepoSource(r), roots[0], roots[1], opts)
+	res, err := rd.Diff(ctx, roots[0], roots[1], opts)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,8 @@ import (
 	"os"
 
 	"github.com/arca-backup/arca/repo/dump"
+	"github.com/arca-backup/arca/repo/engine"
+	"github.com/arca-backup/arca/repo/model"
 	"github.com/spf13/cobra"
 )
 
@@ -69,28 +71,32 @@ func (a *app) runDump(ctx context.Context, opts dumpOptions, args []string) (err
 	}
 	snapArg, target := args[0], args[1]
 
-	s, err := a.openSession(ctx, a.readLockMode())
+	e, err := a.openEngineRepo(ctx)
 	if err != nil {
 		return err
 	}
-	defer s.done()
-	ctx, r := s.ctx, s.repo
-	all, err := a.loadSnapshots(ctx, r)
-	if err != nil {
-		return err
-	}
-	sn, sub, err := resolveSnapshotArg(ctx, r, all, opts.filter, snapArg)
-	if err != nil {
-		return fatalf("failed to find snapshot: %v", err)
-	}
-	if err := r.LoadIndex(ctx, nil); err != nil {
-		return err
-	}
-	root, err := findTreeDirectory(ctx, r, *sn.Tree, sub)
-	if err != nil {
-		return err
-	}
+	defer e.Close()
 
+	err = e.Read(ctx, func(ctx context.Context, rd *engine.Reader) error {
+		all, err := rd.Snapshots(ctx, a.warnSnapshotLoad)
+		if err != nil {
+			return err
+		}
+		sn, sub, err := resolveSnapshotArg(ctx, rd, all, opts.filter, snapArg)
+		if err != nil {
+			return fatalf("failed to find snapshot: %v", err)
+		}
+		root, err := rd.Subtree(ctx, *sn.Tree, sub)
+		if err != nil {
+			return err
+		}
+		return a.dump(ctx, rd, opts, snapArg, root, target, format)
+	})
+	return engineError(err)
+}
+
+// dump writes the path below root to stdout or the --target file.
+func (a *app) dump(ctx context.Context, rd *engine.Reader, opts dumpOptions, snapArg string, root model.ID, target string, format dump.Format) (err error) {
 	var out io.Writer = a.stdout
 	checkArchive := func() error {
 		if a.stdoutIsTerminal() {
@@ -112,13 +118,12 @@ func (a *app) runDump(ctx context.Context, opts dumpOptions, args []string) (err
 		checkArchive = nil
 	}
 	bw := bufio.NewWriterSize(out, 1<<20)
-	d := dump.New(format, r, bw, dump.Options{
-		Workers: int(r.Backend().Properties().Connections) + 2,
-	})
-	if _, err := d.LoadTree(ctx, root); err != nil {
-		return fatalf("loading tree for snapshot %q failed: %v", snapArg, err)
-	}
-	if err := d.DumpPath(ctx, root, target, checkArchive); err != nil {
+	err = rd.Dump(ctx, root, target, format, bw, engine.DumpOptions{CheckArchive: checkArchive})
+	var tle *engine.TreeLoadError
+	switch {
+	case errors.As(err, &tle):
+		return fatalf("loading tree for snapshot %q failed: %v", snapArg, tle.Err)
+	case err != nil:
 		bw.Flush()
 		return fatalf("cannot dump file: %v", err)
 	}

@@ -7,14 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
-	"github.com/arca-backup/arca/backend"
-	"github.com/arca-backup/arca/repo"
-	"github.com/arca-backup/arca/repo/filter"
+	"github.com/arca-backup/arca/repo/engine"
 	"github.com/arca-backup/arca/repo/model"
-	"github.com/arca-backup/arca/repo/walker"
 	"github.com/spf13/cobra"
 )
 
@@ -104,28 +100,16 @@ func parseFindTime(s string) (time.Time, error) {
 	return time.Time{}, fatalf("unable to parse time: %q", s)
 }
 
-// errFindDone ends the walk of a snapshot once every tree ID was found.
-var errFindDone = errors.New("find: all tree IDs found")
-
 // finder holds the state of one find run: the patterns or IDs looked for
 // and the output, which groups pattern matches by snapshot.
 type finder struct {
-	a              *app
-	r              *repo.Repository
-	w              *walker.Walker
-	out            *bufio.Writer
-	patterns       []string
-	ignoreCase     bool
-	oldest, newest time.Time
-	long, human    bool
-	blobIDs        map[string]struct{} // full or 8-character IDs; nil: not looking for blobs
-	treeIDs        map[string]struct{}
-	treesFound     int
+	a           *app
+	out         *bufio.Writer
+	long, human bool
 
 	// output state
 	json    bool
-	started bool // JSON: "[" written
-	cur     *model.Snapshot
+	started bool            // JSON: "[" written
 	printed *model.Snapshot // snapshot whose matches are being printed
 	hits    int
 }
@@ -142,14 +126,15 @@ func (f *finder) info(format string, args ...any) {
 	}
 }
 
-func (f *finder) printMatch(path string, n *model.Node) error {
+func (f *finder) printMatch(m engine.FindMatch) error {
+	path, n, cur := m.Path, m.Node, m.Snapshot
 	if !f.json {
-		if f.cur != f.printed {
+		if cur != f.printed {
 			if f.printed != nil {
 				f.info("")
 			}
-			f.printed = f.cur
-			f.info("Found matching entries in snapshot %s from %s", f.cur.ID.Str(), f.cur.Time.Local().Format(timeFormat))
+			f.printed = cur
+			f.info("Found matching entries in snapshot %s from %s", cur.ID.Str(), cur.Time.Local().Format(timeFormat))
 		}
 		f.say("%s", formatNode(path, n, f.long, f.human))
 		return nil
@@ -176,12 +161,12 @@ func (f *finder) printMatch(path string, n *model.Node) error {
 		f.out.WriteString("[")
 		f.started = true
 	}
-	if f.cur != f.printed {
+	if cur != f.printed {
 		if f.printed != nil {
 			fmt.Fprintf(f.out, "],\"hits\":%d,\"snapshot\":%q},", f.hits, f.printed.ID.String())
 		}
 		f.out.WriteString(`{"matches":[`)
-		f.printed = f.cur
+		f.printed = cur
 		f.hits = 0
 	}
 	if f.hits > 0 {
@@ -192,7 +177,14 @@ func (f *finder) printMatch(path string, n *model.Node) error {
 	return nil
 }
 
-func (f *finder) printObject(kind, id, path, treeID string, sn *model.Snapshot) {
+func (f *finder) printObject(o engine.FindObject) error {
+	kind, id, path, sn := "blob", o.ID.String(), o.Path, o.Snapshot
+	treeID := ""
+	if o.Type == model.TreeBlob {
+		kind = "tree"
+	} else {
+		treeID = o.ParentTree.String()
+	}
 	if !f.json {
 		f.say("Found %s %s", kind, id)
 		if kind == "blob" {
@@ -202,7 +194,7 @@ func (f *finder) printObject(kind, id, path, treeID string, sn *model.Snapshot) 
 			f.say(" ... path %s", path)
 		}
 		f.say(" ... in snapshot %s (%s)", sn.ID.Str(), sn.Time.Local().Format(timeFormat))
-		return
+		return nil
 	}
 	b, err := json.Marshal(struct {
 		ObjectType string    `json:"object_type"`
@@ -214,7 +206,7 @@ func (f *finder) printObject(kind, id, path, treeID string, sn *model.Snapshot) 
 	}{kind, id, path, treeID, sn.ID.String(), sn.Time})
 	if err != nil {
 		f.a.warnf("Marshal failed: %v\n", err)
-		return
+		return nil
 	}
 	if !f.started {
 		f.out.WriteString("[")
@@ -225,6 +217,7 @@ func (f *finder) printObject(kind, id, path, treeID string, sn *model.Snapshot) 
 	}
 	f.out.Write(b)
 	f.hits++
+	return nil
 }
 
 func (f *finder) finish() {
@@ -241,314 +234,140 @@ func (f *finder) finish() {
 	}
 }
 
-// treeError reports a tree that cannot be loaded and skips it, as restic
-// does (on standard output).
-func (f *finder) treeError(sn *model.Snapshot) func(model.ID, string, *model.Node, error) error {
-	return func(parent model.ID, _ string, _ *model.Node, _ error) error {
-		f.say("Unable to load tree %s", parent)
-		f.say(" ... which belongs to snapshot %s", sn.ID)
-		return walker.ErrSkipNode
-	}
-}
-
-func (f *finder) matchAny(p string, match func(pattern, str string) (bool, error)) (bool, error) {
-	for _, pat := range f.patterns {
-		ok, err := match(pat, p)
-		if err != nil {
-			return false, err
-		}
-		if ok {
-			return true, nil
-		}
-	}
-	return false, nil
-}
-
-func (f *finder) findInSnapshot(ctx context.Context, sn *model.Snapshot) error {
-	f.cur = sn
-	return f.w.Walk(ctx, *sn.Tree, walker.Visitor{
-		TreeError: f.treeError(sn),
-		Node: func(_ model.ID, p string, n *model.Node) error {
-			if n == nil {
-				return nil
-			}
-			norm := p
-			if f.ignoreCase {
-				norm = strings.ToLower(p)
-			}
-			found, err := f.matchAny(norm, filter.Match)
-			if err != nil {
-				return err
-			}
-			var orSkip error
-			if n.Type == model.NodeTypeDir {
-				childMay, err := f.matchAny(norm, filter.ChildMatch)
-				if err != nil {
-					return err
-				}
-				if !childMay {
-					orSkip = walker.ErrSkipNode
-				}
-			}
-			if !found {
-				return orSkip
-			}
-			if !f.oldest.IsZero() && n.ModTime.Before(f.oldest) {
-				return orSkip
-			}
-			if !f.newest.IsZero() && n.ModTime.After(f.newest) {
-				return orSkip
-			}
-			return f.printMatch(p, n)
-		},
-	})
-}
-
-func (f *finder) findTree(id model.ID, p string) error {
-	_, full := f.treeIDs[id.String()]
-	_, short := f.treeIDs[id.Str()]
-	if !full && !short {
-		return nil
-	}
-	f.printObject("tree", id.String(), p, "", f.cur)
-	f.treesFound++
-	if f.treesFound >= len(f.treeIDs) && f.blobIDs == nil {
-		return errFindDone
-	}
-	return nil
-}
-
-func (f *finder) findIDs(ctx context.Context, sn *model.Snapshot) error {
-	f.cur = sn
-	return f.w.Walk(ctx, *sn.Tree, walker.Visitor{
-		TreeError: f.treeError(sn),
-		Node: func(parent model.ID, p string, n *model.Node) error {
-			if n == nil {
-				if f.treeIDs != nil {
-					return f.findTree(parent, "/")
-				}
-				return nil
-			}
-			if n.Type == model.NodeTypeDir && f.treeIDs != nil {
-				if err := f.findTree(*n.Subtree, p); err != nil {
-					return err
-				}
-			}
-			if n.Type == model.NodeTypeFile && f.blobIDs != nil {
-				for _, id := range n.Content {
-					if err := ctx.Err(); err != nil {
-						return err
-					}
-					full := id.String()
-					if _, ok := f.blobIDs[full]; !ok {
-						if _, ok := f.blobIDs[id.Str()]; !ok {
-							continue
-						}
-						// from now on the blob is known by its full ID
-						f.blobIDs[full] = struct{}{}
-						delete(f.blobIDs, id.Str())
-					}
-					f.printObject("blob", full, p, parent.String(), sn)
-				}
-			}
-			return nil
-		},
-	})
-}
-
-var errAllPacksFound = errors.New("all packs found")
-
-// packsToBlobs adds the blobs of the given packs (full or 8-character IDs)
-// to the IDs looked for: from the pack headers, or from the index for packs
-// that are missing.
-func (f *finder) packsToBlobs(ctx context.Context, packs []string) error {
-	want := make(map[string]struct{}, len(packs))
-	for _, p := range packs {
-		want[p] = struct{}{}
-	}
-	if f.blobIDs == nil {
-		f.blobIDs = make(map[string]struct{})
-	}
-	if f.treeIDs == nil {
-		f.treeIDs = make(map[string]struct{})
-	}
-	err := f.r.List(ctx, backend.PackFile, func(id model.ID, size int64) error {
-		if _, ok := want[id.String()]; ok {
-			delete(want, id.String())
-		} else if _, ok := want[id.Str()]; ok {
-			delete(want, id.Str())
-		} else {
-			return nil
-		}
-		blobs, _, err := f.r.ListPack(ctx, id, size)
-		if err != nil {
-			return err
-		}
-		for _, b := range blobs {
-			switch b.Type {
-			case model.DataBlob:
-				f.blobIDs[b.ID.String()] = struct{}{}
-			case model.TreeBlob:
-				f.treeIDs[b.ID.String()] = struct{}{}
-			}
-		}
-		if len(want) == 0 {
-			return errAllPacksFound
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, errAllPacksFound) {
-		return err
-	}
-	if !errors.Is(err, errAllPacksFound) {
-		// packs missing from the repository: their blobs from the index
-		fromIndex := make(map[string]struct{})
-		f.r.Index().Each(func(pb model.PackedBlob) bool {
-			full := pb.PackID.String()
-			_, ok := want[full]
-			if !ok {
-				if _, short := want[pb.PackID.Str()]; short {
-					delete(want, pb.PackID.Str())
-					want[full] = struct{}{}
-					ok = true
-				}
-			}
-			if ok {
-				f.blobIDs[pb.ID.String()] = struct{}{}
-				fromIndex[full] = struct{}{}
-			}
-			return true
-		})
-		var list []string
-		for id := range fromIndex {
-			delete(want, id)
-			list = append(list, id)
-		}
-		if len(list) > 0 {
-			f.a.warnf("some pack files are missing from the repository, getting their blobs from the repository index: %v\n\n", list)
-		}
-	}
-	if len(want) > 0 {
-		list := make([]string, 0, len(want))
-		for id := range want {
-			list = append(list, id)
-		}
-		sort.Strings(list)
-		return fatalf("unable to find pack(s): %v", list)
-	}
-	return nil
-}
-
 // showPacks prints the packs holding the blobs and trees looked for.
-func (f *finder) showPacks() {
-	show := func(s string, t model.BlobType) {
+func (f *finder) showPacks(ctx context.Context, rd *engine.Reader, res *engine.FindResult) error {
+	show := func(s string, t model.BlobType) error {
 		id, err := parseResticID(s)
 		if err != nil {
 			f.say("Note: cannot find pack for object '%s', unable to parse ID: %v", s, err)
-			return
+			return nil
 		}
-		pbs := f.r.Index().Lookup(model.BlobHandle{ID: id, Type: t})
+		pbs, err := rd.BlobPacks(ctx, model.BlobHandle{ID: id, Type: t})
+		if err != nil {
+			return err
+		}
 		if len(pbs) == 0 {
 			// restic's message has type and ID the other way round
 			f.say("Object %s with type %s not found in the index", t, id.Str())
-			return
+			return nil
 		}
 		b := pbs[0]
 		f.say("Object belongs to pack %s", b.PackID)
 		f.say(" ... Pack %s: <Blob (%v) %v, offset %v, length %v, uncompressed length %v>",
 			b.PackID.Str(), b.Type, b.ID.Str(), b.Offset, b.Length, b.UncompressedLength)
+		return nil
 	}
-	for s := range f.blobIDs {
-		show(s, model.DataBlob)
+	for _, s := range res.BlobIDs {
+		if err := show(s, model.DataBlob); err != nil {
+			return err
+		}
 	}
-	for s := range f.treeIDs {
-		show(s, model.TreeBlob)
+	for _, s := range res.TreeIDs {
+		if err := show(s, model.TreeBlob); err != nil {
+			return err
+		}
 	}
+	return nil
 }
 
 func (a *app) runFind(ctx context.Context, opts findOptions, args []string) error {
 	if len(args) == 0 {
 		return fatalf("wrong number of arguments")
 	}
-	f := &finder{a: a, patterns: args, ignoreCase: opts.ignoreCase, long: opts.long, human: opts.human, json: a.opts.JSON}
-	if opts.ignoreCase {
-		for i := range f.patterns {
-			f.patterns[i] = strings.ToLower(f.patterns[i])
-		}
-	}
+	f := &finder{a: a, long: opts.long, human: opts.human, json: a.opts.JSON}
+	fo := engine.FindOptions{IgnoreCase: opts.ignoreCase}
 	var err error
 	if opts.oldest != "" {
-		if f.oldest, err = parseFindTime(opts.oldest); err != nil {
+		if fo.Oldest, err = parseFindTime(opts.oldest); err != nil {
 			return err
 		}
 	}
 	if opts.newest != "" {
-		if f.newest, err = parseFindTime(opts.newest); err != nil {
+		if fo.Newest, err = parseFindTime(opts.newest); err != nil {
 			return err
 		}
 	}
-	if !f.oldest.IsZero() && !f.newest.IsZero() && f.oldest.After(f.newest) {
+	if !fo.Oldest.IsZero() && !fo.Newest.IsZero() && fo.Oldest.After(fo.Newest) {
 		return fatalf("--oldest must specify a time before --newest")
 	}
 	if (opts.blobID && opts.treeID) || (opts.blobID && opts.packID) || (opts.treeID && opts.packID) {
 		return fatalf("cannot have several ID types")
 	}
+	switch {
+	case opts.blobID:
+		fo.BlobIDs = args
+	case opts.treeID:
+		fo.TreeIDs = args
+	case opts.packID:
+		fo.PackIDs = args
+	default:
+		fo.Patterns = args
+	}
+	fo.Match = f.printMatch
+	fo.Object = f.printObject
+	fo.TreeError = func(sn *model.Snapshot, tree model.ID, _ error) {
+		// as restic does, on standard output
+		f.say("Unable to load tree %s", tree)
+		f.say(" ... which belongs to snapshot %s", sn.ID)
+	}
+	fo.MissingPacks = func(packs []model.ID) {
+		list := make([]string, len(packs))
+		for i, id := range packs {
+			list[i] = id.String()
+		}
+		a.warnf("some pack files are missing from the repository, getting their blobs from the repository index: %v\n\n", list)
+	}
 
-	s, err := a.openSession(ctx, a.readLockMode())
+	e, err := a.openEngineRepo(ctx)
 	if err != nil {
 		return err
 	}
-	defer s.done()
-	ctx, f.r = s.ctx, s.repo
-	if err := f.r.LoadIndex(ctx, nil); err != nil {
-		return err
-	}
-	f.w = walker.New(f.r, walker.Options{})
+	defer e.Close()
 	f.out = bufio.NewWriterSize(a.stdout, 64<<10)
 	defer f.out.Flush()
 
-	if opts.blobID {
-		f.blobIDs = make(map[string]struct{})
-		for _, p := range f.patterns {
-			f.blobIDs[p] = struct{}{}
-		}
-	}
-	if opts.treeID {
-		f.treeIDs = make(map[string]struct{})
-		for _, p := range f.patterns {
-			f.treeIDs[p] = struct{}{}
-		}
-	}
-	if opts.packID {
-		if err := f.packsToBlobs(ctx, f.patterns); err != nil {
-			return err
-		}
-	}
-
-	snaps, err := a.findFilteredSnapshots(ctx, f.r, opts.filter, opts.snapshots)
-	if err != nil {
-		return err
-	}
-	sort.SliceStable(snaps, func(i, j int) bool {
-		if opts.reverse {
-			return snaps[i].Time.Before(snaps[j].Time)
-		}
-		return snaps[i].Time.After(snaps[j].Time)
-	})
-	for _, sn := range snaps {
-		if f.blobIDs != nil || f.treeIDs != nil {
-			if err := f.findIDs(ctx, sn); err != nil && !errors.Is(err, errFindDone) {
+	err = e.Read(ctx, func(ctx context.Context, rd *engine.Reader) error {
+		if fo.PackIDs != nil {
+			// restic looks the packs up before it loads the snapshots
+			var err error
+			fo.BlobIDs, fo.TreeIDs, err = rd.PackContents(ctx, fo.PackIDs, fo.MissingPacks)
+			var pnf *engine.PacksNotFoundError
+			if errors.As(err, &pnf) {
+				return fatalf("%v", pnf)
+			}
+			if err != nil {
 				return err
 			}
-			continue
+			fo.PackIDs = nil
 		}
-		if err := f.findInSnapshot(ctx, sn); err != nil {
+		all, loadErrs, ok, err := a.readSnapshots(ctx, rd)
+		if err != nil {
 			return err
 		}
-	}
-	f.finish()
-	if opts.showPack && (f.blobIDs != nil || f.treeIDs != nil) {
-		f.showPacks()
+		var snaps []*model.Snapshot
+		if ok {
+			if snaps, err = a.selectSnapshots(ctx, all, loadErrs, opts.filter, opts.snapshots); err != nil {
+				return err
+			}
+		}
+		sort.SliceStable(snaps, func(i, j int) bool {
+			if opts.reverse {
+				return snaps[i].Time.Before(snaps[j].Time)
+			}
+			return snaps[i].Time.After(snaps[j].Time)
+		})
+		res, err := rd.Find(ctx, snaps, fo)
+		if err != nil {
+			return err
+		}
+		f.finish()
+		if opts.showPack && (opts.blobID || opts.treeID || opts.packID) {
+			return f.showPacks(ctx, rd, res)
+		}
+		return nil
+	})
+	if err != nil {
+		return engineError(err)
 	}
 	return f.out.Flush()
 }

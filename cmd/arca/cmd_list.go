@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/arca-backup/arca/backend"
-	"github.com/arca-backup/arca/repo/index"
 	"github.com/arca-backup/arca/repo/model"
 	"github.com/spf13/cobra"
 )
@@ -44,17 +43,6 @@ func (a *app) runList(ctx context.Context, args []string) error {
 	if len(args) != 1 {
 		return fatalf("type not specified")
 	}
-	mode := a.readLockMode()
-	if args[0] == "locks" {
-		mode = lockNone // listing locks must work while the repository is locked
-	}
-	s, err := a.openSession(ctx, mode)
-	if err != nil {
-		return err
-	}
-	defer s.done()
-	ctx, r := s.ctx, s.repo
-
 	var t backend.FileType
 	switch args[0] {
 	case "packs":
@@ -66,39 +54,33 @@ func (a *app) runList(ctx context.Context, args []string) error {
 	case "keys":
 		t = backend.KeyFile
 	case "locks":
-		t = backend.LockFile
+		t = backend.LockFile // listed without a lock, so it works while locked
 	case "blobs":
-		// one line per blob entry of every index file, as restic prints
-		// them (a blob listed in several index files appears several times)
-		w := bufio.NewWriter(a.stdout)
-		err := r.ForEachIndexFile(ctx, func(_ model.ID, f *index.File, err error) error {
-			if err != nil {
-				return err
-			}
-			for _, p := range f.Packs {
-				for _, b := range p.Blobs {
-					w.WriteString(b.Type.String())
-					w.WriteByte(' ')
-					w.WriteString(b.ID.String())
-					w.WriteByte('\n')
-				}
-			}
-			return nil
-		})
-		if ferr := w.Flush(); err == nil {
-			err = ferr
-		}
-		return err
 	default:
 		return fatalf("invalid type")
 	}
-	w := bufio.NewWriter(a.stdout)
-	err = r.List(ctx, t, func(id model.ID, _ int64) error {
-		_, err := w.WriteString(id.String() + "\n")
+	e, err := a.openEngineRepo(ctx)
+	if err != nil {
 		return err
-	})
+	}
+	defer e.Close()
+
+	w := bufio.NewWriter(a.stdout)
+	if args[0] == "blobs" {
+		err = e.ListBlobs(ctx, func(b model.BlobHandle) error {
+			w.WriteString(b.Type.String())
+			w.WriteByte(' ')
+			w.WriteString(b.ID.String())
+			return w.WriteByte('\n')
+		})
+	} else {
+		err = e.ListFiles(ctx, t, func(id model.ID, _ int64) error {
+			_, err := w.WriteString(id.String() + "\n")
+			return err
+		})
+	}
 	if ferr := w.Flush(); err == nil {
 		err = ferr
 	}
-	return err
+	return engineError(err)
 }

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/arca-backup/arca/repo"
+	"github.com/arca-backup/arca/repo/engine"
 	"github.com/arca-backup/arca/repo/model"
 	"github.com/arca-backup/arca/repo/walker"
 	"github.com/spf13/cobra"
@@ -110,7 +110,7 @@ func (m *lsSortMode) Type() string { return "mode" }
 // resolveSnapshotArg finds the snapshot named by a "latest", ID or ID
 // prefix argument (each optionally followed by ":subfolder") as restic's
 // single-snapshot commands do; the filter applies to "latest".
-func resolveSnapshotArg(ctx context.Context, r *repo.Repository, all []*model.Snapshot, fo snapshotFilterOptions, arg string) (*model.Snapshot, string, error) {
+func resolveSnapshotArg(ctx context.Context, rd *engine.Reader, all []*model.Snapshot, fo snapshotFilterOptions, arg string) (*model.Snapshot, string, error) {
 	name, sub, _ := strings.Cut(arg, ":")
 	if name == "latest" {
 		f := fo.filter()
@@ -127,7 +127,7 @@ func resolveSnapshotArg(ctx context.Context, r *repo.Repository, all []*model.Sn
 				return sn, sub, nil
 			}
 		}
-		sn, err := r.LoadSnapshot(ctx, id)
+		sn, err := rd.LoadSnapshot(ctx, id)
 		if err != nil {
 			return nil, "", err
 		}
@@ -193,20 +193,11 @@ func (a *app) runLs(ctx context.Context, opts lsOptions, args []string) error {
 		return false
 	}
 
-	s, err := a.openSession(ctx, a.readLockMode())
+	e, err := a.openEngineRepo(ctx)
 	if err != nil {
 		return err
 	}
-	defer s.done()
-	ctx, r := s.ctx, s.repo
-	all, err := a.loadSnapshots(ctx, r)
-	if err != nil {
-		return err
-	}
-	if err := r.LoadIndex(ctx, nil); err != nil {
-		return err
-	}
-
+	defer e.Close()
 	out := bufio.NewWriterSize(a.stdout, 64<<10)
 	defer out.Flush()
 	var p lsPrinter
@@ -222,21 +213,7 @@ func (a *app) runLs(ctx context.Context, opts lsOptions, args []string) error {
 		p = &lsSortedPrinter{inner: p, mode: opts.sort, reverse: opts.reverse}
 	}
 
-	sn, sub, err := resolveSnapshotArg(ctx, r, all, opts.filter, args[0])
-	if err != nil {
-		return err
-	}
-	root, err := findTreeDirectory(ctx, r, *sn.Tree, sub)
-	if err != nil {
-		return err
-	}
-	shown := *sn
-	shown.Tree = &root
-	if err := p.snapshot(&shown); err != nil {
-		return err
-	}
-
-	err = walker.Walk(ctx, r, root, walker.Visitor{
+	visitor := walker.Visitor{
 		Node: func(_ model.ID, path string, n *model.Node) error {
 			if n == nil {
 				return nil
@@ -273,9 +250,30 @@ func (a *app) runLs(ctx context.Context, opts lsOptions, args []string) error {
 			}
 			return p.leaveDir(path)
 		},
+	}
+
+	err = e.Read(ctx, func(ctx context.Context, rd *engine.Reader) error {
+		all, err := rd.Snapshots(ctx, a.warnSnapshotLoad)
+		if err != nil {
+			return err
+		}
+		sn, sub, err := resolveSnapshotArg(ctx, rd, all, opts.filter, args[0])
+		if err != nil {
+			return err
+		}
+		root, err := rd.Subtree(ctx, *sn.Tree, sub)
+		if err != nil {
+			return err
+		}
+		shown := *sn
+		shown.Tree = &root
+		if err := p.snapshot(&shown); err != nil {
+			return err
+		}
+		return rd.Walk(ctx, root, visitor)
 	})
 	if err != nil {
-		return err
+		return engineError(err)
 	}
 	if err := p.close(); err != nil {
 		return err

@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/arca-backup/arca/repo"
+	"github.com/arca-backup/arca/repo/engine"
 	"github.com/arca-backup/arca/repo/filter"
 	"github.com/arca-backup/arca/repo/model"
 	"github.com/arca-backup/arca/repo/restorer"
@@ -141,37 +141,6 @@ func (a *app) runRestore(ctx context.Context, o *restoreOptions, args []string) 
 		return fatalf("'--target / --delete' must be combined with an include or exclude filter")
 	}
 
-	mode := lockShared
-	if a.opts.NoLock {
-		mode = lockNone
-	}
-	s, err := a.openSession(ctx, mode)
-	if err != nil {
-		return err
-	}
-	defer s.done()
-	ctx = s.ctx
-
-	all, err := a.loadSnapshots(ctx, s.repo)
-	if err != nil {
-		return err
-	}
-	sel, err := repo.FindSnapshot(ctx, s.repo, all, args[0], o.snapshots.filter())
-	if err != nil {
-		return fatalf("failed to find snapshot: %v", err)
-	}
-	if err := s.repo.LoadIndex(ctx, nil); err != nil {
-		return err
-	}
-	sn := sel.Snapshot
-	if sn.Tree == nil {
-		return fmt.Errorf("snapshot %s has no tree", sn.ID.Str())
-	}
-	tree, err := restorer.FindTree(ctx, s.repo, *sn.Tree, sel.Subfolder)
-	if err != nil {
-		return err
-	}
-
 	xattrSelect, err := xattrFilter(o, out.warnf)
 	if err != nil {
 		return err
@@ -208,56 +177,62 @@ func (a *app) runRestore(ctx context.Context, o *restoreOptions, args []string) 
 		}
 	}
 
-	errorCount := 0
-	var res *restorer.Restorer
-	var errMu sync.Mutex
-	res = restorer.New(s.repo, tree, opts, restorer.Events{
-		Item: out.item,
-		Error: func(location string, err error) error {
-			errMu.Lock()
-			errorCount++
-			errMu.Unlock()
-			out.itemError(location, err)
-			return nil
-		},
-		Warn: func(msg string) { out.warnf("Warning: %s\n", msg) },
-	})
-
-	if !a.opts.JSON {
-		a.printf("restoring %s to %s\n", snapshotString(sn), o.target)
-	}
-	out.start(res.State)
-	_, err = res.RestoreTo(ctx, o.target)
+	e, err := a.openEngineRepo(ctx)
 	if err != nil {
-		out.stop(false)
 		return err
 	}
-	out.stop(true)
-	errMu.Lock()
-	n := errorCount
-	errMu.Unlock()
-	if n > 0 {
-		return fatalf("There were %d errors", n)
-	}
+	defer e.Close()
 
-	if o.verify {
-		if !a.opts.JSON {
-			a.printf("verifying files in %s\n", o.target)
-		}
-		t0 := time.Now()
-		count, err := res.VerifyFiles(ctx, o.target, nil)
+	var res *engine.RestoreResult
+	var verifyStart time.Time
+	err = e.Read(ctx, func(ctx context.Context, rd *engine.Reader) error {
+		all, err := rd.Snapshots(ctx, a.warnSnapshotLoad)
 		if err != nil {
 			return err
 		}
-		errMu.Lock()
-		n := errorCount
-		errMu.Unlock()
-		if n > 0 {
-			return fatalf("There were %d errors", n)
+		sel, err := rd.FindSnapshot(ctx, all, args[0], o.snapshots.filter())
+		if err != nil {
+			return fatalf("failed to find snapshot: %v", err)
+		}
+		sn := sel.Snapshot
+		tree, err := rd.RestoreTree(ctx, sn, sel.Subfolder)
+		if err != nil {
+			return err
 		}
 		if !a.opts.JSON {
-			a.printf("finished verifying %d files in %s (took %s)\n", count, o.target, time.Since(t0).Round(time.Millisecond))
+			a.printf("restoring %s to %s\n", snapshotString(sn), o.target)
 		}
+		res, err = rd.Restore(ctx, tree, o.target, engine.RestoreOptions{
+			Restore: opts,
+			Verify:  o.verify,
+			Events: restorer.Events{
+				Item: out.item,
+				Error: func(location string, err error) error {
+					out.itemError(location, err)
+					return nil
+				},
+				Warn: func(msg string) { out.warnf("Warning: %s\n", msg) },
+			},
+			Status:         out.status,
+			StatusInterval: out.interval,
+			Verifying: func() {
+				if !a.opts.JSON {
+					a.printf("verifying files in %s\n", o.target)
+				}
+				verifyStart = time.Now()
+			},
+		})
+		return err
+	})
+	out.clear()
+	if err != nil {
+		return engineError(err)
+	}
+	if res.Errors > 0 {
+		return fatalf("There were %d errors", res.Errors)
+	}
+	if o.verify && !a.opts.JSON {
+		a.printf("finished verifying %d files in %s (took %s)\n", res.FilesVerified, o.target, time.Since(verifyStart).Round(time.Millisecond))
 	}
 	return nil
 }
@@ -300,11 +275,6 @@ type restoreOutput struct {
 	mu         sync.Mutex // serialises writes
 	statusLine bool       // a status line is on the terminal
 	lastStatus string
-
-	started time.Time
-	stopCh  chan struct{}
-	doneCh  chan struct{}
-	state   func() restorer.State
 }
 
 func newRestoreOutput(a *app) *restoreOutput {
@@ -426,41 +396,22 @@ func countsOf(s restorer.State, d time.Duration) restoreCounts {
 	}
 }
 
-// start begins periodic status output.
-func (o *restoreOutput) start(state func() restorer.State) {
-	o.state = state
-	o.started = time.Now()
-	o.stopCh = make(chan struct{})
-	o.doneCh = make(chan struct{})
-	go func() {
-		defer close(o.doneCh)
-		if o.interval <= 0 {
-			<-o.stopCh
-			return
-		}
-		tick := time.NewTicker(o.interval)
-		defer tick.Stop()
-		for {
-			select {
-			case <-tick.C:
-				o.update(o.state(), time.Since(o.started))
-			case <-o.stopCh:
-				return
-			}
-		}
-	}()
+// status renders a report of the engine: a status line (or JSON status
+// message) while the restore runs, the summary at its end.
+func (o *restoreOutput) status(st engine.RestoreStatus) {
+	if st.Done {
+		o.clear()
+		o.finish(st.State, st.Elapsed)
+		return
+	}
+	o.update(st.State, st.Elapsed)
 }
 
-// stop ends status output and, when summary is set, prints the summary.
-func (o *restoreOutput) stop(summary bool) {
-	close(o.stopCh)
-	<-o.doneCh
+// clear removes a status line from the terminal.
+func (o *restoreOutput) clear() {
 	o.mu.Lock()
 	o.clearStatus()
 	o.mu.Unlock()
-	if summary {
-		o.finish(o.state(), time.Since(o.started))
-	}
 }
 
 func (o *restoreOutput) update(s restorer.State, d time.Duration) {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/arca-backup/arca/repo"
+	"github.com/arca-backup/arca/repo/engine"
 	"github.com/arca-backup/arca/repo/model"
 	"github.com/spf13/cobra"
 )
@@ -64,16 +65,23 @@ Exit status is 12 if the password is incorrect.
 }
 
 func (a *app) runSnapshots(ctx context.Context, opts snapshotsOptions, args []string) error {
-	s, err := a.openSession(ctx, a.readLockMode())
+	e, err := a.openEngineRepo(ctx)
 	if err != nil {
 		return err
 	}
-	defer s.done()
-	ctx = s.ctx
+	defer e.Close()
 
-	list, err := a.findFilteredSnapshots(ctx, s.repo, opts.filter, args)
-	if err != nil {
+	var list []*model.Snapshot
+	err = e.Read(ctx, func(ctx context.Context, rd *engine.Reader) error {
+		all, loadErrs, ok, err := a.readSnapshots(ctx, rd)
+		if err != nil || !ok {
+			return err
+		}
+		list, err = a.selectSnapshots(ctx, all, loadErrs, opts.filter, args)
 		return err
+	})
+	if err != nil {
+		return engineError(err)
 	}
 	groups := repo.GroupSnapshots(list, opts.groupBy.GroupBy)
 	grouped := opts.groupBy.Any()
@@ -129,10 +137,9 @@ func (a *app) readLockMode() lockMode {
 // reported ("Ignoring ...") and skipped. Filters given together with
 // explicit IDs (and no "latest") are reported as ignored.
 func (a *app) findFilteredSnapshots(ctx context.Context, r *repo.Repository, fo snapshotFilterOptions, args []string) ([]*model.Snapshot, error) {
-	f := fo.filter()
-	var loadErrs []string
+	var loadErrs snapshotLoadErrors
 	all, err := r.Snapshots(ctx, func(id model.ID, err error) error {
-		loadErrs = append(loadErrs, fmt.Sprintf("Ignoring %q: %v\n", id.String(), err))
+		loadErrs.add(id, err)
 		return nil
 	})
 	if err != nil {
@@ -142,6 +149,37 @@ func (a *app) findFilteredSnapshots(ctx context.Context, r *repo.Repository, fo 
 		a.warnf("could not load snapshots: %v\n", err)
 		return nil, nil
 	}
+	return a.selectSnapshots(ctx, all, loadErrs, fo, args)
+}
+
+// snapshotLoadErrors collects the snapshot files that could not be read,
+// which findFilteredSnapshots reports when no snapshot was named.
+type snapshotLoadErrors []string
+
+func (l *snapshotLoadErrors) add(id model.ID, err error) {
+	*l = append(*l, fmt.Sprintf("Ignoring %q: %v\n", id.String(), err))
+}
+
+// readSnapshots loads all snapshots through the engine reader for
+// selectSnapshots; like findFilteredSnapshots it only warns when they
+// cannot be listed (all is then nil), but a lost lock or a cancellation
+// is an error.
+func (a *app) readSnapshots(ctx context.Context, rd *engine.Reader) ([]*model.Snapshot, snapshotLoadErrors, bool, error) {
+	var loadErrs snapshotLoadErrors
+	all, err := rd.Snapshots(ctx, loadErrs.add)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, nil, false, ctx.Err()
+		}
+		a.warnf("could not load snapshots: %v\n", err)
+		return nil, nil, false, nil
+	}
+	return all, loadErrs, true, nil
+}
+
+// selectSnapshots is findFilteredSnapshots on snapshots already loaded.
+func (a *app) selectSnapshots(ctx context.Context, all []*model.Snapshot, loadErrs snapshotLoadErrors, fo snapshotFilterOptions, args []string) ([]*model.Snapshot, error) {
+	f := fo.filter()
 	if len(args) == 0 {
 		sort.Strings(loadErrs)
 		for _, e := range loadErrs {

@@ -1,9 +1,13 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"time"
 
+	"github.com/arca-backup/arca/repo/engine"
+	"github.com/arca-backup/arca/repo/model"
 	"github.com/arca-backup/arca/repo/stats"
 	"github.com/spf13/cobra"
 )
@@ -70,28 +74,23 @@ type statsJSON struct {
 	SnapshotsCount         int     `json:"snapshots_count"`
 }
 
-func (a *app) runStats(c *cobra.Command, modeArg string, filter snapshotFilterOptions, args []string) error {
-	mode, err := stats.ParseMode(modeArg)
-	if err != nil {
-		return fmt.Errorf("unknown counting mode: %s (use the -h flag to get a list of supported modes)", modeArg)
-	}
-	s, err := a.openSession(c.Context(), a.readLockMode())
-	if err != nil {
-		return err
-	}
-	defer s.done()
-	ctx, r := s.ctx, s.repo
-	if err := r.LoadIndex(ctx, nil); err != nil {
-		return err
-	}
+// countStats selects the snapshots and counts them, printing restic's
+// "scanning..." and final progress lines.
+func (a *app) countStats(ctx context.Context, rd *engine.Reader, mode stats.Mode, filter snapshotFilterOptions, args []string) (stats.Result, error) {
 	// like restic's stats, the report is printed even with --quiet
 	out := func(format string, args ...any) { fmt.Fprintf(a.stdout, format, args...) }
 	if !a.opts.JSON {
 		out("scanning...\n")
 	}
-	snapshots, err := a.findFilteredSnapshots(ctx, r, filter, args)
+	var snapshots []*model.Snapshot
+	all, loadErrs, ok, err := a.readSnapshots(ctx, rd)
 	if err != nil {
-		return err
+		return stats.Result{}, err
+	}
+	if ok {
+		if snapshots, err = a.selectSnapshots(ctx, all, loadErrs, filter, args); err != nil {
+			return stats.Result{}, err
+		}
 	}
 
 	progress := &stats.Progress{}
@@ -112,30 +111,40 @@ func (a *app) runStats(c *cobra.Command, modeArg string, filter snapshotFilterOp
 		}
 		out("%s, %s\n", line, formatBytes(st.Bytes))
 	}
+	res, err := rd.Stats(ctx, snapshots, engine.StatsOptions{Mode: mode, Progress: progress})
+	var se *engine.SnapshotError
+	switch {
+	case errors.As(err, &se):
+		finalProgress()
+		return res, fmt.Errorf("error walking snapshot: %v", se.Err)
+	case err != nil && ctx.Err() != nil:
+		return res, err
+	}
+	finalProgress()
+	return res, err
+}
 
-	counter, err := stats.NewCounter(stats.NewRepoSource(r), stats.Options{
-		Mode:        mode,
-		RepoVersion: int(r.Config().Version),
-		Progress:    progress,
+func (a *app) runStats(c *cobra.Command, modeArg string, filter snapshotFilterOptions, args []string) error {
+	mode, err := stats.ParseMode(modeArg)
+	if err != nil {
+		return fmt.Errorf("unknown counting mode: %s (use the -h flag to get a list of supported modes)", modeArg)
+	}
+	e, err := a.openEngineRepo(c.Context())
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	var res stats.Result
+	err = e.Read(c.Context(), func(ctx context.Context, rd *engine.Reader) error {
+		var err error
+		res, err = a.countStats(ctx, rd, mode, filter, args)
+		return err
 	})
 	if err != nil {
-		return err
+		return engineError(err)
 	}
-	for _, sn := range snapshots {
-		if err := counter.AddSnapshot(ctx, *sn.Tree); err != nil {
-			finalProgress()
-			return fmt.Errorf("error walking snapshot: %v", err)
-		}
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	res, err := counter.Result()
-	finalProgress()
-	if err != nil {
-		return err
-	}
-
+	// like restic's stats, the report is printed even with --quiet
+	out := func(format string, args ...any) { fmt.Fprintf(a.stdout, format, args...) }
 	if a.opts.JSON {
 		return a.printJSON(statsJSON{
 			TotalSize:              res.TotalSize,

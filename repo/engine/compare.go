@@ -6,6 +6,7 @@ import (
 
 	"github.com/arca-backup/arca/repo"
 	"github.com/arca-backup/arca/repo/diff"
+	"github.com/arca-backup/arca/repo/model"
 	"github.com/arca-backup/arca/repo/stats"
 )
 
@@ -15,7 +16,7 @@ import (
 // files, directories and blobs only one side has.
 func (e *Repository) Diff(ctx context.Context, from, to string, opts diff.Options) (diff.Result, error) {
 	var res diff.Result
-	err := e.withLock(ctx, e.readLock(), func(ctx context.Context) error {
+	err := e.Read(ctx, func(ctx context.Context, rd *Reader) error {
 		a, err := e.findSnapshot(ctx, from, repo.SnapshotFilter{})
 		if err != nil {
 			return err
@@ -24,10 +25,7 @@ func (e *Repository) Diff(ctx context.Context, from, to string, opts diff.Option
 		if err != nil {
 			return err
 		}
-		if err := e.r.LoadIndex(ctx, nil); err != nil {
-			return err
-		}
-		res, err = diff.Trees(ctx, diff.NewRepoSource(e.r), *a.Tree, *b.Tree, opts)
+		res, err = rd.Diff(ctx, *a.Tree, *b.Tree, opts)
 		if err != nil {
 			return fmt.Errorf("diff %s %s: %w", a.ID.Str(), b.ID.Str(), err)
 		}
@@ -38,30 +36,21 @@ func (e *Repository) Diff(ctx context.Context, from, to string, opts diff.Option
 
 // Stats counts the size of the snapshots that match filter (all with the
 // zero filter) in one of restic's modes (stats.RestoreSize when ""), under
-// a shared lock.
+// a shared lock. A snapshot that cannot be walked gives a *SnapshotError.
 func (e *Repository) Stats(ctx context.Context, filter repo.SnapshotFilter, mode stats.Mode) (stats.Result, error) {
 	var res stats.Result
-	err := e.withLock(ctx, e.readLock(), func(ctx context.Context) error {
-		all, err := e.r.Snapshots(ctx, nil)
+	err := e.Read(ctx, func(ctx context.Context, rd *Reader) error {
+		all, err := rd.Snapshots(ctx, nil)
 		if err != nil {
 			return err
 		}
-		if err := e.r.LoadIndex(ctx, nil); err != nil {
-			return err
-		}
-		c, err := stats.NewCounter(stats.NewRepoSource(e.r), stats.Options{Mode: mode, RepoVersion: int(e.r.Config().Version)})
-		if err != nil {
-			return err
-		}
+		var selected []*model.Snapshot
 		for _, sn := range all {
-			if !filter.Matches(sn) {
-				continue
-			}
-			if err := c.AddSnapshot(ctx, *sn.Tree); err != nil {
-				return fmt.Errorf("stats of snapshot %s: %w", sn.ID.Str(), err)
+			if filter.Matches(sn) {
+				selected = append(selected, sn)
 			}
 		}
-		res, err = c.Result()
+		res, err = rd.Stats(ctx, selected, StatsOptions{Mode: mode})
 		return err
 	})
 	return res, err

@@ -30,9 +30,18 @@
 //	removed, err := r.Unlock(ctx, false)
 //
 // and also Diff (two snapshots), Stats (restic's four counting modes), Dump
-// (a file or a tar/zip of a directory to an io.Writer), Tag, Copy (to
-// another open Repository), Keys, AddKey, RemoveKey, ChangePassword and
-// Locks.
+// (a file or a tar/zip of a directory to an io.Writer), Find (items by
+// path pattern, or where blobs, trees or packs are used), ListFiles (the
+// IDs of snapshot, index, pack, key or lock files), ListBlobs, Tag, Copy
+// (to another open Repository), Keys, AddKey, RemoveKey, ChangePassword
+// and Locks.
+//
+// Read gives a function a Reader: several reads under one shared lock,
+// for work that belongs together (load the snapshots, pick one the way a
+// program likes, then walk, dump, restore or compare it). Besides the
+// Reader forms of the operations above it returns the stored objects
+// themselves: IndexFile, KeyFile, LockFile, Pack, Blob (plaintext, whose
+// SHA-256 is its ID) and Tree.
 //
 // Backup picks the parent snapshot (the latest one of the same host and
 // paths) so unchanged files are not read again, stores new data, and
@@ -40,7 +49,9 @@
 // arrives as typed events (BackupOptions.Events: BackupParent,
 // BackupScanFinished, BackupItemDone, …); a file that cannot be read is
 // reported as BackupItemError and skipped (BackupResult.Partial), unless
-// OnError returns an error. Restore reports through restorer.Events.
+// OnError returns an error. Restore reports each item through
+// restorer.Events and the running totals (items and bytes restored of
+// the total) through RestoreOptions.Status.
 //
 // Every operation takes a context.Context: cancelling it stops the
 // operation. A cancelled backup leaves the repository consistent and

@@ -44,15 +44,12 @@ func (e *Repository) Tag(ctx context.Context, snapshots []string, edit tags.Edit
 // w, or a directory (or "/" for all) as an archive in format (dump.Tar or
 // dump.Zip), under a shared lock.
 func (e *Repository) Dump(ctx context.Context, snapshot, path string, format dump.Format, w io.Writer) error {
-	return e.withLock(ctx, e.readLock(), func(ctx context.Context) error {
+	return e.Read(ctx, func(ctx context.Context, rd *Reader) error {
 		sn, err := e.findSnapshot(ctx, snapshot, repo.SnapshotFilter{})
 		if err != nil {
 			return err
 		}
-		if err := e.r.LoadIndex(ctx, nil); err != nil {
-			return err
-		}
-		return dump.New(format, e.r, w, dump.Options{}).DumpPath(ctx, *sn.Tree, path, nil)
+		return rd.Dump(ctx, *sn.Tree, path, format, w, DumpOptions{})
 	})
 }
 
