@@ -22,13 +22,22 @@ func (l *Locker) Acquire(ctx context.Context, exclusive bool) (*Held, error) {
 	return l.acquire(ctx, exclusive, l.opts.OnWritten)
 }
 
-// AcquireNotify is Acquire with its own hook in place of
-// Options.OnWritten: onWritten is called when an attempt has written its
-// lock file and starts its check delay (see Options.OnWritten). It lets a
-// caller read while the lock is confirmed without a Locker of its own
-// (one Locker per repository keeps the watch list of foreign locks).
+// AcquireNotify is Acquire with a hook of its own, called after
+// Options.OnWritten when an attempt has written its lock file and starts
+// its check delay (see Options.OnWritten). It lets a caller read while the
+// lock is confirmed without a Locker of its own (one Locker per
+// repository keeps the watch list of foreign locks).
 func (l *Locker) AcquireNotify(ctx context.Context, exclusive bool, onWritten func()) (*Held, error) {
-	return l.acquire(ctx, exclusive, onWritten)
+	hook := onWritten
+	if both := l.opts.OnWritten; both != nil && onWritten != nil {
+		hook = func() {
+			both()
+			onWritten()
+		}
+	} else if onWritten == nil {
+		hook = l.opts.OnWritten
+	}
+	return l.acquire(ctx, exclusive, hook)
 }
 
 func (l *Locker) acquire(ctx context.Context, exclusive bool, onWritten func()) (*Held, error) {
