@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -19,28 +20,123 @@ type CheckOptions struct {
 	// ReadData reads every pack and verifies all content (slow); without
 	// it only the index, the pack list and the snapshot trees are checked.
 	ReadData bool
+	// ReadPacks, when set, reads the packs it chooses from the candidates
+	// (a subset, see checker.SelectBucket, SelectPercentage, SelectSize)
+	// instead of ReadData's all.
+	ReadPacks checker.PackFilter
+	// Snapshots, when set, limits the tree check (and the packs read) to
+	// these snapshots; nil checks all. SelectTrees, when set, replaces it:
+	// it returns the snapshots' root trees (it runs under Check's lock).
+	Snapshots   *SnapshotSelection
+	SelectTrees func(ctx context.Context) ([]model.ID, error)
+	// NoLock takes no lock (restic's check --no-lock), for storage that
+	// cannot be written or a caller that holds the lock already.
+	NoLock bool
 	// Problem receives each problem as it is found: the checker package's
 	// typed errors (*checker.PackError, *checker.TreeError, …). Hints
-	// (checker.IsHint) do not mean damage.
+	// (checker.IsHint) do not mean damage. An error that ends a phase
+	// early (an index or pack list that cannot be read, a selection that
+	// fails) is reported here too, as a problem.
 	Problem func(problem error)
+	// Phase is told when each phase starts, in order.
+	Phase func(CheckPhase)
+	// Progress receives the snapshots (CheckSnapshots) or packs
+	// (CheckReadData) done so far and the total.
+	Progress func(phase CheckPhase, done, total int)
 }
+
+// CheckPhase is one step of Check.
+type CheckPhase int
+
+const (
+	// CheckIndex loads the index files.
+	CheckIndex CheckPhase = iota
+	// CheckPacks compares the pack files with the index.
+	CheckPacks
+	// CheckSnapshots walks the snapshots' trees.
+	CheckSnapshots
+	// CheckReadData reads the packs' content (ReadData, ReadPacks).
+	CheckReadData
+)
 
 // CheckResult counts what Check found.
 type CheckResult struct {
 	// Errors are problems that mean damage; Hints are not.
 	Errors, Hints int
+	// IndexDamaged reports that the index could not be loaded cleanly:
+	// Check stopped after CheckIndex (RepairIndex repairs the index).
+	IndexDamaged bool
 }
 
 // OK reports whether the repository has no damage.
 func (c CheckResult) OK() bool { return c.Errors == 0 }
 
 // Check verifies the repository as restic's check does, under an
-// exclusive lock. A damaged repository is not an error of Check: the
-// result counts the problems (and CheckOptions.Problem names them).
+// exclusive lock (none with NoLock). A damaged repository is not an error
+// of Check: the result counts the problems (and CheckOptions.Problem
+// names them). The error is one that stopped the check: a cancelled
+// context, a lost lock, a failure to read packs at all.
 func (e *Repository) Check(ctx context.Context, opts CheckOptions) (CheckResult, error) {
+	mode := ExclusiveLock
+	if opts.NoLock {
+		mode = NoLock
+	}
+	var res CheckResult
+	err := e.withLock(ctx, mode, func(ctx context.Context) error {
+		var err error
+		res, err = e.check(ctx, opts)
+		return err
+	})
+	return res, err
+}
+
+// check runs Check's phases under a lock the caller holds.
+func (e *Repository) check(ctx context.Context, opts CheckOptions) (CheckResult, error) {
 	var res CheckResult
 	var mu sync.Mutex
+	indexDamaged := false
 	report := func(p error) {
+		var incomplete *checker.IncompletePackError
+		mu.Lock()
+		if checker.IsHint(p) {
+			res.Hints++
+		} else {
+			res.Errors++
+			if !errors.As(p, &incomplete) {
+				indexDamaged = true
+			}
+		}
+		mu.Unlock()
+		if opts.Problem != nil {
+			opts.Problem(p)
+		}
+	}
+	phase := func(p CheckPhase) {
+		if opts.Phase != nil {
+			opts.Phase(p)
+		}
+	}
+	progress := func(p CheckPhase) func(done, total int) {
+		if opts.Progress == nil {
+			return nil
+		}
+		return func(done, total int) { opts.Progress(p, done, total) }
+	}
+	c := checker.New(e.r)
+
+	phase(CheckIndex)
+	if err := c.LoadIndex(ctx, report); err != nil {
+		if ctx.Err() != nil {
+			return res, ctx.Err()
+		}
+		report(err)
+	}
+	if indexDamaged {
+		res.IndexDamaged = true
+		return res, nil
+	}
+	// the phases after the index only report: they do not stop the check
+	report = func(p error) {
 		mu.Lock()
 		if checker.IsHint(p) {
 			res.Hints++
@@ -52,25 +148,62 @@ func (e *Repository) Check(ctx context.Context, opts CheckOptions) (CheckResult,
 			opts.Problem(p)
 		}
 	}
-	err := e.withLock(ctx, ExclusiveLock, func(ctx context.Context) error {
-		c := checker.New(e.r)
-		if err := c.LoadIndex(ctx, report); err != nil {
-			return fmt.Errorf("check index: %w", err)
-		}
-		if err := c.Packs(ctx, report); err != nil {
-			return fmt.Errorf("check packs: %w", err)
-		}
-		if err := c.Structure(ctx, checker.StructureOptions{}, report); err != nil {
-			return fmt.Errorf("check snapshots: %w", err)
-		}
-		if opts.ReadData {
-			if err := c.ReadPacks(ctx, nil, nil, report); err != nil {
-				return fmt.Errorf("read packs: %w", err)
+
+	phase(CheckPacks)
+	if err := c.Packs(ctx, report); err != nil && ctx.Err() == nil {
+		report(err)
+	}
+	if err := ctx.Err(); err != nil {
+		return res, err
+	}
+
+	phase(CheckSnapshots)
+	sopts := checker.StructureOptions{Progress: progress(CheckSnapshots)}
+	if opts.SelectTrees != nil || opts.Snapshots != nil {
+		sopts.Filtered = true
+		trees, err := e.checkTrees(ctx, opts)
+		if err != nil {
+			if ctx.Err() != nil {
+				return res, ctx.Err()
 			}
+			report(err)
 		}
-		return nil
-	})
-	return res, err
+		sopts.Trees = trees
+	}
+	if err := c.Structure(ctx, sopts, report); err != nil {
+		if ctx.Err() != nil {
+			return res, ctx.Err()
+		}
+		report(err)
+	}
+
+	if opts.ReadData || opts.ReadPacks != nil {
+		phase(CheckReadData)
+		filter := opts.ReadPacks
+		if filter == nil {
+			filter = func(packs map[model.ID]int64) map[model.ID]int64 { return packs }
+		}
+		if err := c.ReadPacks(ctx, filter, progress(CheckReadData), report); err != nil {
+			return res, err
+		}
+	}
+	return res, ctx.Err()
+}
+
+// checkTrees returns the root trees of the snapshots Check is limited to.
+func (e *Repository) checkTrees(ctx context.Context, opts CheckOptions) ([]model.ID, error) {
+	if opts.SelectTrees != nil {
+		return opts.SelectTrees(ctx)
+	}
+	snaps, err := e.choose(ctx, *opts.Snapshots)
+	if err != nil {
+		return nil, err
+	}
+	trees := make([]model.ID, 0, len(snaps))
+	for _, sn := range snaps {
+		trees = append(trees, *sn.Tree)
+	}
+	return trees, nil
 }
 
 // ForgetOptions tune Forget.
