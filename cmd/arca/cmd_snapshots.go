@@ -129,7 +129,6 @@ func (a *app) readLockMode() lockMode {
 // reported ("Ignoring ...") and skipped. Filters given together with
 // explicit IDs (and no "latest") are reported as ignored.
 func (a *app) findFilteredSnapshots(ctx context.Context, r *repo.Repository, fo snapshotFilterOptions, args []string) ([]*model.Snapshot, error) {
-	f := fo.filter()
 	var loadErrs []string
 	all, err := r.Snapshots(ctx, func(id model.ID, err error) error {
 		loadErrs = append(loadErrs, fmt.Sprintf("Ignoring %q: %v\n", id.String(), err))
@@ -142,6 +141,14 @@ func (a *app) findFilteredSnapshots(ctx context.Context, r *repo.Repository, fo 
 		a.warnf("could not load snapshots: %v\n", err)
 		return nil, nil
 	}
+	return a.chooseSnapshots(all, loadErrs, fo, args), nil
+}
+
+// chooseSnapshots picks from all snapshots the ones named by args, or all
+// passing the filter, as findFilteredSnapshots; loadErrs are the messages
+// about snapshots that could not be loaded, shown when no IDs are named.
+func (a *app) chooseSnapshots(all []*model.Snapshot, loadErrs []string, fo snapshotFilterOptions, args []string) []*model.Snapshot {
+	f := fo.filter()
 	if len(args) == 0 {
 		sort.Strings(loadErrs)
 		for _, e := range loadErrs {
@@ -153,7 +160,7 @@ func (a *app) findFilteredSnapshots(ctx context.Context, r *repo.Repository, fo 
 				out = append(out, sn)
 			}
 		}
-		return out, nil
+		return out
 	}
 
 	var out []*model.Snapshot
@@ -161,9 +168,6 @@ func (a *app) findFilteredSnapshots(ctx context.Context, r *repo.Repository, fo 
 	usedFilter := false
 	ignore := func(arg string, err error) { a.warnf("Ignoring %q: %v\n", arg, err) }
 	for _, arg := range args {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
 		switch {
 		case arg == "latest":
 			if usedFilter {
@@ -201,7 +205,7 @@ func (a *app) findFilteredSnapshots(ctx context.Context, r *repo.Repository, fo 
 	if !usedFilter && !f.Empty() {
 		ignore("filters", fmt.Errorf("explicit snapshot ids are given"))
 	}
-	return out, nil
+	return out
 }
 
 var errSubfolderSyntax = fmt.Errorf("<snapshot>:<subfolder> syntax not allowed")
