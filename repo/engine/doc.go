@@ -30,9 +30,23 @@
 //	removed, err := r.Unlock(ctx, false)
 //
 // and also Diff (two snapshots), Stats (restic's four counting modes), Dump
-// (a file or a tar/zip of a directory to an io.Writer), Tag, Copy (to
-// another open Repository), Keys, AddKey, RemoveKey, ChangePassword and
-// Locks.
+// (a file or a tar/zip of a directory to an io.Writer), Copy (to another
+// open Repository), and the maintenance operations of restic's commands:
+//
+//   - TagSnapshots (and Tag), Rewrite (exclude files, new host or time)
+//     and Forget (a policy, or chosen snapshots; optionally with a prune
+//     under the same lock) change snapshots; SnapshotSelection says which;
+//   - RepairIndex, RepairPacks, RepairSnapshots and Recover repair a
+//     damaged repository or bring back lost snapshots;
+//   - Migrations and Migrate upgrade the repository format;
+//   - Keys (ReadKeys), AddKey, RemoveKey, ChangePassword (ReplaceKey)
+//     manage passwords; Locks, StaleLocks and Unlock inspect and remove
+//     locks.
+//
+// None of them prints: each reports through typed callbacks in its
+// options (Check's Phase and Problem, ReplaceEvents, MigrateEvents, the
+// repairindex, repairpacks and prune packages' Events, …) and returns
+// typed results.
 //
 // Backup picks the parent snapshot (the latest one of the same host and
 // paths) so unchanged files are not read again, stores new data, and
@@ -54,8 +68,9 @@
 // # Locks and concurrency
 //
 // Operations take the repository lock they need themselves (a shared lock
-// for backup, restore and listing, an exclusive one for check, forget and
-// prune), refresh it while they run and release it when they return, so
+// for backup, restore and listing, an exclusive one for check, forget,
+// prune, the repairs and migrations; none for a dry-run rewrite or repair
+// snapshots, nor with CheckOptions.NoLock), refresh it while they run and release it when they return, so
 // one Repository may be used by several goroutines at once: a restore may
 // run while a backup does. Within one Repository an exclusive operation
 // waits for the running shared ones (and they for it) instead of failing
