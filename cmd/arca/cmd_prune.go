@@ -178,7 +178,7 @@ func (a *app) pruneError(err error) error {
 	if errors.As(err, &lost) {
 		return engineError(err)
 	}
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || a.lockLost() != nil {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
 	var fe *fatalError

@@ -184,3 +184,54 @@ func pruneAll() *prune.Options {
 	o.MaxUnused = func(uint64) uint64 { return 0 }
 	return &o
 }
+
+func TestStaleLocksAndUnlock(t *testing.T) {
+	ctx := context.Background()
+	r, loc := initRepo(t)
+	other, err := engine.Open(ctx, loc, engine.Options{Password: password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	_, release, err := other.Lock(ctx, engine.SharedLock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	if stale, err := r.StaleLocks(ctx, false); err != nil || len(stale) != 0 {
+		t.Errorf("stale locks: %v, %v; the held lock is fresh", stale, err)
+	}
+	all, err := r.StaleLocks(ctx, true)
+	if err != nil || len(all) != 1 {
+		t.Fatalf("locks --remove-all would remove: %v, %v, want the one held", all, err)
+	}
+	if n := len(repoFiles(t, loc, "locks")); n != 1 {
+		t.Fatalf("%d lock files after a dry run, want 1", n)
+	}
+	removed, err := r.Unlock(ctx, true)
+	if err != nil || len(removed) != 1 || removed[0].ID != all[0].ID {
+		t.Fatalf("unlock --remove-all: %v, %v", removed, err)
+	}
+	if n := len(repoFiles(t, loc, "locks")); n != 0 {
+		t.Errorf("%d lock files after unlock --remove-all", n)
+	}
+}
+
+func TestReplaceKeyRecordsUserAndHost(t *testing.T) {
+	ctx := context.Background()
+	r, loc := initRepo(t)
+	k, err := r.ReplaceKey(ctx, "new password", "someone", "somewhere")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := r.ReadKeys(ctx, nil)
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("keys after the change: %v, %v", keys, err)
+	}
+	if keys[0].ID != k.ID || !keys[0].Current || keys[0].Username != "someone" || keys[0].Hostname != "somewhere" {
+		t.Errorf("key %+v, want the new current key of someone@somewhere", keys[0])
+	}
+	if _, err := engine.Open(ctx, loc, engine.Options{Password: password}); !errors.Is(err, engine.ErrWrongPassword) {
+		t.Errorf("the old password still opens: %v", err)
+	}
+}
