@@ -8,11 +8,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/arca-backup/arca/lock"
 	"github.com/arca-backup/arca/repo"
 	"github.com/arca-backup/arca/repo/engine"
 	"github.com/arca-backup/arca/repo/forget"
 	"github.com/arca-backup/arca/repo/model"
 	"github.com/arca-backup/arca/repo/prune"
+	"github.com/arca-backup/arca/repo/rewriter"
 	"github.com/arca-backup/arca/repo/tags"
 )
 
@@ -233,5 +235,48 @@ func TestReplaceKeyRecordsUserAndHost(t *testing.T) {
 	}
 	if _, err := engine.Open(ctx, loc, engine.Options{Password: password}); !errors.Is(err, engine.ErrWrongPassword) {
 		t.Errorf("the old password still opens: %v", err)
+	}
+}
+
+// A rewrite whose lock is removed by someone else stops with a
+// *LockLostError and changes no snapshot.
+func TestRewriteStopsWhenItsLockIsRemoved(t *testing.T) {
+	ctx := context.Background()
+	_, loc := initRepo(t)
+	fast := lock.Options{RefreshInterval: 200 * time.Millisecond, StaleTimeout: 2 * time.Second}
+	r, err := engine.Open(ctx, loc, engine.Options{Password: password, Lock: fast})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	snaps := threeSnapshots(t, r)
+	other, err := engine.Open(ctx, loc, engine.Options{Password: password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	_, err = r.Rewrite(ctx, engine.RewriteOptions{
+		Metadata: &rewriter.Metadata{Hostname: "renamed"},
+		Forget:   true,
+		Events: engine.ReplaceEvents{Snapshot: func(*model.Snapshot) error {
+			if _, err := other.Unlock(ctx, true); err != nil {
+				t.Error(err)
+			}
+			time.Sleep(time.Second) // several refreshes: the loss is noticed
+			return nil
+		}},
+	})
+	var lost *engine.LockLostError
+	if !errors.Is(err, engine.ErrLockLost) || !errors.As(err, &lost) {
+		t.Fatalf("rewrite after its lock was removed: %v, want a *LockLostError", err)
+	}
+	left, _ := other.Snapshots(ctx, repo.SnapshotFilter{}, nil)
+	if len(left) != len(snaps) {
+		t.Fatalf("%d snapshots after the stopped rewrite, want %d", len(left), len(snaps))
+	}
+	for _, sn := range left {
+		if sn.Hostname == "renamed" {
+			t.Errorf("snapshot %s was rewritten without a lock", sn.ID.Str())
+		}
 	}
 }
