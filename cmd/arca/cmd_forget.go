@@ -243,7 +243,7 @@ func (a *app) runForget(ctx context.Context, opts forgetOptions, args []string) 
 	fopts := engine.ForgetOptions{
 		Policy:               p,
 		UnsafeAllowRemoveAll: opts.unsafeAllowRemoveAll,
-		GroupBy:              opts.groupBy.GroupBy,
+		GroupBy:              &opts.groupBy.GroupBy,
 		Snapshots:            &sel,
 		RemoveChosen:         len(args) > 0,
 		DryRun:               opts.dryRun,

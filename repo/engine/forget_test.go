@@ -280,3 +280,25 @@ func TestRewriteStopsWhenItsLockIsRemoved(t *testing.T) {
 		}
 	}
 }
+
+func TestForgetGroupBy(t *testing.T) {
+	ctx := context.Background()
+	r, _ := initRepo(t)
+	for _, host := range []string{"a", "b"} {
+		src := filepath.Join(t.TempDir(), "src")
+		writeTree(t, src, map[string][]byte{"f": []byte(host)})
+		if _, err := r.Backup(ctx, []string{src}, engine.BackupOptions{Host: host}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// by host and paths: each host keeps its only snapshot
+	res, err := r.Forget(ctx, engine.ForgetOptions{Policy: forget.Policy{Last: 1}, DryRun: true})
+	if err != nil || len(res.Groups) != 2 || len(res.Removed) != 0 {
+		t.Errorf("default grouping: %d groups, %d to remove, %v; want 2 and 0", len(res.Groups), len(res.Removed), err)
+	}
+	// no grouping: one group, the older snapshot goes
+	res, err = r.Forget(ctx, engine.ForgetOptions{Policy: forget.Policy{Last: 1}, DryRun: true, GroupBy: &repo.GroupBy{}})
+	if err != nil || len(res.Groups) != 1 || len(res.Removed) != 1 {
+		t.Errorf("no grouping: %d groups, %d to remove, %v; want 1 and 1", len(res.Groups), len(res.Removed), err)
+	}
+}

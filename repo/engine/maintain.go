@@ -218,8 +218,9 @@ type ForgetOptions struct {
 	// considered (restic's --unsafe-allow-remove-all).
 	UnsafeAllowRemoveAll bool
 	// GroupBy applies the policy to each group of snapshots separately
-	// (zero: by host and paths, as restic).
-	GroupBy repo.GroupBy
+	// (nil: by host and paths, as restic; a zero GroupBy: all snapshots
+	// form one group, as restic's --group-by '').
+	GroupBy *repo.GroupBy
 	// Filter limits which snapshots are considered at all. Snapshots,
 	// when set, chooses them instead.
 	Filter    repo.SnapshotFilter
@@ -280,9 +281,9 @@ func (e *Repository) Forget(ctx context.Context, opts ForgetOptions) (*ForgetRes
 	if opts.Now.IsZero() {
 		opts.Now = time.Now()
 	}
-	g := opts.GroupBy
-	if !g.Any() {
-		g = repo.GroupBy{Host: true, Paths: true}
+	g := repo.GroupBy{Host: true, Paths: true}
+	if opts.GroupBy != nil {
+		g = *opts.GroupBy
 	}
 	sel := SnapshotSelection{Filter: opts.Filter}
 	if opts.Snapshots != nil {
