@@ -273,7 +273,8 @@ func (a *app) runCheck(ctx context.Context, opts checkOptions, args []string) (c
 		return summary, err
 	}
 	copts.NoLock = a.opts.NoLock
-	return summary, finish(e.Check(ctx, copts))
+	err = finish(e.Check(ctx, copts))
+	return summary, err
 }
 
 // checkRun prepares check on an open repository: the engine's options,
