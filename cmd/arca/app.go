@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -30,9 +29,6 @@ type app struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	opts           globalOptions
-	// lockCtx is the context of the repository lock the command holds; it
-	// is cancelled with a cause when the lock is lost.
-	lockCtx context.Context
 	// features are the feature flags from RESTIC_FEATURES
 	features *feature.Set
 	// commands registered by the cmd_*.go files

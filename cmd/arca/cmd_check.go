@@ -14,6 +14,7 @@ import (
 	"github.com/arca-backup/arca/backend"
 	"github.com/arca-backup/arca/repo"
 	"github.com/arca-backup/arca/repo/checker"
+	"github.com/arca-backup/arca/repo/engine"
 	"github.com/arca-backup/arca/repo/model"
 	"github.com/spf13/cobra"
 )
@@ -259,162 +260,181 @@ func (a *app) runCheck(ctx context.Context, opts checkOptions, args []string) (c
 	cleanup := a.prepareCheckCache(out, opts.WithCache)
 	defer cleanup()
 
-	mode := lockExclusive
-	if a.opts.NoLock {
-		mode = lockNone
-	} else {
+	if !a.opts.NoLock {
 		out.printf("create exclusive lock for repository\n")
 	}
-	s, err := a.openSession(ctx, mode)
+	e, err := a.openEngineRepo(ctx)
 	if err != nil {
 		return summary, err
 	}
-	defer s.done()
-	ctx, r := s.ctx, s.repo
-	chk := checker.New(r)
+	defer e.Close()
+	copts, finish, err := a.checkRun(e, opts, args, out, &summary)
+	if err != nil {
+		return summary, err
+	}
+	copts.NoLock = a.opts.NoLock
+	err = finish(e.Check(ctx, copts))
+	return summary, err
+}
 
-	out.printf("load indexes\n")
+// checkRun prepares check on an open repository: the engine's options,
+// whose events print what restic's check prints, and the function that
+// prints the end and returns the command's error once the check is over.
+// summary collects the --json summary.
+func (a *app) checkRun(e *engine.Repository, opts checkOptions, args []string, out *reportPrinter, summary *checkSummary) (engine.CheckOptions, func(engine.CheckResult, error) error, error) {
 	errorsFound := false
 	salvage := model.IDSet{}
 	var indexErrs []error
-	err = chk.LoadIndex(ctx, func(p error) {
-		var incomplete *checker.IncompletePackError
-		switch {
-		case errors.As(p, &incomplete):
-			out.errorf("%s", p.Error())
-			salvage.Insert(incomplete.PackID)
-			errorsFound = true
-			summary.NumErrors++
-		case isDuplicatePack(p):
-			out.importantf("%s", p.Error())
-			summary.HintRepairIndex = true
-		case isMixedPack(p):
-			out.importantf("%s", p.Error())
+	orphaned := 0
+	var bar *progressCounter
+	phase := engine.CheckIndex
+
+	// endIndex prints what check says once the index is loaded
+	endIndex := func() {
+		if summary.HintRepairIndex {
+			out.importantf("Duplicate packs are non-critical, you can run `restic repair index' to correct this.\n")
+		}
+		if summary.HintPrune {
+			out.importantf("Mixed packs with tree and data blobs are non-critical, you can run `restic prune` to correct this.\n")
+		}
+	}
+	// endPacks prints what check says once the pack list is checked
+	endPacks := func() {
+		if orphaned > 0 {
 			summary.HintPrune = true
-		default:
-			indexErrs = append(indexErrs, p)
+			if !errorsFound {
+				out.printf("%d additional files were found in the repo, which likely contain duplicate data.\nThis is non-critical, you can run `restic prune` to correct this.\n", orphaned)
+			}
+			orphaned = 0
 		}
-	})
-	if err != nil {
-		if ctx.Err() != nil {
-			return summary, ctx.Err()
+	}
+	filter := opts.filter.filter()
+	filtered := len(args) > 0 || !filter.Empty()
+	copts := engine.CheckOptions{
+
+		Phase: func(p engine.CheckPhase) {
+			phase = p
+			switch p {
+			case engine.CheckIndex:
+				out.printf("load indexes\n")
+			case engine.CheckPacks:
+				endIndex()
+				out.printf("check all packs\n")
+			case engine.CheckSnapshots:
+				endPacks()
+				out.printf("check snapshots, trees and blobs\n")
+				bar = out.counter("snapshots")
+			case engine.CheckReadData:
+				bar.finish()
+				bar = out.counter("packs")
+			}
+		},
+		Progress: func(_ engine.CheckPhase, done, total int) { bar.update(done, total) },
+		Problem: func(p error) {
+			switch phase {
+			case engine.CheckIndex:
+				var incomplete *checker.IncompletePackError
+				switch {
+				case errors.As(p, &incomplete):
+					out.errorf("%s", p.Error())
+					salvage.Insert(incomplete.PackID)
+					errorsFound = true
+					summary.NumErrors++
+				case isDuplicatePack(p):
+					out.importantf("%s", p.Error())
+					summary.HintRepairIndex = true
+				case isMixedPack(p):
+					out.importantf("%s", p.Error())
+					summary.HintPrune = true
+				default:
+					indexErrs = append(indexErrs, p)
+				}
+			case engine.CheckPacks:
+				var pe *checker.PackError
+				if errors.As(p, &pe) && pe.Orphaned {
+					orphaned++
+					out.verbosef("%v\n", p)
+					return
+				}
+				if errors.As(p, &pe) {
+					if pe.Truncated {
+						salvage.Insert(pe.PackID)
+					}
+					summary.NumErrors++
+				}
+				errorsFound = true
+				out.errorf("%v\n", p)
+			case engine.CheckSnapshots:
+				errorsFound = true
+				var te *checker.TreeError
+				if errors.As(p, &te) {
+					out.errorf("error for tree %v:\n", te.TreeID.Str())
+					for _, e := range te.Errors {
+						summary.NumErrors++
+						out.errorf("  %v\n", e)
+					}
+					return
+				}
+				summary.NumErrors++
+				out.errorf("error: %v\n", p)
+			case engine.CheckReadData:
+				errorsFound = true
+				summary.NumErrors++
+				out.errorf("%v\n", p)
+				var pd *checker.PackDataError
+				if errors.As(p, &pd) {
+					salvage.Insert(pd.PackID)
+				}
+			}
+		},
+	}
+	if filtered {
+		copts.SelectTrees = func(ctx context.Context) ([]model.ID, error) {
+			trees, err := selectCheckTrees(ctx, e.Repo(), filter, args)
+			if err != nil && ctx.Err() == nil {
+				// restic reports a selection error twice: once as it is
+				// found and once more as the selection's result
+				for range 2 {
+					errorsFound = true
+					summary.NumErrors++
+					out.errorf("error: %v\n", err)
+				}
+				return nil, nil
+			}
+			return trees, err
 		}
-		indexErrs = append(indexErrs, err)
 	}
-	if summary.HintRepairIndex {
-		out.importantf("Duplicate packs are non-critical, you can run `restic repair index' to correct this.\n")
+	if opts.ReadData || opts.ReadDataSubset != "" {
+		var err error
+		if copts.ReadPacks, err = checkPackFilter(out, opts, filtered); err != nil {
+			return copts, nil, err
+		}
 	}
-	if summary.HintPrune {
-		out.importantf("Mixed packs with tree and data blobs are non-critical, you can run `restic prune` to correct this.\n")
-	}
-	if len(indexErrs) > 0 {
+	return copts, func(res engine.CheckResult, err error) error {
+		bar.finish()
+		if phase == engine.CheckPacks {
+			endPacks()
+		}
+		if err != nil {
+			return engineError(err)
+		}
+		if res.IndexDamaged {
+			endIndex()
+		}
+		return a.checkEnd(res, out, summary, errorsFound, salvage, indexErrs)
+	}, nil
+}
+
+// checkEnd prints check's verdict and returns the command's error.
+func (a *app) checkEnd(res engine.CheckResult, out *reportPrinter, summary *checkSummary, errorsFound bool, salvage model.IDSet, indexErrs []error) error {
+	if res.IndexDamaged {
 		for _, e := range indexErrs {
 			out.errorf("error: %v\n", e)
 		}
 		summary.NumErrors += len(indexErrs)
 		summary.HintRepairIndex = true
 		out.errorf("\nThe repository index is damaged and must be repaired. You must run `restic repair index' to correct this.\n\n")
-		return summary, fatalf("repository contains errors")
-	}
-
-	out.printf("check all packs\n")
-	orphaned := 0
-	err = chk.Packs(ctx, func(p error) {
-		var pe *checker.PackError
-		if errors.As(p, &pe) && pe.Orphaned {
-			orphaned++
-			out.verbosef("%v\n", p)
-			return
-		}
-		if errors.As(p, &pe) {
-			if pe.Truncated {
-				salvage.Insert(pe.PackID)
-			}
-			summary.NumErrors++
-		}
-		errorsFound = true
-		out.errorf("%v\n", p)
-	})
-	if err != nil && ctx.Err() == nil {
-		errorsFound = true
-		out.errorf("%v\n", err)
-	}
-	if orphaned > 0 {
-		summary.HintPrune = true
-		if !errorsFound {
-			out.printf("%d additional files were found in the repo, which likely contain duplicate data.\nThis is non-critical, you can run `restic prune` to correct this.\n", orphaned)
-		}
-	}
-	if ctx.Err() != nil {
-		return summary, ctx.Err()
-	}
-
-	out.printf("check snapshots, trees and blobs\n")
-	filter := opts.filter.filter()
-	filtered := len(args) > 0 || !filter.Empty()
-	sopts := checker.StructureOptions{Filtered: filtered}
-	if filtered {
-		trees, err := selectCheckTrees(ctx, r, filter, args)
-		if err != nil {
-			if ctx.Err() != nil {
-				return summary, ctx.Err()
-			}
-			// restic reports a selection error twice: once as it is
-			// found and once more as the selection's result
-			for range 2 {
-				errorsFound = true
-				summary.NumErrors++
-				out.errorf("error: %v\n", err)
-			}
-			trees = nil
-		}
-		sopts.Trees = trees
-	}
-	bar := out.counter("snapshots")
-	sopts.Progress = bar.update
-	err = chk.Structure(ctx, sopts, func(p error) {
-		errorsFound = true
-		var te *checker.TreeError
-		if errors.As(p, &te) {
-			out.errorf("error for tree %v:\n", te.TreeID.Str())
-			for _, e := range te.Errors {
-				summary.NumErrors++
-				out.errorf("  %v\n", e)
-			}
-			return
-		}
-		summary.NumErrors++
-		out.errorf("error: %v\n", p)
-	})
-	bar.finish()
-	if err != nil {
-		if ctx.Err() != nil {
-			return summary, ctx.Err()
-		}
-		errorsFound = true
-		summary.NumErrors++
-		out.errorf("error: %v\n", err)
-	}
-
-	if opts.ReadData || opts.ReadDataSubset != "" {
-		packFilter, err := checkPackFilter(out, opts, filtered)
-		if err != nil {
-			return summary, err
-		}
-		packs := out.counter("packs")
-		err = chk.ReadPacks(ctx, packFilter, packs.update, func(p error) {
-			errorsFound = true
-			summary.NumErrors++
-			out.errorf("%v\n", p)
-			var pd *checker.PackDataError
-			if errors.As(p, &pd) {
-				salvage.Insert(pd.PackID)
-			}
-		})
-		packs.finish()
-		if err != nil {
-			return summary, err
-		}
+		return fatalf("repository contains errors")
 	}
 
 	if len(salvage) > 0 {
@@ -426,17 +446,14 @@ func (a *app) runCheck(ctx context.Context, opts checkOptions, args []string) (c
 		out.errorf("restic repair packs %v\nrestic repair snapshots --forget\n\n", strings.Join(summary.BrokenPacks, " "))
 		out.errorf("Damaged pack files can be caused by backend problems, hardware problems or bugs in restic. Please open an issue at https://github.com/restic/restic/issues/new/choose for further troubleshooting!\n")
 	}
-	if ctx.Err() != nil {
-		return summary, ctx.Err()
-	}
 	if errorsFound {
 		if len(salvage) == 0 {
 			out.errorf("\nThe repository is damaged and must be repaired. Please follow the troubleshooting guide at https://restic.readthedocs.io/en/stable/077_troubleshooting.html .\n\n")
 		}
-		return summary, fatalf("repository contains errors")
+		return fatalf("repository contains errors")
 	}
 	out.printf("no errors were found\n")
-	return summary, nil
+	return nil
 }
 
 func isDuplicatePack(err error) bool {

@@ -2,10 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"time"
 
-	"github.com/arca-backup/arca/repo"
 	"github.com/arca-backup/arca/repo/copier"
+	"github.com/arca-backup/arca/repo/engine"
 	"github.com/arca-backup/arca/repo/model"
 	"github.com/spf13/cobra"
 )
@@ -53,130 +54,81 @@ Exit status is 12 if the password is incorrect.
 	return c
 }
 
-// copyEnd is one side of a copy: an open repository with its lock.
-type copyEnd struct {
-	r    *repo.Repository
-	ctx  context.Context
-	done func()
-}
-
 func (a *app) runCopy(ctx context.Context, opts *copyOptions, args []string) error {
 	// With --from-repo the repository given by -r is the destination; with
 	// the older --repo2 it is the source.
 	fromRepo := opts.secondary.Repo != "" || opts.secondary.RepositoryFile != ""
-	var src, dst copyEnd
-	openPrimary := func(mode lockMode) (copyEnd, error) {
-		s, err := a.openSession(ctx, mode)
-		if err != nil {
-			return copyEnd{}, err
-		}
-		return copyEnd{s.repo, s.ctx, s.done}, nil
-	}
-	openSecondary := func(ctx context.Context, mode lockMode) (copyEnd, error) {
-		r, err := a.openSecondaryRepository(ctx, &opts.secondary, "destination")
-		if err != nil {
-			return copyEnd{}, err
-		}
-		release, lctx, err := a.lockRepository(ctx, r, mode)
-		if err != nil {
-			r.Close()
-			r.Backend().Close()
-			return copyEnd{}, err
-		}
-		return copyEnd{r, lctx, func() { release(); r.Close(); r.Backend().Close() }}, nil
-	}
+	var src, dst *engine.Repository
 	var err error
 	if fromRepo {
-		if src, err = openSecondary(ctx, lockShared); err != nil {
+		if src, err = a.openSecondaryEngine(ctx, &opts.secondary, "destination"); err != nil {
 			return err
 		}
-		defer src.done()
-		if dst, err = openPrimary(lockAppend); err != nil {
+		defer src.Close()
+		if dst, err = a.openEngineRepo(ctx); err != nil {
 			return err
 		}
 	} else {
-		if src, err = openPrimary(lockShared); err != nil {
+		if src, err = a.openEngineRepo(ctx); err != nil {
 			return err
 		}
-		defer src.done()
-		if dst, err = openSecondary(src.ctx, lockAppend); err != nil {
+		defer src.Close()
+		if dst, err = a.openSecondaryEngine(ctx, &opts.secondary, "destination"); err != nil {
 			return err
 		}
 	}
-	defer dst.done()
-	// a lost lock on either side stops the copy
-	ctx, cancel := context.WithCancelCause(dst.ctx)
-	defer cancel(nil)
-	stop := context.AfterFunc(src.ctx, func() { cancel(context.Cause(src.ctx)) })
-	defer stop()
-
-	filter := opts.filter.filter()
-	srcAll, err := a.loadSnapshots(ctx, src.r)
-	if err != nil {
-		return err
-	}
-	dstAll, err := a.loadSnapshots(ctx, dst.r)
-	if err != nil {
-		return err
-	}
-	var selected []*model.Snapshot
-	if len(args) == 0 {
-		selected, _ = repo.FilterSnapshots(ctx, src.r, srcAll, nil, filter)
-	}
-	for _, arg := range args {
-		sel, err := repo.FindSnapshot(ctx, src.r, srcAll, arg, filter)
-		if err != nil {
-			a.warnf("Ignoring %q: %v\n", arg, err)
-			continue
-		}
-		selected = append(selected, sel.Snapshot)
-	}
-	if err := src.r.LoadIndex(ctx, nil); err != nil {
-		return err
-	}
-	if err := dst.r.LoadIndex(ctx, nil); err != nil {
-		return err
-	}
-	dstFiltered, _ := repo.FilterSnapshots(ctx, dst.r, dstAll, nil, filter)
-	pending, skipped := copier.Pending(selected, dstFiltered)
-	for _, s := range skipped {
-		a.verbosef("\n%s\n", snapshotString(s.Source))
-		a.verbosef("skipping source snapshot %s, was already copied to snapshot %s\n", s.Source.ID.Str(), s.Copy.ID.Str())
-	}
+	defer dst.Close()
 	wopts, err := a.writeOptions()
 	if err != nil {
 		return err
 	}
-	err = copier.Run(ctx, src.r, dst.r, pending, copier.Options{Write: wopts}, copier.Events{
-		Start: func(sn *model.Snapshot) {
-			a.printf("\n%s\n", snapshotString(sn))
-			a.printf("  copy started, this may take a while...\n")
+	_, err = src.Copy(ctx, dst, args, engine.CopyOptions{
+		Filter: opts.filter.filter(),
+		Write:  wopts,
+		Ignored: func(name string, err error) {
+			a.warnf("Ignoring %q: %v\n", name, err)
 		},
-		Planned: func(_ *model.Snapshot, blobs int, size uint64, packs int) {
-			a.verbosef("  copy %d blobs with disk size %s in %d packfiles\n\n", blobs, formatBytes(size), packs)
+		LoadError: func(id model.ID, err error) {
+			a.warnf("could not load snapshot %v: %v\n", id.Str(), err)
 		},
-		Copied: func(_ *model.Snapshot, packs int, d time.Duration) {
-			// restic's progress counter, printed once when it ends
-			if packs == 0 {
-				a.printf("[%s]          %d packs copied\n", formatDuration(d), packs)
-			} else {
-				a.printf("[%s] %s  %d / %d packs copied\n", formatDuration(d), formatPercent(uint64(packs), uint64(packs)), packs, packs)
-			}
+		Skipped: func(s copier.Skip) {
+			a.verbosef("\n%s\n", snapshotString(s.Source))
+			a.verbosef("skipping source snapshot %s, was already copied to snapshot %s\n", s.Source.ID.Str(), s.Copy.ID.Str())
 		},
-		BatchSaving: func(n int) {
-			if n > 1 {
-				a.printf("\n")
-			}
-		},
-		Saved: func(sn *model.Snapshot, id model.ID) {
-			a.printf("snapshot %s saved, copied from source snapshot %s\n", id.Str(), sn.ID.Str())
+		Events: copier.Events{
+			Start: func(sn *model.Snapshot) {
+				a.printf("\n%s\n", snapshotString(sn))
+				a.printf("  copy started, this may take a while...\n")
+			},
+			Planned: func(_ *model.Snapshot, blobs int, size uint64, packs int) {
+				a.verbosef("  copy %d blobs with disk size %s in %d packfiles\n\n", blobs, formatBytes(size), packs)
+			},
+			Copied: func(_ *model.Snapshot, packs int, d time.Duration) {
+				// restic's progress counter, printed once when it ends
+				if packs == 0 {
+					a.printf("[%s]          %d packs copied\n", formatDuration(d), packs)
+				} else {
+					a.printf("[%s] %s  %d / %d packs copied\n", formatDuration(d), formatPercent(uint64(packs), uint64(packs)), packs, packs)
+				}
+			},
+			BatchSaving: func(n int) {
+				if n > 1 {
+					a.printf("\n")
+				}
+			},
+			Saved: func(sn *model.Snapshot, id model.ID) {
+				a.printf("snapshot %s saved, copied from source snapshot %s\n", id.Str(), sn.ID.Str())
+			},
 		},
 	})
-	if err != nil {
-		if cause := a.lockLost(); cause != nil {
-			return cause
-		}
-		return fatalf("%v", err)
+	var lost *engine.LockLostError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &lost):
+		return engineError(err)
+	case engine.IsLocked(err), errors.Is(err, context.Canceled):
+		return err
 	}
-	return nil
+	return fatalf("%v", err)
 }

@@ -346,9 +346,7 @@ func (a *app) runFind(ctx context.Context, opts findOptions, args []string) erro
 		}
 		var snaps []*model.Snapshot
 		if ok {
-			if snaps, err = a.selectSnapshots(ctx, all, loadErrs, opts.filter, opts.snapshots); err != nil {
-				return err
-			}
+			snaps = a.chooseSnapshots(all, loadErrs, opts.filter, opts.snapshots)
 		}
 		sort.SliceStable(snaps, func(i, j int) bool {
 			if opts.reverse {

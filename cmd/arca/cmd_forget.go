@@ -8,10 +8,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/arca-backup/arca/repo"
+	"github.com/arca-backup/arca/repo/engine"
 	"github.com/arca-backup/arca/repo/forget"
 	"github.com/arca-backup/arca/repo/model"
 	"github.com/spf13/cobra"
@@ -224,98 +224,98 @@ func (a *app) runForget(ctx context.Context, opts forgetOptions, args []string) 
 			a.printf(format, args...)
 		}
 	}
-
-	mode := lockExclusive
-	if opts.dryRun && a.opts.NoLock {
-		mode = lockNone
-	}
-	s, err := a.openSession(ctx, mode)
-	if err != nil {
-		return err
-	}
-	defer s.done()
-	ctx = s.ctx
-
-	list, err := a.findFilteredSnapshots(ctx, s.repo, opts.filter, args)
-	if err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-
-	var remove []model.ID
-	var groups []forget.Group
-	if len(args) > 0 {
-		// snapshots named on the command line are removed as they are
-		for _, sn := range list {
-			remove = append(remove, sn.ID)
+	if len(args) == 0 && p.Empty() {
+		if !opts.unsafeAllowRemoveAll {
+			return fatalf("no policy was specified, no snapshots will be removed")
 		}
-	} else {
-		if p.Empty() {
-			if !opts.unsafeAllowRemoveAll {
-				return fatalf("no policy was specified, no snapshots will be removed")
-			}
-			if opts.filter.filter().Empty() {
-				return fatalf("--unsafe-allow-remove-all is not allowed unless a snapshot filter option is specified")
-			}
+		if opts.filter.filter().Empty() {
+			return fatalf("--unsafe-allow-remove-all is not allowed unless a snapshot filter option is specified")
+		}
+	}
+
+	e, err := a.openEngineRepo(ctx)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+
+	sel := a.snapshotSelection(opts.filter, args)
+	fopts := engine.ForgetOptions{
+		Policy:               p,
+		UnsafeAllowRemoveAll: opts.unsafeAllowRemoveAll,
+		GroupBy:              &opts.groupBy.GroupBy,
+		Snapshots:            &sel,
+		RemoveChosen:         len(args) > 0,
+		DryRun:               opts.dryRun,
+	}
+	var start time.Time
+	done := 0
+	fopts.Planned = func(groups []forget.Group) error {
+		start = time.Now()
+		if len(args) > 0 {
+			return nil
 		}
 		printf("Applying Policy: %v\n", p)
-		var planErr error
-		groups, planErr = forget.Plan(list, opts.groupBy.GroupBy, p, time.Now())
 		for _, g := range groups {
 			if err := a.printForgetGroup(g, opts.compact); err != nil {
 				return err
 			}
 		}
-		if planErr != nil {
-			var ra *forget.RemovesAllError
-			if errors.As(planErr, &ra) && a.opts.Verbose >= 1 && !a.opts.JSON {
-				// restic prints the refused group's header before refusing
-				if err := writeGroupHeader(a.stdout, ra.Key); err != nil {
-					return err
-				}
+		return nil
+	}
+	fopts.Removed = func(id model.ID, err error) {
+		if err != nil {
+			a.warnf("unable to remove snapshot/%v from the repository\n", id)
+			return
+		}
+		done++
+		if a.opts.verbosity() >= 3 && !a.opts.JSON {
+			fmt.Fprintf(a.stdout, "removed snapshot/%v\n", id)
+		}
+	}
+	fopts.Done = func(res *engine.ForgetResult) error {
+		if len(res.Removed) > 0 {
+			if opts.dryRun {
+				printf("Would have removed the following snapshots:\n%v\n\n", formatIDSet(res.Removed))
+			} else if !a.opts.JSON {
+				a.printf("[%s] %s  %d / %d files deleted\n", formatDuration(time.Since(start)), formatPercent(uint64(done), uint64(len(res.Removed))), done, len(res.Removed))
 			}
-			return planErr
 		}
-		remove = forget.RemovedIDs(groups)
+		if a.opts.JSON && len(res.Groups) > 0 {
+			if err := writeForgetJSON(a, res.Groups); err != nil {
+				return err
+			}
+		}
+		if len(res.Failed) > 0 {
+			return errSnapshotsNotRemoved
+		}
+		if len(res.Removed) > 0 && opts.prune {
+			if opts.dryRun {
+				printf("%d snapshots would be removed, running prune dry run\n", len(res.Removed))
+			} else {
+				printf("%d snapshots have been removed, running prune\n", len(res.Removed))
+			}
+		}
+		return nil
 	}
-	if err := ctx.Err(); err != nil {
-		return err
+	if opts.prune {
+		fopts.Prune = &pruneOpts
+		fopts.PruneEvents = a.pruneEventsWithWarning(pruneOpts.DryRun)
 	}
-
-	failed := false
-	if len(remove) > 0 {
-		if opts.dryRun {
-			printf("Would have removed the following snapshots:\n%v\n\n", formatIDSet(remove))
-		} else if failed, err = a.removeSnapshots(ctx, s.repo, remove); err != nil {
+	res, err := e.Forget(ctx, fopts)
+	var ra *forget.RemovesAllError
+	switch {
+	case err == nil:
+		return nil
+	case res.Pruned:
+		return a.pruneError(err)
+	case errors.As(err, &ra) && a.opts.Verbose >= 1 && !a.opts.JSON:
+		// restic prints the refused group's header before refusing
+		if err := writeGroupHeader(a.stdout, ra.Key); err != nil {
 			return err
 		}
 	}
-
-	if a.opts.JSON && len(groups) > 0 {
-		if err := writeForgetJSON(a, groups); err != nil {
-			return err
-		}
-	}
-	if failed {
-		return errSnapshotsNotRemoved
-	}
-	if len(remove) > 0 && opts.prune {
-		if opts.dryRun {
-			printf("%d snapshots would be removed, running prune dry run\n", len(uniqueIDs(remove)))
-		} else {
-			printf("%d snapshots have been removed, running prune\n", len(uniqueIDs(remove)))
-		}
-		// with --dry-run the snapshots are still there: prune must not count
-		// their data as used
-		ignore := model.IDSet{}
-		for _, id := range remove {
-			ignore.Insert(id)
-		}
-		return a.runPruneWithRepo(ctx, s.repo, pruneOpts, ignore)
-	}
-	return nil
+	return engineError(err)
 }
 
 // pruneFlags returns the prune flags forget was given as prune's own.
@@ -363,34 +363,6 @@ func (a *app) printForgetGroup(g forget.Group, compact bool) error {
 		a.printf("\n")
 	}
 	return nil
-}
-
-// removeSnapshots deletes snapshot files, reporting as restic does: each
-// failure on stderr, each removal at --verbose=2, and a final count. It
-// reports whether any removal failed.
-func (a *app) removeSnapshots(ctx context.Context, r *repo.Repository, ids []model.ID) (failed bool, err error) {
-	ids = uniqueIDs(ids)
-	start := time.Now()
-	var mu sync.Mutex
-	done := 0
-	err = r.RemoveSnapshotFiles(ctx, ids, func(id model.ID, err error) error {
-		mu.Lock()
-		defer mu.Unlock()
-		if err != nil {
-			a.warnf("unable to remove snapshot/%v from the repository\n", id)
-			failed = true
-			return nil
-		}
-		done++
-		if a.opts.verbosity() >= 3 && !a.opts.JSON {
-			fmt.Fprintf(a.stdout, "removed snapshot/%v\n", id)
-		}
-		return nil
-	})
-	if !a.opts.JSON {
-		a.printf("[%s] %s  %d / %d files deleted\n", formatDuration(time.Since(start)), formatPercent(uint64(done), uint64(len(ids))), done, len(ids))
-	}
-	return failed, err
 }
 
 // uniqueIDs returns ids sorted, without duplicates.

@@ -8,9 +8,11 @@ import (
 	"os"
 	"strconv"
 
+	"github.com/arca-backup/arca/backend"
 	"github.com/arca-backup/arca/backend/location"
 	"github.com/arca-backup/arca/chunker"
 	"github.com/arca-backup/arca/repo"
+	"github.com/arca-backup/arca/repo/engine"
 	"github.com/arca-backup/arca/repo/model"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -78,14 +80,13 @@ func (a *app) runInit(ctx context.Context, opts *initOptions, args []string) err
 
 	var pol *chunker.Pol
 	if opts.copyChunkerParams {
-		src, err := a.openSecondaryRepository(ctx, &opts.from, "secondary")
+		src, err := a.openSecondaryEngine(ctx, &opts.from, "secondary")
 		if err != nil {
 			return err
 		}
 		p := src.Config().ChunkerPolynomial
 		pol = &p
 		src.Close()
-		src.Backend().Close()
 	} else if opts.from.anyRepo() {
 		return fatalf("Secondary repository must only be specified when copying the chunker parameters")
 	}
@@ -142,7 +143,10 @@ func (a *app) createRepository(ctx context.Context, version uint, pol *chunker.P
 		return nil, err
 	}
 	shown := location.StripPassword(loc)
-	r, err := repo.Create(ctx, be, pw, repo.CreateOptions{Version: version, ChunkerPolynomial: pol})
+	e, err := engine.InitBackend(ctx, be, engine.InitOptions{
+		Options: engine.Options{Password: pw},
+		Create:  repo.CreateOptions{Version: version, ChunkerPolynomial: pol},
+	})
 	if err != nil {
 		be.Close()
 		var ce *repo.CreateError
@@ -154,7 +158,7 @@ func (a *app) createRepository(ctx context.Context, version uint, pol *chunker.P
 		}
 		return nil, err
 	}
-	return r, nil
+	return e.Repo(), nil
 }
 
 // readNewRepositoryPassword reads the password for a new repository; when
@@ -224,17 +228,38 @@ func (o *secondaryRepoOptions) anyRepo() bool {
 	return o.Repo != "" || o.RepositoryFile != "" || o.LegacyRepo != "" || o.LegacyRepositoryFile != ""
 }
 
-// openSecondaryRepository opens the repository named by o; prefix names it
-// in the password prompt of the legacy options ("source" is used for the
-// --from-* group). The caller closes the repository and its backend.
-func (a *app) openSecondaryRepository(ctx context.Context, o *secondaryRepoOptions, prefix string) (*repo.Repository, error) {
+// openSecondaryEngine opens the repository named by o as the engine's
+// Repository, with the lock timings and --no-lock from the flags; prefix
+// names it in the password prompt of the legacy options ("source" is used
+// for the --from-* group). The caller closes it.
+func (a *app) openSecondaryEngine(ctx context.Context, o *secondaryRepoOptions, prefix string) (*engine.Repository, error) {
+	be, pw, keyHint, err := a.openSecondaryBackend(ctx, o, prefix)
+	if err != nil {
+		return nil, err
+	}
+	lockOpts, err := a.lockOptions()
+	if err != nil {
+		be.Close()
+		return nil, err
+	}
+	e, err := engine.OpenBackend(ctx, be, engine.Options{Password: pw, KeyHint: keyHint, MaxKeys: maxKeys, Lock: lockOpts, NoLock: a.opts.NoLock})
+	if err != nil {
+		be.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+// openSecondaryBackend resolves the secondary repository's location and
+// password and opens its backend; it returns the key hint too.
+func (a *app) openSecondaryBackend(ctx context.Context, o *secondaryRepoOptions, prefix string) (backend.Backend, string, string, error) {
 	if !o.anyRepo() {
-		return nil, fatalf("Please specify a source repository location (--from-repo or --from-repository-file)")
+		return nil, "", "", fatalf("Please specify a source repository location (--from-repo or --from-repository-file)")
 	}
 	hasFrom := o.Repo != "" || o.RepositoryFile != "" || o.PasswordFile != "" || o.KeyHint != "" || o.PasswordCommand != "" || o.InsecureNoPassword
 	hasLegacy := o.LegacyRepo != "" || o.LegacyRepositoryFile != "" || o.LegacyPasswordFile != "" || o.LegacyKeyHint != "" || o.LegacyPasswordCommand != ""
 	if hasFrom && hasLegacy {
-		return nil, fatalf("Option groups repo2 and from-repo are mutually exclusive, please specify only one")
+		return nil, "", "", fatalf("Option groups repo2 and from-repo are mutually exclusive, please specify only one")
 	}
 
 	sec := &app{stdin: a.stdin, stdout: a.stdout, stderr: a.stderr, opts: a.opts}
@@ -242,14 +267,14 @@ func (a *app) openSecondaryRepository(ctx context.Context, o *secondaryRepoOptio
 	pwEnv := "RESTIC_PASSWORD2"
 	if hasFrom {
 		if o.Repo != "" && o.RepositoryFile != "" {
-			return nil, fatalf("Options --from-repo and --from-repository-file are mutually exclusive, please specify only one")
+			return nil, "", "", fatalf("Options --from-repo and --from-repository-file are mutually exclusive, please specify only one")
 		}
 		so.Repo, so.RepositoryFile, so.PasswordFile, so.PasswordCommand, so.KeyHint = o.Repo, o.RepositoryFile, o.PasswordFile, o.PasswordCommand, o.KeyHint
 		so.InsecureNoPassword = o.InsecureNoPassword
 		pwEnv, prefix = "RESTIC_FROM_PASSWORD", "source"
 	} else {
 		if o.LegacyRepo != "" && o.LegacyRepositoryFile != "" {
-			return nil, fatalf("Options --repo2 and --repository-file2 are mutually exclusive, please specify only one")
+			return nil, "", "", fatalf("Options --repo2 and --repository-file2 are mutually exclusive, please specify only one")
 		}
 		so.Repo, so.RepositoryFile, so.PasswordFile, so.PasswordCommand, so.KeyHint = o.LegacyRepo, o.LegacyRepositoryFile, o.LegacyPasswordFile, o.LegacyPasswordCommand, o.LegacyKeyHint
 		so.InsecureNoPassword = false
@@ -257,22 +282,17 @@ func (a *app) openSecondaryRepository(ctx context.Context, o *secondaryRepoOptio
 
 	pw, err := sec.secondaryPassword(ctx, pwEnv, prefix)
 	if err != nil {
-		return nil, err
+		return nil, "", "", err
 	}
 	loc, err := so.repositoryLocation()
 	if err != nil {
-		return nil, err
+		return nil, "", "", err
 	}
 	be, err := sec.openBackend(ctx, loc)
 	if err != nil {
-		return nil, err
+		return nil, "", "", err
 	}
-	r, err := repo.Open(ctx, be, pw, repo.OpenOptions{KeyHint: so.KeyHint, MaxKeys: maxKeys})
-	if err != nil {
-		be.Close()
-		return nil, err
-	}
-	return r, nil
+	return be, pw, so.KeyHint, nil
 }
 
 // secondaryPassword resolves a secondary repository's password from its

@@ -4,10 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
-	"time"
 
-	"github.com/arca-backup/arca/backend"
 	"github.com/arca-backup/arca/repo/model"
 	"github.com/spf13/cobra"
 )
@@ -76,45 +73,30 @@ type keyInfo struct {
 	UserName string `json:"userName"`
 	HostName string `json:"hostName"`
 	Created  string `json:"created"`
-
-	created time.Time
 }
 
 func (a *app) runKeyList(ctx context.Context) error {
-	s, err := a.openSession(ctx, a.readLockMode())
+	e, err := a.openEngineRepo(ctx)
 	if err != nil {
 		return err
 	}
-	defer s.done()
-	ctx, r := s.ctx, s.repo
-
+	defer e.Close()
+	list, err := e.ReadKeys(ctx, func(_ model.ID, err error) {
+		a.warnf("LoadKey() failed: %v\n", err)
+	})
+	if err != nil {
+		return engineError(err)
+	}
 	var keys []keyInfo
-	err = r.List(ctx, backend.KeyFile, func(id model.ID, _ int64) error {
-		kf, err := r.LoadKeyFile(ctx, id.String())
-		if err != nil {
-			a.warnf("LoadKey() failed: %v\n", err)
-			return nil
-		}
+	for _, k := range list {
 		keys = append(keys, keyInfo{
-			Current:  id == r.KeyID(),
-			ID:       id.String(),
-			UserName: kf.Username,
-			HostName: kf.Hostname,
-			Created:  kf.Created.Local().Format(timeFormat),
-			created:  kf.Created,
+			Current:  k.Current,
+			ID:       k.ID.String(),
+			UserName: k.Username,
+			HostName: k.Hostname,
+			Created:  k.Created.Local().Format(timeFormat),
 		})
-		return nil
-	})
-	if err != nil {
-		return err
 	}
-	// restic lists keys in no particular order; arca sorts them by age
-	sort.SliceStable(keys, func(i, j int) bool {
-		if !keys[i].created.Equal(keys[j].created) {
-			return keys[i].created.Before(keys[j].created)
-		}
-		return keys[i].ID < keys[j].ID
-	})
 
 	if a.opts.JSON {
 		return json.NewEncoder(a.stdout).Encode(keys)

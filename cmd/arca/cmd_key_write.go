@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/arca-backup/arca/repo"
+	"github.com/arca-backup/arca/repo/engine"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -102,16 +103,16 @@ current key being used to access the repository.
 }
 
 func (a *app) runKeyAdd(ctx context.Context, opts *newKeyOptions) error {
-	s, err := a.openSession(ctx, lockAppend)
+	e, err := a.openEngineRepo(ctx)
 	if err != nil {
 		return err
 	}
-	defer s.done()
+	defer e.Close()
 	pw, err := a.readNewKeyPassword(opts)
 	if err != nil {
 		return err
 	}
-	k, err := s.repo.AddKey(s.ctx, pw, opts.Username, opts.Hostname)
+	k, err := e.AddKey(ctx, pw, opts.Username, opts.Hostname)
 	if err != nil {
 		return newKeyError(err)
 	}
@@ -120,66 +121,59 @@ func (a *app) runKeyAdd(ctx context.Context, opts *newKeyOptions) error {
 }
 
 func (a *app) runKeyPasswd(ctx context.Context, opts *newKeyOptions) error {
-	s, err := a.openSession(ctx, lockExclusive)
+	e, err := a.openEngineRepo(ctx)
 	if err != nil {
 		return err
 	}
-	defer s.done()
+	defer e.Close()
 	pw, err := a.readNewKeyPassword(opts)
 	if err != nil {
 		return err
 	}
-	k, err := s.repo.ChangePassword(s.ctx, pw, opts.Username, opts.Hostname)
+	k, err := e.ReplaceKey(ctx, pw, opts.Username, opts.Hostname)
 	if err != nil {
 		if k.ID.IsNull() {
 			return newKeyError(err)
 		}
-		return err // the new key works; removing the old one failed
+		return engineError(err) // the new key works; removing the old one failed
 	}
-	// restic prints its key struct here, creation time (with Go's
-	// monotonic clock reading) included
 	a.printf("saved new key as <Key of %s@%s, created on %s>\n", k.Username, k.Hostname, k.Created)
 	return nil
 }
 
-// newKeyError renders a failure of AddKey as restic does.
 func newKeyError(err error) error {
 	var kce *repo.KeyCheckError
+	var lost *engine.LockLostError
 	switch {
+	case errors.As(err, &lost):
+		return engineError(err)
 	case errors.As(err, &kce):
 		return fatalf("%v", kce)
-	case errors.Is(err, context.Canceled):
+	case errors.Is(err, context.Canceled), isLockConflict(err):
 		return err
 	}
 	return fatalf("creating new key failed: %v", err)
 }
 
 func (a *app) runKeyRemove(ctx context.Context, prefix string) error {
-	s, err := a.openSession(ctx, lockExclusive)
+	e, err := a.openEngineRepo(ctx)
 	if err != nil {
 		return err
 	}
-	defer s.done()
-	id, err := s.repo.FindKey(s.ctx, prefix)
+	defer e.Close()
+	id, err := e.RemoveKey(ctx, prefix)
 	if err != nil {
-		return err
-	}
-	if err := s.repo.RemoveKey(s.ctx, id); err != nil {
 		if errors.Is(err, repo.ErrRemoveCurrentKey) {
 			return fatalf("%v", repo.ErrRemoveCurrentKey)
 		}
-		return err
+		return engineError(err)
 	}
-	// restic prints nothing here with --json
 	if !a.opts.JSON {
 		a.printf("removed key %v\n", id)
 	}
 	return nil
 }
 
-// readNewKeyPassword returns the password for a new key: from
-// --new-password-file, empty with --new-insecure-no-password, or typed
-// twice at a terminal. Standard input is never read otherwise.
 func (a *app) readNewKeyPassword(opts *newKeyOptions) (string, error) {
 	if opts.InsecureNoPassword {
 		if opts.NewPasswordFile != "" {

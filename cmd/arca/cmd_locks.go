@@ -19,13 +19,12 @@ long arca watched them, and whether arca considers them stale.`,
 		DisableAutoGenTag: true,
 		RunE: func(c *cobra.Command, _ []string) error {
 			ctx := c.Context()
-			r, l, err := a.openLocker(ctx)
+			e, err := a.openEngineRepo(ctx)
 			if err != nil {
 				return err
 			}
-			defer r.Backend().Close()
-			defer r.Close()
-			infos, err := l.Inspect(ctx)
+			defer e.Close()
+			infos, err := e.Locks(ctx)
 			if err != nil {
 				return err
 			}

@@ -2,9 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 
-	"github.com/arca-backup/arca/repo"
-	"github.com/arca-backup/arca/repo/migrate"
+	"github.com/arca-backup/arca/repo/engine"
 	"github.com/spf13/cobra"
 )
 
@@ -41,31 +41,27 @@ Exit status is 12 if the password is incorrect.
 // the named ones, holding an exclusive lock as restic does (--no-lock
 // does not lift it).
 func (a *app) runMigrate(ctx context.Context, force bool, names []string) error {
-	s, err := a.openSession(ctx, lockExclusive)
+	e, err := a.openEngineRepo(ctx)
 	if err != nil {
 		return err
 	}
-	defer s.done()
+	defer e.Close()
 	if len(names) == 0 {
-		return a.listMigrations(s.ctx, s.repo)
+		return a.listMigrations(ctx, e)
 	}
-	return a.applyMigrations(s.ctx, s.repo, force, names)
+	return a.applyMigrations(ctx, e, force, names)
 }
 
-func (a *app) listMigrations(ctx context.Context, r *repo.Repository) error {
-	a.printf("available migrations:\n")
-	found := false
-	for _, m := range migrate.All() {
-		ok, _, err := m.Check(ctx, r)
-		if err != nil {
-			return err
-		}
-		if ok {
-			a.printf("  %v\t%v\n", m.Name(), m.Description())
-			found = true
-		}
+func (a *app) listMigrations(ctx context.Context, e *engine.Repository) error {
+	list, err := e.Migrations(ctx)
+	if err != nil {
+		return engineError(err)
 	}
-	if !found {
+	a.printf("available migrations:\n")
+	for _, m := range list {
+		a.printf("  %v\t%v\n", m.Name, m.Description)
+	}
+	if len(list) == 0 {
 		a.printf("no migrations found\n")
 	}
 	return nil
@@ -75,53 +71,48 @@ func (a *app) listMigrations(ctx context.Context, r *repo.Repository) error {
 // only warns about unknown names and migrations that do not apply (exit
 // code 0), goes on after a failed migration and returns the first failure;
 // a failed repository check ends it at once.
-func (a *app) applyMigrations(ctx context.Context, r *repo.Repository, force bool, names []string) error {
+func (a *app) applyMigrations(ctx context.Context, e *engine.Repository, force bool, names []string) error {
 	var first error
-	for _, name := range names {
-		m := migrate.Find(name)
-		if m == nil {
-			a.warnf("unknown migration %v\n", name)
-			continue
-		}
-		ok, reason, err := m.Check(ctx, r)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			if !force {
+	summary := checkSummary{MessageType: "summary"}
+	out := &reportPrinter{a: a}
+	check, finishCheck, err := a.checkRun(e, checkOptions{}, nil, out, &summary)
+	if err != nil {
+		return err
+	}
+	cleanup := func() {}
+	err = e.Migrate(ctx, names, engine.MigrateOptions{
+		Force: force,
+		Check: check,
+		CheckDone: func(res engine.CheckResult, err error) error {
+			defer cleanup()
+			return finishCheck(res, err)
+		},
+		Events: engine.MigrateEvents{
+			Unknown: func(name string) { a.warnf("unknown migration %v\n", name) },
+			NotApplicable: func(name, reason string) {
 				if reason == "" {
 					reason = "check failed"
 				}
-				a.warnf("migration %v cannot be applied: %v\nIf you want to apply this migration anyway, re-run with option --force\n", m.Name(), reason)
-				continue
-			}
-			a.warnf("check for migration %v failed, continuing anyway\n", m.Name())
-		}
-		if m.NeedsRepoCheck() {
-			a.printf("checking repository integrity...\n")
-			if err := a.checkBeforeMigration(ctx); err != nil {
-				return err
-			}
-		}
-		a.printf("applying migration %v...\n", m.Name())
-		if err := m.Apply(ctx, r); err != nil {
-			a.warnf("migration %v failed: %v\n", m.Name(), err)
-			if first == nil {
-				first = err
-			}
-			continue
-		}
-		a.printf("migration %v: success\n", m.Name())
+				a.warnf("migration %v cannot be applied: %v\nIf you want to apply this migration anyway, re-run with option --force\n", name, reason)
+			},
+			Forced: func(name string) { a.warnf("check for migration %v failed, continuing anyway\n", name) },
+			Checking: func(string) {
+				a.printf("checking repository integrity...\n")
+				cleanup = a.prepareCheckCache(out, false)
+			},
+			Applying: func(name string) { a.printf("applying migration %v...\n", name) },
+			Failed: func(name string, err error) {
+				a.warnf("migration %v failed: %v\n", name, err)
+				if first == nil {
+					first = err
+				}
+			},
+			Applied: func(name string) { a.printf("migration %v: success\n", name) },
+		},
+	})
+	if first != nil && err != nil && errors.Is(err, first) {
+		// the engine names the migration; restic's error is its own
+		return first
 	}
-	return first
-}
-
-// checkBeforeMigration runs check (without --read-data) on the repository
-// the migration holds locked, printing what check prints.
-func (a *app) checkBeforeMigration(ctx context.Context) error {
-	saved := a.opts.NoLock
-	a.opts.NoLock = true // the migration's exclusive lock covers the check
-	defer func() { a.opts.NoLock = saved }()
-	_, err := a.runCheck(ctx, checkOptions{}, nil)
-	return err
+	return engineError(err)
 }

@@ -6,10 +6,11 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/arca-backup/arca/repo"
-	"github.com/arca-backup/arca/repo/model"
+	"github.com/arca-backup/arca/repo/engine"
 	"github.com/arca-backup/arca/repo/prune"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -131,42 +132,58 @@ func (a *app) runPrune(ctx context.Context, f pruneFlags) error {
 	if a.opts.NoLock && !f.dryRun {
 		return fatalf("--no-lock is only applicable in combination with --dry-run for prune command")
 	}
-	mode := lockExclusive
-	if a.opts.NoLock && f.dryRun {
-		mode = lockNone
-	}
-	s, err := a.openSession(ctx, mode)
+	e, err := a.openEngineRepo(ctx)
 	if err != nil {
 		return err
 	}
-	defer s.done()
+	defer e.Close()
 	if f.unsafeRecovery != "" {
-		if id := s.repo.Config().ID; f.unsafeRecovery != id {
+		if id := e.Config().ID; f.unsafeRecovery != id {
 			return fatalf("must pass id '%s' to --unsafe-recover-no-free-space", id)
 		}
 		opts.UnsafeRecovery = true
 	}
-	return a.runPruneWithRepo(s.ctx, s.repo, opts, nil)
+	_, err = e.Prune(ctx, opts, a.pruneEventsWithWarning(opts.DryRun))
+	return a.pruneError(err)
 }
 
-// runPruneWithRepo prunes an open, exclusively locked repository and
-// prints restic's output. ignore lists snapshots to leave out when
-// finding the data in use (forget --prune --dry-run).
-func (a *app) runPruneWithRepo(ctx context.Context, r *repo.Repository, opts prune.Options, ignore model.IDSet) error {
-	if a.opts.NoCache {
-		// restic's warning; arca keeps no cache, so it applies only when
-		// the user asked for none
-		fmt.Fprintln(a.stdout, "warning: running prune without a cache, this may be very slow!")
+// pruneEventsWithWarning returns pruneEvents that first print restic's
+// warning about a prune without cache, as restic does once the lock is
+// taken.
+func (a *app) pruneEventsWithWarning(dryRun bool) *prune.Events {
+	ev := a.pruneEvents(dryRun)
+	if !a.opts.NoCache {
+		return ev
 	}
-	opts.IgnoreSnapshots = ignore
-	ev := a.pruneEvents(opts.DryRun)
-	_, err := prune.Run(ctx, r, opts, ev)
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || a.lockLost() != nil {
+	var once sync.Once
+	warn := func() {
+		once.Do(func() {
+			// restic's warning; arca keeps no cache for local
+			// repositories, so it applies only when the user asked for none
+			fmt.Fprintln(a.stdout, "warning: running prune without a cache, this may be very slow!")
+		})
+	}
+	step, counter, planned, warning, info := ev.Step, ev.Counter, ev.Planned, ev.Warning, ev.Info
+	ev.Step = func(s prune.StepEvent) { warn(); step(s) }
+	ev.Counter = func(c prune.Counter) { warn(); counter(c) }
+	ev.Planned = func(st prune.Stats) { warn(); planned(st) }
+	ev.Warning = func(msg string) { warn(); warning(msg) }
+	ev.Info = func(level int, msg string) { warn(); info(level, msg) }
+	return ev
+}
+
+// pruneError gives prune's error restic's form.
+func (a *app) pruneError(err error) error {
+	var lost *engine.LockLostError
+	if errors.As(err, &lost) {
+		return engineError(err)
+	}
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
 	var fe *fatalError
 	var oe *prune.OptionError
-	if errors.As(err, &fe) || errors.As(err, &oe) {
+	if errors.As(err, &fe) || errors.As(err, &oe) || engine.IsLocked(err) {
 		return err
 	}
 	return fatalf("%v", err)

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/user"
 	"strconv"
 	"time"
 
+	"github.com/arca-backup/arca/repo/engine"
 	"github.com/arca-backup/arca/repo/model"
 	"github.com/arca-backup/arca/repo/recovery"
 	"github.com/spf13/cobra"
@@ -54,56 +56,6 @@ func (a *app) runRecover(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s, err := a.openSession(ctx, lockExclusive)
-	if err != nil {
-		return err
-	}
-	defer s.done()
-
-	indexEvents, finishIndexBar := a.repairIndexEvents(out)
-	var bar *progressCounter
-	roots, err := recovery.FindRoots(s.ctx, s.repo, recovery.Events{
-		Stage: func(st recovery.Stage, n int) {
-			switch st {
-			case recovery.StageRepairIndex:
-				out.printf("ensuring index is complete\n")
-			case recovery.StageLoadIndex:
-				finishIndexBar()
-				out.printf("load index files\n")
-			case recovery.StageLoadTrees:
-				out.printf("load %d trees\n", n)
-				bar = out.counter("trees loaded")
-			case recovery.StageLoadSnapshots:
-				bar.finish()
-				bar = nil
-				out.printf("load snapshots\n")
-			case recovery.StageDone:
-				out.printf("done\n")
-			}
-		},
-		RepairIndex:  indexEvents,
-		TreeProgress: func(done, total int) { bar.update(done, total) },
-		TreeUnreadable: func(id model.ID, err error) {
-			out.errorf("unable to load tree %v: %v\n", id.Str(), err)
-		},
-	})
-	finishIndexBar()
-	bar.finish()
-	if err != nil {
-		return err
-	}
-	for _, id := range roots {
-		out.verbosef("found root tree %v\n", id.Str())
-	}
-	out.importantf("\nfound %d unreferenced roots\n", len(roots))
-	if len(roots) == 0 {
-		out.printf("no snapshot to write.\n")
-		return nil
-	}
-	if err := s.ctx.Err(); err != nil {
-		return err
-	}
-
 	meta := recovery.Snapshot{Hostname: hostname, Time: time.Now()}
 	if u, err := user.Current(); err == nil {
 		meta.Username = u.Username
@@ -114,10 +66,69 @@ func (a *app) runRecover(ctx context.Context) error {
 			meta.GID = uint32(n)
 		}
 	}
-	sn, err := recovery.Save(s.ctx, s.repo, roots, meta, wopts)
+	e, err := a.openEngineRepo(ctx)
 	if err != nil {
-		return fatalf("%v", err)
+		return err
 	}
+	defer e.Close()
+
+	indexEvents, finishIndexBar := a.repairIndexEvents(out)
+	var bar *progressCounter
+	found := false
+	res, err := e.Recover(ctx, engine.RecoverOptions{
+		Snapshot: meta,
+		Write:    wopts,
+		Events: recovery.Events{
+			Stage: func(st recovery.Stage, n int) {
+				switch st {
+				case recovery.StageRepairIndex:
+					out.printf("ensuring index is complete\n")
+				case recovery.StageLoadIndex:
+					finishIndexBar()
+					out.printf("load index files\n")
+				case recovery.StageLoadTrees:
+					out.printf("load %d trees\n", n)
+					bar = out.counter("trees loaded")
+				case recovery.StageLoadSnapshots:
+					bar.finish()
+					bar = nil
+					out.printf("load snapshots\n")
+				case recovery.StageDone:
+					out.printf("done\n")
+				}
+			},
+			RepairIndex:  indexEvents,
+			TreeProgress: func(done, total int) { bar.update(done, total) },
+			TreeUnreadable: func(id model.ID, err error) {
+				out.errorf("unable to load tree %v: %v\n", id.Str(), err)
+			},
+		},
+		Found: func(roots model.IDs) {
+			found = true
+			finishIndexBar()
+			bar.finish()
+			for _, id := range roots {
+				out.verbosef("found root tree %v\n", id.Str())
+			}
+			out.importantf("\nfound %d unreferenced roots\n", len(roots))
+			if len(roots) == 0 {
+				out.printf("no snapshot to write.\n")
+			}
+		},
+	})
+	finishIndexBar()
+	bar.finish()
+	if err != nil {
+		var lost *engine.LockLostError
+		if found && !errors.Is(err, context.Canceled) && !errors.As(err, &lost) {
+			return fatalf("%v", err) // saving the snapshot failed
+		}
+		return engineError(err)
+	}
+	if res.Snapshot == nil {
+		return nil
+	}
+	sn := res.Snapshot
 	out.importantf("saved new snapshot %v\n", sn.ID.Str())
 	return nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 
+	"github.com/arca-backup/arca/repo/engine"
 	"github.com/arca-backup/arca/repo/model"
 	"github.com/arca-backup/arca/repo/repairindex"
 	"github.com/spf13/cobra"
@@ -52,17 +53,17 @@ func (a *app) runRepairIndex(ctx context.Context, opts repairindex.Options) erro
 	defer func() { a.opts.JSON = saved }()
 	out := &reportPrinter{a: a}
 
-	s, err := a.openSession(ctx, lockExclusive)
+	e, err := a.openEngineRepo(ctx)
 	if err != nil {
 		return err
 	}
-	defer s.done()
+	defer e.Close()
 
 	ev, finishBar := a.repairIndexEvents(out)
-	err = repairindex.Run(s.ctx, s.repo, opts, ev)
+	err = e.RepairIndex(ctx, engine.RepairIndexOptions{ReadAllPacks: opts.ReadAllPacks, Events: ev})
 	finishBar()
 	if err != nil {
-		return err
+		return engineError(err)
 	}
 	out.printf("done\n")
 	return nil

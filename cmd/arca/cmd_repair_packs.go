@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 
+	"github.com/arca-backup/arca/repo/engine"
 	"github.com/arca-backup/arca/repo/model"
 	"github.com/arca-backup/arca/repo/prune"
 	"github.com/arca-backup/arca/repo/repairpacks"
@@ -66,55 +67,57 @@ func (a *app) runRepairPacks(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	s, err := a.openSession(ctx, lockExclusive)
+	e, err := a.openEngineRepo(ctx)
 	if err != nil {
 		return err
 	}
-	defer s.done()
-	if err := s.repo.LoadIndex(s.ctx, nil); err != nil {
-		return fatalf("%v", err)
-	}
+	defer e.Close()
 
-	out.printf("saving backup copies of pack files to current folder")
-	for _, id := range order {
-		buf, err := repairpacks.Download(s.ctx, s.repo, id)
-		if buf == nil {
-			// a damaged pack is what is to be repaired: only a failed
-			// download stops, with the file system's words as in restic
-			if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
-				return pe
-			}
-			return err
-		}
-		if err := writeBackupCopy("pack-"+id.String(), buf); err != nil {
-			return err
-		}
-	}
-
-	err = repairpacks.Run(s.ctx, s.repo, ids, wopts, repairpacks.Events{
-		Stage: func(st repairpacks.Stage) {
-			switch st {
-			case repairpacks.StageSalvage:
-				out.printf("salvaging intact data from specified pack files")
-			case repairpacks.StageRewriteIndex:
-				out.printf("rebuilding index")
-			case repairpacks.StageRemovePacks:
-				out.printf("removing salvaged pack files")
-			}
+	err = e.RepairPacks(ctx, order, engine.RepairPacksOptions{
+		Write:        wopts,
+		SavingCopies: func() { out.printf("saving backup copies of pack files to current folder") },
+		SaveCopy: func(id model.ID, buf []byte) error {
+			return writeBackupCopy("pack-"+id.String(), buf)
 		},
-		BlobFailed: func(id model.ID, err error) { out.errorf("failed to load blob %v: %v", id, err) },
-		IncompleteIndexEntry: func(pack model.ID) {
-			out.errorf("repairing incomplete index entry for pack %v", pack)
-		},
-		NoBlobs: func(pack model.ID) { out.errorf("no blobs found for pack %v", pack) },
-		Counter: func(c prune.Counter) { out.printf("%s", counterLine(c)) },
-		Info: func(level int, msg string) {
-			if a.opts.verbosity() > level {
-				out.printf("%s", msg)
-			}
+		Events: repairpacks.Events{
+			Stage: func(st repairpacks.Stage) {
+				switch st {
+				case repairpacks.StageSalvage:
+					out.printf("salvaging intact data from specified pack files")
+				case repairpacks.StageRewriteIndex:
+					out.printf("rebuilding index")
+				case repairpacks.StageRemovePacks:
+					out.printf("removing salvaged pack files")
+				}
+			},
+			BlobFailed: func(id model.ID, err error) { out.errorf("failed to load blob %v: %v", id, err) },
+			IncompleteIndexEntry: func(pack model.ID) {
+				out.errorf("repairing incomplete index entry for pack %v", pack)
+			},
+			NoBlobs: func(pack model.ID) { out.errorf("no blobs found for pack %v", pack) },
+			Counter: func(c prune.Counter) { out.printf("%s", counterLine(c)) },
+			Info: func(level int, msg string) {
+				if a.opts.verbosity() > level {
+					out.printf("%s", msg)
+				}
+			},
 		},
 	})
-	if err != nil {
+	var dl *engine.PackDownloadError
+	var pe *fs.PathError
+	var lost *engine.LockLostError
+	switch {
+	case err == nil:
+	case errors.As(err, &lost):
+		return engineError(err)
+	case errors.As(err, &pe):
+		// a damaged pack is what is to be repaired: only a failed
+		// download (or backup copy) stops, with the file system's words
+		// as in restic
+		return pe
+	case errors.As(err, &dl):
+		return dl.Err
+	default:
 		return fatalf("%v", err)
 	}
 	out.errorf("\nUse `restic repair snapshots --forget` to remove the corrupted data blobs from all snapshots")

@@ -3,7 +3,7 @@ package main
 import (
 	"context"
 
-	"github.com/arca-backup/arca/repo"
+	"github.com/arca-backup/arca/repo/engine"
 	"github.com/arca-backup/arca/repo/model"
 	"github.com/arca-backup/arca/repo/rewriter"
 	"github.com/spf13/cobra"
@@ -65,33 +65,30 @@ Exit status is 12 if the password is incorrect.
 }
 
 func (a *app) runRepairSnapshots(ctx context.Context, o *repairSnapshotsOptions, args []string) error {
-	var rw *rewriter.Rewriter // made once the index is loaded, shared by all snapshots
-	return a.replaceSnapshots(ctx, replaceRun{
-		mode:   lockExclusive,
-		dryRun: o.dryRun,
-		filter: o.snapshots,
-		args:   args,
-		rewrite: func(ctx context.Context, r *repo.Repository, w *repo.Writer, sn *model.Snapshot, ev rewriter.ReplaceEvents) (bool, error) {
-			if rw == nil {
-				rw = rewriter.NewRepairer(r.Index(), rewriter.RepairEvents{
-					InvalidNode: func(p string, t model.NodeType) {
-						a.printf("  file %q: removed node with invalid type %q\n", p, t)
-					},
-					MissingContent: func(p string) { a.printf("  file %q: removed missing content\n", p) },
-					FixedSize:      func(p string) { a.printf("  file %q: fixed incorrect size\n", p) },
-					UnreadableRoot: func(p string) { a.printf("  dir %q: not readable\n", p) },
-					EmptiedDir:     func(p string) { a.printf("  dir %q: replaced with empty directory\n", p) },
-				})
-			}
-			tree := func(ctx context.Context, sn *model.Snapshot, loader rewriter.BlobLoader, saver rewriter.BlobSaver) (model.ID, *model.SnapshotSummary, error) {
-				id, err := rw.RewriteTree(ctx, loader, saver, "/", *sn.Tree)
-				return id, nil, err
-			}
-			return rewriter.Replace(ctx, r, w, sn, tree, rewriter.ReplaceOptions{
-				DryRun: o.dryRun,
-				Forget: o.forget,
-				AddTag: "repaired",
-			}, ev)
+	wopts, err := a.replaceWriteOptions(o.dryRun)
+	if err != nil {
+		return err
+	}
+	e, err := a.openEngineRepo(ctx)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	res, err := e.RepairSnapshots(ctx, engine.RepairSnapshotsOptions{
+		Snapshots: a.snapshotSelection(o.snapshots, args),
+		Forget:    o.forget,
+		DryRun:    o.dryRun,
+		Write:     wopts,
+		Events:    a.replaceEvents(nil),
+		Repair: rewriter.RepairEvents{
+			InvalidNode: func(p string, t model.NodeType) {
+				a.printf("  file %q: removed node with invalid type %q\n", p, t)
+			},
+			MissingContent: func(p string) { a.printf("  file %q: removed missing content\n", p) },
+			FixedSize:      func(p string) { a.printf("  file %q: fixed incorrect size\n", p) },
+			UnreadableRoot: func(p string) { a.printf("  dir %q: not readable\n", p) },
+			EmptiedDir:     func(p string) { a.printf("  dir %q: replaced with empty directory\n", p) },
 		},
 	})
+	return a.replaceDone(res, err, o.dryRun)
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/arca-backup/arca/repo"
+	"github.com/arca-backup/arca/repo/engine"
 	"github.com/arca-backup/arca/repo/filter"
 	"github.com/arca-backup/arca/repo/model"
 	"github.com/arca-backup/arca/repo/rewriter"
@@ -83,12 +84,12 @@ Exit status is 12 if the password is incorrect.
 	return c
 }
 
-// rewritePlan is what every selected snapshot gets: its tree function and
-// new metadata, or the error restic reports for each snapshot.
+// rewritePlan is what every selected snapshot gets: its filters and new
+// metadata, or the error restic reports for each snapshot.
 type rewritePlan struct {
-	tree     func() rewriter.TreeFunc
+	rejects  []filter.RejectFunc
+	includes []filter.IncludeFunc
 	metadata *rewriter.Metadata
-	keep     bool // keep a snapshot whose tree would be dropped entirely
 	err      error
 }
 
@@ -102,15 +103,14 @@ func (a *app) rewritePlan(o *rewriteOptions) rewritePlan {
 		}
 		return rewritePlan{err: err}
 	}
-	rejects, err := o.excludes.RejectFuncs(warn)
-	if err != nil {
-		return nested(err)
-	}
-	includes, err := o.includes.IncludeFuncs(warn)
-	if err != nil {
-		return nested(err)
-	}
 	var p rewritePlan
+	var err error
+	if p.rejects, err = o.excludes.RejectFuncs(warn); err != nil {
+		return nested(err)
+	}
+	if p.includes, err = o.includes.IncludeFuncs(warn); err != nil {
+		return nested(err)
+	}
 	if o.newHost != "" || o.newTime != "" {
 		p.metadata = &rewriter.Metadata{Hostname: o.newHost}
 		if o.newTime != "" {
@@ -119,46 +119,6 @@ func (a *app) rewritePlan(o *rewriteOptions) rewritePlan {
 				return rewritePlan{err: fmt.Errorf("Fatal: error in time option: %w", err)}
 			}
 			p.metadata.Time = &t
-		}
-	}
-	p.keep = len(includes) > 0
-	if len(includes) == 0 && len(rejects) == 0 && !o.snapshotSummary {
-		p.tree = func() rewriter.TreeFunc {
-			return func(_ context.Context, sn *model.Snapshot, _ rewriter.BlobLoader, _ rewriter.BlobSaver) (model.ID, *model.SnapshotSummary, error) {
-				return *sn.Tree, nil, nil
-			}
-		}
-		return p
-	}
-	debug := func(format string) func(string) {
-		return func(path string) {
-			if a.opts.verbosity() >= 3 {
-				a.printf(format, path)
-			}
-		}
-	}
-	var node rewriter.NodeFunc
-	var keepEmpty rewriter.KeepEmptyFunc
-	if len(includes) > 0 {
-		node, keepEmpty = rewriter.IncludeNodes(includes, debug("including %q\n"), debug("including directory %q\n"))
-	} else {
-		node = rewriter.ExcludeNodes(rejects, debug("excluding %q\n"))
-	}
-	p.tree = func() rewriter.TreeFunc {
-		rw, size := rewriter.NewCounting(node, keepEmpty)
-		return func(ctx context.Context, sn *model.Snapshot, loader rewriter.BlobLoader, saver rewriter.BlobSaver) (model.ID, *model.SnapshotSummary, error) {
-			id, err := rw.RewriteTree(ctx, loader, saver, "/", *sn.Tree)
-			if err != nil {
-				return model.ID{}, nil, err
-			}
-			summary := &model.SnapshotSummary{}
-			if sn.Summary != nil {
-				*summary = *sn.Summary
-			}
-			s := size()
-			summary.TotalFilesProcessed = s.Files
-			summary.TotalBytesProcessed = s.Bytes
-			return id, summary, nil
 		}
 	}
 	return p
@@ -172,112 +132,104 @@ func (a *app) runRewrite(ctx context.Context, o *rewriteOptions, args []string) 
 	case hasExcludes && hasIncludes:
 		return fatalf("exclude and include patterns are mutually exclusive")
 	}
-	mode := lockAppend
 	if o.forget {
 		a.printf("create exclusive lock for repository\n")
-		mode = lockExclusive
 	}
 	plan := a.rewritePlan(o)
-	return a.replaceSnapshots(ctx, replaceRun{
-		mode:   mode,
-		dryRun: o.dryRun,
-		filter: o.snapshots,
-		args:   args,
-		rewrite: func(ctx context.Context, r *repo.Repository, w *repo.Writer, sn *model.Snapshot, ev rewriter.ReplaceEvents) (bool, error) {
-			if plan.err != nil {
-				return false, plan.err
+	if plan.err != nil {
+		// the engine must have something to do to reach the snapshots,
+		// where the error is reported; nothing is changed
+		plan.metadata = &rewriter.Metadata{}
+	}
+	wopts, err := a.replaceWriteOptions(o.dryRun)
+	if err != nil {
+		return err
+	}
+	e, err := a.openEngineRepo(ctx)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	debug := func(format string) func(string) {
+		return func(path string) {
+			if a.opts.verbosity() >= 3 {
+				a.printf(format, path)
 			}
-			return rewriter.Replace(ctx, r, w, sn, plan.tree(), rewriter.ReplaceOptions{
-				DryRun:            o.dryRun,
-				Forget:            o.forget,
-				Metadata:          plan.metadata,
-				AddTag:            "rewrite",
-				KeepEmptySnapshot: plan.keep,
-			}, ev)
-		},
+		}
+	}
+	res, err := e.Rewrite(ctx, engine.RewriteOptions{
+		Snapshots:       a.snapshotSelection(o.snapshots, args),
+		Excludes:        plan.rejects,
+		Includes:        plan.includes,
+		Metadata:        plan.metadata,
+		SnapshotSummary: o.snapshotSummary,
+		Forget:          o.forget,
+		DryRun:          o.dryRun,
+		Write:           wopts,
+		Events:          a.replaceEvents(plan.err),
+		Excluded:        debug("excluding %q\n"),
+		Included:        debug("including %q\n"),
+		IncludedDir:     debug("including directory %q\n"),
 	})
+	return a.replaceDone(res, err, o.dryRun)
 }
 
-// replaceRun is one run of rewrite or repair snapshots: which snapshots,
-// which lock, and how each one is replaced.
-type replaceRun struct {
-	mode    lockMode
-	dryRun  bool
-	filter  snapshotFilterOptions
-	args    []string
-	rewrite func(ctx context.Context, r *repo.Repository, w *repo.Writer, sn *model.Snapshot, ev rewriter.ReplaceEvents) (bool, error)
+// replaceWriteOptions returns the writer settings of rewrite and repair
+// snapshots (none for a dry run).
+func (a *app) replaceWriteOptions(dryRun bool) (repo.WriteOptions, error) {
+	if dryRun {
+		return repo.WriteOptions{}, nil
+	}
+	comp, err := repo.ParseCompression(a.opts.Compression)
+	if err != nil {
+		return repo.WriteOptions{}, fatalf("%v", err)
+	}
+	return repo.WriteOptions{Compression: comp, PackSize: int(a.opts.PackSize) << 20, NoExtraVerify: a.opts.NoExtraVerify}, nil
 }
 
-// replaceSnapshots opens the repository, rewrites every selected snapshot
-// with run.rewrite and prints restic's messages.
-func (a *app) replaceSnapshots(ctx context.Context, run replaceRun) error {
-	if run.dryRun {
-		run.mode = lockNone
+// replaceEvents prints restic's messages for rewrite and repair snapshots;
+// every snapshot fails with planErr when it is set.
+func (a *app) replaceEvents(planErr error) engine.ReplaceEvents {
+	return engine.ReplaceEvents{
+		Snapshot: func(sn *model.Snapshot) error {
+			a.printf("\n%s\n", snapshotString(sn))
+			return planErr
+		},
+		Replace: rewriter.ReplaceEvents{
+			WouldDeleteEmpty: func() { a.printf("would delete empty snapshot\n") },
+			RemovedEmpty:     func(old model.ID) { a.printf("removed empty snapshot %s\n", old.Str()) },
+			WouldSave:        func() { a.printf("would save new snapshot\n") },
+			WouldRemoveOld:   func() { a.printf("would remove old snapshot\n") },
+			WouldSetTime:     func(t time.Time) { a.printf("would set time to %s\n", t) },
+			WouldSetHost:     func(h string) { a.printf("would set hostname to %s\n", h) },
+			SetTime:          func(t time.Time) { a.printf("setting time to %s\n", t) },
+			SetHost:          func(h string) { a.printf("setting host to %s\n", h) },
+			Saved:            func(id model.ID) { a.printf("saved new snapshot %s\n", id.Str()) },
+			RemovedOld:       func(old model.ID) { a.printf("removed old snapshot %s\n", old.Str()) },
+		},
 	}
-	s, err := a.openSession(ctx, run.mode)
-	if err != nil {
+}
+
+// replaceDone renders the end of rewrite or repair snapshots.
+func (a *app) replaceDone(res *engine.RewriteResult, err error, dryRun bool) error {
+	var lost *engine.LockLostError
+	var se *engine.SnapshotError
+	switch {
+	case errors.As(err, &lost):
+		return engineError(err)
+	case errors.As(err, &se):
+		return fatalf("unable to rewrite snapshot ID %q: %v", se.Snapshot.Str(), se.Err)
+	case err != nil:
 		return err
 	}
-	defer s.done()
-	ctx = s.ctx
-	r := s.repo
-	if err := r.LoadIndex(ctx, nil); err != nil {
-		return err
-	}
-	snaps, err := a.findFilteredSnapshots(ctx, r, run.filter, run.args)
-	if err != nil {
-		return err
-	}
-	var w *repo.Writer
-	if !run.dryRun {
-		comp, err := repo.ParseCompression(a.opts.Compression)
-		if err != nil {
-			return fatalf("%v", err)
-		}
-		w, err = r.NewWriter(ctx, repo.WriteOptions{Compression: comp, PackSize: int(a.opts.PackSize) << 20, NoExtraVerify: a.opts.NoExtraVerify})
-		if err != nil {
-			return err
-		}
-	}
-	ev := rewriter.ReplaceEvents{
-		WouldDeleteEmpty: func() { a.printf("would delete empty snapshot\n") },
-		RemovedEmpty:     func(old model.ID) { a.printf("removed empty snapshot %s\n", old.Str()) },
-		WouldSave:        func() { a.printf("would save new snapshot\n") },
-		WouldRemoveOld:   func() { a.printf("would remove old snapshot\n") },
-		WouldSetTime:     func(t time.Time) { a.printf("would set time to %s\n", t) },
-		WouldSetHost:     func(h string) { a.printf("would set hostname to %s\n", h) },
-		SetTime:          func(t time.Time) { a.printf("setting time to %s\n", t) },
-		SetHost:          func(h string) { a.printf("setting host to %s\n", h) },
-		Saved:            func(id model.ID) { a.printf("saved new snapshot %s\n", id.Str()) },
-		RemovedOld:       func(old model.ID) { a.printf("removed old snapshot %s\n", old.Str()) },
-	}
-	changed := 0
-	for _, sn := range snaps {
-		a.printf("\n%s\n", snapshotString(sn))
-		ok, err := run.rewrite(ctx, r, w, sn, ev)
-		if err != nil {
-			if cause := a.lockLost(); cause != nil {
-				return cause
-			}
-			return fatalf("unable to rewrite snapshot ID %q: %v", sn.ID.Str(), err)
-		}
-		if ok {
-			changed++
-		}
-	}
-	if err := ctx.Err(); err != nil {
-		if cause := a.lockLost(); cause != nil {
-			return cause
-		}
-		return err
-	}
+	changed := len(res.Changed)
 	a.printf("\n")
 	switch {
-	case changed == 0 && !run.dryRun:
+	case changed == 0 && !dryRun:
 		a.printf("no snapshots were modified\n")
 	case changed == 0:
 		a.printf("no snapshots would be modified\n")
-	case !run.dryRun:
+	case !dryRun:
 		a.printf("modified %d snapshots\n", changed)
 	default:
 		a.printf("would modify %d snapshots\n", changed)

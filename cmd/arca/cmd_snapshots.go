@@ -77,8 +77,8 @@ func (a *app) runSnapshots(ctx context.Context, opts snapshotsOptions, args []st
 		if err != nil || !ok {
 			return err
 		}
-		list, err = a.selectSnapshots(ctx, all, loadErrs, opts.filter, args)
-		return err
+		list = a.chooseSnapshots(all, loadErrs, opts.filter, args)
+		return nil
 	})
 	if err != nil {
 		return engineError(err)
@@ -120,40 +120,8 @@ func (a *app) runSnapshots(ctx context.Context, opts snapshotsOptions, args []st
 	return nil
 }
 
-// readLockMode is the lock of commands that only read: shared, or none with
-// --no-lock.
-func (a *app) readLockMode() lockMode {
-	if a.opts.NoLock {
-		return lockNone
-	}
-	return lockShared
-}
-
-// findFilteredSnapshots returns the snapshots named by args, or all
-// snapshots passing the filter when there are no args, in the way restic's
-// commands working on many snapshots select them: "latest" (once) picks the
-// newest snapshot passing the filter, other arguments are IDs or unique ID
-// prefixes, duplicates are dropped, and arguments that select nothing are
-// reported ("Ignoring ...") and skipped. Filters given together with
-// explicit IDs (and no "latest") are reported as ignored.
-func (a *app) findFilteredSnapshots(ctx context.Context, r *repo.Repository, fo snapshotFilterOptions, args []string) ([]*model.Snapshot, error) {
-	var loadErrs snapshotLoadErrors
-	all, err := r.Snapshots(ctx, func(id model.ID, err error) error {
-		loadErrs.add(id, err)
-		return nil
-	})
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		a.warnf("could not load snapshots: %v\n", err)
-		return nil, nil
-	}
-	return a.selectSnapshots(ctx, all, loadErrs, fo, args)
-}
-
 // snapshotLoadErrors collects the snapshot files that could not be read,
-// which findFilteredSnapshots reports when no snapshot was named.
+// which chooseSnapshots reports when no snapshot was named.
 type snapshotLoadErrors []string
 
 func (l *snapshotLoadErrors) add(id model.ID, err error) {
@@ -161,12 +129,10 @@ func (l *snapshotLoadErrors) add(id model.ID, err error) {
 }
 
 // readSnapshots loads all snapshots through the engine reader for
-// selectSnapshots; like findFilteredSnapshots it only warns when they
-// cannot be listed (all is then nil), but a lost lock or a cancellation
-// is an error.
-func (a *app) readSnapshots(ctx context.Context, rd *engine.Reader) ([]*model.Snapshot, snapshotLoadErrors, bool, error) {
-	var loadErrs snapshotLoadErrors
-	all, err := rd.Snapshots(ctx, loadErrs.add)
+// chooseSnapshots. Like restic it only warns when they cannot be listed
+// (ok is then false), but a lost lock or a cancellation is an error.
+func (a *app) readSnapshots(ctx context.Context, rd *engine.Reader) (all []*model.Snapshot, loadErrs snapshotLoadErrors, ok bool, err error) {
+	all, err = rd.Snapshots(ctx, loadErrs.add)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, nil, false, ctx.Err()
@@ -177,8 +143,15 @@ func (a *app) readSnapshots(ctx context.Context, rd *engine.Reader) ([]*model.Sn
 	return all, loadErrs, true, nil
 }
 
-// selectSnapshots is findFilteredSnapshots on snapshots already loaded.
-func (a *app) selectSnapshots(ctx context.Context, all []*model.Snapshot, loadErrs snapshotLoadErrors, fo snapshotFilterOptions, args []string) ([]*model.Snapshot, error) {
+// chooseSnapshots picks the snapshots named by args, or all snapshots
+// passing the filter when there are no args, in the way restic's commands
+// working on many snapshots select them: "latest" (once) picks the newest
+// snapshot passing the filter, other arguments are IDs or unique ID
+// prefixes, duplicates are dropped, and arguments that select nothing are
+// reported ("Ignoring ...") and skipped. Filters given together with
+// explicit IDs (and no "latest") are reported as ignored. loadErrs are the messages
+// about snapshots that could not be loaded, shown when no IDs are named.
+func (a *app) chooseSnapshots(all []*model.Snapshot, loadErrs snapshotLoadErrors, fo snapshotFilterOptions, args []string) []*model.Snapshot {
 	f := fo.filter()
 	if len(args) == 0 {
 		sort.Strings(loadErrs)
@@ -191,7 +164,7 @@ func (a *app) selectSnapshots(ctx context.Context, all []*model.Snapshot, loadEr
 				out = append(out, sn)
 			}
 		}
-		return out, nil
+		return out
 	}
 
 	var out []*model.Snapshot
@@ -199,9 +172,6 @@ func (a *app) selectSnapshots(ctx context.Context, all []*model.Snapshot, loadEr
 	usedFilter := false
 	ignore := func(arg string, err error) { a.warnf("Ignoring %q: %v\n", arg, err) }
 	for _, arg := range args {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
 		switch {
 		case arg == "latest":
 			if usedFilter {
@@ -239,7 +209,7 @@ func (a *app) selectSnapshots(ctx context.Context, all []*model.Snapshot, loadEr
 	if !usedFilter && !f.Empty() {
 		ignore("filters", fmt.Errorf("explicit snapshot ids are given"))
 	}
-	return out, nil
+	return out
 }
 
 var errSubfolderSyntax = fmt.Errorf("<snapshot>:<subfolder> syntax not allowed")

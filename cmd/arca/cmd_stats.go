@@ -88,9 +88,7 @@ func (a *app) countStats(ctx context.Context, rd *engine.Reader, mode stats.Mode
 		return stats.Result{}, err
 	}
 	if ok {
-		if snapshots, err = a.selectSnapshots(ctx, all, loadErrs, filter, args); err != nil {
-			return stats.Result{}, err
-		}
+		snapshots = a.chooseSnapshots(all, loadErrs, filter, args)
 	}
 
 	progress := &stats.Progress{}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 
+	"github.com/arca-backup/arca/repo/engine"
 	"github.com/arca-backup/arca/repo/model"
 	"github.com/arca-backup/arca/repo/tags"
 	"github.com/spf13/cobra"
@@ -75,41 +76,33 @@ func (a *app) runTag(ctx context.Context, opts tagOptions, args []string) error 
 	if !a.opts.JSON {
 		a.printf("create exclusive lock for repository\n")
 	}
-	s, err := a.openSession(ctx, lockExclusive)
+	e, err := a.openEngineRepo(ctx)
 	if err != nil {
 		return err
 	}
-	defer s.done()
-	ctx = s.ctx
-
-	list, err := a.findFilteredSnapshots(ctx, s.repo, opts.filter, args)
-	if err != nil {
-		return err
-	}
-	changed := 0
-	for _, sn := range list {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		next, err := tags.Rewrite(ctx, s.repo, sn, edit)
-		if err != nil {
+	defer e.Close()
+	var printErr error
+	changed, err := e.TagSnapshots(ctx, engine.TagOptions{
+		Snapshots: a.snapshotSelection(opts.filter, args),
+		Edit:      edit,
+		Failed: func(sn *model.Snapshot, err error) {
 			a.warnf("unable to modify the tags for snapshot ID %q, ignoring: %v\n", sn.ID.String(), err)
-			continue
-		}
-		if next == nil {
-			continue
-		}
-		changed++
-		if a.opts.JSON {
-			if err := json.NewEncoder(a.stdout).Encode(tagChangedJSON{"changed", sn.ID, next.ID}); err != nil {
-				return err
+		},
+		Changed: func(old, next *model.Snapshot) {
+			if a.opts.JSON {
+				if err := json.NewEncoder(a.stdout).Encode(tagChangedJSON{"changed", old.ID, next.ID}); err != nil && printErr == nil {
+					printErr = err
+				}
+			} else {
+				a.verbosef("old snapshot ID: %v -> new snapshot ID: %v\n", old.ID, next.ID)
 			}
-		} else {
-			a.verbosef("old snapshot ID: %v -> new snapshot ID: %v\n", sn.ID, next.ID)
-		}
+		},
+	})
+	if err != nil {
+		return engineError(err)
 	}
-	if err := ctx.Err(); err != nil {
-		return err
+	if printErr != nil {
+		return printErr
 	}
 	switch {
 	case a.opts.JSON:

@@ -29,17 +29,16 @@ Exit status is 1 if there was any error.`,
 		DisableAutoGenTag: true,
 		RunE: func(c *cobra.Command, _ []string) error {
 			ctx := c.Context()
-			r, l, err := a.openLocker(ctx)
+			e, err := a.openEngineRepo(ctx)
 			if err != nil {
 				return err
 			}
-			defer r.Backend().Close()
-			defer r.Close()
+			defer e.Close()
 			var infos []lock.Info
-			if removeAll {
-				infos, err = l.RemoveAll(ctx, dryRun)
+			if dryRun {
+				infos, err = e.StaleLocks(ctx, removeAll)
 			} else {
-				infos, err = l.RemoveStale(ctx, dryRun)
+				infos, err = e.Unlock(ctx, removeAll)
 			}
 			if err != nil {
 				return err

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"context"
 	"os"
 	"time"
 
 	"github.com/arca-backup/arca/repo"
-	"github.com/arca-backup/arca/repo/model"
 	"github.com/spf13/pflag"
 )
 
@@ -48,58 +46,6 @@ func (f *snapshotFilterOptions) filter() repo.SnapshotFilter {
 		hosts = nil
 	}
 	return repo.SnapshotFilter{Hosts: hosts, Tags: repo.ParseTagLists(f.Tags), Paths: f.Paths}
-}
-
-// session is an open repository for one command, with its lock.
-type session struct {
-	repo *repo.Repository
-	ctx  context.Context // cancelled when the lock is lost
-	done func()
-}
-
-// lockMode is the kind of lock a command takes.
-type lockMode int
-
-const (
-	lockNone lockMode = iota
-	lockShared
-	lockExclusive
-	// lockAppend is a shared lock that --no-lock does not skip: restic
-	// takes it for commands that add to a repository (backup, key add,
-	// copy's destination). Exclusive locks are not skipped either.
-	lockAppend
-)
-
-// openSession opens the repository and takes the lock the command needs
-// (none with --no-lock where restic allows it). The returned session's
-// context is cancelled when the lock is lost; call done when finished.
-func (a *app) openSession(ctx context.Context, mode lockMode) (*session, error) {
-	r, err := a.openRepository(ctx)
-	if err != nil {
-		return nil, err
-	}
-	s := &session{repo: r, ctx: ctx}
-	release, lctx, err := a.lockRepository(ctx, r, mode)
-	if err != nil {
-		r.Close()
-		r.Backend().Close()
-		return nil, err
-	}
-	s.ctx = lctx
-	s.done = func() {
-		release()
-		r.Close()
-		r.Backend().Close()
-	}
-	return s, nil
-}
-
-// loadSnapshots loads all snapshots, warning about ones that cannot be read.
-func (a *app) loadSnapshots(ctx context.Context, r *repo.Repository) ([]*model.Snapshot, error) {
-	return r.Snapshots(ctx, func(id model.ID, err error) error {
-		a.warnf("could not load snapshot %v: %v\n", id.Str(), err)
-		return nil
-	})
 }
 
 // envIndexInterval overrides how long stored packs may wait for an index

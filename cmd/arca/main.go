@@ -82,10 +82,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err == nil && ctx.Err() != nil {
 		err = ctx.Err()
 	}
-	if lost := app.lockLost(); lost != nil && err != nil {
-		// the operation stopped because its lock was lost: say so
-		err = fatalf("%v", lost)
-	}
+	// an operation that stopped because its lock was lost says why
+	err = engineError(err)
 	code := exitCode(err)
 	if code != exitOK {
 		app.printExitError(code, exitMessage(err))

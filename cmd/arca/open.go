@@ -16,7 +16,6 @@ import (
 	"github.com/arca-backup/arca/backend/connect"
 	"github.com/arca-backup/arca/backend/transport"
 	"github.com/arca-backup/arca/lock"
-	"github.com/arca-backup/arca/repo"
 	"github.com/arca-backup/arca/repo/engine"
 	"golang.org/x/term"
 )
@@ -232,16 +231,6 @@ func (o *globalOptions) extendedOptions() (map[string]string, error) {
 		m[strings.ToLower(strings.TrimSpace(k))] = strings.TrimSpace(v)
 	}
 	return m, nil
-}
-
-// openRepository opens the repository from the global options, asking for
-// the password as needed. The caller must Close it.
-func (a *app) openRepository(ctx context.Context) (*repo.Repository, error) {
-	e, err := a.openEngine(ctx, lock.Options{})
-	if err != nil {
-		return nil, err
-	}
-	return e.Repo(), nil
 }
 
 // openEngineRepo opens the repository from the global options as the

@@ -18,6 +18,15 @@ type CopyOptions struct {
 	Write repo.WriteOptions
 	// Events receives progress (see copier.Events).
 	Events copier.Events
+	// Ignored, when set, is told about a snapshot name that matches
+	// nothing, which is then skipped; nil: such a name fails Copy.
+	Ignored func(name string, err error)
+	// LoadError is told about snapshot files (of either repository)
+	// that cannot be read; they are skipped.
+	LoadError func(id model.ID, err error)
+	// Skipped, when set, is told about each source snapshot the
+	// destination already has a copy of, before copying starts.
+	Skipped func(copier.Skip)
 }
 
 // CopyResult says what Copy did.
@@ -39,11 +48,17 @@ func (e *Repository) Copy(ctx context.Context, dst *Repository, snapshots []stri
 	res := &CopyResult{Copied: map[model.ID]model.ID{}}
 	err := e.withLock(ctx, e.readLock(), func(ctx context.Context) error {
 		return dst.withLock(ctx, SharedLock, func(ctx context.Context) error {
-			srcAll, err := e.r.Snapshots(ctx, nil)
+			onLoadError := func(id model.ID, err error) error {
+				if opts.LoadError != nil {
+					opts.LoadError(id, err)
+				}
+				return nil
+			}
+			srcAll, err := e.r.Snapshots(ctx, onLoadError)
 			if err != nil {
 				return err
 			}
-			dstAll, err := dst.r.Snapshots(ctx, nil)
+			dstAll, err := dst.r.Snapshots(ctx, onLoadError)
 			if err != nil {
 				return err
 			}
@@ -53,6 +68,10 @@ func (e *Repository) Copy(ctx context.Context, dst *Repository, snapshots []stri
 			}
 			for _, name := range snapshots {
 				sel, err := repo.FindSnapshot(ctx, e.r, srcAll, name, opts.Filter)
+				if err != nil && opts.Ignored != nil && ctx.Err() == nil {
+					opts.Ignored(name, err)
+					continue
+				}
 				if err != nil {
 					return err
 				}
@@ -67,6 +86,11 @@ func (e *Repository) Copy(ctx context.Context, dst *Repository, snapshots []stri
 			dstFiltered, _ := repo.FilterSnapshots(ctx, dst.r, dstAll, nil, opts.Filter)
 			pending, skipped := copier.Pending(selected, dstFiltered)
 			res.Skipped = skipped
+			if opts.Skipped != nil {
+				for _, s := range skipped {
+					opts.Skipped(s)
+				}
+			}
 			ev := opts.Events
 			saved := ev.Saved
 			ev.Saved = func(src *model.Snapshot, newID model.ID) {

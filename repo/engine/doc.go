@@ -32,9 +32,24 @@
 // and also Diff (two snapshots), Stats (restic's four counting modes), Dump
 // (a file or a tar/zip of a directory to an io.Writer), Find (items by
 // path pattern, or where blobs, trees or packs are used), ListFiles (the
-// IDs of snapshot, index, pack, key or lock files), ListBlobs, Tag, Copy
-// (to another open Repository), Keys, AddKey, RemoveKey, ChangePassword
-// and Locks.
+// IDs of snapshot, index, pack, key or lock files), ListBlobs, Copy (to
+// another open Repository), and the maintenance operations of restic's
+// commands:
+//
+//   - TagSnapshots (and Tag), Rewrite (exclude files, new host or time)
+//     and Forget (a policy, or chosen snapshots; optionally with a prune
+//     under the same lock) change snapshots; SnapshotSelection says which;
+//   - RepairIndex, RepairPacks, RepairSnapshots and Recover repair a
+//     damaged repository or bring back lost snapshots;
+//   - Migrations and Migrate upgrade the repository format;
+//   - Keys (ReadKeys), AddKey, RemoveKey, ChangePassword (ReplaceKey)
+//     manage passwords; Locks, StaleLocks and Unlock inspect and remove
+//     locks.
+//
+// None of them prints: each reports through typed callbacks in its
+// options (Check's Phase and Problem, ReplaceEvents, MigrateEvents, the
+// repairindex, repairpacks and prune packages' Events, …) and returns
+// typed results.
 //
 // Read gives a function a Reader: several reads under one shared lock,
 // for work that belongs together (load the snapshots, pick one the way a
@@ -65,8 +80,9 @@
 // # Locks and concurrency
 //
 // Operations take the repository lock they need themselves (a shared lock
-// for backup, restore and listing, an exclusive one for check, forget and
-// prune), refresh it while they run and release it when they return, so
+// for backup, restore and listing, an exclusive one for check, forget,
+// prune, the repairs and migrations; none for a dry-run rewrite or repair
+// snapshots, nor with CheckOptions.NoLock), refresh it while they run and release it when they return, so
 // one Repository may be used by several goroutines at once: a restore may
 // run while a backup does. Within one Repository an exclusive operation
 // waits for the running shared ones (and they for it) instead of failing

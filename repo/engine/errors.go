@@ -6,6 +6,7 @@ import (
 
 	"github.com/arca-backup/arca/lock"
 	"github.com/arca-backup/arca/repo"
+	"github.com/arca-backup/arca/repo/model"
 )
 
 // The errors an embedding program tests for with errors.Is. They are the
@@ -50,3 +51,16 @@ type LockLostError struct {
 func (e *LockLostError) Error() string { return fmt.Sprintf("%v (%v)", e.Cause, e.Err) }
 
 func (e *LockLostError) Unwrap() []error { return []error{e.Cause, e.Err} }
+
+// SnapshotError is the error of an operation that failed on one of
+// several snapshots: which one, and why.
+type SnapshotError struct {
+	Snapshot model.ID
+	Err      error
+}
+
+func (e *SnapshotError) Error() string {
+	return fmt.Sprintf("snapshot %s: %v", e.Snapshot.Str(), e.Err)
+}
+
+func (e *SnapshotError) Unwrap() error { return e.Err }

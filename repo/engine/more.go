@@ -4,10 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"sort"
 	"time"
 
-	"github.com/arca-backup/arca/backend"
 	"github.com/arca-backup/arca/repo"
 	"github.com/arca-backup/arca/repo/dump"
 	"github.com/arca-backup/arca/repo/model"
@@ -62,30 +60,11 @@ type Key struct {
 	Created time.Time
 }
 
-// Keys lists the repository's key files, under a shared lock.
+// Keys lists the repository's key files, oldest first, under a shared
+// lock. A key file that cannot be read fails it (ReadKeys skips such
+// files instead).
 func (e *Repository) Keys(ctx context.Context) ([]Key, error) {
-	var out []Key
-	err := e.withLock(ctx, e.readLock(), func(ctx context.Context) error {
-		var ids []model.ID
-		err := e.r.List(ctx, backend.KeyFile, func(id model.ID, _ int64) error {
-			ids = append(ids, id)
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		for _, id := range ids {
-			kf, err := e.r.LoadKeyFile(ctx, id.String())
-			if err != nil {
-				return err
-			}
-			out = append(out, Key{ID: id, Username: kf.Username, Hostname: kf.Hostname,
-				Current: id == e.r.KeyID(), Created: kf.Created})
-		}
-		return nil
-	})
-	sort.Slice(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
-	return out, err
+	return e.ReadKeys(ctx, nil)
 }
 
 // AddKey adds a key file for password (username and hostname: "" for
@@ -101,26 +80,22 @@ func (e *Repository) AddKey(ctx context.Context, password, username, hostname st
 }
 
 // RemoveKey removes the key file named by an ID or unique prefix, under
-// an exclusive lock. The key the Repository was opened with cannot be
-// removed (repo.ErrRemoveCurrentKey).
-func (e *Repository) RemoveKey(ctx context.Context, id string) error {
-	return e.withLock(ctx, ExclusiveLock, func(ctx context.Context) error {
-		kid, err := e.r.FindKey(ctx, id)
-		if err != nil {
+// an exclusive lock, and returns its full ID. The key the Repository was
+// opened with cannot be removed (repo.ErrRemoveCurrentKey).
+func (e *Repository) RemoveKey(ctx context.Context, id string) (model.ID, error) {
+	var kid model.ID
+	err := e.withLock(ctx, ExclusiveLock, func(ctx context.Context) error {
+		var err error
+		if kid, err = e.r.FindKey(ctx, id); err != nil {
 			return err
 		}
 		return e.r.RemoveKey(ctx, kid)
 	})
+	return kid, err
 }
 
 // ChangePassword replaces the key the Repository was opened with by one
 // for newPassword, under an exclusive lock.
 func (e *Repository) ChangePassword(ctx context.Context, newPassword string) (repo.NewKey, error) {
-	var k repo.NewKey
-	err := e.withLock(ctx, ExclusiveLock, func(ctx context.Context) error {
-		var err error
-		k, err = e.r.ChangePassword(ctx, newPassword, "", "")
-		return err
-	})
-	return k, err
+	return e.ReplaceKey(ctx, newPassword, "", "")
 }

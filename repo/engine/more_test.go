@@ -98,11 +98,11 @@ func TestKeys(t *testing.T) {
 		t.Fatalf("open with the added key: %v", err)
 	}
 	defer r2.Close()
-	if err := r2.RemoveKey(ctx, k.ID.Str()); !errors.Is(err, repo.ErrRemoveCurrentKey) {
+	if _, err := r2.RemoveKey(ctx, k.ID.Str()); !errors.Is(err, repo.ErrRemoveCurrentKey) {
 		t.Errorf("removing the current key: %v", err)
 	}
-	if err := r.RemoveKey(ctx, k.ID.Str()); err != nil {
-		t.Fatal(err)
+	if id, err := r.RemoveKey(ctx, k.ID.Str()); err != nil || id != k.ID {
+		t.Fatalf("remove key %s: removed %s, %v", k.ID.Str(), id.Str(), err)
 	}
 	if _, err := engine.Open(ctx, loc, engine.Options{Password: "second password"}); !errors.Is(err, engine.ErrWrongPassword) {
 		t.Fatalf("open with a removed key: %v", err)

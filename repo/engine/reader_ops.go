@@ -2,25 +2,11 @@ package engine
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/arca-backup/arca/repo/diff"
 	"github.com/arca-backup/arca/repo/model"
 	"github.com/arca-backup/arca/repo/stats"
 )
-
-// SnapshotError is the error of an operation that failed on one of
-// several snapshots: which one, and why.
-type SnapshotError struct {
-	Snapshot model.ID
-	Err      error
-}
-
-func (e *SnapshotError) Error() string {
-	return fmt.Sprintf("snapshot %s: %v", e.Snapshot.Str(), e.Err)
-}
-
-func (e *SnapshotError) Unwrap() error { return e.Err }
 
 // Diff compares the trees before and after (snapshot roots, or subtrees
 // found with Subtree): opts.OnChange receives every added ("+"), removed
