@@ -1,7 +1,7 @@
 // Package engine is arca's embeddable API: a program opens a restic
 // repository and backs up, lists, restores, checks, forgets and prunes
 // from Go, with typed results, typed errors and progress events instead of
-// parsing a command's output. arca's own backup command is built on it.
+// parsing a command's output. Every arca command is built on it.
 //
 // # Opening
 //
