@@ -1,8 +1,11 @@
 package backend
 
 import (
+	"bytes"
 	"errors"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -32,6 +35,36 @@ func TestHandlePath(t *testing.T) {
 	} {
 		if got := h.Path(); got != want {
 			t.Errorf("%v.Path() = %q, want %q", h, got, want)
+		}
+	}
+}
+
+// readAll reads files whole (also one rewritten after it was opened) and
+// other readers as io.ReadAll does.
+func TestReadAll(t *testing.T) {
+	dir := t.TempDir()
+	for _, size := range []int{0, 1, 511, 512, 4096, 100_000} {
+		want := bytes.Repeat([]byte{'x', 'y', 'z'}, size)[:size]
+		name := filepath.Join(dir, "f")
+		if err := os.WriteFile(name, want, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.Open(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		grown := append(want, "more"...)
+		if err := os.WriteFile(name, grown, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got, err := readAll(f)
+		f.Close()
+		if err != nil || !bytes.Equal(got, grown) {
+			t.Fatalf("size %d: read %d bytes (%v), want %d", size, len(got), err, len(grown))
+		}
+		got, err = readAll(bytes.NewReader(want))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("size %d from a bytes.Reader: %d bytes, %v", size, len(got), err)
 		}
 	}
 }

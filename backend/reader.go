@@ -60,8 +60,38 @@ func LoadAll(ctx context.Context, be Backend, h Handle) ([]byte, error) {
 	var buf []byte
 	err := be.Load(ctx, h, 0, 0, func(rd io.Reader) error {
 		var err error
-		buf, err = io.ReadAll(rd)
+		buf, err = readAll(rd)
 		return err
 	})
 	return buf, err
+}
+
+// readAll is io.ReadAll, reading a local file into a buffer of its size
+// at once instead of growing one step by step (index files are read this
+// way at the start of most commands).
+func readAll(rd io.Reader) ([]byte, error) {
+	f, ok := rd.(interface{ Stat() (os.FileInfo, error) })
+	if !ok {
+		return io.ReadAll(rd)
+	}
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() <= 0 {
+		return io.ReadAll(rd)
+	}
+	// one byte more, so that reaching the end needs no further growth; a
+	// file that grew meanwhile is still read to its end
+	buf := make([]byte, 0, fi.Size()+1)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := rd.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
 }

@@ -402,6 +402,18 @@ type loadReader struct {
 	err error
 }
 
+// errNoStat: the wrapped reader does not describe a file.
+var errNoStat = errors.New("not a file")
+
+// Stat passes through the file information of a wrapped local file, which
+// backend.LoadAll uses to read the file in one piece.
+func (r *loadReader) Stat() (os.FileInfo, error) {
+	if f, ok := r.rd.(interface{ Stat() (os.FileInfo, error) }); ok {
+		return f.Stat()
+	}
+	return nil, errNoStat
+}
+
 func (r *loadReader) Read(p []byte) (int, error) {
 	n, err := r.progressReader.Read(p)
 	if err != nil && err != io.EOF {
