@@ -252,7 +252,13 @@ func (r *Repository) LoadUnpacked(ctx context.Context, t backend.FileType, id mo
 
 // unpack decrypts and decompresses a file loaded by LoadRaw.
 func (r *Repository) unpack(t backend.FileType, id model.ID, buf []byte) ([]byte, error) {
-	plain, err := r.key.Open(buf[16:16], buf)
+	// the plaintext replaces the ciphertext after the IV; a file too short
+	// to hold IV and MAC is left to Open's error (and must not be sliced)
+	var dst []byte
+	if len(buf) >= crypto.Extension {
+		dst = buf[16:16]
+	}
+	plain, err := r.key.Open(dst, buf)
 	if err != nil {
 		return nil, damaged(fmt.Errorf("decrypt %s %s: %w", t, fileName(t, id), err))
 	}
