@@ -8,8 +8,6 @@ import (
 	"testing"
 
 	"github.com/arca-backup/arca/backend"
-	"github.com/arca-backup/arca/backend/local"
-	"github.com/arca-backup/arca/crypto"
 	"github.com/arca-backup/arca/repo/model"
 )
 
@@ -18,17 +16,7 @@ import (
 // their size.
 func TestLoadTruncatedUnpackedFile(t *testing.T) {
 	ctx := context.Background()
-	dir := filepath.Join(t.TempDir(), "repo")
-	be, err := local.Create(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { be.Close() })
-	r, err := Create(ctx, be, wtPassword, CreateOptions{Version: 2, KDFParams: &crypto.Params{N: 1024, R: 8, P: 1}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(r.Close)
+	r, dir := wtLocalRepo(t)
 	for _, size := range []int{0, 1, 15, 16, 31, 32} {
 		content := make([]byte, size)
 		id := model.Hash(content) // named by its hash, so it reaches decryption

@@ -142,17 +142,7 @@ func TestWriterTempFiles(t *testing.T) {
 // memory. The pack reads back, and restic (when available) checks it.
 func TestWriterLargePackMemory(t *testing.T) {
 	ctx := context.Background()
-	dir := filepath.Join(t.TempDir(), "repo")
-	be, err := local.Create(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { be.Close() })
-	r, err := Create(ctx, be, wtPassword, CreateOptions{Version: 2, KDFParams: &crypto.Params{N: 1024, R: 8, P: 1}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(r.Close)
+	r, dir := wtLocalRepo(t)
 	const blobSize, blobs = 1 << 20, 32
 	w, err := r.NewWriter(ctx, WriteOptions{PackSize: 64 << 20, Compression: CompressionOff, TempDir: t.TempDir()})
 	if err != nil {
@@ -308,4 +298,23 @@ func TestWriterScratchReuse(t *testing.T) {
 			}
 		}
 	}
+}
+
+// wtLocalRepo creates a version 2 repository in a local directory (no
+// restic needed) and returns it with the directory.
+func wtLocalRepo(t testing.TB) (*Repository, string) {
+	t.Helper()
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "repo")
+	be, err := local.Create(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { be.Close() })
+	r, err := Create(ctx, be, wtPassword, CreateOptions{Version: 2, KDFParams: &crypto.Params{N: 1024, R: 8, P: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Close)
+	return r, dir
 }

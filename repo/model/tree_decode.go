@@ -88,9 +88,8 @@ func (d treeDecoder) node(n *Node) bool {
 			s, ok = d.str()
 			n.Type = NodeType(s)
 		case "mode":
-			bit = fMode
-			var v uint64
-			v, ok = d.Uint(math.MaxUint32)
+			var v uint32
+			bit, ok = fMode, d.uint32(&v)
 			n.Mode = os.FileMode(v)
 		case "mtime":
 			bit, ok = fMtime, d.time(&n.ModTime)
@@ -99,15 +98,9 @@ func (d treeDecoder) node(n *Node) bool {
 		case "ctime":
 			bit, ok = fCtime, d.time(&n.ChangeTime)
 		case "uid":
-			bit = fUID
-			var v uint64
-			v, ok = d.Uint(math.MaxUint32)
-			n.UID = uint32(v)
+			bit, ok = fUID, d.uint32(&n.UID)
 		case "gid":
-			bit = fGID
-			var v uint64
-			v, ok = d.Uint(math.MaxUint32)
-			n.GID = uint32(v)
+			bit, ok = fGID, d.uint32(&n.GID)
 		case "user":
 			bit = fUser
 			n.User, ok = d.str()
@@ -155,6 +148,13 @@ func (d treeDecoder) node(n *Node) bool {
 		seen |= bit
 		return true
 	})
+}
+
+// uint32 reads a number that fits a uint32 into v.
+func (d treeDecoder) uint32(v *uint32) bool {
+	n, ok := d.Uint(math.MaxUint32)
+	*v = uint32(n)
+	return ok
 }
 
 func (d treeDecoder) str() (string, bool) {
