@@ -31,6 +31,17 @@ type FileSource interface {
 	CopyTo(dst *os.File, progress func() error) (int64, error)
 }
 
+// LinkableSource is a FileSource whose file a backend on the same file
+// system can take as it is, instead of copying its bytes: LinkTo syncs the
+// file and gives it the name path (a new hard link; path must not exist).
+// It reports false, and no error, when the file cannot be linked there (it
+// lives on another file system, it is not linkable, the system cannot do
+// it); the backend then copies it. The source stays readable after a link.
+type LinkableSource interface {
+	FileSource
+	LinkTo(path string) (bool, error)
+}
+
 // ByteReader is a RewindReader over a byte slice.
 type ByteReader struct {
 	*bytes.Reader

@@ -10,7 +10,9 @@ package repo
 // pack by its hash and stores it; only then do its blobs enter the
 // in-memory index and, in batches, an index file. Packs are assembled in
 // temporary files (package packer), never in memory, so a pack costs the
-// same little memory whatever its size. The number of finished packs
+// same little memory whatever its size; a local repository on the
+// temporary directory's file system takes the finished file as it is (a
+// link), so its bytes are written once. The number of finished packs
 // waiting for upload is bounded by a fixed number of pack slots: when
 // uploads fall behind, handing off a full pack blocks and with it every
 // saver of that blob type.

@@ -21,8 +21,8 @@ import (
 	"github.com/arca-backup/arca/repo/packer"
 )
 
-// openTempPacks counts this process's open files under dir (unlinked
-// ones too); -1 where /proc/self/fd does not exist.
+// openTempPacks counts this process's open temporary pack files in dir
+// (unlinked and unnamed ones too); -1 where /proc/self/fd does not exist.
 func openTempPacks(t *testing.T, dir string) int {
 	t.Helper()
 	fds, err := os.ReadDir("/proc/self/fd")
@@ -32,7 +32,10 @@ func openTempPacks(t *testing.T, dir string) int {
 	n := 0
 	for _, fd := range fds {
 		target, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name()))
-		if err == nil && strings.HasPrefix(target, dir+string(filepath.Separator)+packer.TempPrefix) {
+		// a named (then unlinked) file shows its name, an unnamed one
+		// (O_TMPFILE) "#<inode> (deleted)"
+		name, ok := strings.CutPrefix(target, dir+string(filepath.Separator))
+		if err == nil && ok && (strings.HasPrefix(name, packer.TempPrefix) || strings.HasPrefix(name, "#")) {
 			n++
 		}
 	}

@@ -23,13 +23,17 @@ type FileSource struct {
 	// more before the first piece of the first CopyTo.
 	Pause, StallFirst time.Duration
 	stalled           bool
+	// Linkable makes LinkTo give the file a new name (a hard link) instead
+	// of refusing.
+	Linkable bool
 
 	Copies   atomic.Int64 // CopyTo calls
 	Copied   atomic.Int64 // bytes copied by CopyTo
 	Progress atomic.Int64 // progress calls made by CopyTo
+	Links    atomic.Int64 // names given by LinkTo
 }
 
-var _ backend.FileSource = (*FileSource)(nil)
+var _ backend.LinkableSource = (*FileSource)(nil)
 
 // NewFileSource writes data to a temporary file of the test and returns a
 // source over it whose CopyTo copies piece bytes at a time.
@@ -61,6 +65,22 @@ func (s *FileSource) Read(p []byte) (int, error) {
 
 // Rewind starts over.
 func (s *FileSource) Rewind() error { s.off = 0; return nil }
+
+// LinkTo gives the file the name path when Linkable is set (and refuses
+// otherwise), as a pack's unnamed temporary file on the same file system.
+func (s *FileSource) LinkTo(path string) (bool, error) {
+	if !s.Linkable {
+		return false, nil
+	}
+	if err := os.Link(s.f.Name(), path); err != nil {
+		return false, nil
+	}
+	s.Links.Add(1)
+	return true, nil
+}
+
+// File returns the file the source reads.
+func (s *FileSource) File() *os.File { return s.f }
 
 // Length returns the size of the data.
 func (s *FileSource) Length() int64 { return s.size }

@@ -10,6 +10,7 @@ package local
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -199,11 +200,22 @@ func (b *Backend) Save(ctx context.Context, h backend.Handle, rd backend.RewindR
 	return nil
 }
 
-func (b *Backend) save(ctx context.Context, h backend.Handle, rd backend.RewindReader) (err error) {
+func (b *Backend) save(ctx context.Context, h backend.Handle, rd backend.RewindReader) error {
 	final := b.filename(h)
+	if src, ok := rd.(backend.LinkableSource); ok {
+		linked, err := b.link(ctx, final, src)
+		if linked || err != nil {
+			return err
+		}
+	}
+	return b.copy(ctx, final, rd)
+}
+
+// createTemp creates a temporary file next to final, creating a missing
+// directory.
+func (b *Backend) createTemp(final string) (*os.File, error) {
 	dir := filepath.Dir(final)
 	prefix := filepath.Base(final) + tmpMarker
-
 	f, err := os.CreateTemp(dir, prefix)
 	if errors.Is(err, fs.ErrNotExist) {
 		// The directory is missing (e.g. a data subdirectory was removed).
@@ -211,6 +223,13 @@ func (b *Backend) save(ctx context.Context, h backend.Handle, rd backend.RewindR
 			f, err = os.CreateTemp(dir, prefix)
 		}
 	}
+	return f, err
+}
+
+// copy writes rd to a temporary file next to final, syncs it and commits
+// it under the final name.
+func (b *Backend) copy(ctx context.Context, final string, rd backend.RewindReader) (err error) {
+	f, err := b.createTemp(final)
 	if err != nil {
 		return err
 	}
@@ -235,21 +254,52 @@ func (b *Backend) save(ctx context.Context, h backend.Handle, rd backend.RewindR
 	}
 
 	syncErr := f.Sync()
-	syncUnsupported := syncErr != nil && isSyncUnsupported(syncErr)
-	if syncErr != nil && !syncUnsupported {
+	synced := syncErr == nil
+	if syncErr != nil && !isSyncUnsupported(syncErr) {
 		return syncErr
 	}
 	if err = f.Close(); err != nil {
 		return err
 	}
+	return b.commit(ctx, f.Name(), final, synced)
+}
+
+// link gives src's file a temporary name next to final and commits it
+// under the final name: a pack assembled in a temporary file on this file
+// system becomes the repository's file without its bytes being copied.
+// linked is false when src cannot be linked here; the caller then copies
+// it.
+func (b *Backend) link(ctx context.Context, final string, src backend.LinkableSource) (linked bool, err error) {
+	var suffix [8]byte
+	_, _ = rand.Read(suffix[:]) // never fails
+	tmp := final + tmpMarker + hex.EncodeToString(suffix[:])
+	linked, err = src.LinkTo(tmp)
+	if !linked || err != nil {
+		return false, err
+	}
+	err = b.commit(ctx, tmp, final, true)
+	// renaming a link onto another link of the same file (a retried save
+	// whose earlier attempt got that far) leaves the temporary name behind
+	_ = os.Remove(tmp)
+	return true, err
+}
+
+// commit renames the finished temporary file tmp to final, syncs the
+// directory (when the file could be synced) and makes the file read-only.
+func (b *Backend) commit(ctx context.Context, tmp, final string, sync bool) (err error) {
+	defer func() {
+		if err != nil {
+			_ = os.Remove(tmp)
+		}
+	}()
 	if err = ctx.Err(); err != nil {
 		return err
 	}
-	if err = os.Rename(f.Name(), final); err != nil {
+	if err = os.Rename(tmp, final); err != nil {
 		return err
 	}
-	if !syncUnsupported {
-		if err = fsyncDir(dir); err != nil {
+	if sync {
+		if err = fsyncDir(filepath.Dir(final)); err != nil {
 			return err
 		}
 	}

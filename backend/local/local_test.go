@@ -425,3 +425,58 @@ func TestSaveFileSource(t *testing.T) {
 		t.Fatalf("stored %d bytes (%v), want the %d of the source", len(got), err, len(data))
 	}
 }
+
+// TestSaveLinkableSource: a source that can be linked becomes the stored
+// file itself (nothing is copied), read-only like every stored file; saving
+// it again under the same name (as a retried save would) leaves no
+// temporary name behind. A source that refuses the link is copied.
+func TestSaveLinkableSource(t *testing.T) {
+	ctx := context.Background()
+	be := newRepo(t)
+	data := make([]byte, 70000)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	src := backendtest.NewFileSource(t, data, 30000)
+	src.Linkable = true
+	h := backend.Handle{Type: backend.PackFile, Name: strings.Repeat("ab", 32)}
+	for range 2 {
+		if err := be.Save(ctx, h, src); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if src.Links.Load() != 2 || src.Copies.Load() != 0 {
+		t.Fatalf("%d links, %d copies; want 2 links and no copy", src.Links.Load(), src.Copies.Load())
+	}
+	final := filepath.Join(be.Dir(), "data", "ab", h.Name)
+	fi, err := os.Stat(final)
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, err := src.File().Stat()
+	if err != nil || !os.SameFile(fi, own) {
+		t.Fatalf("stored file is not the source's file (%v)", err)
+	}
+	if fi.Mode().Perm()&0o222 != 0 {
+		t.Fatalf("stored file is writable: %v", fi.Mode())
+	}
+	entries, err := os.ReadDir(filepath.Dir(final))
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("directory holds %d entries, want only the pack (%v)", len(entries), err)
+	}
+	if got, err := backend.LoadAll(ctx, be, h); err != nil || !slices.Equal(got, data) {
+		t.Fatalf("stored %d bytes (%v), want the %d of the source", len(got), err, len(data))
+	}
+
+	refused := backendtest.NewFileSource(t, data[:5000], 30000)
+	h2 := backend.Handle{Type: backend.PackFile, Name: strings.Repeat("ac", 32)}
+	if err := be.Save(ctx, h2, refused); err != nil {
+		t.Fatal(err)
+	}
+	if refused.Copies.Load() != 1 || refused.Links.Load() != 0 {
+		t.Fatalf("refused link: %d copies, %d links", refused.Copies.Load(), refused.Links.Load())
+	}
+	if got, err := backend.LoadAll(ctx, be, h2); err != nil || !slices.Equal(got, data[:5000]) {
+		t.Fatalf("copied %d bytes (%v)", len(got), err)
+	}
+}

@@ -292,10 +292,26 @@ func (r *rewindReader) Length() int64 { return r.rd.Length() }
 
 // fileSource is a rewindReader over a backend.FileSource: file-to-file
 // copies keep reporting progress (after each piece) and stop once the
-// watchdog cancelled the attempt.
+// watchdog cancelled the attempt. It passes links through
+// (backend.LinkableSource) when the source can be linked.
 type fileSource struct {
 	rewindReader
 	src backend.FileSource
+}
+
+// LinkTo links the file where the source can (backend.LinkableSource); a
+// link is one step, which counts as progress.
+func (r *fileSource) LinkTo(path string) (bool, error) {
+	src, ok := r.src.(backend.LinkableSource)
+	if !ok {
+		return false, nil
+	}
+	if r.stuck.Load() {
+		return false, ErrStuck
+	}
+	linked, err := src.LinkTo(path)
+	r.progress()
+	return linked, err
 }
 
 func (r *fileSource) CopyTo(dst *os.File, progress func() error) (int64, error) {

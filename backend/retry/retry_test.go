@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -489,8 +490,8 @@ func TestTryOnce(t *testing.T) {
 	}
 }
 
-// fileBackend stores through CopyTo when it gets a backend.FileSource, as
-// the local backend does, into a temporary file whose contents it then
+// fileBackend stores through LinkTo or CopyTo when it gets a
+// backend.FileSource, as the local backend does, into a temporary file whose contents it then
 // keeps in memory.
 type fileBackend struct {
 	*mem.Backend
@@ -504,6 +505,18 @@ func (b *fileBackend) Save(ctx context.Context, h backend.Handle, rd backend.Rew
 		return b.Backend.Save(ctx, h, rd)
 	}
 	b.sources.Add(1)
+	if ls, ok := src.(backend.LinkableSource); ok {
+		name := filepath.Join(b.dir, fmt.Sprintf("link-%d", b.sources.Load()))
+		if linked, err := ls.LinkTo(name); err != nil {
+			return err
+		} else if linked {
+			buf, err := os.ReadFile(name)
+			if err != nil {
+				return err
+			}
+			return b.Backend.Save(ctx, h, backend.NewByteReader(buf))
+		}
+	}
 	f, err := os.CreateTemp(b.dir, "save")
 	if err != nil {
 		return err
@@ -559,5 +572,27 @@ func TestFileSourceUnderWatch(t *testing.T) {
 	}
 	if got, _ := load(context.Background(), be2, h2); !bytes.Equal(got, data) {
 		t.Fatal("stored data differs after the retry")
+	}
+}
+
+// TestLinkableSourceUnderWatch: under the stuck watchdog a source that
+// can be linked is still linked rather than copied.
+func TestLinkableSourceUnderWatch(t *testing.T) {
+	o := fast()
+	o.StuckTimeout = 250 * time.Millisecond
+	inner := &fileBackend{Backend: mem.New(), dir: t.TempDir()}
+	be := retry.Wrap(inner, (&report{}).options(o))
+	t.Cleanup(func() { be.Close() })
+	src := backendtest.NewFileSource(t, data[:4000], 100)
+	src.Linkable = true
+	h := pack()
+	if err := be.Save(context.Background(), h, src); err != nil {
+		t.Fatalf("Save: %v", err)
+	}
+	if src.Links.Load() != 1 || src.Copies.Load() != 0 {
+		t.Fatalf("%d links, %d copies; want one link", src.Links.Load(), src.Copies.Load())
+	}
+	if got, _ := load(context.Background(), be, h); !bytes.Equal(got, data[:4000]) {
+		t.Fatal("stored data differs")
 	}
 }

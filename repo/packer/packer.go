@@ -15,8 +15,11 @@
 //
 // Packs never live in memory: a pack costs a file descriptor, a small
 // write buffer and its blob list, whatever its size. Where the system
-// allows it the temporary file is unlinked as soon as it is created, so a
-// crash leaves nothing behind; otherwise Close removes it.
+// allows it the temporary file never has a name (Linux's O_TMPFILE), or
+// loses it as soon as it is created, so a crash leaves nothing behind;
+// otherwise Close removes it. A finished unnamed file can be linked into
+// a local repository on the same file system (Reader.LinkTo), which then
+// stores the pack without copying its bytes.
 package packer
 
 import (
@@ -56,32 +59,40 @@ const readBuffer = 256 << 10
 
 // Packer collects sealed blobs of one type into a pack file.
 type Packer struct {
-	typ    model.BlobType
-	f      *os.File
-	remove string // path to remove on Close ("" once unlinked)
-	w      *bufio.Writer
-	hash   hash.Hash // SHA-256 of the bytes written so far
-	size   int64     // bytes written (blobs, then header)
-	data   int64     // blob bytes (size until Finalize)
-	blobs  []model.Blob
-	done   bool
-	err    error // first write error; the pack is unusable after it
+	typ      model.BlobType
+	f        *os.File
+	remove   string // path to remove on Close ("" once unlinked)
+	linkable bool   // f has no name and can be given one (linkTo)
+	w        *bufio.Writer
+	hash     hash.Hash // SHA-256 of the bytes written so far
+	size     int64     // bytes written (blobs, then header)
+	data     int64     // blob bytes (size until Finalize)
+	blobs    []model.Blob
+	done     bool
+	err      error // first write error; the pack is unusable after it
 }
 
 // New starts an empty pack for blobs of type t in a new temporary file in
 // dir (the system's temporary directory when dir is empty).
 func New(t model.BlobType, dir string) (*Packer, error) {
+	if f, ok := createUnnamed(dir); ok {
+		return packerOn(t, f, "", true), nil
+	}
 	f, err := os.CreateTemp(dir, TempPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("create temporary pack file: %w", err)
 	}
-	p := &Packer{typ: t, f: f, remove: f.Name(), w: bufio.NewWriterSize(f, writeBuffer), hash: sha256.New()}
 	// Unlinking an open file works on Unix; where it does not (Windows),
 	// Close removes the file.
+	remove := f.Name()
 	if os.Remove(f.Name()) == nil {
-		p.remove = ""
+		remove = ""
 	}
-	return p, nil
+	return packerOn(t, f, remove, false), nil
+}
+
+func packerOn(t model.BlobType, f *os.File, remove string, linkable bool) *Packer {
+	return &Packer{typ: t, f: f, remove: remove, linkable: linkable, w: bufio.NewWriterSize(f, writeBuffer), hash: sha256.New()}
 }
 
 // Type returns the blob type of the pack.
@@ -269,15 +280,16 @@ func (p *Packer) Reader() *Reader {
 	if !p.done {
 		panic("packer: Reader before Finalize")
 	}
-	return &Reader{f: p.f, size: p.size}
+	return &Reader{f: p.f, size: p.size, linkable: p.linkable}
 }
 
 // Reader reads a finished pack file; Rewind starts over. Several Readers
 // of one pack must not be used at the same time.
 type Reader struct {
-	f    *os.File
-	size int64
-	off  int64
+	f        *os.File
+	size     int64
+	off      int64
+	linkable bool
 }
 
 // Read reads the next bytes of the pack.
@@ -313,7 +325,25 @@ func (r *Reader) WriteTo(w io.Writer) (int64, error) {
 	return n, err
 }
 
-var _ backend.FileSource = (*Reader)(nil)
+var _ backend.LinkableSource = (*Reader)(nil)
+
+// LinkTo syncs the pack file and gives it the name path, where the file
+// was created without a name and path is on its file system
+// (backend.LinkableSource). Otherwise it reports false and the backend
+// copies the pack.
+func (r *Reader) LinkTo(path string) (bool, error) {
+	if !r.linkable {
+		return false, nil
+	}
+	if err := r.f.Sync(); err != nil {
+		return false, fmt.Errorf("sync temporary pack file: %w", err)
+	}
+	if err := linkTo(r.f, path); err != nil {
+		// another file system, no /proc, ...: copying still works
+		return false, nil
+	}
+	return true, nil
+}
 
 // copyPiece is how much CopyTo copies between progress reports.
 const copyPiece = 4 << 20

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -398,16 +399,25 @@ func TestManagerClose(t *testing.T) {
 	}
 }
 
-// TestPackerTempFile: the pack's file is in the given directory and gone
-// from it after Close; a file that cannot be created is an error.
+// TestPackerTempFile: the pack's file is in the given directory (unnamed,
+// or named with TempPrefix), not listed there, and gone after Close; a file
+// that cannot be created is an error.
 func TestPackerTempFile(t *testing.T) {
 	dir := t.TempDir()
 	p, err := New(model.DataBlob, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(filepath.Base(p.f.Name()), TempPrefix) || filepath.Dir(p.f.Name()) != dir {
-		t.Fatalf("temporary file %s", p.f.Name())
+	unnamed := p.linkable && p.f.Name() == dir
+	named := !p.linkable && strings.HasPrefix(filepath.Base(p.f.Name()), TempPrefix) && filepath.Dir(p.f.Name()) == dir
+	if !unnamed && !named {
+		t.Fatalf("temporary file %s (linkable %v)", p.f.Name(), p.linkable)
+	}
+	if runtime.GOOS == "linux" && !p.linkable {
+		t.Logf("no unnamed temporary files in %s", dir)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Fatalf("%d files listed while the pack is open", len(left))
 	}
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
@@ -506,4 +516,88 @@ func mustTemp(t *testing.T) *os.File {
 	}
 	t.Cleanup(func() { f.Close() })
 	return f
+}
+
+// TestReaderLinkTo: a finished pack in an unnamed file gets a name on its
+// file system without being copied: the name holds exactly the pack (its
+// hash is the ID), and the pack stays readable. A name that exists, or a
+// directory on another file system, is refused with false (the backend
+// copies), never with a half-done link.
+func TestReaderLinkTo(t *testing.T) {
+	dir := t.TempDir()
+	p, err := New(model.DataBlob, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	if !p.linkable {
+		t.Skipf("%s cannot hold unnamed files on this system", dir)
+	}
+	c := crypto.NewRandomKey().Cipher()
+	rng := rand.New(rand.NewPCG(10, 11))
+	for _, n := range []int{4000, 200000} {
+		tb, sealed := sealBlob(t, c, nil, randBytes(rng, n), false)
+		mustAdd(t, p, tb.id, sealed, 0)
+	}
+	pk, err := p.Finalize(c, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := filepath.Join(dir, "pack")
+	if ok, err := p.Reader().LinkTo(name); !ok || err != nil {
+		t.Fatalf("LinkTo: %v, %v", ok, err)
+	}
+	got, err := os.ReadFile(name)
+	if err != nil || sha256.Sum256(got) != pk.ID || int64(len(got)) != pk.Size {
+		t.Fatalf("linked file: %d bytes, %v", len(got), err)
+	}
+	// the linked name is the pack's own file, not a copy
+	fi, err := os.Stat(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, err := p.f.Stat()
+	if err != nil || !os.SameFile(fi, own) {
+		t.Fatalf("linked name is not the pack's file (%v)", err)
+	}
+	if ok, err := p.Reader().LinkTo(name); ok || err != nil {
+		t.Fatalf("LinkTo an existing name: %v, %v", ok, err)
+	}
+	if _, err := io.ReadAll(p.Reader()); err != nil {
+		t.Fatalf("read after link: %v", err)
+	}
+	// a directory on another file system (a tmpfs), where there is one
+	if other := otherFileSystem(t, dir); other != "" {
+		if ok, err := p.Reader().LinkTo(filepath.Join(other, "pack")); ok || err != nil {
+			t.Fatalf("LinkTo another file system: %v, %v", ok, err)
+		}
+	}
+	// a named temporary file cannot be linked
+	q := newPacker(t, model.DataBlob)
+	q.linkable = false
+	tb, sealed := sealBlob(t, c, nil, randBytes(rng, 100), false)
+	mustAdd(t, q, tb.id, sealed, 0)
+	if _, err := q.Finalize(c, true); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := q.Reader().LinkTo(filepath.Join(dir, "other")); ok || err != nil {
+		t.Fatalf("LinkTo of a named temporary file: %v, %v", ok, err)
+	}
+}
+
+// otherFileSystem returns a fresh directory on a file system other than
+// dir's (under /dev/shm), or "" when there is none.
+func otherFileSystem(t *testing.T, dir string) string {
+	t.Helper()
+	shm, err := os.MkdirTemp("/dev/shm", "arca-packer-test-")
+	if err != nil {
+		return ""
+	}
+	t.Cleanup(func() { os.RemoveAll(shm) })
+	a, errA := os.Stat(dir)
+	b, errB := os.Stat(shm)
+	if errA != nil || errB != nil || sameDevice(a, b) {
+		return ""
+	}
+	return shm
 }
