@@ -12,7 +12,9 @@ import (
 // large table V comes from scryptTable (on Linux one mapping asked to use
 // huge pages, so filling it does not fault on every 4 KiB page), the
 // first loop of ROMix mixes each block straight into its slot of V
-// instead of mixing into a scratch block and copying it there.
+// instead of mixing into a scratch block and copying it there, and on
+// amd64 BlockMix runs in vector registers on blocks whose words were put
+// into the order that suits them (toMixOrder) before ROMix and back after.
 // Parameters must have been validated.
 func scryptKey(password string, salt []byte, p Params, keyLen int) ([]byte, error) {
 	blockWords := 32 * p.R // one block of 128·r bytes as uint32s
@@ -27,11 +29,13 @@ func scryptKey(password string, salt []byte, p Params, keyLen int) ([]byte, erro
 		for i := range x {
 			x[i] = binary.LittleEndian.Uint32(chunk[4*i:])
 		}
+		toMixOrder(x)
 		lanes[lane] = x
 	}
 	roMixLanes(lanes, p.N, p.R)
 	for lane, x := range lanes {
 		chunk := b[lane*4*blockWords : (lane+1)*4*blockWords]
+		fromMixOrder(x)
 		for i, w := range x {
 			binary.LittleEndian.PutUint32(chunk[4*i:], w)
 		}
@@ -79,9 +83,11 @@ func roMix(x, y, v []uint32, n, r int) {
 	}
 }
 
+// integerify returns the first two words of the last 64-byte block (in
+// the block order blockMix works in: mixWord1 is where word 1 is).
 func integerify(b []uint32, r int) uint64 {
 	j := (2*r - 1) * 16
-	return uint64(b[j]) | uint64(b[j+1])<<32
+	return uint64(b[j]) | uint64(b[j+mixWord1])<<32
 }
 
 func xorInto(dst, src []uint32) {
@@ -91,10 +97,11 @@ func xorInto(dst, src []uint32) {
 	}
 }
 
-// blockMix is scrypt's BlockMix with Salsa20/8: out = BlockMix(in). Even
-// sub-blocks of the result go to the first half of out, odd ones to the
-// second. out and in must not overlap.
-func blockMix(out, in []uint32, r int) {
+// blockMixGeneric is scrypt's BlockMix with Salsa20/8 in Go, on blocks in
+// their natural word order: out = BlockMix(in). Even sub-blocks of the
+// result go to the first half of out, odd ones to the second. out and in
+// must not overlap.
+func blockMixGeneric(out, in []uint32, r int) {
 	var t [16]uint32
 	copy(t[:], in[(2*r-1)*16:])
 	for i := 0; i < 2*r; i += 2 {

@@ -1,0 +1,46 @@
+package crypto
+
+// On amd64 BlockMix runs in SSE2 registers (scrypt_amd64.s), four words of
+// a Salsa20 state per register. The registers hold the state's diagonals,
+// so every 64-byte block is kept with its words in diagonal order:
+// position i holds word diagonal[i].
+var diagonal = [16]uint8{0, 5, 10, 15, 4, 9, 14, 3, 8, 13, 2, 7, 12, 1, 6, 11}
+
+// mixWord1 is the position of a block's word 1 in diagonal order.
+const mixWord1 = 13
+
+//go:noescape
+func blockMixSSE2(out, in *uint32, r int)
+
+// blockMix is scrypt's BlockMix with Salsa20/8 on blocks in diagonal
+// order: out = BlockMix(in), even sub-blocks of the result in the first
+// half of out, odd ones in the second. out and in must not overlap.
+func blockMix(out, in []uint32, r int) {
+	n := 32 * r
+	if r < 1 || len(out) < n || len(in) < n {
+		panic("scrypt: blockMix buffers too short")
+	}
+	blockMixSSE2(&out[0], &in[0], r)
+}
+
+// toMixOrder puts the words of every 64-byte block of x into diagonal order.
+func toMixOrder(x []uint32) {
+	for b := 0; b+16 <= len(x); b += 16 {
+		var t [16]uint32
+		for i, w := range diagonal {
+			t[i] = x[b+int(w)]
+		}
+		copy(x[b:b+16], t[:])
+	}
+}
+
+// fromMixOrder undoes toMixOrder.
+func fromMixOrder(x []uint32) {
+	for b := 0; b+16 <= len(x); b += 16 {
+		var t [16]uint32
+		for i, w := range diagonal {
+			t[w] = x[b+i]
+		}
+		copy(x[b:b+16], t[:])
+	}
+}

@@ -1,0 +1,13 @@
+//go:build !amd64
+
+package crypto
+
+// mixWord1 is the position of a block's word 1: blocks keep their natural
+// word order here.
+const mixWord1 = 1
+
+// blockMix is scrypt's BlockMix with Salsa20/8 (blockMixGeneric).
+func blockMix(out, in []uint32, r int) { blockMixGeneric(out, in, r) }
+
+func toMixOrder([]uint32)   {}
+func fromMixOrder([]uint32) {}
