@@ -123,6 +123,11 @@ type Properties struct {
 	Connections uint
 	// HasAtomicReplace is true when Save over an existing file replaces it atomically.
 	HasAtomicReplace bool
+	// ConsistentList is true when every List started after a Save returned
+	// includes that file, for every client (a local disk's file system;
+	// not NFS, and not an object store that lists eventually). Locking
+	// then needs no delay between writing a lock and checking for others.
+	ConsistentList bool
 }
 
 // Backend stores a repository's files.

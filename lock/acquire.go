@@ -140,7 +140,7 @@ func (l *Locker) try(ctx context.Context, exclusive bool, onWritten func()) (*He
 				// arca contender withdraws on seeing ours; give the others
 				// up to 2×CheckDelay to do so.
 				if !tieBreaking {
-					tieBreaking, tieUntil = true, clk.Monotonic()+2*o.CheckDelay
+					tieBreaking, tieUntil = true, clk.Monotonic()+o.tieWindow()
 				}
 				if clk.Monotonic() < tieUntil {
 					wait = max(o.CheckDelay/4, time.Millisecond)

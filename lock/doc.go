@@ -12,7 +12,8 @@
 //
 // As restic: list and read every lock; give up if a live lock conflicts (an
 // exclusive lock conflicts with every lock, a shared one only with exclusive
-// ones); write our lock; wait CheckDelay; list and read again. Listing and
+// ones); write our lock; wait CheckDelay (none when the store lists every
+// completed write, Options.ConsistentList); list and read again. Listing and
 // reading are retried on backend errors (4 attempts, doubling delay). Every
 // look at the locks uses the union of two listings taken back to back (one
 // listing may miss both files of a holder refreshing meanwhile), and is taken
@@ -28,13 +29,21 @@
 // so a holder that revived its lock at that moment (restic's refreshStaleLock)
 // is seen. And when two contenders see each other in the re-check, restic makes
 // both give up; arca breaks the tie: the contender with the lexicographically
-// smaller lock ID keeps its file and polls for up to 2×CheckDelay for the others
-// to withdraw, the larger one withdraws at once. A lock that stays is an
+// smaller lock ID keeps its file and polls for up to 2×CheckDelay (50 ms
+// without a delay) for the others to withdraw, the larger one withdraws at
+// once. A lock that stays is an
 // established holder (or a non-arca contender that has not withdrawn), and the
 // smaller contender then gives up too. It only ever wins on a listing that
 // was taken after its own file was written and shows no live conflict, so the
 // usual write-then-check argument still guarantees that at most one of two
 // conflicting contenders wins, and between arca contenders exactly one does.
+//
+// A third: on a store that lists every lock file whose write has returned
+// (Options.ConsistentList: a repository on a local disk) the check follows
+// the write at once. Each contender lists after its own write returned, so
+// of two the later lister sees the other's file: the delay adds nothing to
+// safety there. restic's contenders still wait their 200 ms, which only
+// makes them see arca's lock later, never miss it.
 //
 // # Stale rules
 //

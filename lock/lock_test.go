@@ -3,6 +3,7 @@ package lock
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -541,12 +542,22 @@ func TestRetryLockWaitsForRelease(t *testing.T) {
 }
 
 // Two processes race for an exclusive lock in many rounds: exactly one wins
-// each round (restic would let both give up when they see each other).
+// each round (restic would let both give up when they see each other),
+// with a check delay and on a consistent store without one.
 func TestRaceExclusive(t *testing.T) {
+	for _, consistent := range []bool{false, true} {
+		t.Run(fmt.Sprintf("consistent=%v", consistent), func(t *testing.T) { raceExclusive(t, consistent) })
+	}
+}
+
+func raceExclusive(t *testing.T, consistent bool) {
 	for _, kinds := range [][2]bool{{true, true}, {true, false}} {
 		s := newDirStore(t)
 		o := fastOpts()
 		o.CheckDelay = 20 * time.Millisecond
+		if consistent {
+			o.CheckDelay, o.ConsistentList = 0, true
+		}
 		lockers := [2]*Locker{newLocker(t, s, o), newLocker(t, s, o)}
 		for round := range 40 {
 			var start, wg sync.WaitGroup
@@ -587,11 +598,21 @@ func TestRaceExclusive(t *testing.T) {
 }
 
 // With --retry-lock, racing holders all get the lock in turn and never hold
-// it at the same time.
+// it at the same time, with a check delay and on a consistent store
+// without one.
 func TestRaceWithRetryMutualExclusion(t *testing.T) {
+	for _, consistent := range []bool{false, true} {
+		t.Run(fmt.Sprintf("consistent=%v", consistent), func(t *testing.T) { raceWithRetry(t, consistent) })
+	}
+}
+
+func raceWithRetry(t *testing.T, consistent bool) {
 	s := newDirStore(t)
 	o := fastOpts()
 	o.CheckDelay = 15 * time.Millisecond
+	if consistent {
+		o.CheckDelay, o.ConsistentList = 0, true
+	}
 	o.RetryLock = 20 * time.Second
 	var inside, maxInside atomic.Int32
 	var wg sync.WaitGroup
@@ -952,5 +973,33 @@ func TestAcquireNotify(t *testing.T) {
 	release(t, acquire(t, l, false))
 	if optionHook.Load() != 3 {
 		t.Fatalf("option hook called %d times, want 3", optionHook.Load())
+	}
+}
+
+// TestCheckDelayDefault: a zero CheckDelay is restic's 200 ms, or none on a
+// consistent store; a CheckDelay that is set applies either way.
+func TestCheckDelayDefault(t *testing.T) {
+	for _, tc := range []struct {
+		delay      time.Duration
+		consistent bool
+		want       time.Duration
+	}{
+		{0, false, DefaultCheckDelay},
+		{0, true, 0},
+		{50 * time.Millisecond, true, 50 * time.Millisecond},
+		{50 * time.Millisecond, false, 50 * time.Millisecond},
+	} {
+		o := DefaultOptions()
+		o.CheckDelay, o.ConsistentList = tc.delay, tc.consistent
+		got, err := o.withDefaults()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.CheckDelay != tc.want {
+			t.Errorf("CheckDelay %v, consistent %v: %v, want %v", tc.delay, tc.consistent, got.CheckDelay, tc.want)
+		}
+		if tc.consistent && tc.delay == 0 && got.tieWindow() != consistentTieWindow {
+			t.Errorf("tie window without a delay: %v", got.tieWindow())
+		}
 	}
 }

@@ -49,8 +49,16 @@ type Options struct {
 	// under RetryLock (restic: 5 s doubling up to 60 s).
 	RetrySleepStart, RetrySleepMax time.Duration
 	// CheckDelay is the wait between writing a lock and checking for others
-	// (restic's 200 ms).
+	// (restic's 200 ms). Zero means restic's 200 ms, or no wait at all when
+	// ConsistentList is set.
 	CheckDelay time.Duration
+	// ConsistentList says that the store lists every lock file whose write
+	// returned before the listing began, for every client (a repository on
+	// a local disk). Then two contenders that each check after their own
+	// write cannot both miss the other, and the check needs no delay:
+	// restic's only gives eventually consistent stores time to show new
+	// files. An explicit CheckDelay still applies.
+	ConsistentList bool
 	// BackendRetryDelay is the first delay between attempts to list and read
 	// locks when the backend fails (4 attempts, doubling; restic: 5 s).
 	BackendRetryDelay time.Duration
@@ -77,7 +85,8 @@ type Options struct {
 	Logf func(format string, args ...any)
 }
 
-// DefaultOptions returns restic's timings.
+// DefaultOptions returns restic's timings (CheckDelay is left zero:
+// restic's 200 ms unless the store lists consistently).
 func DefaultOptions() Options {
 	return Options{
 		RefreshInterval:   DefaultRefreshInterval,
@@ -86,7 +95,6 @@ func DefaultOptions() Options {
 		ObserveTimeout:    DefaultStaleTimeout,
 		RetrySleepStart:   DefaultRetrySleepStart,
 		RetrySleepMax:     DefaultRetrySleepMax,
-		CheckDelay:        DefaultCheckDelay,
 		BackendRetryDelay: DefaultBackendRetryDelay,
 		UnlockTimeout:     DefaultUnlockTimeout,
 	}
@@ -158,7 +166,9 @@ func (o Options) withDefaults() (Options, error) {
 	fill(&o.ObserveTimeout, o.StaleTimeout)
 	fill(&o.RetrySleepStart, def.RetrySleepStart)
 	fill(&o.RetrySleepMax, def.RetrySleepMax)
-	fill(&o.CheckDelay, def.CheckDelay)
+	if !o.ConsistentList {
+		fill(&o.CheckDelay, DefaultCheckDelay)
+	}
 	fill(&o.BackendRetryDelay, def.BackendRetryDelay)
 	fill(&o.UnlockTimeout, def.UnlockTimeout)
 	if o.Clock == nil {
@@ -180,6 +190,20 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	return o, nil
 }
+
+// tieWindow is how long a contender that wins a tie waits for the others to
+// withdraw: two check delays, since each looks again one delay after
+// writing; without a delay (a consistent store) they look at once, and
+// consistentTieWindow covers their listing and removal.
+func (o Options) tieWindow() time.Duration {
+	if o.CheckDelay == 0 {
+		return consistentTieWindow
+	}
+	return 2 * o.CheckDelay
+}
+
+// consistentTieWindow is the tie window without a check delay.
+const consistentTieWindow = 50 * time.Millisecond
 
 // fenceAfter is how long a held lock may go without a successful refresh.
 func (o Options) fenceAfter() time.Duration { return o.StaleTimeout - o.Margin }

@@ -11,7 +11,14 @@ import (
 // used per process and repository: it remembers which lock IDs it has seen
 // and for how long, which is what lets it expire locks whose holder
 // stopped refreshing without trusting anyone's wall clock.
+//
+// On a backend that lists every completed write (a local disk,
+// backend.Properties.ConsistentList) the lock check needs no delay, and
+// none is waited unless opts set one.
 func (r *Repository) Locker(opts lock.Options) (*lock.Locker, error) {
+	if r.be.Properties().ConsistentList {
+		opts.ConsistentList = true
+	}
 	l, err := lock.NewLocker(r, opts)
 	if err != nil {
 		return nil, fmt.Errorf("repository lock: %w", err)

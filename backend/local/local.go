@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/arca-backup/arca/backend"
@@ -61,6 +62,7 @@ type Backend struct {
 	dir         string
 	modes       Modes
 	connections uint
+	consistent  func() bool // listsConsistently(dir), asked once
 }
 
 var _ backend.Backend = (*Backend)(nil)
@@ -70,6 +72,7 @@ var _ backend.Backend = (*Backend)(nil)
 // if there is one.
 func New(dir string) *Backend {
 	b := &Backend{dir: dir, connections: DefaultConnections}
+	b.consistent = sync.OnceValue(func() bool { return listsConsistently(dir) })
 	fi, err := os.Stat(b.filename(backend.Handle{Type: backend.ConfigFile}))
 	b.modes = deriveModes(fi, err)
 	return b
@@ -121,7 +124,7 @@ func (b *Backend) Location() string { return b.dir }
 
 // Properties describes the backend.
 func (b *Backend) Properties() backend.Properties {
-	return backend.Properties{Connections: b.connections, HasAtomicReplace: true}
+	return backend.Properties{Connections: b.connections, HasAtomicReplace: true, ConsistentList: b.consistent()}
 }
 
 // Paths returns every directory of a repository at dir in restic's layout,

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -478,5 +479,26 @@ func TestSaveLinkableSource(t *testing.T) {
 	}
 	if got, err := backend.LoadAll(ctx, be, h2); err != nil || !slices.Equal(got, data[:5000]) {
 		t.Fatalf("copied %d bytes (%v)", len(got), err)
+	}
+}
+
+// TestConsistentList: a repository on a local disk's file system (tmpfs
+// here) reports that it lists every completed write; a directory that
+// cannot be examined does not.
+func TestConsistentList(t *testing.T) {
+	shm, err := os.MkdirTemp("/dev/shm", "arca-local-test-")
+	if err != nil {
+		t.Skip("no /dev/shm")
+	}
+	t.Cleanup(func() { os.RemoveAll(shm) })
+	be, err := local.Create(context.Background(), filepath.Join(shm, "repo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if runtime.GOOS == "linux" && !be.Properties().ConsistentList {
+		t.Error("a repository on tmpfs does not list consistently")
+	}
+	if local.New(filepath.Join(shm, "missing")).Properties().ConsistentList {
+		t.Error("a missing directory lists consistently")
 	}
 }
