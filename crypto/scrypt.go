@@ -72,11 +72,9 @@ func roMix(x, y, v []uint32, n, r int) {
 	mask := uint64(n - 1)
 	for range n / 2 {
 		j := int(integerify(x, r) & mask)
-		xorInto(x, v[j*w:(j+1)*w])
-		blockMix(y, x, r)
+		blockMixXor(y, x, v[j*w:(j+1)*w], r)
 		j = int(integerify(y, r) & mask)
-		xorInto(y, v[j*w:(j+1)*w])
-		blockMix(x, y, r)
+		blockMixXor(x, y, v[j*w:(j+1)*w], r)
 	}
 	if n%2 == 1 { // n is a power of two above 1, so this does not happen
 		panic("scrypt: odd N")

@@ -12,6 +12,9 @@ const mixWord1 = 13
 //go:noescape
 func blockMixSSE2(out, in *uint32, r int)
 
+//go:noescape
+func blockMixXorSSE2(out, in, v *uint32, r int)
+
 // blockMix is scrypt's BlockMix with Salsa20/8 on blocks in diagonal
 // order: out = BlockMix(in), even sub-blocks of the result in the first
 // half of out, odd ones in the second. out and in must not overlap.
@@ -21,6 +24,17 @@ func blockMix(out, in []uint32, r int) {
 		panic("scrypt: blockMix buffers too short")
 	}
 	blockMixSSE2(&out[0], &in[0], r)
+}
+
+// blockMixXor is blockMix of in XOR v (neither changes): ROMix's second
+// loop mixes each block with a table entry this way without a separate
+// pass to XOR them.
+func blockMixXor(out, in, v []uint32, r int) {
+	n := 32 * r
+	if r < 1 || len(out) < n || len(in) < n || len(v) < n {
+		panic("scrypt: blockMix buffers too short")
+	}
+	blockMixXorSSE2(&out[0], &in[0], &v[0], r)
 }
 
 // toMixOrder puts the words of every 64-byte block of x into diagonal order.

@@ -34,8 +34,8 @@
 	PSHUFL $0x4E, X2, X2; \
 	PSHUFL $0x93, X3, X3
 
-// SALSA: X0..X3 = Salsa20/8(X0..X3 XOR the 64 bytes at src).
-#define SALSA(src) \
+// XORIN: X0..X3 ^= the 64 bytes at src.
+#define XORIN(src) \
 	MOVOU 0(src), X4; \
 	MOVOU 16(src), X5; \
 	MOVOU 32(src), X6; \
@@ -43,7 +43,10 @@
 	PXOR X4, X0; \
 	PXOR X5, X1; \
 	PXOR X6, X2; \
-	PXOR X7, X3; \
+	PXOR X7, X3
+
+// SALSA: X0..X3 = Salsa20/8(X0..X3).
+#define SALSA \
 	MOVO X0, X4; \
 	MOVO X1, X5; \
 	MOVO X2, X6; \
@@ -70,20 +73,22 @@ TEXT ·blockMixSSE2(SB), NOSPLIT, $0-24
 	MOVQ in+8(FP), SI
 	MOVQ r+16(FP), CX
 	MOVQ CX, AX
-	SHLQ $7, AX          // 128·r bytes: the whole input
+	SHLQ $7, AX             // 128·r bytes: the whole input
 	MOVOU -64(SI)(AX*1), X0 // X = the last 64-byte block
 	MOVOU -48(SI)(AX*1), X1
 	MOVOU -32(SI)(AX*1), X2
 	MOVOU -16(SI)(AX*1), X3
 	MOVQ CX, BX
 	SHLQ $6, BX
-	LEAQ (DI)(BX*1), R8  // odd blocks go to the second half of out
+	LEAQ (DI)(BX*1), R8     // odd blocks go to the second half of out
 
 loop:
-	SALSA(SI)
+	XORIN(SI)
+	SALSA
 	STORE(DI)
 	LEAQ 64(SI), DX
-	SALSA(DX)
+	XORIN(DX)
+	SALSA
 	STORE(R8)
 	ADDQ $128, SI
 	ADDQ $64, DI
@@ -92,3 +97,41 @@ loop:
 	JNZ loop
 	RET
 
+// func blockMixXorSSE2(out, in, v *uint32, r int)
+// out = BlockMix(in XOR v), without writing in XOR v anywhere.
+TEXT ·blockMixXorSSE2(SB), NOSPLIT, $0-32
+	MOVQ out+0(FP), DI
+	MOVQ in+8(FP), SI
+	MOVQ v+16(FP), R9
+	MOVQ r+24(FP), CX
+	MOVQ CX, AX
+	SHLQ $7, AX
+	MOVOU -64(SI)(AX*1), X0
+	MOVOU -48(SI)(AX*1), X1
+	MOVOU -32(SI)(AX*1), X2
+	MOVOU -16(SI)(AX*1), X3
+	LEAQ (R9)(AX*1), DX
+	LEAQ -64(DX), DX
+	XORIN(DX)
+	MOVQ CX, BX
+	SHLQ $6, BX
+	LEAQ (DI)(BX*1), R8
+
+xloop:
+	XORIN(SI)
+	XORIN(R9)
+	SALSA
+	STORE(DI)
+	LEAQ 64(SI), DX
+	XORIN(DX)
+	LEAQ 64(R9), DX
+	XORIN(DX)
+	SALSA
+	STORE(R8)
+	ADDQ $128, SI
+	ADDQ $128, R9
+	ADDQ $64, DI
+	ADDQ $64, R8
+	DECQ CX
+	JNZ xloop
+	RET
