@@ -3,7 +3,10 @@
 // with 256 subdirectories 00..ff.
 //
 // Files are written atomically (temporary file in the target directory,
-// fsync, rename, fsync of the directory) and then made read-only. File and
+// fsync, rename, fsync of the directory) and then made read-only. A pack
+// assembled in an unnamed temporary file on the same file system
+// (backend.LinkableSource) is linked into that temporary name instead of
+// copied there. File and
 // directory permissions follow the repository's config file the way restic
 // does it: group access is granted when the config file is group-readable.
 package local
