@@ -10,10 +10,19 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
+// unpackedWindow is the zstd window for unpacked files. The library's
+// default (8 MiB) makes the encoder allocate a 16 MiB history for any file
+// longer than one block (128 KiB), such as the index file a backup writes
+// at its end, while its read and seal buffers are still in use; that was
+// the peak of a backup's memory. Index and snapshot JSON gains nothing
+// from matches that far back.
+const unpackedWindow = 512 << 10
+
 // encoder returns the zstd encoder for unpacked files, created on first use.
 func (r *Repository) encoder() *zstd.Encoder {
 	r.encOnce.Do(func() {
-		enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
+		enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1),
+			zstd.WithWindowSize(unpackedWindow))
 		if err != nil {
 			panic(err) // only invalid options fail
 		}

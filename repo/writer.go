@@ -34,6 +34,7 @@ import (
 	"github.com/arca-backup/arca/chunker"
 	"github.com/arca-backup/arca/crypto"
 	"github.com/arca-backup/arca/repo/index"
+	"github.com/arca-backup/arca/repo/internal/offheap"
 	"github.com/arca-backup/arca/repo/model"
 	"github.com/arca-backup/arca/repo/packer"
 	"github.com/klauspost/compress/zstd"
@@ -174,6 +175,7 @@ type Writer struct {
 
 	managers [2]*packer.Manager // by blob type - 1
 	scratch  chan *scratch
+	long     chan struct{} // held while a blob longer than longBlob is sealed
 
 	slots   chan struct{} // full packs not yet stored and indexed
 	conns   chan struct{} // concurrent backend writes
@@ -205,24 +207,47 @@ type Writer struct {
 // many blobs are compressed and sealed at once.
 type scratch struct {
 	// sealed is the sealed blob; a compressed blob is compressed into it
-	// first, behind room for the IV, and sealed in place.
+	// first, behind room for the IV, and sealed in place. It lies in
+	// arena, except for a blob longer than any chunk (a huge tree).
 	sealed []byte
-	piece  []byte        // verification reads through it
-	dec    *zstd.Decoder // streaming decoder for verification, made on first use
+	// arena holds maxScratch bytes outside the Go heap (see package
+	// offheap), made on first use and released when the scratch is
+	// collected.
+	arena *offheap.Buffer
+	piece []byte        // verification reads through it
+	dec   *zstd.Decoder // streaming decoder for verification, made on first use
 }
 
-// reserve makes sure the seal buffer holds n bytes. It grows at least
-// twofold (up to maxScratch), so blobs of growing sizes do not each leave
-// a discarded buffer behind.
+// reserve makes sure the seal buffer holds n bytes. The first time it
+// maps room for the largest chunk (maxScratch) and keeps it for good:
+// growing a buffer step by step left each smaller one behind as garbage,
+// and a buffer on the Go heap let the collector defer collecting by as
+// much again. Pages no blob reaches are never touched.
 func (s *scratch) reserve(n int) {
-	if cap(s.sealed) >= n {
+	if n > maxScratch {
+		s.sealed = make([]byte, 0, n)
 		return
 	}
-	s.sealed = make([]byte, 0, max(n, min(2*cap(s.sealed), maxScratch)))
+	if s.arena == nil {
+		s.arena = offheap.Alloc(maxScratch)
+		runtime.AddCleanup(s, func(b *offheap.Buffer) { b.Free() }, s.arena)
+	}
+	s.sealed = s.arena.Bytes[:0]
 }
 
+// longBlob is the length above which a blob is sealed only while no other
+// such blob is (Writer.long). Chunks are mostly shorter (about 1.5 MiB);
+// after a longer one, its scratch gives the pages beyond longBlob back, so
+// the scratches together hold one long blob and otherwise short ones, not
+// one long blob each.
+const longBlob = chunker.MaxSize / 2
+
+// sealBound is the room store needs to seal a blob of n bytes: the IV in
+// front, zstd's worst case and the MAC behind.
+func sealBound(n int) int { return n + n>>7 + 1<<10 }
+
 // maxScratch is the largest buffer a scratch keeps between blobs.
-const maxScratch = chunker.MaxSize + chunker.MaxSize>>7 + 1<<10
+const maxScratch = chunker.MaxSize + chunker.MaxSize>>7 + 1<<10 // sealBound(chunker.MaxSize)
 
 // ivRoom is the room in front of a plaintext that Seal needs to seal it
 // in place (the IV's size).
@@ -288,6 +313,7 @@ func (r *Repository) NewWriter(ctx context.Context, opts WriteOptions) (*Writer,
 	w.slots = make(chan struct{}, conns+2)
 	w.conns = make(chan struct{}, conns)
 	w.scratch = make(chan *scratch, cpus)
+	w.long = make(chan struct{}, 1)
 	for range cpus {
 		w.scratch <- &scratch{}
 	}
@@ -455,6 +481,15 @@ func (w *Writer) compresses(t model.BlobType) bool {
 // writes into it and sealing encrypts there in place; verification
 // decrypts and decompresses in small pieces.
 func (w *Writer) store(ctx context.Context, t model.BlobType, id model.ID, buf []byte) (n int, added bool, err error) {
+	long := len(buf) > longBlob
+	if long {
+		select {
+		case w.long <- struct{}{}:
+		case <-ctx.Done():
+			return 0, false, ctx.Err()
+		}
+		defer func() { <-w.long }()
+	}
 	var s *scratch
 	select {
 	case s = <-w.scratch:
@@ -462,14 +497,14 @@ func (w *Writer) store(ctx context.Context, t model.BlobType, id model.ID, buf [
 		return 0, false, ctx.Err()
 	}
 	defer func() {
-		if cap(s.sealed) > maxScratch {
-			s.sealed = nil
+		if long && s.arena != nil {
+			s.arena.Discard(sealBound(longBlob))
 		}
+		s.sealed = nil
 		w.scratch <- s
 	}()
 	ulen := 0
-	// room for the IV in front, zstd's worst case and the MAC behind
-	s.reserve(len(buf) + len(buf)>>7 + 1<<10)
+	s.reserve(sealBound(len(buf)))
 	if len(buf) > 0 && w.compresses(t) {
 		comp := w.enc.EncodeAll(buf, s.sealed[:ivRoom])
 		s.sealed = w.cipher.Seal(comp[:0], comp[ivRoom:])

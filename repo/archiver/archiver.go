@@ -35,7 +35,9 @@ import (
 	"github.com/arca-backup/arca/repo/model"
 )
 
-// BlobSaver stores blobs (repo.Writer implements it).
+// BlobSaver stores blobs (repo.Writer implements it). buf is valid only
+// during the call: file content comes from a reader's slab, which lies
+// outside the Go heap and is reused and finally released afterwards.
 type BlobSaver interface {
 	SaveBlob(ctx context.Context, t model.BlobType, buf []byte, id model.ID) (rid model.ID, known bool, sizeInRepo int, err error)
 }
@@ -630,22 +632,12 @@ func (a *Archiver) SnapshotReader(ctx context.Context, filename string, r io.Rea
 		return n
 	}
 	start := time.Now()
-	var bufs [2]*readBuf
-	cur := 0
-	next := func(min int) *readBuf {
-		if bufs[cur] == nil {
-			bufs[cur] = &readBuf{}
-		}
-		b := bufs[cur]
-		cur ^= 1
-		b.pending.Wait()
-		b.data = growBuffer(b.data, min)
-		return b
-	}
 	if a.cb.StartFile != nil {
 		a.cb.StartFile(filename)
 	}
-	state, size := a.chunkStream(ctx, r, -1, next)
+	sl := &slab{}
+	defer sl.free()
+	state, size := a.chunkStream(ctx, r, sl)
 	state.wg.Wait()
 	if state.err != nil {
 		return model.ID{}, nil, fmt.Errorf("failed to save %v: %w", filename, state.err)

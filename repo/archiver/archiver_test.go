@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/arca-backup/arca/chunker"
@@ -278,35 +279,123 @@ func TestLongChunks(t *testing.T) {
 	}
 }
 
-// TestGrowBuffer: read buffers grow geometrically for small files, are
-// enlarged for long chunks and kept while whole blocks are read, and
-// dropped for small files.
-func TestGrowBuffer(t *testing.T) {
-	same := func(a, b []byte) bool { return cap(a) > 0 && cap(b) > 0 && &a[:1][0] == &b[:1][0] }
-	b := growBuffer(nil, 5000)
-	if cap(b) != 5000 || len(b) != 5000 {
-		t.Fatalf("first buffer: len %d cap %d", len(b), cap(b))
+// TestSlabWindow: the next block goes into the second half when the first
+// is full, and an incomplete chunk at the end of a full slab moves to the
+// front, followed by the rest of the first half or, when it is longer than
+// a half, of the whole slab.
+func TestSlabWindow(t *testing.T) {
+	s := &slab{}
+	defer s.free()
+	check := func(lo, hi, wantLo, wantHi, wantEnd int) {
+		t.Helper()
+		gotLo, gotHi, gotEnd := s.window(lo, hi)
+		if gotLo != wantLo || gotHi != wantHi || gotEnd != wantEnd {
+			t.Fatalf("window(%d, %d) = %d, %d, %d, want %d, %d, %d", lo, hi, gotLo, gotHi, gotEnd, wantLo, wantHi, wantEnd)
+		}
 	}
-	if c := growBuffer(b, 6000); cap(c) != 10000 {
-		t.Fatalf("growth: cap %d, want twice the old", cap(c))
+	check(0, 0, 0, 0, blockSize)                                       // a stream starting at the front
+	check(blockSize, blockSize, blockSize, blockSize, chunker.MaxSize) // one starting in the second half
+	check(100, blockSize, 100, blockSize, chunker.MaxSize)
+	for i := range s.buf {
+		s.buf[i] = byte(i / 4096)
 	}
-	if c := growBuffer(b, 3000); !same(b, c) || len(c) != 5000 {
-		t.Fatal("a large enough buffer is not reused whole")
+	short := chunker.MaxSize - 5000
+	check(short, chunker.MaxSize, 0, 5000, blockSize)
+	if s.buf[0] != byte(short/4096%256) || s.buf[4999] != byte((chunker.MaxSize-1)/4096%256) {
+		t.Fatal("incomplete chunk not moved to the front")
 	}
-	blk := growBuffer(nil, blockSize)
-	big := growBuffer(blk, blockFor(3<<20)) // a long chunk: 6 MiB
-	if cap(big) != 6<<20 {
-		t.Fatalf("enlarged buffer: cap %d", cap(big))
+	for i := range s.buf {
+		s.buf[i] = byte(i / 4096)
 	}
-	// the rest of the file, and the next large file, keep it
-	if c := growBuffer(big, blockSize); !same(c, big) || len(c) != cap(big) {
-		t.Fatal("enlarged buffer dropped while reading whole blocks")
+	check(10, chunker.MaxSize, 0, chunker.MaxSize-10, chunker.MaxSize)
+	if s.buf[0] != 0 || s.buf[chunker.MaxSize-11] != byte((chunker.MaxSize-1)/4096%256) {
+		t.Fatal("long incomplete chunk not moved to the front")
 	}
-	if c := growBuffer(big, blockFor(4<<20)); cap(c) != 8<<20 {
-		t.Fatalf("longer chunk: cap %d", cap(c))
+}
+
+// TestSlabWaitsForSaves: a half is handed out for reading only once the
+// saves of the chunks lying in it are done; a chunk across both halves
+// holds both.
+func TestSlabWaitsForSaves(t *testing.T) {
+	s := &slab{}
+	defer s.free()
+	s.window(0, 0)
+	s.hold(blockSize-10, blockSize+10)
+	var released atomic.Bool
+	go func() {
+		released.Store(true)
+		s.release(blockSize-10, blockSize+10)
+	}()
+	s.window(0, blockSize) // needs the second half
+	if !released.Load() {
+		t.Fatal("second half handed out while a save still reads it")
 	}
-	// a small file gets a buffer of blockSize again
-	if c := growBuffer(big, 100000); cap(c) != blockSize || same(c, big) {
-		t.Fatalf("small file after a long chunk: cap %d", cap(c))
+	s.hold(0, 100)
+	released.Store(false)
+	go func() {
+		released.Store(true)
+		s.release(0, 100)
+	}()
+	s.window(blockSize+1, chunker.MaxSize) // needs the first half
+	if !released.Load() {
+		t.Fatal("first half handed out while a save still reads it")
+	}
+}
+
+// TestOneReaderManyFiles: one reader takes files of all sizes in turn
+// through its slab (streams starting in either half, long chunks moving to
+// the front), and every file is cut exactly as the streaming chunker cuts
+// it.
+func TestOneReaderManyFiles(t *testing.T) {
+	dir := t.TempDir()
+	rnd := rand.New(rand.NewChaCha8([32]byte{3}))
+	random := func(n int) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(rnd.Uint32())
+		}
+		return b
+	}
+	pattern := random(4096)
+	long := bytes.Repeat(pattern, (chunker.MaxSize+3<<20)/4096) // a MaxSize chunk and a long tail
+	files := map[string][]byte{
+		"a": random(1000),
+		"b": append(random(3<<20), long...),
+		"c": random(5 << 20),
+		"d": random(10),
+		"e": append(long, random(9<<20)...),
+		"f": random(blockSize),
+		"g": random(blockSize + 1),
+	}
+	for name, data := range files {
+		writeFile(t, filepath.Join(dir, name), data)
+	}
+	m := newMemRepo()
+	a, err := New(m, m, testPol, Options{ReadConcurrency: 1}, Callbacks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, _, err := a.Snapshot(context.Background(), []string{dir}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range files {
+		n := lookup(t, m, root, filepath.Join(dir, name))
+		var want model.IDs
+		c := chunker.New(bytes.NewReader(data), testPol)
+		buf := make([]byte, chunker.MaxSize)
+		for {
+			ch, err := c.Next(buf)
+			if err != nil {
+				break
+			}
+			want = append(want, model.ID(sha256.Sum256(ch.Data)))
+		}
+		if !slices.Equal(want, n.Content) {
+			t.Fatalf("file %s: %d chunks, want %d, or they differ", name, len(n.Content), len(want))
+		}
+		if !bytes.Equal(content(t, m, n), data) {
+			t.Fatalf("file %s: content differs", name)
+		}
 	}
 }

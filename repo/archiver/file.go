@@ -10,41 +10,102 @@ import (
 
 	"github.com/arca-backup/arca/chunker"
 	"github.com/arca-backup/arca/repo/fsnode"
+	"github.com/arca-backup/arca/repo/internal/offheap"
 	"github.com/arca-backup/arca/repo/model"
 )
 
-// blockSize is how much of a file is read at once. Most chunks are much
-// shorter (about 1.5 MiB on average); the incomplete chunk left at the end
-// of a block moves to the front of the next one. When it fills most of a
-// block (a chunk longer than a block), the next buffer doubles, up to
-// MaxSize, where the chunker always cuts, and shrinks back afterwards.
+// blockSize is how much of a file is read at once: half of a reader's
+// slab (see slab).
 const blockSize = chunker.MaxSize / 2
 
-// blockFor returns the buffer size for the next block of a file whose
-// incomplete chunk is carry bytes long: room for it and at least as many
-// new bytes (carry < MaxSize: the chunker cuts at MaxSize at the latest).
-func blockFor(carry int) int {
-	return max(blockSize, min(2*carry, chunker.MaxSize))
+// slab is a reader's buffer: one allocation of chunker.MaxSize bytes, read
+// in halves of blockSize. While the chunks cut from one half are being
+// saved, the next block is read into the other half, so reading overlaps
+// saving as with two buffers. Because the halves are adjacent, a chunk
+// that began in the first half simply continues into the second: only the
+// incomplete chunk at the end of the slab moves to the front, and as a
+// chunk is at most MaxSize long, it always fits. The slab is never
+// regrown or dropped, so a reader's memory is fixed at MaxSize whatever
+// the chunk lengths and file sizes, and reading makes no garbage; pages a
+// small file never reaches are never touched.
+type slab struct {
+	mem *offheap.Buffer // outside the Go heap (see package offheap)
+	buf []byte
+	// pending counts the saves of chunks lying (partly) in each half; a
+	// half is overwritten only when its count is zero.
+	pending [2]sync.WaitGroup
+	// first is the half the next stream starts in: streams alternate, so
+	// one file's chunks are saved while the next file is read.
+	first int
 }
 
-// growBuffer returns a buffer of at least min bytes for a reader's block
-// that held cur: it grows geometrically up to blockSize, so a run of files
-// of increasing size does not allocate a new buffer for each one. A buffer
-// enlarged for a long chunk (up to chunker.MaxSize) is kept for as long as
-// whole blocks are read (min is at least blockSize: the rest of a large
-// file, or the next large file) and dropped only for a small file: large
-// files meet long chunks again and again, and dropping the buffer after
-// each one cost a fresh, zeroed, page-faulted buffer twice per long
-// chunk, about a quarter of the corpus's size in allocations.
-func growBuffer(cur []byte, min int) []byte {
-	if cap(cur) >= min && (cap(cur) <= blockSize || min >= blockSize) {
-		return cur[:cap(cur)]
+// wait blocks until no save reads the bytes [from, to) of the slab.
+func (s *slab) wait(from, to int) {
+	if from < blockSize && from < to {
+		s.pending[0].Wait()
 	}
-	n := max(min, 2*cap(cur))
-	if n > blockSize {
-		n = max(min, blockSize)
+	if to > blockSize && from < to {
+		s.pending[1].Wait()
 	}
-	return make([]byte, n)
+}
+
+// hold marks the bytes [from, to) as read by one more save; release undoes
+// it.
+func (s *slab) hold(from, to int) {
+	if from < blockSize {
+		s.pending[0].Add(1)
+	}
+	if to > blockSize {
+		s.pending[1].Add(1)
+	}
+}
+
+func (s *slab) release(from, to int) {
+	if from < blockSize {
+		s.pending[0].Done()
+	}
+	if to > blockSize {
+		s.pending[1].Done()
+	}
+}
+
+// free waits until every save from the slab is done and releases its
+// memory.
+func (s *slab) free() {
+	s.pending[0].Wait()
+	s.pending[1].Wait()
+	if s.mem != nil {
+		s.mem.Free()
+		s.mem, s.buf = nil, nil
+	}
+}
+
+// window returns where a stream's next bytes go: the incomplete chunk
+// buf[lo:hi] (empty at the start of a stream) is moved to the front when
+// the slab is full, and the bytes up to the returned end are free to read
+// into. It waits for the saves still reading that region.
+func (s *slab) window(lo, hi int) (newLo, newHi, end int) {
+	if s.buf == nil {
+		s.mem = offheap.Alloc(chunker.MaxSize)
+		s.buf = s.mem.Bytes
+	}
+	if hi == blockSize {
+		// the first half is full (or a stream starts in the second): the
+		// incomplete chunk continues into the second half
+		s.wait(blockSize, chunker.MaxSize)
+		return lo, hi, chunker.MaxSize
+	}
+	// the slab is full (or a stream starts at the front): the incomplete
+	// chunk moves to the front, followed by the rest of the first half, or
+	// of the whole slab when the chunk is longer than a half
+	n := hi - lo
+	end = blockSize
+	if n >= blockSize {
+		end = chunker.MaxSize
+	}
+	s.wait(0, end)
+	copy(s.buf, s.buf[lo:hi])
+	return 0, n, end
 }
 
 type fileJob struct {
@@ -54,33 +115,13 @@ type fileJob struct {
 	done         chan<- result
 }
 
-// readBuf is a read buffer whose chunks may still be being saved.
-type readBuf struct {
-	data    []byte
-	pending sync.WaitGroup
-}
-
-// fileWorker reads files. It owns two buffers: while the chunks of one are
-// being saved, the next part (or the next file) is read into the other.
+// fileWorker reads files into its slab.
 func (a *Archiver) fileWorker(ctx context.Context) {
 	defer a.workers.Done()
-	var bufs [2]*readBuf
-	for i := range bufs {
-		bufs[i] = &readBuf{}
-	}
-	cur := 0
-	next := func(min int) *readBuf {
-		b := bufs[cur]
-		cur ^= 1
-		b.pending.Wait()
-		b.data = growBuffer(b.data, min)
-		return b
-	}
+	s := &slab{}
+	defer s.free()
 	for job := range a.jobs {
-		a.saveFile(ctx, job, next)
-	}
-	for _, b := range bufs {
-		b.pending.Wait()
+		a.saveFile(ctx, job, s)
 	}
 }
 
@@ -101,7 +142,7 @@ func (s *fileState) fail(err error) {
 	s.mu.Unlock()
 }
 
-func (a *Archiver) saveFile(ctx context.Context, job fileJob, next func(int) *readBuf) {
+func (a *Archiver) saveFile(ctx context.Context, job fileJob, s *slab) {
 	fail := func(err error) {
 		job.done <- result{target: job.path, err: err}
 		if a.cb.CompleteItem != nil {
@@ -137,7 +178,7 @@ func (a *Archiver) saveFile(ctx context.Context, job fileJob, next func(int) *re
 		return
 	}
 
-	state, size := a.chunkStream(ctx, f, st.Size, next)
+	state, size := a.chunkStream(ctx, f, s)
 	// The file's result is ready once all of its chunks are saved.
 	go func() {
 		state.wg.Wait()
@@ -155,20 +196,22 @@ func (a *Archiver) saveFile(ctx context.Context, job fileJob, next func(int) *re
 	}()
 }
 
-// chunkStream reads r to the end, cutting it into chunks that are saved in
-// the background. sizeHint (the expected size, or -1) sizes the first
-// buffer. Wait on state.wg for the saves to finish.
-func (a *Archiver) chunkStream(ctx context.Context, r io.Reader, sizeHint int64, next func(int) *readBuf) (*fileState, uint64) {
+// chunkStream reads r to the end through the slab s, cutting it into
+// chunks that are saved in the background. Wait on state.wg for the saves
+// to finish.
+func (a *Archiver) chunkStream(ctx context.Context, r io.Reader, s *slab) (*fileState, uint64) {
 	state := &fileState{content: model.IDs{}}
 	var size uint64
-	first := int(sizeHint) + 1
-	if first > blockSize || sizeHint < 0 {
-		first = blockSize
-	}
-	if first < 4096 {
-		first = 4096
-	}
-	var carry []byte // incomplete chunk from the previous buffer
+	// buf[lo:hi] is the incomplete chunk read so far
+	lo := s.first * blockSize
+	hi := lo
+	defer func() {
+		// the next stream starts in the other half than this one ended in
+		s.first = 0
+		if hi <= blockSize {
+			s.first = 1
+		}
+	}()
 	var cuts []int
 	eof := false
 	for !eof {
@@ -176,15 +219,11 @@ func (a *Archiver) chunkStream(ctx context.Context, r io.Reader, sizeHint int64,
 			state.fail(err)
 			break
 		}
-		min := first
-		if len(carry) > 0 {
-			min = blockFor(len(carry))
-		}
-		b := next(min)
-		n := copy(b.data, carry)
-		for n < len(b.data) {
-			m, err := r.Read(b.data[n:])
-			n += m
+		var end int
+		lo, hi, end = s.window(lo, hi)
+		for hi < end {
+			m, err := r.Read(s.buf[hi:end])
+			hi += m
 			if errors.Is(err, io.EOF) {
 				eof = true
 				break
@@ -201,20 +240,16 @@ func (a *Archiver) chunkStream(ctx context.Context, r io.Reader, sizeHint int64,
 		if failed {
 			break
 		}
-		data := b.data[:n]
-		cuts = a.table.Cuts(data, eof, cuts[:0])
-		from := 0
+		cuts = a.table.Cuts(s.buf[lo:hi], eof, cuts[:0])
+		from := lo
 		for _, c := range cuts {
-			a.saveChunk(ctx, state, b, data[from:c])
-			size += uint64(c - from)
-			from = c
+			a.saveChunk(ctx, state, s, from, lo+c)
+			size += uint64(lo + c - from)
+			from = lo + c
 		}
-		// The rest is an incomplete chunk: it goes to the front of the
-		// other buffer. It must be copied before this buffer is reused,
-		// which next guarantees by alternating buffers.
-		carry = data[from:]
-		if eof && len(carry) > 0 {
-			state.fail(fmt.Errorf("chunker left %d bytes at end of file", len(carry)))
+		lo = from
+		if eof && lo < hi {
+			state.fail(fmt.Errorf("chunker left %d bytes at end of file", hi-lo))
 		}
 	}
 	return state, size
@@ -222,7 +257,8 @@ func (a *Archiver) chunkStream(ctx context.Context, r io.Reader, sizeHint int64,
 
 // saveChunk saves one chunk in the background, keeping its place in the
 // file's content list.
-func (a *Archiver) saveChunk(ctx context.Context, state *fileState, b *readBuf, chunk []byte) {
+func (a *Archiver) saveChunk(ctx context.Context, state *fileState, s *slab, from, to int) {
+	chunk := s.buf[from:to]
 	state.mu.Lock()
 	pos := len(state.content)
 	state.content = append(state.content, model.ID{})
@@ -236,12 +272,12 @@ func (a *Archiver) saveChunk(ctx context.Context, state *fileState, b *readBuf, 
 		state.fail(ctx.Err())
 		return
 	}
-	b.pending.Add(1)
+	s.hold(from, to)
 	state.wg.Add(1)
 	go func() {
 		defer func() {
 			<-a.chunks
-			b.pending.Done()
+			s.release(from, to)
 			state.wg.Done()
 		}()
 		id, known, size, err := a.saver.SaveBlob(ctx, model.DataBlob, chunk, model.ID{})
