@@ -3,6 +3,8 @@ package checker_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -587,5 +589,76 @@ func TestIndexLacksBlob(t *testing.T) {
 		if !strings.Contains(msg, want) {
 			t.Errorf("data problem %q lacks %q", msg, want)
 		}
+	}
+}
+
+// TestReadPacksLargeBlobs: blobs larger than a reader's usual room (a data
+// blob stored larger than the largest chunk, one that decodes to more than
+// that, a tree of that size), read between small ones, verify like any
+// other, and damage in the largest is found.
+func TestReadPacksLargeBlobs(t *testing.T) {
+	ctx := context.Background()
+	be := mem.New()
+	r, err := repo.Create(ctx, be, testPassword, repo.CreateOptions{Version: 2, KDFParams: &crypto.Params{N: 1024, R: 8, P: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	w, err := r.NewWriter(ctx, repo.WriteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &testRepo{be: be, password: testPassword, files: map[string]model.ID{}}
+	save := func(typ model.BlobType, buf []byte) model.ID {
+		id, _, _, err := w.SaveBlob(ctx, typ, buf, model.ID{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	random := make([]byte, 9<<20)
+	for i := range random {
+		random[i] = byte(rng.Uint32())
+	}
+	text := []byte(strings.Repeat("a large compressible blob ", (9<<20)/26))
+	var nodes []*model.Node
+	for i, content := range [][]byte{[]byte("small before"), random, text, []byte("small after")} {
+		id := save(model.DataBlob, content)
+		name := fmt.Sprintf("f%d", i)
+		tr.files[name] = id
+		nodes = append(nodes, &model.Node{Name: name, Type: model.NodeTypeFile, Content: model.IDs{id}})
+	}
+	// a tree of more than 9 MiB: many entries with long names
+	for i := range 40000 {
+		nodes = append(nodes, &model.Node{Name: fmt.Sprintf("g%05d-%s", i, strings.Repeat("n", 200)), Type: model.NodeTypeFile, Content: model.IDs{}})
+	}
+	root := saveTree(t, save, nodes)
+	if err := w.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tr.roots = []model.ID{root}
+	sn := &model.Snapshot{Time: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), Tree: &root, Paths: []string{"/x"}, Hostname: "h"}
+	if _, err := r.SaveSnapshot(ctx, sn); err != nil {
+		t.Fatal(err)
+	}
+	if tb, err := r.LoadBlob(ctx, model.TreeBlob, root, nil); err != nil || len(tb) < 9<<20 {
+		t.Fatalf("tree of %d bytes (%v), want more than 9 MiB", len(tb), err)
+	}
+
+	res, _ := runCheck(t, tr, runOptions{})
+	if len(res.index)+len(res.packs)+len(res.structure)+len(res.data) != 0 {
+		t.Fatalf("problems in a healthy repository: %+v", res)
+	}
+
+	bigPack := tr.packOf(t, model.BlobHandle{ID: tr.files["f1"], Type: model.DataBlob})
+	h := backend.Handle{Type: backend.PackFile, Name: bigPack.String()}
+	buf := tr.load(t, h)
+	buf[5<<20] ^= 1
+	tr.replace(t, h, buf)
+	res, _ = runCheck(t, tr, runOptions{})
+	var pd *checker.PackDataError
+	if len(res.data) != 1 || !errors.As(res.data[0], &pd) || pd.PackID != bigPack {
+		t.Fatalf("data problems %v, want one for pack %v", res.data, bigPack.Str())
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"sync"
 
 	"github.com/arca-backup/arca/backend"
+	"github.com/arca-backup/arca/chunker"
+	"github.com/arca-backup/arca/repo/internal/offheap"
 	"github.com/arca-backup/arca/repo/model"
 	"github.com/arca-backup/arca/repo/pack"
 )
@@ -21,8 +23,13 @@ import (
 type PackFilter func(packs map[model.ID]int64) map[model.ID]int64
 
 // streamBufferSize is each reader's buffer: packs are streamed, never held
-// whole in memory (only the largest blob and the header are).
-const streamBufferSize = 4 << 20
+// whole in memory (only one blob and the header are).
+const streamBufferSize = 512 << 10
+
+// blobRoom is the room each reader keeps for one blob as stored and one
+// decoded: a data blob of the largest chunk size with zstd's and the
+// cipher's overhead. Larger blobs (huge trees) get heap buffers.
+const blobRoom = chunker.MaxSize + chunker.MaxSize>>7 + 1<<10
 
 // ReadPacks reads whole packs and verifies them: the content hashes to the
 // pack's name, every blob the index lists decrypts, decompresses and
@@ -57,6 +64,7 @@ func (c *Checker) ReadPacks(ctx context.Context, filter PackFilter, progress fun
 		go func() {
 			defer wg.Done()
 			v := newPackVerifier(c)
+			defer v.free()
 			for t := range tasks {
 				err := v.check(ctx, t.id, packs[t.id], t.blobs)
 				select {
@@ -141,16 +149,33 @@ func (c *Checker) candidatePacks() map[model.ID]int64 {
 	return out
 }
 
-// packVerifier checks packs one at a time, reusing its buffers.
+// packVerifier checks packs one at a time, reusing its buffers. The room
+// for a blob as stored and decoded is mapped outside the Go heap (package
+// offheap): it is held for the whole check and, on the heap, would let the
+// collector wait for twice as much garbage before collecting.
 type packVerifier struct {
 	c      *Checker
 	rd     *bufio.Reader
+	room   [2]*offheap.Buffer // for stored and plain
 	stored []byte
 	plain  []byte
 }
 
 func newPackVerifier(c *Checker) *packVerifier {
-	return &packVerifier{c: c, rd: bufio.NewReaderSize(nil, streamBufferSize)}
+	v := &packVerifier{c: c, rd: bufio.NewReaderSize(nil, streamBufferSize)}
+	for i := range v.room {
+		v.room[i] = offheap.Alloc(blobRoom)
+	}
+	v.stored, v.plain = v.room[0].Bytes[:0], v.room[1].Bytes[:0]
+	return v
+}
+
+// free releases the verifier's buffers; it must not be used afterwards.
+func (v *packVerifier) free() {
+	v.stored, v.plain = nil, nil
+	for _, b := range v.room {
+		b.Free()
+	}
 }
 
 // check verifies one pack, and once more when that fails, so that a
