@@ -88,13 +88,6 @@ func integerify(b []uint32, r int) uint64 {
 	return uint64(b[j]) | uint64(b[j+mixWord1])<<32
 }
 
-func xorInto(dst, src []uint32) {
-	src = src[:len(dst)]
-	for i := range dst {
-		dst[i] ^= src[i]
-	}
-}
-
 // blockMixGeneric is scrypt's BlockMix with Salsa20/8 in Go, on blocks in
 // their natural word order: out = BlockMix(in). Even sub-blocks of the
 // result go to the first half of out, odd ones to the second. out and in

@@ -15,5 +15,12 @@ func blockMixXor(out, in, v []uint32, r int) {
 	blockMixGeneric(out, in, r)
 }
 
+func xorInto(dst, src []uint32) {
+	src = src[:len(dst)]
+	for i := range dst {
+		dst[i] ^= src[i]
+	}
+}
+
 func toMixOrder([]uint32)   {}
 func fromMixOrder([]uint32) {}

@@ -131,16 +131,7 @@ func TestContentAndChunks(t *testing.T) {
 	if !bytes.Equal(content(t, m, n), big) {
 		t.Fatal("big file content differs")
 	}
-	var want model.IDs
-	c := chunker.New(bytes.NewReader(big), testPol)
-	buf := make([]byte, chunker.MaxSize)
-	for {
-		ch, err := c.Next(buf)
-		if err != nil {
-			break
-		}
-		want = append(want, model.ID(sha256.Sum256(ch.Data)))
-	}
+	want, _ := streamChunks(big)
 	if len(want) != len(n.Content) {
 		t.Fatalf("%d chunks, want %d", len(n.Content), len(want))
 	}
@@ -259,18 +250,7 @@ func TestLongChunks(t *testing.T) {
 	if !bytes.Equal(content(t, m, n), data) {
 		t.Fatal("content differs")
 	}
-	var want model.IDs
-	longest := 0
-	c := chunker.New(bytes.NewReader(data), testPol)
-	buf := make([]byte, chunker.MaxSize)
-	for {
-		ch, err := c.Next(buf)
-		if err != nil {
-			break
-		}
-		longest = max(longest, len(ch.Data))
-		want = append(want, model.ID(sha256.Sum256(ch.Data)))
-	}
+	want, longest := streamChunks(data)
 	if longest <= blockSize {
 		t.Fatalf("longest chunk %d bytes: the test data does not exercise chunks longer than a block", longest)
 	}
@@ -381,21 +361,29 @@ func TestOneReaderManyFiles(t *testing.T) {
 	}
 	for name, data := range files {
 		n := lookup(t, m, root, filepath.Join(dir, name))
-		var want model.IDs
-		c := chunker.New(bytes.NewReader(data), testPol)
-		buf := make([]byte, chunker.MaxSize)
-		for {
-			ch, err := c.Next(buf)
-			if err != nil {
-				break
-			}
-			want = append(want, model.ID(sha256.Sum256(ch.Data)))
-		}
+		want, _ := streamChunks(data)
 		if !slices.Equal(want, n.Content) {
 			t.Fatalf("file %s: %d chunks, want %d, or they differ", name, len(n.Content), len(want))
 		}
 		if !bytes.Equal(content(t, m, n), data) {
 			t.Fatalf("file %s: content differs", name)
 		}
+	}
+}
+
+// streamChunks returns the IDs of the chunks the streaming chunker cuts
+// data into, and the length of the longest.
+func streamChunks(data []byte) (model.IDs, int) {
+	var ids model.IDs
+	longest := 0
+	c := chunker.New(bytes.NewReader(data), testPol)
+	buf := make([]byte, chunker.MaxSize)
+	for {
+		ch, err := c.Next(buf)
+		if err != nil {
+			return ids, longest
+		}
+		longest = max(longest, len(ch.Data))
+		ids = append(ids, model.ID(sha256.Sum256(ch.Data)))
 	}
 }

@@ -35,6 +35,30 @@ type testRepo struct {
 
 func newTestRepo(t *testing.T) *testRepo {
 	t.Helper()
+	return writeTestRepo(t, func(tr *testRepo, save func(model.BlobType, []byte) model.ID) {
+		var nodes []*model.Node
+		for _, name := range []string{"a", "b", "c"} {
+			id := save(model.DataBlob, []byte(strings.Repeat(name, 5000)))
+			tr.files[name] = id
+			nodes = append(nodes, &model.Node{Name: name, Type: model.NodeTypeFile, Content: model.IDs{id}})
+		}
+		tr.unused = save(model.DataBlob, []byte("nobody refers to me"))
+		sub := saveTree(t, save, nodes)
+		for i := range 2 {
+			extra := save(model.DataBlob, []byte{byte(i), 1, 2, 3})
+			root := saveTree(t, save, []*model.Node{
+				{Name: "extra", Type: model.NodeTypeFile, Content: model.IDs{extra}},
+				{Name: "sub", Type: model.NodeTypeDir, Subtree: &sub},
+			})
+			tr.roots = append(tr.roots, root)
+		}
+	})
+}
+
+// writeTestRepo creates a repository on a memory backend, lets fill save
+// blobs (and set tr.roots), stores them and saves a snapshot of each root.
+func writeTestRepo(t *testing.T, fill func(tr *testRepo, save func(model.BlobType, []byte) model.ID)) *testRepo {
+	t.Helper()
 	ctx := context.Background()
 	be := mem.New()
 	r, err := repo.Create(ctx, be, testPassword, repo.CreateOptions{Version: 2, KDFParams: &crypto.Params{N: 1024, R: 8, P: 1}})
@@ -50,29 +74,13 @@ func newTestRepo(t *testing.T) *testRepo {
 		t.Fatal(err)
 	}
 	tr := &testRepo{be: be, password: testPassword, files: map[string]model.ID{}}
-	save := func(typ model.BlobType, buf []byte) model.ID {
+	fill(tr, func(typ model.BlobType, buf []byte) model.ID {
 		id, _, _, err := w.SaveBlob(ctx, typ, buf, model.ID{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return id
-	}
-	var nodes []*model.Node
-	for _, name := range []string{"a", "b", "c"} {
-		id := save(model.DataBlob, []byte(strings.Repeat(name, 5000)))
-		tr.files[name] = id
-		nodes = append(nodes, &model.Node{Name: name, Type: model.NodeTypeFile, Content: model.IDs{id}})
-	}
-	tr.unused = save(model.DataBlob, []byte("nobody refers to me"))
-	sub := saveTree(t, save, nodes)
-	for i := range 2 {
-		extra := save(model.DataBlob, []byte{byte(i), 1, 2, 3})
-		root := saveTree(t, save, []*model.Node{
-			{Name: "extra", Type: model.NodeTypeFile, Content: model.IDs{extra}},
-			{Name: "sub", Type: model.NodeTypeDir, Subtree: &sub},
-		})
-		tr.roots = append(tr.roots, root)
-	}
+	})
 	if err := w.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -597,52 +605,31 @@ func TestIndexLacksBlob(t *testing.T) {
 // that, a tree of that size), read between small ones, verify like any
 // other, and damage in the largest is found.
 func TestReadPacksLargeBlobs(t *testing.T) {
-	ctx := context.Background()
-	be := mem.New()
-	r, err := repo.Create(ctx, be, testPassword, repo.CreateOptions{Version: 2, KDFParams: &crypto.Params{N: 1024, R: 8, P: 1}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	w, err := r.NewWriter(ctx, repo.WriteOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := &testRepo{be: be, password: testPassword, files: map[string]model.ID{}}
-	save := func(typ model.BlobType, buf []byte) model.ID {
-		id, _, _, err := w.SaveBlob(ctx, typ, buf, model.ID{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return id
-	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	random := make([]byte, 9<<20)
 	for i := range random {
 		random[i] = byte(rng.Uint32())
 	}
 	text := []byte(strings.Repeat("a large compressible blob ", (9<<20)/26))
-	var nodes []*model.Node
-	for i, content := range [][]byte{[]byte("small before"), random, text, []byte("small after")} {
-		id := save(model.DataBlob, content)
-		name := fmt.Sprintf("f%d", i)
-		tr.files[name] = id
-		nodes = append(nodes, &model.Node{Name: name, Type: model.NodeTypeFile, Content: model.IDs{id}})
-	}
-	// a tree of more than 9 MiB: many entries with long names
-	for i := range 40000 {
-		nodes = append(nodes, &model.Node{Name: fmt.Sprintf("g%05d-%s", i, strings.Repeat("n", 200)), Type: model.NodeTypeFile, Content: model.IDs{}})
-	}
-	root := saveTree(t, save, nodes)
-	if err := w.Flush(ctx); err != nil {
+	tr := writeTestRepo(t, func(tr *testRepo, save func(model.BlobType, []byte) model.ID) {
+		var nodes []*model.Node
+		for i, content := range [][]byte{[]byte("small before"), random, text, []byte("small after")} {
+			id := save(model.DataBlob, content)
+			name := fmt.Sprintf("f%d", i)
+			tr.files[name] = id
+			nodes = append(nodes, &model.Node{Name: name, Type: model.NodeTypeFile, Content: model.IDs{id}})
+		}
+		// a tree of more than 9 MiB: many entries with long names
+		for i := range 40000 {
+			nodes = append(nodes, &model.Node{Name: fmt.Sprintf("g%05d-%s", i, strings.Repeat("n", 200)), Type: model.NodeTypeFile, Content: model.IDs{}})
+		}
+		tr.roots = []model.ID{saveTree(t, save, nodes)}
+	})
+	r := tr.open(t)
+	if err := r.LoadIndex(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
-	tr.roots = []model.ID{root}
-	sn := &model.Snapshot{Time: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), Tree: &root, Paths: []string{"/x"}, Hostname: "h"}
-	if _, err := r.SaveSnapshot(ctx, sn); err != nil {
-		t.Fatal(err)
-	}
-	if tb, err := r.LoadBlob(ctx, model.TreeBlob, root, nil); err != nil || len(tb) < 9<<20 {
+	if tb, err := r.LoadBlob(context.Background(), model.TreeBlob, tr.roots[0], nil); err != nil || len(tb) < 9<<20 {
 		t.Fatalf("tree of %d bytes (%v), want more than 9 MiB", len(tb), err)
 	}
 
