@@ -246,8 +246,13 @@ const longBlob = chunker.MaxSize / 2
 // front, zstd's worst case and the MAC behind.
 func sealBound(n int) int { return n + n>>7 + 1<<10 }
 
+// MaxStoredChunk is the most room a data blob of the largest chunk size
+// takes sealed (sealBound(chunker.MaxSize)): what a buffer needs to hold
+// any chunk as stored in a pack.
+const MaxStoredChunk = chunker.MaxSize + chunker.MaxSize>>7 + 1<<10
+
 // maxScratch is the largest buffer a scratch keeps between blobs.
-const maxScratch = chunker.MaxSize + chunker.MaxSize>>7 + 1<<10 // sealBound(chunker.MaxSize)
+const maxScratch = MaxStoredChunk
 
 // ivRoom is the room in front of a plaintext that Seal needs to seal it
 // in place (the IV's size).

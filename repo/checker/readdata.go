@@ -12,7 +12,7 @@ import (
 	"sync"
 
 	"github.com/arca-backup/arca/backend"
-	"github.com/arca-backup/arca/chunker"
+	"github.com/arca-backup/arca/repo"
 	"github.com/arca-backup/arca/repo/internal/offheap"
 	"github.com/arca-backup/arca/repo/model"
 	"github.com/arca-backup/arca/repo/pack"
@@ -29,7 +29,7 @@ const streamBufferSize = 512 << 10
 // blobRoom is the room each reader keeps for one blob as stored and one
 // decoded: a data blob of the largest chunk size with zstd's and the
 // cipher's overhead. Larger blobs (huge trees) get heap buffers.
-const blobRoom = chunker.MaxSize + chunker.MaxSize>>7 + 1<<10
+const blobRoom = repo.MaxStoredChunk
 
 // ReadPacks reads whole packs and verifies them: the content hashes to the
 // pack's name, every blob the index lists decrypts, decompresses and
