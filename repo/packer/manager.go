@@ -3,6 +3,7 @@ package packer
 import (
 	"errors"
 	"math/rand/v2"
+	"slices"
 	"sync"
 
 	"github.com/arca-backup/arca/repo/model"
@@ -14,7 +15,10 @@ import (
 const DefaultOpenPacks = 2
 
 // Manager distributes the blobs of one type over a few open packs. It is
-// safe for concurrent use.
+// safe for concurrent use: an Add writes its blob into a pack that no
+// other Add holds, outside the manager's lock, so blobs go into different
+// packs at the same time (writing a blob also hashes it into the pack's
+// ID, which is about as much work as hashing the blob itself).
 type Manager struct {
 	typ      model.BlobType
 	size     int
@@ -22,7 +26,9 @@ type Manager struct {
 	dir      string
 
 	mu     sync.Mutex
+	freed  sync.Cond // an Add gave its slot back
 	open   []*Packer
+	busy   []bool // the slot's pack is being written by an Add
 	closed bool
 }
 
@@ -34,7 +40,9 @@ func NewManager(t model.BlobType, size, maxBlobs, open int, dir string) *Manager
 	if open < 1 {
 		open = 1
 	}
-	return &Manager{typ: t, size: size, maxBlobs: maxBlobs, dir: dir, open: make([]*Packer, open)}
+	m := &Manager{typ: t, size: size, maxBlobs: maxBlobs, dir: dir, open: make([]*Packer, open), busy: make([]bool, open)}
+	m.freed.L = &m.mu
+	return m
 }
 
 // ErrClosed is returned by Add after Close.
@@ -46,56 +54,116 @@ var ErrClosed = errors.New("packer: manager closed")
 // returns an error the pack stays open and is handed off again later.
 type Handoff func(p *Packer) error
 
-// Add puts a sealed blob into a randomly chosen open pack (a blob of at
-// least the target size gets a pack of its own) and hands the pack off
-// when it is full. It returns the bytes the blob adds to the repository:
-// the blob and its header entry, plus the header overhead when it
-// completed a pack.
+// Add puts a sealed blob into a randomly chosen open pack that no other
+// Add is writing to (a blob of at least the target size gets a pack of
+// its own) and hands the pack off when it is full. It returns the bytes
+// the blob adds to the repository: the blob and its header entry, plus
+// the header overhead when it completed a pack.
 func (m *Manager) Add(id model.ID, sealed []byte, uncompressedLength int, handoff Handoff) (int, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
 		return 0, ErrClosed
 	}
-	slot := -1
-	var p *Packer
-	var err error
 	if len(sealed) >= m.size {
-		if p, err = New(m.typ, m.dir); err != nil {
-			return 0, err
-		}
-	} else {
-		slot = rand.IntN(len(m.open))
-		p = m.open[slot]
-		if p == nil {
-			if p, err = New(m.typ, m.dir); err != nil {
-				return 0, err
-			}
-			m.open[slot] = p
-		}
+		return m.addAlone(id, sealed, uncompressedLength, handoff)
 	}
-	n, err := p.Add(id, sealed, uncompressedLength)
+	slot, err := m.takeSlot()
 	if err != nil {
-		// a pack whose file failed is lost with all its blobs: the
-		// writer fails as a whole
-		if slot >= 0 {
-			m.open[slot] = nil
-		}
-		p.Close()
 		return 0, err
 	}
-	if !p.Full(m.size, m.maxBlobs) {
+	p := m.open[slot]
+
+	m.mu.Unlock()
+	n, err := p.Add(id, sealed, uncompressedLength)
+	m.mu.Lock()
+
+	m.busy[slot] = false
+	m.freed.Broadcast()
+	switch {
+	case m.closed:
+		// Close left this pack to us
+		m.open[slot] = nil
+		p.Close()
+		return 0, ErrClosed
+	case err != nil:
+		// a pack whose file failed is lost with all its blobs: the
+		// writer fails as a whole
+		m.open[slot] = nil
+		p.Close()
+		return 0, err
+	case !p.Full(m.size, m.maxBlobs):
 		return n, nil
 	}
 	if err := handoff(p); err != nil {
-		if slot < 0 {
-			// keep the oversized pack around so it is not lost
-			m.keep(p)
-		}
 		return n, err
 	}
-	if slot >= 0 {
-		m.open[slot] = nil
+	m.open[slot] = nil
+	return n + pack.HeaderOverhead, nil
+}
+
+// takeSlot picks a random slot no Add is writing to, waiting for one if
+// all are taken, marks it busy and makes sure it holds an open pack. It
+// runs under m.mu.
+func (m *Manager) takeSlot() (int, error) {
+	for {
+		free := 0
+		for _, b := range m.busy {
+			if !b {
+				free++
+			}
+		}
+		if free == 0 {
+			m.freed.Wait()
+			if m.closed {
+				return 0, ErrClosed
+			}
+			continue
+		}
+		k := rand.IntN(free)
+		for slot, b := range m.busy {
+			if b {
+				continue
+			}
+			if k > 0 {
+				k--
+				continue
+			}
+			if m.open[slot] == nil {
+				p, err := New(m.typ, m.dir)
+				if err != nil {
+					return 0, err
+				}
+				m.open[slot] = p
+			}
+			m.busy[slot] = true
+			return slot, nil
+		}
+	}
+}
+
+// addAlone stores a blob of at least the target size in a pack of its
+// own. It runs under m.mu, which it releases while it writes.
+func (m *Manager) addAlone(id model.ID, sealed []byte, uncompressedLength int, handoff Handoff) (int, error) {
+	p, err := New(m.typ, m.dir)
+	if err != nil {
+		return 0, err
+	}
+	m.mu.Unlock()
+	n, err := p.Add(id, sealed, uncompressedLength)
+	m.mu.Lock()
+	switch {
+	case err != nil:
+		p.Close()
+		return 0, err
+	case m.closed:
+		p.Close()
+		return 0, ErrClosed
+	}
+	if err := handoff(p); err != nil {
+		// keep the oversized pack around so it is not lost
+		m.keep(p)
+		return n, err
 	}
 	return n + pack.HeaderOverhead, nil
 }
@@ -104,12 +172,13 @@ func (m *Manager) Add(id model.ID, sealed []byte, uncompressedLength int, handof
 // merges it) so Flush finds it.
 func (m *Manager) keep(p *Packer) {
 	for i, o := range m.open {
-		if o == nil {
+		if o == nil && !m.busy[i] {
 			m.open[i] = p
 			return
 		}
 	}
 	m.open = append(m.open, p)
+	m.busy = append(m.busy, false)
 }
 
 // Flush detaches every open pack and returns them, small ones merged while
@@ -119,6 +188,7 @@ func (m *Manager) keep(p *Packer) {
 func (m *Manager) Flush() ([]*Packer, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.waitIdle()
 	var out []*Packer
 	var cur *Packer
 	var err error
@@ -155,8 +225,9 @@ func (m *Manager) Close() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.closed = true
+	m.freed.Broadcast()
 	for i, p := range m.open {
-		if p != nil {
+		if p != nil && !m.busy[i] { // a busy pack is closed by its Add
 			p.Close()
 			m.open[i] = nil
 		}
@@ -170,15 +241,10 @@ func (m *Manager) maxOrDefault() int {
 	return m.maxBlobs
 }
 
-// Pending returns the number of blob bytes in open packs.
-func (m *Manager) Pending() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	n := 0
-	for _, p := range m.open {
-		if p != nil {
-			n += p.Size()
-		}
+// waitIdle waits until no Add is writing to an open pack. It runs under
+// m.mu.
+func (m *Manager) waitIdle() {
+	for slices.Contains(m.busy, true) {
+		m.freed.Wait()
 	}
-	return n
 }

@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/arca-backup/arca/crypto"
@@ -350,6 +351,54 @@ func TestManagerConcurrent(t *testing.T) {
 		if n != 1 {
 			t.Fatalf("blob %v packed %d times", id.Str(), n)
 		}
+	}
+}
+
+// TestManagerCloseWhileAdding: Close may come while Adds are writing
+// (a writer that fails stops its savers this way). Every Add then either
+// stored its blob or failed with ErrClosed, no pack file is written after
+// it was closed, and no temporary file is left behind.
+func TestManagerCloseWhileAdding(t *testing.T) {
+	c := crypto.NewRandomKey().Cipher()
+	dir := t.TempDir()
+	// blobs larger than the pack's write buffer go to its file at once
+	m := NewManager(model.DataBlob, 1<<20, 0, DefaultOpenPacks, dir)
+	var handedOff sync.WaitGroup
+	handoff := func(p *Packer) error {
+		handedOff.Go(func() { p.Close() })
+		return nil
+	}
+	var wg sync.WaitGroup
+	var stored, closed atomic.Int64
+	for g := range 4 {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(g), 11))
+			for range 50 {
+				tb, sealed := sealBlob(t, c, nil, randBytes(rng, 2*writeBuffer), false)
+				_, err := m.Add(tb.id, sealed, 0, handoff)
+				switch {
+				case err == nil:
+					stored.Add(1)
+				case errors.Is(err, ErrClosed):
+					closed.Add(1)
+				default:
+					t.Errorf("Add: %v", err)
+					return
+				}
+			}
+		})
+	}
+	for stored.Load() < 20 {
+		runtime.Gosched()
+	}
+	m.Close()
+	wg.Wait()
+	handedOff.Wait()
+	if closed.Load() == 0 {
+		t.Fatal("no Add failed after Close")
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Fatalf("%d files left in the temporary directory", len(left))
 	}
 }
 
