@@ -152,7 +152,13 @@ func poly1305AES(tag *[macSize]byte, blk cipher.Block, r *[16]byte, nonce, pad, 
 // immutable and safe for concurrent use; it does not follow later changes
 // to the Key it was made from.
 type Cipher struct {
-	enc  cipher.Block // AES-256, EncryptionKey
+	// The AES-256 key (EncryptionKey) for counter mode: expanded for the
+	// VAES counter mode (ctr.go) when vaes is set, else as crypto/aes's
+	// block for crypto/cipher's CTR.
+	vaes    bool
+	encKeys roundKeys
+	enc     cipher.Block
+
 	macK cipher.Block // AES-128, MACKey.K
 	r    [16]byte
 }
@@ -161,16 +167,20 @@ type Cipher struct {
 // is a programming error.
 func (k *Key) Cipher() *Cipher {
 	c := &Cipher{}
-	k.prepare(c)
+	k.prepare(c, haveVAES)
 	return c
 }
 
-func (k *Key) prepare(c *Cipher) {
+// prepare expands k into c, for the VAES counter mode if vaes is set.
+func (k *Key) prepare(c *Cipher, vaes bool) {
 	if !k.Valid() {
 		panic("crypto: invalid (zero) key used for sealing")
 	}
 	var err error
-	if c.enc, err = aes.NewCipher(k.EncryptionKey[:]); err != nil {
+	c.vaes = vaes
+	if vaes {
+		expandKey256(&c.encKeys, (*[encKeySize]byte)(&k.EncryptionKey))
+	} else if c.enc, err = aes.NewCipher(k.EncryptionKey[:]); err != nil {
 		panic(fmt.Sprintf("crypto: AES-256: %v", err)) // unreachable, fixed key size
 	}
 	if c.macK, err = aes.NewCipher(k.MACKey.K[:]); err != nil {
@@ -219,7 +229,7 @@ func sameStart(a, b []byte) bool {
 // Seal panics if k is not Valid, which is a programming error.
 func (k *Key) Seal(dst, plaintext []byte) []byte {
 	var c Cipher
-	k.prepare(&c)
+	k.prepare(&c, haveVAES)
 	return c.Seal(dst, plaintext)
 }
 
@@ -236,7 +246,7 @@ func (k *Key) Open(dst, ciphertext []byte) ([]byte, error) {
 		return nil, fmt.Errorf("crypto: open: %w", ErrInvalidKey)
 	}
 	var c Cipher
-	k.prepare(&c)
+	k.prepare(&c, haveVAES)
 	return c.Open(dst, ciphertext)
 }
 
@@ -258,7 +268,7 @@ func (c *Cipher) Seal(dst, plaintext []byte) []byte {
 	for allZero(iv) { // restic refuses an all-zero IV; redraw (p = 2^-128)
 		_, _ = rand.Read(iv) // never fails
 	}
-	cipher.NewCTR(c.enc, iv).XORKeyStream(ct, src)
+	c.xorCTR([ivSize]byte(iv), ct, src)
 
 	var t [macSize]byte
 	poly1305AES(&t, c.macK, &c.r, iv, tag, ct) // tag doubles as scratch
@@ -273,16 +283,46 @@ func (c *Cipher) Open(dst, ciphertext []byte) ([]byte, error) {
 		return nil, err
 	}
 
-	// NewCTR copies the IV, so the output may overwrite it afterwards.
-	stream := cipher.NewCTR(c.enc, iv)
+	// Moving the ciphertext into place may overwrite the IV: keep a copy.
+	ivCopy := [ivSize]byte(iv)
 	whole, out := grow(dst, len(ct))
 	src := ct
 	if overlap(out, ct) && !sameStart(out, ct) {
 		copy(out, ct) // memmove, then decrypt in place
 		src = out
 	}
-	stream.XORKeyStream(out, src)
+	c.xorCTR(ivCopy, out, src)
 	return whole, nil
+}
+
+// xorCTR XORs the AES-256-CTR keystream that starts at iv into dst from
+// src, like cipher.NewCTR(c.enc, iv).XORKeyStream(dst, src). The VAES
+// path allocates nothing: its stream and the IV stay on the stack.
+func (c *Cipher) xorCTR(iv [ivSize]byte, dst, src []byte) {
+	if !c.vaes {
+		c.xorCTRFallback(iv, dst, src)
+		return
+	}
+	s := newCTRStream(&c.encKeys, iv[:])
+	s.XORKeyStream(dst, src)
+}
+
+// xorCTRFallback is xorCTR with crypto/cipher's CTR, in a function of
+// its own so that the IV escaping into cipher.NewCTR costs the VAES path
+// nothing.
+//
+//go:noinline
+func (c *Cipher) xorCTRFallback(iv [ivSize]byte, dst, src []byte) {
+	cipher.NewCTR(c.enc, iv[:]).XORKeyStream(dst, src)
+}
+
+// newCTR returns the AES-256-CTR keystream that starts at iv.
+func (c *Cipher) newCTR(iv []byte) cipher.Stream {
+	if c.vaes {
+		s := newCTRStream(&c.encKeys, iv)
+		return &s
+	}
+	return cipher.NewCTR(c.enc, iv)
 }
 
 // authenticate checks the MAC of a sealed ciphertext and returns its IV

@@ -16,7 +16,7 @@ func (c *Cipher) OpenReader(ciphertext []byte) (io.Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &openReader{stream: cipher.NewCTR(c.enc, iv), ct: ct}, nil
+	return &openReader{stream: c.newCTR(iv), ct: ct}, nil
 }
 
 // openReader decrypts an authenticated ciphertext as it is read.
