@@ -71,10 +71,12 @@ func TestParamsValidate(t *testing.T) {
 			t.Errorf("%+v: %v", p, err)
 		}
 	}
+	huge := 1 << 20
+	huge *= huge // 2^40 where int has 64 bits (and 0, also invalid, where it has 32)
 	bad := []Params{
 		{}, {N: 1, R: 8, P: 1}, {N: 0, R: 8, P: 1}, {N: -16, R: 8, P: 1}, {N: 1000, R: 8, P: 1},
 		{N: 1024, R: 0, P: 1}, {N: 1024, R: 8, P: 0}, {N: 1024, R: -1, P: 1},
-		{N: 1024, R: 1 << 15, P: 1 << 15}, {N: 1 << 30, R: 8, P: 1}, {N: 1 << 40, R: 1, P: 1},
+		{N: 1024, R: 1 << 15, P: 1 << 15}, {N: 1 << 30, R: 8, P: 1}, {N: huge, R: 1, P: 1},
 	}
 	for _, p := range bad {
 		if err := p.Validate(); !errors.Is(err, ErrInvalidParams) {
