@@ -14,7 +14,9 @@
 // exactly as restic does, so either program can open the other's keys.
 //
 // scrypt is arca's own (the result is golang.org/x/crypto's, arranged to
-// be faster at start-up: see scryptKey). Calibrate chooses the
+// be faster at start-up: see scryptKey; with p above 1 and several CPUs
+// its lanes run side by side in the memory one lane takes, trading a
+// little recomputation for it: see roMixLanes). Calibrate chooses the
 // parameters restic would on this machine when idle, timed with restic's
 // own scrypt, so keys are as strong as restic's and open faster in arca.
 package crypto

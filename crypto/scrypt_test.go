@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"golang.org/x/crypto/scrypt"
@@ -55,8 +56,8 @@ func TestScryptMatchesXCrypto(t *testing.T) {
 
 // TestScryptRandomMatchesXCrypto compares scryptKey with
 // golang.org/x/crypto's scrypt on random passwords, salts and small
-// parameters (p up to 5, so the two-lane path, an odd last lane and the
-// single-lane path all run).
+// parameters (p up to 5, so with GOMAXPROCS above 1 lanes run two at a
+// time on half tables, an odd last lane alone, and p=1 as ever).
 func TestScryptRandomMatchesXCrypto(t *testing.T) {
 	rng := rand.New(rand.NewPCG(13, 14))
 	for range 40 {
@@ -84,12 +85,100 @@ func TestScryptRandomMatchesXCrypto(t *testing.T) {
 	}
 }
 
+// scryptKeyOn is scryptKey with at most workers lanes running at once,
+// so the tests reach every way of splitting the table whatever
+// GOMAXPROCS is.
+func scryptKeyOn(password string, salt []byte, p Params, keyLen, workers int) ([]byte, error) {
+	mix := func(lanes [][]uint32, n, r int) { roMixLanesOn(lanes, n, r, workers) }
+	return scryptKeyWith(password, salt, p, keyLen, mix)
+}
+
+// TestScryptSplitTableMatchesXCrypto compares scryptKey, with from one to
+// eight lanes running at once on parts of the table that keep every
+// second, fourth or eighth block of V, with golang.org/x/crypto's scrypt:
+// for N down to 2 (one kept block per part), r 1, 2 and 8, and p from 2
+// to 6 (odd p leaves a last lane that runs alone with the whole table).
+func TestScryptSplitTableMatchesXCrypto(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	for _, n := range []int{2, 4, 16, 1024} {
+		for _, r := range []int{1, 2, 8} {
+			for _, lanes := range []int{2, 3, 5, 6} {
+				p := Params{N: n, R: r, P: lanes}
+				pw := make([]byte, rng.IntN(20))
+				salt := make([]byte, SaltSize)
+				for i := range pw {
+					pw[i] = byte(rng.Uint32())
+				}
+				for i := range salt {
+					salt[i] = byte(rng.Uint32())
+				}
+				want, err := scrypt.Key(pw, salt, n, r, lanes, 64)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, workers := range []int{1, 2, 3, 4, 8} {
+					got, err := scryptKeyOn(string(pw), salt, p, 64, workers)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !bytes.Equal(got, want) {
+						t.Errorf("%+v with %d workers: %x, want %x", p, workers, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestROMixSparseTable: ROMix with a table keeping every stride-th block
+// of V leaves the same result as with the whole table, for strides up to
+// N, and writes nothing beyond its n/stride blocks of the table.
+func TestROMixSparseTable(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 18))
+	for _, r := range []int{1, 3} {
+		for _, n := range []int{2, 8, 64} {
+			w := 32 * r
+			in := make([]uint32, w)
+			for i := range in {
+				in[i] = rng.Uint32()
+			}
+			want := slices.Clone(in)
+			runLanes([][]uint32{want}, make([]uint32, n*w), n, r, 1)
+			for stride := 2; stride <= n; stride *= 2 {
+				got := slices.Clone(in)
+				v := make([]uint32, n*w)
+				runLanes([][]uint32{got}, v[:n/stride*w], n, r, stride)
+				if !slices.Equal(got, want) {
+					t.Errorf("r=%d N=%d stride %d: ROMix differs from the whole-table one", r, n, stride)
+				}
+				if slices.ContainsFunc(v[n/stride*w:], func(x uint32) bool { return x != 0 }) {
+					t.Errorf("r=%d N=%d stride %d: wrote past its part of the table", r, n, stride)
+				}
+			}
+		}
+	}
+}
+
+// TestTableStride: lanes run at once in powers of two, never more than
+// the workers, the lanes left or N allow, and at least one.
+func TestTableStride(t *testing.T) {
+	for _, c := range []struct{ lanes, n, workers, want int }{
+		{1, 1024, 2, 1}, {6, 1024, 1, 1}, {6, 1024, 2, 2}, {3, 1024, 2, 2},
+		{6, 1024, 3, 2}, {6, 1024, 4, 4}, {6, 1024, 64, 4}, {9, 1024, 8, 8},
+		{9, 2, 8, 2}, {9, 4, 8, 4}, {2, 1024, 0, 1},
+	} {
+		if got := tableStride(c.lanes, c.n, c.workers); got != c.want {
+			t.Errorf("tableStride(%d lanes, N=%d, %d workers) = %d, want %d", c.lanes, c.n, c.workers, got, c.want)
+		}
+	}
+}
+
 // BenchmarkScrypt derives a key with parameters restic's calibration
 // typically picks (N=2^15 or 2^14, r=8, p from 1 to 7), with arca's scrypt
 // and with golang.org/x/crypto's, which restic uses.
 func BenchmarkScrypt(b *testing.B) {
 	salt := make([]byte, SaltSize)
-	for _, p := range []Params{{N: 1 << 15, R: 8, P: 1}, {N: 1 << 14, R: 8, P: 4}, {N: 1 << 15, R: 8, P: 6}} {
+	for _, p := range []Params{{N: 1 << 15, R: 8, P: 1}, {N: 1 << 15, R: 8, P: 3}, {N: 1 << 14, R: 8, P: 4}, {N: 1 << 15, R: 8, P: 6}} {
 		name := fmt.Sprintf("N=%d,r=%d,p=%d", p.N, p.R, p.P)
 		b.Run(name+"/arca", func(b *testing.B) {
 			for b.Loop() {
