@@ -141,7 +141,7 @@ func poly1305AES(tag *[macSize]byte, blk cipher.Block, r *[16]byte, nonce, pad, 
 	var otk [32]byte
 	copy(otk[:16], r[:])
 	copy(otk[16:], pad[:16])
-	poly1305.Sum(tag, msg, &otk)
+	poly1305Sum(tag, msg, &otk)
 	clear(otk[:])
 }
 
