@@ -1,13 +1,26 @@
 package crypto
 
-// On amd64 BlockMix runs in SSE2 registers (scrypt_amd64.s), four words of
-// a Salsa20 state per register. The registers hold the state's diagonals,
+import "sync"
+
+// On amd64 BlockMix can also run in SSE2 registers (scrypt_mix_amd64.s),
+// four words of a Salsa20 state per register. The registers hold the state's diagonals,
 // so every 64-byte block is kept with its words in diagonal order:
 // position i holds word diagonal[i].
 var diagonal = [16]uint8{0, 5, 10, 15, 4, 9, 14, 3, 8, 13, 2, 7, 12, 1, 6, 11}
 
-// mixWord1 is the position of a block's word 1 in diagonal order.
-const mixWord1 = 13
+// sse2Mixer is BlockMix in SSE2 registers, on blocks in diagonal order.
+var sse2Mixer = mixer{
+	name:      "sse2",
+	mix:       blockMix,
+	mixXor:    blockMixXor,
+	toOrder:   toMixOrder,
+	fromOrder: fromMixOrder,
+	word1:     13, // diagonal[13] == 1
+}
+
+// bestMixer is the faster of the Go and the SSE2 BlockMix on this CPU,
+// timed once per process.
+var bestMixer = sync.OnceValue(func() *mixer { return fastestMixer(&genericMixer, &sse2Mixer) })
 
 //go:noescape
 func blockMixSSE2(out, in *uint32, r int)

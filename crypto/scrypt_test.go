@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/scrypt"
 )
@@ -85,16 +86,11 @@ func TestScryptRandomMatchesXCrypto(t *testing.T) {
 	}
 }
 
-// scryptKeyOn is scryptKey with at most workers lanes running at once,
-// so the tests reach every way of splitting the table whatever
-// GOMAXPROCS is.
-func scryptKeyOn(password string, salt []byte, p Params, keyLen, workers int) ([]byte, error) {
-	mix := func(lanes [][]uint32, n, r int) { roMixLanesOn(lanes, n, r, workers) }
-	return scryptKeyWith(password, salt, p, keyLen, mix)
-}
+// mixers are every BlockMix this architecture has.
+func mixers() []*mixer { return append([]*mixer{&genericMixer}, archMixers...) }
 
-// TestScryptSplitTableMatchesXCrypto compares scryptKey, with from one to
-// eight lanes running at once on parts of the table that keep every
+// TestScryptSplitTableMatchesXCrypto compares scryptKey, with every
+// BlockMix of the architecture and from one to eight lanes running at once on parts of the table that keep every
 // second, fourth or eighth block of V, with golang.org/x/crypto's scrypt:
 // for N down to 2 (one kept block per part), r 1, 2 and 8, and p from 2
 // to 6 (odd p leaves a last lane that runs alone with the whole table).
@@ -116,17 +112,39 @@ func TestScryptSplitTableMatchesXCrypto(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				for _, workers := range []int{1, 2, 3, 4, 8} {
-					got, err := scryptKeyOn(string(pw), salt, p, 64, workers)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if !bytes.Equal(got, want) {
-						t.Errorf("%+v with %d workers: %x, want %x", p, workers, got, want)
+				for _, m := range mixers() {
+					for _, workers := range []int{1, 2, 3, 4, 8} {
+						got, err := scryptKeyWith(string(pw), salt, p, 64, m, workers)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if !bytes.Equal(got, want) {
+							t.Errorf("%+v with BlockMix %s and %d workers: %x, want %x", p, m.name, workers, got, want)
+						}
 					}
 				}
 			}
 		}
+	}
+}
+
+// TestFastestMixer: of two mixers computing the same BlockMix, the one
+// that takes visibly longer is never chosen, in either order; and the
+// choice made for this process is one of the architecture's mixers.
+func TestFastestMixer(t *testing.T) {
+	slow := genericMixer
+	slow.name = "slow"
+	slow.mix = func(out, in []uint32, r int) {
+		time.Sleep(50 * time.Microsecond)
+		blockMixGeneric(out, in, r)
+	}
+	for _, order := range [][]*mixer{{&slow, &genericMixer}, {&genericMixer, &slow}} {
+		if got := fastestMixer(order...); got != &genericMixer {
+			t.Errorf("fastestMixer(%s, %s) chose %s", order[0].name, order[1].name, got.name)
+		}
+	}
+	if best := bestMixer(); !slices.Contains(mixers(), best) {
+		t.Errorf("bestMixer() is %s, not one of this architecture's", best.name)
 	}
 }
 
@@ -143,11 +161,11 @@ func TestROMixSparseTable(t *testing.T) {
 				in[i] = rng.Uint32()
 			}
 			want := slices.Clone(in)
-			runLanes([][]uint32{want}, make([]uint32, n*w), n, r, 1)
+			runLanes([][]uint32{want}, make([]uint32, n*w), n, r, 1, &genericMixer)
 			for stride := 2; stride <= n; stride *= 2 {
 				got := slices.Clone(in)
 				v := make([]uint32, n*w)
-				runLanes([][]uint32{got}, v[:n/stride*w], n, r, stride)
+				runLanes([][]uint32{got}, v[:n/stride*w], n, r, stride, &genericMixer)
 				if !slices.Equal(got, want) {
 					t.Errorf("r=%d N=%d stride %d: ROMix differs from the whole-table one", r, n, stride)
 				}
