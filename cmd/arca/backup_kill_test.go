@@ -12,16 +12,33 @@ import (
 	"time"
 )
 
-// countFiles counts the regular files below dir.
-func countFiles(dir string) int {
+// countStored counts the files stored below dir: regular files named by
+// an ID. A save writes a temporary file in the same directory first, and
+// a kill can leave one behind; those are not counted (a kill "after an
+// index file" that came while the index was still a temporary file would
+// leave nothing for the next backup to reuse).
+func countStored(dir string) int {
 	n := 0
 	_ = filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
+		if err == nil && d.Type().IsRegular() && isID(d.Name()) {
 			n++
 		}
 		return nil
 	})
 	return n
+}
+
+// isID reports whether name is a file ID: 64 lower-case hex digits.
+func isID(name string) bool {
+	if len(name) != 64 {
+		return false
+	}
+	for _, c := range name {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // TestBackupSurvivesSIGKILL kills arca backups with SIGKILL at several
@@ -54,8 +71,8 @@ func TestBackupSurvivesSIGKILL(t *testing.T) {
 	}
 	moments := []moment{
 		{"at start", func() bool { return true }},
-		{"after the first pack", func() bool { return countFiles(dataDir) >= 1 }},
-		{"after two index files", func() bool { return countFiles(indexDir) >= 2 }},
+		{"after the first pack", func() bool { return countStored(dataDir) >= 1 }},
+		{"after two index files", func() bool { return countStored(indexDir) >= 2 }},
 	}
 	for _, m := range moments {
 		cmd := arcaProcess(t, killEnv, "backup", "--no-scan", src)
@@ -90,9 +107,9 @@ func TestBackupSurvivesSIGKILL(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("killed %s: restic check: exit %d\n%s\n%s", m.name, code, out, stderr)
 		}
-		t.Logf("killed %s: %d packs, %d index files", m.name, countFiles(dataDir), countFiles(indexDir))
+		t.Logf("killed %s: %d packs, %d index files", m.name, countStored(dataDir), countStored(indexDir))
 	}
-	if countFiles(indexDir) < 2 {
+	if countStored(indexDir) < 2 {
 		t.Fatal("no index file was written before the last kill")
 	}
 

@@ -240,7 +240,7 @@ var slowBackupEnv = []string{"ARCA_INDEX_INTERVAL=1ms", "RESTIC_PACK_SIZE=4", "R
 func (r faultRepo) waitForPacks(t *testing.T, run *faultRun, n int) bool {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
-	for countFiles(filepath.Join(r.dir, "data")) < n {
+	for countStored(filepath.Join(r.dir, "data")) < n {
 		select {
 		case <-run.done:
 			return false
@@ -297,7 +297,7 @@ func TestFaultServerKilled(t *testing.T) {
 				src2 := faultSource(t, 4, 2<<20, "restarted")
 				env = append([]string{"ARCA_RETRY_MAX_ELAPSED=1m"}, slowBackupEnv...)
 				run = r.startArca(t, cache, env, "backup", "--no-scan", src2)
-				if !r.waitForPacks(t, run, countFiles(filepath.Join(r.dir, "data"))+1) {
+				if !r.waitForPacks(t, run, countStored(filepath.Join(r.dir, "data"))+1) {
 					t.Fatalf("the second backup ended before the server could be killed: exit %d\n%s", run.code, run.stderr.String())
 				}
 				srv.kill(t)
