@@ -152,12 +152,11 @@ func poly1305AES(tag *[macSize]byte, blk cipher.Block, r *[16]byte, nonce, pad, 
 // immutable and safe for concurrent use; it does not follow later changes
 // to the Key it was made from.
 type Cipher struct {
-	// The AES-256 key (EncryptionKey) for counter mode: expanded for the
-	// VAES counter mode (ctr.go) when vaes is set, else as crypto/aes's
-	// block for crypto/cipher's CTR.
-	vaes    bool
-	encKeys roundKeys
+	// The AES-256 key (EncryptionKey) for counter mode: crypto/aes's
+	// block for crypto/cipher's CTR, or nil when the key is expanded for
+	// the VAES counter mode (ctr.go) instead.
 	enc     cipher.Block
+	encKeys roundKeys
 
 	macK cipher.Block // AES-128, MACKey.K
 	r    [16]byte
@@ -177,7 +176,6 @@ func (k *Key) prepare(c *Cipher, vaes bool) {
 		panic("crypto: invalid (zero) key used for sealing")
 	}
 	var err error
-	c.vaes = vaes
 	if vaes {
 		expandKey256(&c.encKeys, (*[encKeySize]byte)(&k.EncryptionKey))
 	} else if c.enc, err = aes.NewCipher(k.EncryptionKey[:]); err != nil {
@@ -299,7 +297,7 @@ func (c *Cipher) Open(dst, ciphertext []byte) ([]byte, error) {
 // src, like cipher.NewCTR(c.enc, iv).XORKeyStream(dst, src). The VAES
 // path allocates nothing: its stream and the IV stay on the stack.
 func (c *Cipher) xorCTR(iv [ivSize]byte, dst, src []byte) {
-	if !c.vaes {
+	if c.enc != nil {
 		c.xorCTRFallback(iv, dst, src)
 		return
 	}
@@ -318,11 +316,11 @@ func (c *Cipher) xorCTRFallback(iv [ivSize]byte, dst, src []byte) {
 
 // newCTR returns the AES-256-CTR keystream that starts at iv.
 func (c *Cipher) newCTR(iv []byte) cipher.Stream {
-	if c.vaes {
-		s := newCTRStream(&c.encKeys, iv)
-		return &s
+	if c.enc != nil {
+		return cipher.NewCTR(c.enc, iv)
 	}
-	return cipher.NewCTR(c.enc, iv)
+	s := newCTRStream(&c.encKeys, iv)
+	return &s
 }
 
 // authenticate checks the MAC of a sealed ciphertext and returns its IV

@@ -27,7 +27,7 @@ func TestCTRAtPageEnd(t *testing.T) {
 	srcPage, dstPage := mem[:page], mem[2*page:3*page]
 	r := testRand(6)
 	key := randomKey(r)
-	for _, iv := range edgeIVs(r) {
+	for _, iv := range edgeIVs(t, r) {
 		for blocks := 0; blocks <= 20; blocks++ {
 			n := blocks * blockSize
 			src, dst := srcPage[page-n:], dstPage[page-n:]

@@ -71,12 +71,13 @@ func scryptKeyWith(password string, salt []byte, p Params, keyLen int, m *mixer,
 // third less CPU time, but a higher peak memory than restic's for short
 // commands.)
 //
-// At most workers lanes run at once, in phases: s lanes run at once, s the largest power of two not
-// above workers, n and the lanes left, each of the s goroutines taking an
-// equal share of the lanes left and 1/s of the table; the lanes that did
-// not divide evenly go on in the next phase with a smaller s. A single
-// last lane so runs alone with the whole table: nothing could run beside
-// it, so recomputing blocks would only cost time.
+// At most workers lanes run at once, in phases: s lanes run at once, s
+// the largest power of two not above workers, n and the lanes left, each
+// of the s goroutines taking an equal share of the lanes left and 1/s of
+// the table; the lanes that did not divide evenly go on in the next phase
+// with a smaller s. A single last lane so runs alone with the whole
+// table: nothing could run beside it, so recomputing blocks would only
+// cost time. m is the BlockMix.
 func roMixLanes(lanes [][]uint32, n, r, workers int, m *mixer) {
 	v, free := scryptTable(32 * r * n)
 	defer free()
