@@ -19,16 +19,25 @@ import (
 // instead of mixing into a scratch block and copying it there, BlockMix
 // is the faster of the implementations the CPU has (bestMixer; on amd64
 // one runs in vector registers on blocks whose words were put into the
-// order that suits them before ROMix and back after), and with several
-// CPUs lanes run side by side in the same memory (roMixLanes).
-// Parameters must have been validated.
+// order that suits them before ROMix and back after), with several CPUs
+// lanes run side by side in the same memory (roMixLanes), and the table
+// is half of V (tableShrink). Parameters must have been validated.
 func scryptKey(password string, salt []byte, p Params, keyLen int) ([]byte, error) {
-	return scryptKeyWith(password, salt, p, keyLen, bestMixer(), runtime.GOMAXPROCS(0))
+	return scryptKeyWith(password, salt, p, keyLen, bestMixer(), runtime.GOMAXPROCS(0), tableShrink)
 }
 
-// scryptKeyWith is scryptKey with the BlockMix of m and at most workers
-// lanes running at once (which the tests vary).
-func scryptKeyWith(password string, salt []byte, p Params, keyLen int, m *mixer, workers int) ([]byte, error) {
+// tableShrink is how many times smaller than V (128·r·N bytes) the table
+// is that key derivation fills. Every command derives a key first, so the
+// table sets the peak memory of short ones: with restic's usual N=2^15,
+// r=8 the whole of V is 32 MiB, twice what the rest of such a command
+// needs. Keeping half of V instead costs recomputing the blocks left out
+// when the second loop of ROMix asks for them (about 30% more time in the
+// derivation with two CPUs, see roMixLanes).
+const tableShrink = 2
+
+// scryptKeyWith is scryptKey with the BlockMix of m, at most workers lanes
+// running at once and a table of 1/shrink of V (which the tests vary).
+func scryptKeyWith(password string, salt []byte, p Params, keyLen int, m *mixer, workers, shrink int) ([]byte, error) {
 	blockWords := 32 * p.R // one block of 128·r bytes as uint32s
 	b, err := pbkdf2.Key(sha256.New, password, salt, 1, p.P*4*blockWords)
 	if err != nil {
@@ -44,7 +53,7 @@ func scryptKeyWith(password string, salt []byte, p Params, keyLen int, m *mixer,
 		m.toOrder(x)
 		lanes[lane] = x
 	}
-	roMixLanes(lanes, p.N, p.R, workers, m)
+	roMixLanes(lanes, p.N, p.R, workers, shrink, m)
 	for lane, x := range lanes {
 		chunk := b[lane*4*blockWords : (lane+1)*4*blockWords]
 		m.fromOrder(x)
@@ -58,33 +67,36 @@ func scryptKeyWith(password string, salt []byte, p Params, keyLen int, m *mixer,
 	return out, err
 }
 
-// roMixLanes runs ROMix on every lane. The lanes are independent, so
-// with several CPUs they run side by side, but in the memory of the one
-// table of n blocks that running them one after the other takes: on two
-// CPUs two lanes at a time each get half of it and keep only every
-// second block of V, recomputing an odd one when the second loop asks for
-// it (on four, four lanes keep every fourth, and so on). That costs about
-// a quarter more CPU time per lane, so with N=2^15, r=8 six lanes took
-// 0.38 s instead of 0.60 s on an idle two-CPU machine; when other work
-// holds the second CPU, the quarter is lost instead. (Mixing two lanes at
-// once in vector registers with a second full table was measured too: a
-// third less CPU time, but a higher peak memory than restic's for short
-// commands.)
+// roMixLanes runs ROMix on every lane in a table of n/shrink blocks
+// (shrink a power of two; it is capped at n), so that one lane alone keeps
+// every shrink-th block of V and recomputes the others when the second
+// loop asks for them. The lanes are independent, so with several CPUs
+// they run side by side, but in that same table: on two CPUs two lanes at
+// a time each get half of it and keep every 2·shrink-th block of V (on
+// four, four lanes every 4·shrink-th, and so on). A lane keeping every
+// k-th block costs about 1 + (k-1)/4 times the CPU time of one with all of
+// V: with the whole of V, two lanes side by side took 1.25 times as long
+// and six lanes with N=2^15, r=8 0.38 s instead of 0.60 s on an idle
+// two-CPU machine; when other work holds the second CPU, the extra time is
+// lost instead. (Mixing two lanes at once in vector registers with a
+// second full table was measured too: a third less CPU time, but a higher
+// peak memory than restic's for short commands.)
 //
 // At most workers lanes run at once, in phases: s lanes run at once, s
 // the largest power of two not above workers, n and the lanes left, each
 // of the s goroutines taking an equal share of the lanes left and 1/s of
 // the table; the lanes that did not divide evenly go on in the next phase
 // with a smaller s. A single last lane so runs alone with the whole
-// table: nothing could run beside it, so recomputing blocks would only
-// cost time. m is the BlockMix.
-func roMixLanes(lanes [][]uint32, n, r, workers int, m *mixer) {
-	v, free := scryptTable(32 * r * n)
+// table: nothing could run beside it, so a thinner table would only cost
+// time. m is the BlockMix.
+func roMixLanes(lanes [][]uint32, n, r, workers, shrink int, m *mixer) {
+	shrink = max(1, min(shrink, n))
+	v, free := scryptTable(32 * r * n / shrink)
 	defer free()
 	for len(lanes) > 0 {
-		s := tableStride(len(lanes), n, workers)
+		s := tableStride(len(lanes), n/shrink, workers)
 		perWorker := len(lanes) / s
-		roMixPhase(lanes[:s*perWorker], v, n, r, s, m)
+		roMixPhase(lanes[:s*perWorker], v, n, r, s, shrink, m)
 		lanes = lanes[s*perWorker:]
 	}
 }
@@ -100,18 +112,19 @@ func tableStride(lanes, n, workers int) int {
 }
 
 // roMixPhase runs ROMix on a multiple of s lanes, on s goroutines that
-// each take an equal run of them and 1/s of the table v, keeping every
-// s-th block of V in it. With s 1 it runs them here with all of v.
-func roMixPhase(lanes [][]uint32, v []uint32, n, r, s int, m *mixer) {
+// each take an equal run of them and 1/s of the table v (which holds
+// every shrink-th block of V), keeping every s·shrink-th block of V in it.
+// With s 1 it runs them here with all of v.
+func roMixPhase(lanes [][]uint32, v []uint32, n, r, s, shrink int, m *mixer) {
 	if s == 1 {
-		runLanes(lanes, v, n, r, 1, m)
+		runLanes(lanes, v, n, r, shrink, m)
 		return
 	}
 	perWorker, part := len(lanes)/s, len(v)/s
 	var wg sync.WaitGroup
 	for i := range s {
 		wg.Go(func() {
-			runLanes(lanes[i*perWorker:(i+1)*perWorker], v[i*part:(i+1)*part], n, r, s, m)
+			runLanes(lanes[i*perWorker:(i+1)*perWorker], v[i*part:(i+1)*part], n, r, s*shrink, m)
 		})
 	}
 	wg.Wait()

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -90,10 +91,12 @@ func TestScryptRandomMatchesXCrypto(t *testing.T) {
 func mixers() []*mixer { return append([]*mixer{&genericMixer}, archMixers...) }
 
 // TestScryptSplitTableMatchesXCrypto compares scryptKey, with every
-// BlockMix of the architecture and from one to eight lanes running at once on parts of the table that keep every
-// second, fourth or eighth block of V, with golang.org/x/crypto's scrypt:
-// for N down to 2 (one kept block per part), r 1, 2 and 8, and p from 2
-// to 6 (odd p leaves a last lane that runs alone with the whole table).
+// BlockMix of the architecture, from one to eight lanes running at once
+// on parts of the table, and tables of all, half and a quarter of V (so
+// lanes keep every block up to every 32nd), with golang.org/x/crypto's
+// scrypt: for N down to 2 (one kept block per part), r 1, 2 and 8, and p
+// from 2 to 6 (odd p leaves a last lane that runs alone with the whole
+// table).
 func TestScryptSplitTableMatchesXCrypto(t *testing.T) {
 	rng := rand.New(rand.NewPCG(15, 16))
 	for _, n := range []int{2, 4, 16, 1024} {
@@ -114,12 +117,14 @@ func TestScryptSplitTableMatchesXCrypto(t *testing.T) {
 				}
 				for _, m := range mixers() {
 					for _, workers := range []int{1, 2, 3, 4, 8} {
-						got, err := scryptKeyWith(string(pw), salt, p, 64, m, workers)
-						if err != nil {
-							t.Fatal(err)
-						}
-						if !bytes.Equal(got, want) {
-							t.Errorf("%+v with BlockMix %s and %d workers: %x, want %x", p, m.name, workers, got, want)
+						for _, shrink := range []int{1, 2, 4} {
+							got, err := scryptKeyWith(string(pw), salt, p, 64, m, workers, shrink)
+							if err != nil {
+								t.Fatal(err)
+							}
+							if !bytes.Equal(got, want) {
+								t.Errorf("%+v with BlockMix %s, %d workers and 1/%d of V: %x, want %x", p, m.name, workers, shrink, got, want)
+							}
 						}
 					}
 				}
@@ -198,13 +203,15 @@ func BenchmarkScrypt(b *testing.B) {
 	salt := make([]byte, SaltSize)
 	for _, p := range []Params{{N: 1 << 15, R: 8, P: 1}, {N: 1 << 15, R: 8, P: 3}, {N: 1 << 14, R: 8, P: 4}, {N: 1 << 15, R: 8, P: 6}} {
 		name := fmt.Sprintf("N=%d,r=%d,p=%d", p.N, p.R, p.P)
-		b.Run(name+"/arca", func(b *testing.B) {
-			for b.Loop() {
-				if _, err := scryptKey("x", salt, p, 64); err != nil {
-					b.Fatal(err)
+		for _, shrink := range []int{1, 2, 4} {
+			b.Run(fmt.Sprintf("%s/arca-table=1/%d", name, shrink), func(b *testing.B) {
+				for b.Loop() {
+					if _, err := scryptKeyWith("x", salt, p, 64, bestMixer(), runtime.GOMAXPROCS(0), shrink); err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
-		})
+			})
+		}
 		b.Run(name+"/xcrypto", func(b *testing.B) {
 			for b.Loop() {
 				if _, err := scrypt.Key([]byte("x"), salt, p.N, p.R, p.P, 64); err != nil {
