@@ -128,6 +128,11 @@ type Properties struct {
 	// not NFS, and not an object store that lists eventually). Locking
 	// then needs no delay between writing a lock and checking for others.
 	ConsistentList bool
+	// LinksFiles is true when Save stores a LinkableSource by giving its
+	// file a name in the repository instead of copying it (a local
+	// repository on the same file system): the file's bytes then go to
+	// this disk whatever happens, and writing them early saves waiting.
+	LinksFiles bool
 }
 
 // Backend stores a repository's files.

@@ -324,6 +324,11 @@ func (r *Repository) NewWriter(ctx context.Context, opts WriteOptions) (*Writer,
 	}
 	for _, t := range []model.BlobType{model.DataBlob, model.TreeBlob} {
 		w.managers[t-1] = packer.NewManager(t, opts.PackSize, w.maxPackBlobs, packer.DefaultOpenPacks, opts.TempDir)
+		// a pack linked into the repository is written to the disk anyway:
+		// start early, so the sync before the link has little left to do
+		// (a backup with compression off spent 9% of its time waiting in
+		// those syncs, 3% with this)
+		w.managers[t-1].WriteBehind = r.be.Properties().LinksFiles
 	}
 	w.ctx, w.cancel = context.WithCancelCause(ctx)
 	// a writer that failed or was cancelled releases the temporary files

@@ -127,7 +127,7 @@ func (b *Backend) Location() string { return b.dir }
 
 // Properties describes the backend.
 func (b *Backend) Properties() backend.Properties {
-	return backend.Properties{Connections: b.connections, HasAtomicReplace: true, ConsistentList: b.consistent()}
+	return backend.Properties{Connections: b.connections, HasAtomicReplace: true, ConsistentList: b.consistent(), LinksFiles: true}
 }
 
 // Paths returns every directory of a repository at dir in restic's layout,

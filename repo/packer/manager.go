@@ -24,6 +24,9 @@ type Manager struct {
 	size     int
 	maxBlobs int
 	dir      string
+	// WriteBehind is passed on to every pack the manager starts
+	// (Packer.WriteBehind). Set it before the first Add.
+	WriteBehind bool
 
 	mu     sync.Mutex
 	freed  sync.Cond // an Add gave its slot back
@@ -130,7 +133,7 @@ func (m *Manager) takeSlot() (int, error) {
 				continue
 			}
 			if m.open[slot] == nil {
-				p, err := New(m.typ, m.dir)
+				p, err := m.newPack()
 				if err != nil {
 					return 0, err
 				}
@@ -142,10 +145,19 @@ func (m *Manager) takeSlot() (int, error) {
 	}
 }
 
+// newPack starts a pack in the manager's directory.
+func (m *Manager) newPack() (*Packer, error) {
+	p, err := New(m.typ, m.dir)
+	if err == nil && m.WriteBehind {
+		p.WriteBehind()
+	}
+	return p, err
+}
+
 // addAlone stores a blob of at least the target size in a pack of its
 // own. It runs under m.mu, which it releases while it writes.
 func (m *Manager) addAlone(id model.ID, sealed []byte, uncompressedLength int, handoff Handoff) (int, error) {
-	p, err := New(m.typ, m.dir)
+	p, err := m.newPack()
 	if err != nil {
 		return 0, err
 	}

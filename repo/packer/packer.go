@@ -14,7 +14,10 @@
 // 0.18 against chunk-size fingerprinting).
 //
 // Packs never live in memory: a pack costs a file descriptor, a small
-// write buffer and its blob list, whatever its size. Where the system
+// write buffer and its blob list, whatever its size. A pack that will be
+// kept where it is written (linked into a local repository) can have its
+// bytes sent on to the disk while it is still being filled (WriteBehind),
+// so that the sync before the link finds little left to write. Where the system
 // allows it the temporary file never has a name (Linux's O_TMPFILE), or
 // loses it as soon as it is created, so a crash leaves nothing behind;
 // otherwise Close removes it. A finished unnamed file can be linked into
@@ -57,6 +60,10 @@ const writeBuffer = 64 << 10
 // into another.
 const readBuffer = 256 << 10
 
+// writeBehindStep is how many bytes a write-behind pack hands to the file
+// between two requests to start writing them to the disk.
+const writeBehindStep = 4 << 20
+
 // Packer collects sealed blobs of one type into a pack file.
 type Packer struct {
 	typ      model.BlobType
@@ -66,6 +73,11 @@ type Packer struct {
 	w        *bufio.Writer
 	hash     hash.Hash // SHA-256 of the bytes written so far
 	size     int64     // bytes written (blobs, then header)
+	// writeBehind starts the disk writes of the bytes in the file every
+	// writeBehindStep bytes; they are started up to behind.
+	writeBehind bool
+	behind      int64
+	startWrite  func(f *os.File, off, n int64) // startWriteback; tests record
 	data     int64     // blob bytes (size until Finalize)
 	blobs    []model.Blob
 	done     bool
@@ -92,8 +104,16 @@ func New(t model.BlobType, dir string) (*Packer, error) {
 }
 
 func packerOn(t model.BlobType, f *os.File, remove string, linkable bool) *Packer {
-	return &Packer{typ: t, f: f, remove: remove, linkable: linkable, w: bufio.NewWriterSize(f, writeBuffer), hash: sha256.New()}
+	return &Packer{typ: t, f: f, remove: remove, linkable: linkable, w: bufio.NewWriterSize(f, writeBuffer), hash: sha256.New(), startWrite: startWriteback}
 }
+
+// WriteBehind makes the packer ask the system to start writing its bytes
+// to the disk as they reach the file, a few MiB at a time, instead of
+// leaving all of them to the sync before the pack is linked (on Linux;
+// elsewhere it does nothing). It only pays when the file is kept: the
+// bytes of a pack that is copied elsewhere and deleted need never reach
+// the disk.
+func (p *Packer) WriteBehind() { p.writeBehind = true }
 
 // Type returns the blob type of the pack.
 func (p *Packer) Type() model.BlobType { return p.typ }
@@ -133,8 +153,16 @@ func (p *Packer) write(b []byte) error {
 	}
 	if err != nil {
 		p.err = fmt.Errorf("write temporary pack file: %w", err)
+		return p.err
 	}
-	return p.err
+	if p.writeBehind {
+		// only what left the buffer is in the file
+		if inFile := p.size - int64(p.w.Buffered()); inFile-p.behind >= writeBehindStep {
+			p.startWrite(p.f, p.behind, inFile-p.behind)
+			p.behind = inFile
+		}
+	}
+	return nil
 }
 
 // Add appends a sealed blob (IV, ciphertext, MAC) with the plaintext ID id.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -649,4 +650,85 @@ func otherFileSystem(t *testing.T, dir string) string {
 		return ""
 	}
 	return shm
+}
+
+// TestPackerWriteBehind: a write-behind pack asks for the disk writes of
+// its file in order, in steps of at least writeBehindStep, covering only
+// bytes that have left the write buffer; a pack without write-behind
+// never asks. Through a Manager, WriteBehind reaches every pack.
+func TestPackerWriteBehind(t *testing.T) {
+	type span struct{ off, n int64 }
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, c := range []struct{ behind, large bool }{{false, true}, {true, false}, {true, true}} {
+		behind := c.behind
+		p, err := New(model.DataBlob, t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if behind {
+			p.WriteBehind()
+		}
+		var spans []span
+		p.startWrite = func(f *os.File, off, n int64) {
+			if f != p.f {
+				t.Errorf("write-behind on another file")
+			}
+			fi, err := f.Stat()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if off+n > fi.Size() {
+				t.Errorf("write-behind of [%d, %d) with only %d bytes in the file", off, off+n, fi.Size())
+			}
+			spans = append(spans, span{off, n})
+		}
+		// small blobs gather in the buffer, large ones pass it
+		for p.Size() < 20<<20 {
+			n := 1 + rng.IntN(4<<10)
+			if c.large && rng.IntN(8) == 0 {
+				n = 1 << 20
+			}
+			if _, err := p.Add(model.ID{byte(p.Count())}, make([]byte, n), 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !behind {
+			if len(spans) != 0 {
+				t.Errorf("without write-behind: %d requests", len(spans))
+			}
+			p.Close()
+			continue
+		}
+		var next int64
+		for _, s := range spans {
+			if s.off != next || s.n < writeBehindStep {
+				t.Errorf("request [%d, %d) after [0, %d): want the next %d bytes or more", s.off, s.off+s.n, next, writeBehindStep)
+			}
+			next = s.off + s.n
+		}
+		if int64(p.Size())-next > writeBehindStep+writeBuffer {
+			t.Errorf("requests cover %d of %d bytes", next, p.Size())
+		}
+		p.Close()
+	}
+
+	m := NewManager(model.DataBlob, 1<<20, 0, DefaultOpenPacks, t.TempDir())
+	m.WriteBehind = true
+	var got []bool
+	handoff := func(p *Packer) error {
+		got = append(got, p.writeBehind)
+		return p.Close()
+	}
+	for i := range 8 {
+		if _, err := m.Add(model.ID{byte(i)}, make([]byte, 600<<10), 0, handoff); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := m.Add(model.ID{99}, make([]byte, 2<<20), 0, handoff); err != nil { // a pack of its own
+		t.Fatal(err)
+	}
+	m.Close()
+	if len(got) < 2 || slices.Contains(got, false) {
+		t.Errorf("manager with WriteBehind handed off packs with write-behind %v, want all true", got)
+	}
 }

@@ -43,3 +43,17 @@ func linkTo(f *os.File, path string) error {
 	}
 	return nil
 }
+
+// startWriteback asks the kernel to start writing the bytes [off, off+n)
+// of f to the disk without waiting for them (sync_file_range with
+// SYNC_FILE_RANGE_WRITE). It is advice: errors are left to the sync that
+// follows.
+func startWriteback(f *os.File, off, n int64) {
+	conn, err := f.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = conn.Control(func(fd uintptr) {
+		_ = unix.SyncFileRange(int(fd), off, n, unix.SYNC_FILE_RANGE_WRITE)
+	})
+}
