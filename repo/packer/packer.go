@@ -78,10 +78,10 @@ type Packer struct {
 	writeBehind bool
 	behind      int64
 	startWrite  func(f *os.File, off, n int64) // startWriteback; tests record
-	data     int64     // blob bytes (size until Finalize)
-	blobs    []model.Blob
-	done     bool
-	err      error // first write error; the pack is unusable after it
+	data        int64                          // blob bytes (size until Finalize)
+	blobs       []model.Blob
+	done        bool
+	err         error // first write error; the pack is unusable after it
 }
 
 // New starts an empty pack for blobs of type t in a new temporary file in
