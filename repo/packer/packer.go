@@ -14,15 +14,14 @@
 // 0.18 against chunk-size fingerprinting).
 //
 // Packs never live in memory: a pack costs a file descriptor, a small
-// write buffer and its blob list, whatever its size. A pack that will be
-// kept where it is written (linked into a local repository) can have its
-// bytes sent on to the disk while it is still being filled (WriteBehind),
-// so that the sync before the link finds little left to write. Where the system
+// write buffer and its blob list, whatever its size. Where the system
 // allows it the temporary file never has a name (Linux's O_TMPFILE), or
 // loses it as soon as it is created, so a crash leaves nothing behind;
 // otherwise Close removes it. A finished unnamed file can be linked into
 // a local repository on the same file system (Reader.LinkTo), which then
-// stores the pack without copying its bytes.
+// stores the pack without copying its bytes. Such a pack can have its
+// bytes sent on to the disk while it is still being filled (WriteBehind),
+// so that the sync before the link finds little left to write.
 package packer
 
 import (
@@ -73,15 +72,16 @@ type Packer struct {
 	w        *bufio.Writer
 	hash     hash.Hash // SHA-256 of the bytes written so far
 	size     int64     // bytes written (blobs, then header)
+	data     int64     // blob bytes (size until Finalize)
+	blobs    []model.Blob
+	done     bool
+	err      error // first write error; the pack is unusable after it
+
 	// writeBehind starts the disk writes of the bytes in the file every
 	// writeBehindStep bytes; they are started up to behind.
 	writeBehind bool
 	behind      int64
 	startWrite  func(f *os.File, off, n int64) // startWriteback; tests record
-	data        int64                          // blob bytes (size until Finalize)
-	blobs       []model.Blob
-	done        bool
-	err         error // first write error; the pack is unusable after it
 }
 
 // New starts an empty pack for blobs of type t in a new temporary file in
