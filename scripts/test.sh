@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/test.sh: run all of arca's tests.
 #
-#   scripts/test.sh                      # go vet ./... and go test -race ./...
+#   scripts/test.sh                      # go vet ./... (also for darwin, freebsd) and go test -race ./...
 #   scripts/test.sh -run TestX ./cmd/arca/   # arguments replace the default ./...
 #
 # On a fresh Debian machine with Go, gcc and apt it installs what the tests
@@ -103,6 +103,11 @@ pkgs=(./...)
 vet_rc=0
 log "go vet ./..."
 go vet ./... || vet_rc=$?
+# the other systems arca builds for: type-checked here, not run
+for goos in darwin freebsd; do
+	log "GOOS=$goos go vet ./..."
+	GOOS=$goos go vet ./... || vet_rc=$?
+done
 ((vet_rc == 0)) || log "go vet FAILED (exit code $vet_rc)"
 
 log "go test -race -timeout ${GO_TEST_TIMEOUT:-40m} ${pkgs[*]}"

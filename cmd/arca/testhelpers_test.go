@@ -47,6 +47,7 @@ import (
 	"time"
 
 	"github.com/arca-backup/arca/crypto"
+	"github.com/arca-backup/arca/repo/fsnode"
 	"golang.org/x/sys/unix"
 )
 
@@ -392,7 +393,7 @@ func (b *sourceTreeBuilder) device(rel string, major, minor uint32) {
 		b.notes = append(b.notes, "not root: no device node "+rel)
 		return
 	}
-	err := unix.Mknod(b.path(rel), unix.S_IFCHR|0o666, int(unix.Mkdev(major, minor)))
+	err := mknodChar(b.path(rel), 0o666, unix.Mkdev(major, minor))
 	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
 		b.notes = append(b.notes, fmt.Sprintf("mknod %s not permitted (%v): no device node", rel, err))
 		return
@@ -1002,20 +1003,17 @@ func fixtureScanTree(root string, opts compareOptions) (map[string]*fixtureTreeE
 			}
 			return nil
 		}
-		var st unix.Stat_t
-		if err := unix.Lstat(p, &st); err != nil {
-			return &fs.PathError{Op: "lstat", Path: p, Err: err}
-		}
-		info, err := d.Info()
+		info, err := os.Lstat(p)
 		if err != nil {
 			return err
 		}
+		st := fsnode.StatOf(info)
 		e := &fixtureTreeEntry{
 			mode:  info.Mode(),
 			size:  st.Size,
-			mtime: time.Unix(st.Mtim.Sec, st.Mtim.Nsec),
-			uid:   st.Uid,
-			gid:   st.Gid,
+			mtime: st.Mtime,
+			uid:   st.UID,
+			gid:   st.GID,
 			rdev:  st.Rdev,
 			dev:   st.Dev,
 			ino:   st.Ino,

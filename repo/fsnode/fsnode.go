@@ -95,9 +95,7 @@ func StatOf(fi os.FileInfo) Stat {
 		st.UID = s.Uid
 		st.GID = s.Gid
 		st.Size = s.Size
-		st.Atime = time.Unix(s.Atim.Unix())
-		st.Mtime = time.Unix(s.Mtim.Unix())
-		st.Ctime = time.Unix(s.Ctim.Unix())
+		st.Atime, st.Mtime, st.Ctime = statTimes(s)
 	}
 	return st
 }
@@ -182,8 +180,10 @@ func FromPath(path, name string, names *Names, opts Options) (*model.Node, error
 	return FromStat(path, name, StatOf(fi), names, opts)
 }
 
-func xattrUnsupported(err error) bool {
-	return errors.Is(err, unix.ENOTSUP) || errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENODATA)
+// XattrUnsupported reports errors meaning the file system has no extended
+// attributes, or the file not the one asked for.
+func XattrUnsupported(err error) bool {
+	return errors.Is(err, unix.ENOTSUP) || errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, errNoXattr)
 }
 
 // ReadXattrs returns path's extended attributes (not following symlinks)
@@ -192,7 +192,7 @@ func xattrUnsupported(err error) bool {
 func ReadXattrs(path string, ignoreListPermission bool) ([]model.ExtendedAttribute, error) {
 	names, err := listXattr(path)
 	if err != nil {
-		if xattrUnsupported(err) {
+		if XattrUnsupported(err) {
 			return nil, nil
 		}
 		if ignoreListPermission && errors.Is(err, os.ErrPermission) {
@@ -205,7 +205,7 @@ func ReadXattrs(path string, ignoreListPermission bool) ([]model.ExtendedAttribu
 	for _, name := range names {
 		v, err := getXattr(path, name)
 		if err != nil {
-			if xattrUnsupported(err) {
+			if XattrUnsupported(err) {
 				continue
 			}
 			errs = append(errs, fmt.Errorf("can not obtain extended attribute %v for %v: %w", name, path, err))

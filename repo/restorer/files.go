@@ -15,7 +15,6 @@ import (
 
 	"github.com/arca-backup/arca/backend"
 	"github.com/arca-backup/arca/repo/model"
-	"golang.org/x/sys/unix"
 )
 
 // The content restore works pack by pack. Planning maps every blob of every
@@ -606,7 +605,7 @@ func createFile(path string, size int64, sparse, allowRecursiveDelete bool) (*os
 		err = f.Truncate(size)
 	case size > 0:
 		// preallocation is an optimisation; file systems without it are fine
-		_ = unix.Fallocate(int(f.Fd()), 0, 0, size)
+		preallocate(f, size)
 	}
 	if err != nil {
 		_ = f.Close()

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/arca-backup/arca/repo/fsnode"
 	"github.com/arca-backup/arca/repo/model"
 	"golang.org/x/sys/unix"
 )
@@ -43,7 +44,7 @@ func createNode(n *model.Node, path string) error {
 }
 
 func mknod(path string, mode uint32, dev uint64) error {
-	if err := unix.Mknod(path, mode, int(dev)); err != nil {
+	if err := mknodDev(path, mode, dev); err != nil {
 		return &os.PathError{Op: "mknod", Path: path, Err: err}
 	}
 	return nil
@@ -120,18 +121,13 @@ func (m *metadata) apply(n *model.Node, path string) error {
 	return first
 }
 
-// xattrUnsupported reports errors meaning the file system has no xattrs.
-func xattrUnsupported(err error) bool {
-	return errors.Is(err, unix.ENOTSUP) || errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENODATA)
-}
-
 func (m *metadata) restoreXattrs(n *model.Node, path string) error {
 	want := map[string]bool{}
 	for _, a := range n.ExtendedAttributes {
 		if !m.xattrSelect(a.Name) {
 			continue
 		}
-		if err := unix.Lsetxattr(path, a.Name, a.Value, 0); err != nil && !xattrUnsupported(err) {
+		if err := unix.Lsetxattr(path, a.Name, a.Value, 0); err != nil && !fsnode.XattrUnsupported(err) {
 			return &os.PathError{Op: "lsetxattr " + a.Name, Path: path, Err: err}
 		}
 		want[a.Name] = true
@@ -144,7 +140,7 @@ func (m *metadata) restoreXattrs(n *model.Node, path string) error {
 		if want[name] || !m.xattrSelect(name) {
 			continue
 		}
-		if err := unix.Lremovexattr(path, name); err != nil && !xattrUnsupported(err) {
+		if err := unix.Lremovexattr(path, name); err != nil && !fsnode.XattrUnsupported(err) {
 			return &os.PathError{Op: "lremovexattr " + name, Path: path, Err: err}
 		}
 	}
@@ -155,7 +151,7 @@ func listXattrs(path string) ([]string, error) {
 	for {
 		n, err := unix.Llistxattr(path, nil)
 		if err != nil {
-			if xattrUnsupported(err) {
+			if fsnode.XattrUnsupported(err) {
 				return nil, nil
 			}
 			return nil, &os.PathError{Op: "llistxattr", Path: path, Err: err}
@@ -169,7 +165,7 @@ func listXattrs(path string) ([]string, error) {
 			continue // grew in between
 		}
 		if err != nil {
-			if xattrUnsupported(err) {
+			if fsnode.XattrUnsupported(err) {
 				return nil, nil
 			}
 			return nil, &os.PathError{Op: "llistxattr", Path: path, Err: err}
