@@ -17,9 +17,10 @@ import (
 // huge pages, so filling it does not fault on every 4 KiB page), the
 // first loop of ROMix mixes each block straight into its slot of V
 // instead of mixing into a scratch block and copying it there, BlockMix
-// is the faster of the implementations the CPU has (bestMixer; on amd64
-// one runs in vector registers on blocks whose words were put into the
-// order that suits them before ROMix and back after), with several CPUs
+// is the fastest of the implementations the CPU has (bestMixer; on amd64
+// the SSE2 one and, where the CPU has AVX-512VL, a second one run in
+// vector registers on blocks whose words were put into the order that
+// suits them before ROMix and back after), with several CPUs
 // lanes run side by side in the same memory (roMixLanes), and the table
 // is half of V (tableShrink). Parameters must have been validated.
 func scryptKey(password string, salt []byte, p Params, keyLen int) ([]byte, error) {

@@ -1,6 +1,10 @@
 package crypto
 
-import "sync"
+import (
+	"sync"
+
+	"golang.org/x/sys/cpu"
+)
 
 // On amd64 BlockMix can also run in SSE2 registers (scrypt_mix_amd64.s),
 // four words of a Salsa20 state per register. The registers hold the state's diagonals,
@@ -18,15 +22,41 @@ var sse2Mixer = mixer{
 	word1:     13, // diagonal[13] == 1
 }
 
-// bestMixer is the faster of the Go and the SSE2 BlockMix on this CPU,
-// timed once per process.
-var bestMixer = sync.OnceValue(func() *mixer { return fastestMixer(&genericMixer, &sse2Mixer) })
+// avx512Mixer is the same BlockMix with AVX-512VL instructions on XMM
+// registers (scrypt_mix_avx512_amd64.s), on blocks in the same order.
+var avx512Mixer = mixer{
+	name:      "avx512",
+	mix:       blockMix512,
+	mixXor:    blockMixXor512,
+	toOrder:   toMixOrder,
+	fromOrder: fromMixOrder,
+	word1:     13,
+}
+
+// haveAVX512VL reports whether the CPU has AVX-512F and VL and the OS
+// saves their state (x/sys/cpu sets the AVX-512 flags only then).
+var haveAVX512VL = cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL
+
+// bestMixer is the fastest of the Go, the SSE2 and (where the CPU has it)
+// the AVX-512 BlockMix on this CPU, timed once per process.
+var bestMixer = sync.OnceValue(func() *mixer {
+	if haveAVX512VL {
+		return fastestMixer(&genericMixer, &sse2Mixer, &avx512Mixer)
+	}
+	return fastestMixer(&genericMixer, &sse2Mixer)
+})
 
 //go:noescape
 func blockMixSSE2(out, in *uint32, r int)
 
 //go:noescape
 func blockMixXorSSE2(out, in, v *uint32, r int)
+
+//go:noescape
+func blockMixAVX512(out, in *uint32, r int)
+
+//go:noescape
+func blockMixXorAVX512(out, in, v *uint32, r int)
 
 // blockMix is scrypt's BlockMix with Salsa20/8 on blocks in diagonal
 // order: out = BlockMix(in), even sub-blocks of the result in the first
@@ -48,6 +78,24 @@ func blockMixXor(out, in, v []uint32, r int) {
 		panic("scrypt: blockMix buffers too short")
 	}
 	blockMixXorSSE2(&out[0], &in[0], &v[0], r)
+}
+
+// blockMix512 is blockMix with AVX-512VL instructions.
+func blockMix512(out, in []uint32, r int) {
+	n := 32 * r
+	if r < 1 || len(out) < n || len(in) < n {
+		panic("scrypt: blockMix buffers too short")
+	}
+	blockMixAVX512(&out[0], &in[0], r)
+}
+
+// blockMixXor512 is blockMixXor with AVX-512VL instructions.
+func blockMixXor512(out, in, v []uint32, r int) {
+	n := 32 * r
+	if r < 1 || len(out) < n || len(in) < n || len(v) < n {
+		panic("scrypt: blockMix buffers too short")
+	}
+	blockMixXorAVX512(&out[0], &in[0], &v[0], r)
 }
 
 // toMixOrder puts the words of every 64-byte block of x into diagonal order.

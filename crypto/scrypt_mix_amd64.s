@@ -1,7 +1,7 @@
 #include "textflag.h"
 
 // BlockMix with Salsa20/8 in SSE2 registers. Each 64-byte block is kept in
-// the diagonal order (see diagonal in scrypt_amd64.go): the state rows
+// the diagonal order (see diagonal in scrypt_mix_amd64.go): the state rows
 // a = (x0 x5 x10 x15), b = (x4 x9 x14 x3), c = (x8 x13 x2 x7) and
 // d = (x12 x1 x6 x11) make every quarter-round of a column round one
 // vector step; rotating b, c and d by one, two and three lanes turns rows

@@ -6,10 +6,16 @@ import (
 	"testing"
 )
 
-// TestBlockMixSSE2: the vector BlockMix (alone and of an XOR of two
-// inputs), on blocks put into diagonal order and back, computes exactly
-// what the Go BlockMix computes, for every r up to 16 and random inputs.
-func TestBlockMixSSE2(t *testing.T) {
+// TestBlockMixArch: every vector BlockMix (alone and of an XOR of two
+// inputs), on blocks put into its order and back, computes exactly what
+// the Go BlockMix computes, for every r up to 16 and random inputs.
+func TestBlockMixArch(t *testing.T) {
+	for _, m := range archMixers {
+		t.Run(m.name, func(t *testing.T) { testBlockMix(t, m) })
+	}
+}
+
+func testBlockMix(t *testing.T, m *mixer) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for r := 1; r <= 16; r++ {
 		for range 20 {
@@ -21,16 +27,16 @@ func TestBlockMixSSE2(t *testing.T) {
 			blockMixGeneric(want, in, r)
 
 			mixed := slices.Clone(in)
-			toMixOrder(mixed)
+			m.toOrder(mixed)
 			got := make([]uint32, len(in))
-			blockMix(got, mixed, r)
-			fromMixOrder(got)
+			m.mix(got, mixed, r)
+			m.fromOrder(got)
 			if !slices.Equal(got, want) {
 				t.Fatalf("r=%d: BlockMix differs from the Go version", r)
 			}
 
-			// the same through blockMixXor, with in split into two halves
-			// of an XOR
+			// the same through mixXor, with in split into two halves of
+			// an XOR
 			v := make([]uint32, len(in))
 			for i := range v {
 				v[i] = rng.Uint32()
@@ -39,17 +45,17 @@ func TestBlockMixSSE2(t *testing.T) {
 			for i := range half {
 				half[i] = in[i] ^ v[i]
 			}
-			toMixOrder(half)
-			toMixOrder(v)
+			m.toOrder(half)
+			m.toOrder(v)
 			keep, keepV := slices.Clone(half), slices.Clone(v)
 			clear(got)
-			blockMixXor(got, half, v, r)
-			fromMixOrder(got)
+			m.mixXor(got, half, v, r)
+			m.fromOrder(got)
 			if !slices.Equal(got, want) {
 				t.Fatalf("r=%d: BlockMix of an XOR differs from the Go version", r)
 			}
 			if !slices.Equal(half, keep) || !slices.Equal(v, keepV) {
-				t.Fatalf("r=%d: blockMixXor changed its inputs", r)
+				t.Fatalf("r=%d: mixXor changed its inputs", r)
 			}
 		}
 	}
@@ -64,8 +70,10 @@ func TestMixOrderRoundTrip(t *testing.T) {
 	}
 	y := slices.Clone(x)
 	toMixOrder(y)
-	if w1 := sse2Mixer.word1; y[48] != 48 || y[48+w1] != 49 {
-		t.Fatalf("last block starts %d, word 1 at %d is %d", y[48], w1, y[48+w1])
+	for _, m := range archMixers {
+		if w1 := m.word1; y[48] != 48 || y[48+w1] != 49 {
+			t.Fatalf("%s: last block starts %d, word 1 at %d is %d", m.name, y[48], w1, y[48+w1])
+		}
 	}
 	fromMixOrder(y)
 	if !slices.Equal(x, y) {
@@ -73,8 +81,15 @@ func TestMixOrderRoundTrip(t *testing.T) {
 	}
 }
 
-// archMixers are the BlockMix implementations besides the Go one.
-var archMixers = []*mixer{&sse2Mixer}
+// archMixers are the BlockMix implementations besides the Go one that
+// this CPU runs.
+var archMixers = func() []*mixer {
+	ms := []*mixer{&sse2Mixer}
+	if haveAVX512VL {
+		ms = append(ms, &avx512Mixer)
+	}
+	return ms
+}()
 
 func BenchmarkBlockMix(b *testing.B) {
 	const r = 8
@@ -86,10 +101,12 @@ func BenchmarkBlockMix(b *testing.B) {
 			blockMixGeneric(out, in, r)
 		}
 	})
-	b.Run("sse2", func(b *testing.B) {
-		b.SetBytes(128 * r)
-		for b.Loop() {
-			blockMix(out, in, r)
-		}
-	})
+	for _, m := range archMixers {
+		b.Run(m.name, func(b *testing.B) {
+			b.SetBytes(128 * r)
+			for b.Loop() {
+				m.mix(out, in, r)
+			}
+		})
+	}
 }
