@@ -100,17 +100,24 @@ func polyBlocks(h, r polyElem, msg []byte) polyElem {
 	return h
 }
 
-// polyTag writes the Poly1305 tag (h mod p) + s mod 2^128, s being the
-// key's second half. h is any element (limbs below 2^32).
-func polyTag(tag *[16]byte, h polyElem, s []byte) {
-	// h as a 130-bit-and-a-little number in three 64-bit words.
-	var w0, w1, w2, c uint64
+// polyWords is h (limbs below 2^32) as a 130-bit-and-a-little number in
+// three 64-bit words, not reduced.
+func polyWords(h polyElem) (w0, w1, w2 uint64) {
+	var c uint64
 	w0, w1 = bits.Add64(h[0], h[1]<<26, 0)
 	w0, c = bits.Add64(w0, h[2]<<52, 0)
 	w1, c = bits.Add64(w1, h[2]>>12+h[3]<<14, c)
 	w2 += c
 	w1, c = bits.Add64(w1, h[4]<<40, 0)
 	w2 += h[4]>>24 + c
+	return w0, w1, w2
+}
+
+// polyTag writes the Poly1305 tag (h mod p) + s mod 2^128, s being the
+// key's second half. h is any element (limbs below 2^32).
+func polyTag(tag *[16]byte, h polyElem, s []byte) {
+	w0, w1, w2 := polyWords(h)
+	var c uint64
 
 	// Fold the bits above 2^130 back in (2^130 = 5 mod p). h was below
 	// 2^139, so it is now below 2^130 + 2^12 < 2p, and h mod p is h or

@@ -14,6 +14,12 @@ import (
 // r^(L-j) of its blocks' true powers; multiplying it in and adding the
 // lanes gives Poly1305's h after all full chunks of L blocks, and the
 // remaining bytes continue one block at a time.
+//
+// Where the CPU has AVX-512 IFMA, the 8 lanes work in radix 2^44 instead
+// (three limbs: 9 products of 52-bit inputs a step, each taken as a low
+// and a high multiply-add, rather than 25 32-bit products and their
+// additions): the same lanes and powers of r, converted to and from
+// radix 2^26 in Go around the assembly.
 
 const (
 	polyMaxLanes = 8
@@ -41,25 +47,39 @@ func polyBlocksAVX2(h *polyLaneState, msg *byte, chunks int, rk, rlast *polyTabl
 //go:noescape
 func polyBlocksAVX512(h *polyLaneState, msg *byte, chunks int, rk, rlast *polyTable)
 
+// polyBlocksIFMA is polyBlocksAVX512 with AVX-512 IFMA's 52-bit
+// multiply-adds, in radix 2^44: the lane state's rows 0..2 are the limbs
+// of h and the tables' rows 0..4 hold r0, r1, r2, 20·r1 and 20·r2 (see
+// setLane44 and poly1305_amd64.s).
+//
+//go:noescape
+func polyBlocksIFMA(h *polyLaneState, msg *byte, chunks int, rk, rlast *polyTable)
+
 // polyVector describes one vector implementation.
 type polyVector struct {
 	lanes int
 	// laneBlock is the block of a chunk that each lane takes, in the
 	// order the assembly unpacks a chunk's quadwords.
 	laneBlock []int
+	// radix44 marks the IFMA code's radix-2^44 lanes and tables.
+	radix44 bool
 }
 
 var (
-	polyAVX2   = &polyVector{4, []int{0, 2, 1, 3}}
-	polyAVX512 = &polyVector{8, []int{0, 4, 1, 5, 2, 6, 3, 7}}
+	polyAVX2   = &polyVector{4, []int{0, 2, 1, 3}, false}
+	polyAVX512 = &polyVector{8, []int{0, 4, 1, 5, 2, 6, 3, 7}, false}
+	polyIFMA   = &polyVector{8, []int{0, 4, 1, 5, 2, 6, 3, 7}, true}
 )
 
 // blocks calls v's assembly directly (a call through a function value
 // would move the tables and the message to the heap).
 func (v *polyVector) blocks(h *polyLaneState, msg *byte, chunks int, rk, rlast *polyTable) {
-	if v.lanes == 8 {
+	switch {
+	case v.radix44:
+		polyBlocksIFMA(h, msg, chunks, rk, rlast)
+	case v.lanes == 8:
 		polyBlocksAVX512(h, msg, chunks, rk, rlast)
-	} else {
+	default:
 		polyBlocksAVX2(h, msg, chunks, rk, rlast)
 	}
 }
@@ -67,6 +87,8 @@ func (v *polyVector) blocks(h *polyLaneState, msg *byte, chunks int, rk, rlast *
 // polyBest is the fastest vector implementation the CPU runs, or nil.
 func polyBest() *polyVector {
 	switch {
+	case cpu.X86.HasAVX512F && cpu.X86.HasAVX512IFMA:
+		return polyIFMA
 	case cpu.X86.HasAVX512F:
 		return polyAVX512
 	case cpu.X86.HasAVX2:
@@ -107,8 +129,13 @@ func polySumVector(tag *[16]byte, msg []byte, key *[32]byte, v *polyVector) {
 	}
 	var rk, rlast polyTable
 	for j, blk := range v.laneBlock {
-		setLane(&rk, j, pow[v.lanes])
-		setLane(&rlast, j, pow[v.lanes-blk])
+		if v.radix44 {
+			setLane44(&rk, j, pow[v.lanes])
+			setLane44(&rlast, j, pow[v.lanes-blk])
+		} else {
+			setLane(&rk, j, pow[v.lanes])
+			setLane(&rlast, j, pow[v.lanes-blk])
+		}
 	}
 
 	chunks := len(msg) / chunkSize
@@ -120,6 +147,9 @@ func polySumVector(tag *[16]byte, msg []byte, key *[32]byte, v *polyVector) {
 		for j := range v.lanes {
 			h[i] += lanes[i][j]
 		}
+	}
+	if v.radix44 {
+		h = polyFrom44(h[0], h[1], h[2])
 	}
 	h = polyBlocks(polyCarry(h), r, msg[chunks*chunkSize:])
 	polyTag(tag, h, key[16:])
@@ -139,4 +169,36 @@ func setLane(t *polyTable, j int, a polyElem) {
 	for i := 1; i < 5; i++ {
 		t[4+i][j] = 5 * a[i]
 	}
+}
+
+// setLane44 puts the multiplier a into lane j of t in radix 2^44, as
+// polyBlocksIFMA wants it: limbs 0..2, then 20 times limbs 1 and 2.
+func setLane44(t *polyTable, j int, a polyElem) {
+	w0, w1, w2 := polyWords(a)
+	a0 := w0 & (1<<44 - 1)
+	a1 := (w0>>44 | w1<<20) & (1<<44 - 1)
+	a2 := w1>>24 | w2<<40
+	t[0][j], t[1][j], t[2][j] = a0, a1, a2
+	t[3][j], t[4][j] = 20*a1, 20*a2
+}
+
+// polyFrom44 turns h0 + h1·2^44 + h2·2^88 (limbs below 2^60) into an
+// element in radix 2^26 with limbs below 2^27.
+func polyFrom44(h0, h1, h2 uint64) polyElem {
+	// Carry down to 44, 44 and 42 bits, the bits above 2^130 coming back
+	// times 5, then cut the 130 bits into 26-bit pieces (added, not ORed:
+	// h0 may exceed 44 bits again by a little).
+	h1 += h0 >> 44
+	h0 &= 1<<44 - 1
+	h2 += h1 >> 44
+	h1 &= 1<<44 - 1
+	h0 += h2 >> 42 * 5
+	h2 &= 1<<42 - 1
+	return polyCarry(polyElem{
+		h0 & limbMask,
+		h0>>26 + h1<<18&limbMask,
+		h1 >> 8 & limbMask,
+		h1>>34 + h2<<10&limbMask,
+		h2 >> 16,
+	})
 }

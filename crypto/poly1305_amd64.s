@@ -233,3 +233,131 @@ done512:
 	VMOVDQU64 Z4, 256(DI)
 	VZEROUPPER
 	RET
+
+// The IFMA version works in radix 2^44: h = h0 + h1·2^44 + h2·2^88 with
+// limbs of 44, 44 and 42 bits (rows 0..2 of the lane state), and the
+// multiplier r0, r1, r2, 20·r1, 20·r2 in rows 0..4 of a table. As
+// 2^132 = 4·2^130 = 20 mod 2^130-5, the columns are
+//
+//	d0 = h0 r0 + h1 20r2 + h2 20r1
+//	d1 = h0 r1 + h1 r0   + h2 20r2
+//	d2 = h0 r2 + h1 r1   + h2 r0
+//
+// VPMADD52LUQ adds the low 52 bits of a 52x52-bit product and
+// VPMADD52HUQ the high 52, so every column is kept as two sums: lo (Z3,
+// Z4, Z5, starting from the message block's limbs) and hi (Z6, Z7, Z8),
+// the column being lo + hi·2^52. The carry out of a 44-bit column is thus
+// lo>>44 + hi<<8, out of the 42-bit top one lo>>42 + hi<<10, and that
+// one re-enters limb 0 times 5. Reduced limbs are below 2^44 (limb 1
+// below 2^44 + 2^8), table entries below 2^49, so every input of a
+// multiplication fits its 52 bits and no sum overflows 64 bits.
+
+#define IFMA_TERM(r, h, lo, hi) \
+	VPMADD52LUQ r, h, lo; \
+	VPMADD52HUQ r, h, hi
+
+// IFMA_MULTIPLY: Z3..Z8 += Z0..Z2 · (Z16..Z20), Z6..Z8 starting at zero.
+#define IFMA_MULTIPLY \
+	VPXORQ Z6, Z6, Z6; \
+	VPXORQ Z7, Z7, Z7; \
+	VPXORQ Z8, Z8, Z8; \
+	IFMA_TERM(Z16, Z0, Z3, Z6); \
+	IFMA_TERM(Z17, Z0, Z4, Z7); \
+	IFMA_TERM(Z18, Z0, Z5, Z8); \
+	IFMA_TERM(Z20, Z1, Z3, Z6); \
+	IFMA_TERM(Z16, Z1, Z4, Z7); \
+	IFMA_TERM(Z17, Z1, Z5, Z8); \
+	IFMA_TERM(Z19, Z2, Z3, Z6); \
+	IFMA_TERM(Z20, Z2, Z4, Z7); \
+	IFMA_TERM(Z16, Z2, Z5, Z8)
+
+// IFMA_REDUCE: Z0..Z2 = the columns Z3..Z8 carried back to 44, 44 and 42
+// bits; Z12 is 2^44-1, Z13 2^42-1.
+#define IFMA_REDUCE \
+	VPSRLQ $44, Z3, Z14; \
+	VPSLLQ $8, Z6, Z6; \
+	VPADDQ Z14, Z4, Z4; \
+	VPADDQ Z6, Z4, Z4; \
+	VPANDQ Z12, Z3, Z0; \
+	VPSRLQ $44, Z4, Z14; \
+	VPSLLQ $8, Z7, Z7; \
+	VPADDQ Z14, Z5, Z5; \
+	VPADDQ Z7, Z5, Z5; \
+	VPANDQ Z12, Z4, Z1; \
+	VPSRLQ $42, Z5, Z14; \
+	VPSLLQ $10, Z8, Z8; \
+	VPADDQ Z8, Z14, Z14; \
+	VPANDQ Z13, Z5, Z2; \
+	VPADDQ Z14, Z0, Z0; \
+	VPSLLQ $2, Z14, Z14; \
+	VPADDQ Z14, Z0, Z0; \
+	VPSRLQ $44, Z0, Z14; \
+	VPANDQ Z12, Z0, Z0; \
+	VPADDQ Z14, Z1, Z1
+
+// func polyBlocksIFMA(h *polyLaneState, msg *byte, chunks int, rk, rlast *polyTable)
+TEXT ·polyBlocksIFMA(SB), NOSPLIT, $0-40
+	MOVQ h+0(FP), DI
+	MOVQ msg+8(FP), SI
+	MOVQ chunks+16(FP), CX
+	MOVQ rk+24(FP), R8
+	MOVQ rlast+32(FP), R9
+
+	VMOVDQU64 0(DI), Z0
+	VMOVDQU64 64(DI), Z1
+	VMOVDQU64 128(DI), Z2
+
+	VPTERNLOGD $0xff, Z12, Z12, Z12
+	VPSRLQ $63, Z12, Z15
+	VPSLLQ $40, Z15, Z15 // 2^40, the 2^128 bit of a full block
+	VPSRLQ $22, Z12, Z13 // 2^42-1
+	VPSRLQ $20, Z12, Z12 // 2^44-1
+
+	TESTQ CX, CX
+	JZ doneIFMA
+
+	VMOVDQU64 0(R8), Z16
+	VMOVDQU64 64(R8), Z17
+	VMOVDQU64 128(R8), Z18
+	VMOVDQU64 192(R8), Z19
+	VMOVDQU64 256(R8), Z20
+
+loopIFMA:
+	// The lanes take blocks 0, 4, 1, 5, 2, 6, 3, 7 as in polyBlocksAVX512;
+	// their limbs start the lo columns.
+	VMOVDQU64 0(SI), Z14
+	VMOVDQU64 64(SI), Z9
+	VPUNPCKLQDQ Z9, Z14, Z10
+	VPUNPCKHQDQ Z9, Z14, Z11
+	VPANDQ Z12, Z10, Z3
+	VPSRLQ $44, Z10, Z4
+	VPSLLQ $20, Z11, Z14
+	VPORQ Z14, Z4, Z4
+	VPANDQ Z12, Z4, Z4
+	VPSRLQ $24, Z11, Z5
+	VPORQ Z15, Z5, Z5
+
+	IFMA_MULTIPLY
+	IFMA_REDUCE
+
+	ADDQ $128, SI
+	DECQ CX
+	JNZ loopIFMA
+
+	VMOVDQU64 0(R9), Z16
+	VMOVDQU64 64(R9), Z17
+	VMOVDQU64 128(R9), Z18
+	VMOVDQU64 192(R9), Z19
+	VMOVDQU64 256(R9), Z20
+	VPXORQ Z3, Z3, Z3
+	VPXORQ Z4, Z4, Z4
+	VPXORQ Z5, Z5, Z5
+	IFMA_MULTIPLY
+	IFMA_REDUCE
+
+doneIFMA:
+	VMOVDQU64 Z0, 0(DI)
+	VMOVDQU64 Z1, 64(DI)
+	VMOVDQU64 Z2, 128(DI)
+	VZEROUPPER
+	RET
