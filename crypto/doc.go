@@ -8,8 +8,9 @@
 // the IV authenticates implicitly. Open checks the tag in constant time before
 // anything is decrypted. On amd64 CPUs that have them, counter mode runs
 // four blocks per VAES instruction (ctr.go) and Poly1305 over long messages
-// in AVX-512 or AVX2 lanes (poly1305_amd64.go); elsewhere the standard
-// library's AES and golang.org/x/crypto's Poly1305 do the work.
+// in AVX-512 (with IFMA's 52-bit multiply-adds where present) or AVX2
+// lanes (poly1305_amd64.go); elsewhere the standard library's AES and
+// golang.org/x/crypto's Poly1305 do the work.
 //
 // The master key is stored in key files (keys/<id>): plain JSON carrying the
 // scrypt parameters and salt, with the master key's own JSON sealed under a
