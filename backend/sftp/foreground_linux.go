@@ -32,15 +32,15 @@ func startInForeground(cmd *exec.Cmd) (restore func() error, err error) {
 	}
 	// Handing the terminal over and back must not stop arca.
 	signal.Ignore(unix.SIGTTIN, unix.SIGTTOU)
+	// The child makes its group the foreground group itself, before it
+	// runs ssh: handed over after Start, the terminal could come too late
+	// for an ssh that reads it at once (in the background, with SIGTTIN
+	// ignored as it inherits it, the read fails with EIO).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Foreground: true, Ctty: fd}
 	if err := cmd.Start(); err != nil {
 		signal.Reset(unix.SIGTTIN, unix.SIGTTOU)
 		_ = tty.Close()
 		return noop, err
-	}
-	if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPGRP, cmd.Process.Pid); err != nil {
-		signal.Reset(unix.SIGTTIN, unix.SIGTTOU)
-		_ = tty.Close()
-		return noop, nil // ssh runs, it just cannot prompt
 	}
 	return func() error {
 		defer signal.Reset(unix.SIGTTIN, unix.SIGTTOU)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/arca-backup/arca/backend/connect"
+	"github.com/arca-backup/arca/chunker"
 	"github.com/arca-backup/arca/crypto"
 	"github.com/arca-backup/arca/repo"
 	"github.com/arca-backup/arca/repo/engine"
@@ -210,7 +211,12 @@ func TestBackupCancelKeepsUploadedData(t *testing.T) {
 	src := filepath.Join(t.TempDir(), "src")
 	files := randomFiles(1, 6, 1536<<10)
 	writeTree(t, src, files)
-	write := repo.WriteOptions{PackSize: 1 << 20, Compression: repo.CompressionOff}
+	// every data blob (at least chunker.MinSize) fills a pack of its own,
+	// so the first file's blobs reach the repository without waiting for
+	// more data: the event handler below holds back the rest of the
+	// backup (every other event waits for it), and with larger packs the
+	// first file's blobs could lie in two open packs, neither full
+	write := repo.WriteOptions{PackSize: chunker.MinSize, Compression: repo.CompressionOff}
 
 	// cancel once the first file is done and a pack has reached the
 	// repository: the backup is then stopped in the middle
