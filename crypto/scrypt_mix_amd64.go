@@ -33,17 +33,21 @@ var avx512Mixer = mixer{
 	word1:     13,
 }
 
-// haveAVX512VL reports whether the CPU has AVX-512F and VL and the OS
-// saves their state (x/sys/cpu sets the AVX-512 flags only then).
-var haveAVX512VL = cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL
-
-// bestMixer is the fastest of the Go, the SSE2 and (where the CPU has it)
-// the AVX-512 BlockMix on this CPU, timed once per process.
-var bestMixer = sync.OnceValue(func() *mixer {
-	if haveAVX512VL {
-		return fastestMixer(&genericMixer, &sse2Mixer, &avx512Mixer)
+// vectorMixers are the BlockMix implementations besides the Go one that
+// this CPU runs: SSE2 always, AVX-512 where the CPU has AVX-512F and VL
+// and the OS saves their state (x/sys/cpu sets the flags only then).
+var vectorMixers = func() []*mixer {
+	ms := []*mixer{&sse2Mixer}
+	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL {
+		ms = append(ms, &avx512Mixer)
 	}
-	return fastestMixer(&genericMixer, &sse2Mixer)
+	return ms
+}()
+
+// bestMixer is the fastest of the Go BlockMix and the vector ones on this
+// CPU, timed once per process.
+var bestMixer = sync.OnceValue(func() *mixer {
+	return fastestMixer(append([]*mixer{&genericMixer}, vectorMixers...)...)
 })
 
 //go:noescape
@@ -62,10 +66,7 @@ func blockMixXorAVX512(out, in, v *uint32, r int)
 // order: out = BlockMix(in), even sub-blocks of the result in the first
 // half of out, odd ones in the second. out and in must not overlap.
 func blockMix(out, in []uint32, r int) {
-	n := 32 * r
-	if r < 1 || len(out) < n || len(in) < n {
-		panic("scrypt: blockMix buffers too short")
-	}
+	checkMixBuffers(r, out, in)
 	blockMixSSE2(&out[0], &in[0], r)
 }
 
@@ -73,29 +74,30 @@ func blockMix(out, in []uint32, r int) {
 // loop mixes each block with a table entry this way without a separate
 // pass to XOR them.
 func blockMixXor(out, in, v []uint32, r int) {
-	n := 32 * r
-	if r < 1 || len(out) < n || len(in) < n || len(v) < n {
-		panic("scrypt: blockMix buffers too short")
-	}
+	checkMixBuffers(r, out, in, v)
 	blockMixXorSSE2(&out[0], &in[0], &v[0], r)
 }
 
 // blockMix512 is blockMix with AVX-512VL instructions.
 func blockMix512(out, in []uint32, r int) {
-	n := 32 * r
-	if r < 1 || len(out) < n || len(in) < n {
-		panic("scrypt: blockMix buffers too short")
-	}
+	checkMixBuffers(r, out, in)
 	blockMixAVX512(&out[0], &in[0], r)
 }
 
 // blockMixXor512 is blockMixXor with AVX-512VL instructions.
 func blockMixXor512(out, in, v []uint32, r int) {
-	n := 32 * r
-	if r < 1 || len(out) < n || len(in) < n || len(v) < n {
-		panic("scrypt: blockMix buffers too short")
-	}
+	checkMixBuffers(r, out, in, v)
 	blockMixXorAVX512(&out[0], &in[0], &v[0], r)
+}
+
+// checkMixBuffers panics unless r is positive and every buffer holds a
+// block of 32·r words: the assembly does not check.
+func checkMixBuffers(r int, bufs ...[]uint32) {
+	for _, b := range bufs {
+		if r < 1 || len(b) < 32*r {
+			panic("scrypt: blockMix buffers too short")
+		}
+	}
 }
 
 // toMixOrder puts the words of every 64-byte block of x into diagonal order.

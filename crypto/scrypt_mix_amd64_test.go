@@ -83,13 +83,7 @@ func TestMixOrderRoundTrip(t *testing.T) {
 
 // archMixers are the BlockMix implementations besides the Go one that
 // this CPU runs.
-var archMixers = func() []*mixer {
-	ms := []*mixer{&sse2Mixer}
-	if haveAVX512VL {
-		ms = append(ms, &avx512Mixer)
-	}
-	return ms
-}()
+var archMixers = vectorMixers
 
 func BenchmarkBlockMix(b *testing.B) {
 	const r = 8
