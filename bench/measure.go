@@ -115,13 +115,16 @@ func resolveBinary(p string) (string, error) {
 	return filepath.Abs(bin)
 }
 
-// buildArca builds ./cmd/arca into dir.
+// buildArca builds ./cmd/arca into dir the way the restic it is compared
+// with is built (scripts/testservers/install-restic.sh) and restic's
+// releases are: without cgo, a static binary, with -trimpath.
 func buildArca(ctx context.Context, dir string) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
 	bin := filepath.Join(dir, "arca")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/arca")
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, "./cmd/arca")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("build arca: %w\n%s", err, out)
 	}

@@ -16,7 +16,8 @@ trap cleanup EXIT
 step() { printf '\n==> %s\n' "$*" >&2; }
 
 step "building arca"
-(cd "$root" && go build -o "$work/bin/arca" ./cmd/arca)
+# a static binary, as restic's releases are built
+(cd "$root" && CGO_ENABLED=0 go build -trimpath -o "$work/bin/arca" ./cmd/arca)
 arca=$work/bin/arca
 
 step "making a small source tree in $work/src"

@@ -11,7 +11,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/pprof"
 	"syscall"
 
 	"github.com/arca-backup/arca/repo"
@@ -30,36 +29,11 @@ const (
 )
 
 func main() {
-	followHeapInBackup = true
-	if p := os.Getenv("ARCA_MEMPROFILE"); p != "" {
-		stop := startMemProfile(p)
-		code := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
-		stop()
-		os.Exit(code)
-	}
-	if p := os.Getenv("ARCA_CPUPROFILE"); p != "" {
-		stop := startCPUProfile(p)
-		code := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
-		stop()
-		os.Exit(code)
-	}
-	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
-}
-
-// startCPUProfile writes a CPU profile to path until the returned function
-// is called (ARCA_CPUPROFILE, for performance work).
-func startCPUProfile(path string) func() {
-	f, err := os.Create(path)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "cpu profile: %v\n", err)
-		return func() {}
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		fmt.Fprintf(os.Stderr, "cpu profile: %v\n", err)
-		f.Close()
-		return func() {}
-	}
-	return func() { pprof.StopCPUProfile(); f.Close() }
+	manageProcessMemory = true
+	stop := startProfiles()
+	code := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
 // run executes one command line and returns the exit code.

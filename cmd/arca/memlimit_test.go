@@ -47,8 +47,8 @@ func TestLimitMemory(t *testing.T) {
 	if l := debug.SetMemoryLimit(-1); l != before {
 		t.Fatalf("limit changed to %d in-process", l)
 	}
-	followHeapInBackup = true
-	defer func() { followHeapInBackup = false }()
+	manageProcessMemory = true
+	defer func() { manageProcessMemory = false }()
 
 	release := limitMemory()
 	waitLimit(t, "started", func(l int64) bool {

@@ -260,7 +260,11 @@ func (a *app) openEngine(ctx context.Context, lockOpts lock.Options) (*engine.Re
 		Lock:   lockOpts,
 		NoLock: a.opts.NoLock,
 		PasswordFunc: func(ctx context.Context) (string, error) {
-			return a.readPassword(ctx, "enter password for repository: ")
+			pw, err := a.readPassword(ctx, "enter password for repository: ")
+			if err == nil {
+				returnFreeMemory()
+			}
+			return pw, err
 		},
 		KeyHint:  a.opts.KeyHint,
 		MaxKeys:  maxKeys,
