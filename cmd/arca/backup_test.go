@@ -101,7 +101,8 @@ func blobCount(t *testing.T, env []string) int {
 }
 
 // TestBackupInterop backs up the fixture tree with arca into restic
-// repositories of every format, checks them with restic check --read-data,
+// repositories of every format and compression mode, checks them with
+// restic check --read-data,
 // restores with restic and compares, and checks that restic and arca
 // produce the same trees for the same data (no new blobs either way).
 func TestBackupInterop(t *testing.T) {
@@ -113,9 +114,17 @@ func TestBackupInterop(t *testing.T) {
 	}{
 		{1, "off", false},
 		{2, "auto", true},
+		{2, "auto", false},
+		{2, "off", false},
+		{2, "fastest", false},
+		{2, "better", false},
 		{2, "max", false},
 	} {
-		t.Run(fmt.Sprintf("v%d-%s", tc.version, tc.compression), func(t *testing.T) {
+		name := fmt.Sprintf("v%d-%s", tc.version, tc.compression)
+		if tc.resticFirst {
+			name += "-restic-first"
+		}
+		t.Run(name, func(t *testing.T) {
 			_, env := backupRepo(t, tc.version)
 			src := filepath.Join(t.TempDir(), "src")
 			makeSourceTree(t, src)
