@@ -43,7 +43,7 @@ func isID(name string) bool {
 
 // TestBackupSurvivesSIGKILL kills arca backups with SIGKILL at several
 // moments: before any pack is stored, after some packs, after index files
-// name some of them. After each kill restic check accepts the repository;
+// name some of them, and after random delays. After each kill restic check accepts the repository;
 // then a backup without any unlock step completes, reuses the data an
 // index file already named, and its snapshot restores exactly.
 func TestBackupSurvivesSIGKILL(t *testing.T) {
@@ -67,14 +67,34 @@ func TestBackupSurvivesSIGKILL(t *testing.T) {
 
 	type moment struct {
 		name  string
-		ready func() bool
+		ready func(start time.Time) bool
 	}
 	moments := []moment{
-		{"at start", func() bool { return true }},
-		{"after the first pack", func() bool { return countStored(dataDir) >= 1 }},
-		{"after two index files", func() bool { return countStored(indexDir) >= 2 }},
+		{"at start", func(time.Time) bool { return true }},
+		{"after the first pack", func(time.Time) bool { return countStored(dataDir) >= 1 }},
+		{"after two index files", func(time.Time) bool { return countStored(indexDir) >= 2 }},
 	}
-	for _, m := range moments {
+	// and at arbitrary moments: random delays, from a seed the log shows,
+	// each into a backup that has a new file to store
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("random kill delays from seed %d", seed)
+	delays := rand.New(rand.NewPCG(seed, 1))
+	const newFiles, newFileSize = 4, 16 << 20
+	for i := range newFiles {
+		d := time.Duration(delays.IntN(150)) * time.Millisecond
+		name := fmt.Sprintf("new%d", i)
+		moments = append(moments, moment{fmt.Sprintf("after %v with %s", d, name), func(start time.Time) bool { return time.Since(start) >= d }})
+	}
+	for i, m := range moments {
+		if k := i - (len(moments) - newFiles); k >= 0 {
+			buf := make([]byte, newFileSize)
+			for j := range buf {
+				buf[j] = byte(rng.Uint32())
+			}
+			if err := os.WriteFile(filepath.Join(src, fmt.Sprintf("new%d", k)), buf, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
 		cmd := arcaProcess(t, killEnv, "backup", "--no-scan", src)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -84,7 +104,7 @@ func TestBackupSurvivesSIGKILL(t *testing.T) {
 		start := time.Now()
 		finished := false
 	wait:
-		for !m.ready() {
+		for !m.ready(start) {
 			select {
 			case <-exited:
 				finished = true
@@ -132,7 +152,7 @@ func TestBackupSurvivesSIGKILL(t *testing.T) {
 	if summary.SnapshotID == "" {
 		t.Fatalf("no summary in the output:\n%s", out)
 	}
-	if summary.DataAdded >= files*fileSize {
+	if summary.DataAdded >= files*fileSize+newFiles*newFileSize {
 		t.Errorf("the backup after the kills added %d bytes: nothing uploaded before was reused", summary.DataAdded)
 	}
 	if left := listDir(t, filepath.Join(repo, "locks")); len(left) != 0 {
