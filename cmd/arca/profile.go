@@ -14,8 +14,9 @@ import (
 // startProfiles starts the profiles the environment asks for and returns
 // the function that finishes them. Only binaries built with
 // `-tags arcaprofile` have them: a binary that can write heap profiles
-// keeps the runtime's allocation sampling on, whose tables alone cost
-// every command about 1.4 MiB.
+// keeps the runtime's allocation sampling on, and its tables cost every
+// command memory (about 0.4 MiB more peak RSS, measured on short
+// commands).
 func startProfiles() (stop func()) {
 	if p := os.Getenv("ARCA_MEMPROFILE"); p != "" {
 		return startMemProfile(p)
