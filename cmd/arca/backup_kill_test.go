@@ -74,16 +74,20 @@ func TestBackupSurvivesSIGKILL(t *testing.T) {
 		{"after the first pack", func(time.Time) bool { return countStored(dataDir) >= 1 }},
 		{"after two index files", func(time.Time) bool { return countStored(indexDir) >= 2 }},
 	}
-	// and at arbitrary moments: random delays, from a seed the log shows,
-	// each into a backup that has a new file to store
+	// and at arbitrary moments, each into a backup that has a new file to
+	// store: random delays, from a seed the log shows, up to 1.5 times
+	// what the backup killed after two index files took to get there (so
+	// that they spread over a backup's run however fast this machine is)
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("random kill delays from seed %d", seed)
 	delays := rand.New(rand.NewPCG(seed, 1))
+	var toIndex time.Duration // how long the third backup ran
 	const newFiles, newFileSize = 4, 16 << 20
 	for i := range newFiles {
-		d := time.Duration(delays.IntN(150)) * time.Millisecond
-		name := fmt.Sprintf("new%d", i)
-		moments = append(moments, moment{fmt.Sprintf("after %v with %s", d, name), func(start time.Time) bool { return time.Since(start) >= d }})
+		frac := 1.5 * delays.Float64()
+		moments = append(moments, moment{fmt.Sprintf("after %.2f of that time with new%d", frac, i), func(start time.Time) bool {
+			return time.Since(start) >= time.Duration(frac*float64(toIndex))
+		}})
 	}
 	for i, m := range moments {
 		if k := i - (len(moments) - newFiles); k >= 0 {
@@ -115,6 +119,9 @@ func TestBackupSurvivesSIGKILL(t *testing.T) {
 				_ = cmd.Process.Kill()
 				t.Fatalf("%s: the moment never came", m.name)
 			}
+		}
+		if i == 2 {
+			toIndex = time.Since(start)
 		}
 		if finished {
 			t.Logf("%s: the backup finished before it could be killed", m.name)
