@@ -311,7 +311,7 @@ func (p *backupProgress) errorf(item string, err error) error {
 	p.errors++
 	p.mu.Unlock()
 	if p.a.opts.JSON {
-		p.a.printJSONErr(map[string]any{"message_type": "error", "error": map[string]string{"message": err.Error()}, "during": "archival", "item": item})
+		p.a.printJSONErr(newJSONItemError("archival", item, err))
 		return nil
 	}
 	p.a.warnf("error: %v\n", err)
@@ -705,14 +705,55 @@ func (a *app) backupStdin(o *backupOptions, args []string) func(ctx context.Cont
 		if err := cmd.Start(); err != nil {
 			return nil, nil, fatalf("failed to backup from stdin: %v", err)
 		}
-		wait := func() error {
-			if err := cmd.Wait(); err != nil {
-				return fmt.Errorf("command %v failed: %w", args, err)
-			}
-			return nil
-		}
-		return out, wait, nil
+		rd := &commandReader{cmd: cmd, out: out}
+		return rd, rd.close, nil
 	}
+}
+
+// commandReader reads the output of a --stdin-from-command command. At
+// the end of the output it waits for the command and, as restic, turns a
+// failed command into a read error, so the backup fails instead of
+// storing a snapshot of output that may be incomplete.
+type commandReader struct {
+	cmd    *exec.Cmd
+	out    io.Reader
+	waited bool
+	err    error // sticky: the error the last Read returned
+}
+
+func (c *commandReader) Read(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
+	n, err := c.out.Read(p)
+	if errors.Is(err, io.EOF) {
+		if werr := c.wait(); werr != nil {
+			err = werr
+		}
+	}
+	c.err = err
+	return n, err
+}
+
+// wait waits for the command once. The message nests restic's own fatal
+// error text, as restic's reports do ("...: Fatal: command failed: ...").
+func (c *commandReader) wait() error {
+	c.waited = true
+	if err := c.cmd.Wait(); err != nil {
+		return fmt.Errorf("Fatal: command failed: %w", err)
+	}
+	return nil
+}
+
+// close ends a command whose output was not read to the end (the backup
+// failed or was interrupted) and reports how it ended; after a complete
+// read the result is already known, and nil.
+func (c *commandReader) close() error {
+	if c.waited {
+		return nil
+	}
+	_ = c.cmd.Cancel()
+	return c.wait()
 }
 
 // backupError gives a failed backup restic's message.

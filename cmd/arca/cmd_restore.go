@@ -357,15 +357,7 @@ func (o *restoreOutput) item(action restorer.Action, location string, size uint6
 
 func (o *restoreOutput) itemError(location string, err error) {
 	if o.json {
-		type errorObject struct {
-			Message string `json:"message"`
-		}
-		o.write(o.a.stderr, o.jsonLine(struct {
-			MessageType string      `json:"message_type"`
-			Error       errorObject `json:"error"`
-			During      string      `json:"during"`
-			Item        string      `json:"item"`
-		}{"error", errorObject{err.Error()}, "restore", location}))
+		o.write(o.a.stderr, o.jsonLine(newJSONItemError("restore", location, err)))
 		return
 	}
 	o.write(o.a.stderr, fmt.Sprintf("ignoring error for %s: %s\n", location, err))

@@ -39,3 +39,20 @@ func formatDuration(d time.Duration) string {
 	}
 	return fmt.Sprintf("%d:%02d", m, s)
 }
+
+// jsonItemError is restic's --json message about an item that failed
+// (backup: during "archival", restore: "restore"), fields in its order.
+type jsonItemError struct {
+	MessageType string `json:"message_type"` // "error"
+	Error       struct {
+		Message string `json:"message"`
+	} `json:"error"`
+	During string `json:"during"`
+	Item   string `json:"item"`
+}
+
+func newJSONItemError(during, item string, err error) jsonItemError {
+	e := jsonItemError{MessageType: "error", During: during, Item: item}
+	e.Error.Message = err.Error()
+	return e
+}

@@ -640,7 +640,15 @@ func (a *Archiver) SnapshotReader(ctx context.Context, filename string, r io.Rea
 	state, size := a.chunkStream(ctx, r, sl)
 	state.wg.Wait()
 	if state.err != nil {
-		return model.ID{}, nil, fmt.Errorf("failed to save %v: %w", filename, state.err)
+		err := fmt.Errorf("failed to save %v: %w", filename, state.err)
+		// reported as an item error too, as restic does; but the file is
+		// all there is, so the backup ends whatever the caller decides
+		if a.cb.Error != nil && ctx.Err() == nil {
+			if cerr := a.cb.Error(filename, err); cerr != nil {
+				err = cerr
+			}
+		}
+		return model.ID{}, nil, err
 	}
 	file := fake(path.Base(filename), 0644, model.NodeTypeFile)
 	file.Content = state.content

@@ -423,7 +423,7 @@ func (e *Repository) backup(ctx context.Context, b *backupRun, targets []string)
 		filename := path.Join("/", name)
 		res.Targets = []string{filename}
 		// opening stdin may start a command: not before the lock is granted
-		err := b.granted(ctx)
+		err = b.granted(ctx)
 		var src io.Reader
 		var done func() error
 		if err == nil {

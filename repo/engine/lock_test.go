@@ -5,7 +5,9 @@ import (
 	"errors"
 	"io"
 	"path/filepath"
+	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/arca-backup/arca/lock"
@@ -108,5 +110,53 @@ func TestNoLockSkipsOnlyReadLocks(t *testing.T) {
 	checkRestored(t, filepath.Join(dst, src), map[string][]byte{"f": []byte("content")})
 	if _, err := r.Backup(ctx, []string{src}, engine.BackupOptions{}); !engine.IsLocked(err) {
 		t.Fatalf("backup with NoLock under a foreign exclusive lock: %v", err)
+	}
+}
+
+// A backup of standard input stores no snapshot when reading fails or
+// when the closing function reports a failure (a command's exit status):
+// it returns a *BackupError wrapping the cause, and a read error is
+// reported to OnError for the file first.
+func TestBackupStdinFailureStoresNoSnapshot(t *testing.T) {
+	ctx := context.Background()
+	_, loc := initRepo(t)
+	r, err := engine.Open(ctx, loc, engine.Options{Password: password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	errRead := errors.New("the source broke")
+	errDone := errors.New("the command failed")
+	for _, tc := range []struct {
+		name        string
+		src         io.Reader
+		done        error
+		want        error
+		wantOnError bool
+	}{
+		{"read error", io.MultiReader(strings.NewReader("some data"), iotest.ErrReader(errRead)), nil, errRead, true},
+		{"done error", strings.NewReader("all data"), errDone, errDone, false},
+	} {
+		var reported []string
+		_, err := r.Backup(ctx, nil, engine.BackupOptions{
+			StdinFilename: "in.txt",
+			Stdin: func(ctx context.Context) (io.Reader, func() error, error) {
+				return tc.src, func() error { return tc.done }, nil
+			},
+			OnError: func(item string, err error) error {
+				reported = append(reported, item)
+				return nil
+			},
+		})
+		var be *engine.BackupError
+		if !errors.As(err, &be) || !errors.Is(err, tc.want) {
+			t.Errorf("%s: backup returned %v, want a *BackupError wrapping %v", tc.name, err, tc.want)
+		}
+		if got := len(reported) == 1 && reported[0] == "/in.txt"; got != tc.wantOnError {
+			t.Errorf("%s: OnError told about %v", tc.name, reported)
+		}
+	}
+	if snaps, _ := r.Snapshots(ctx, repo.SnapshotFilter{}, nil); len(snaps) != 0 {
+		t.Errorf("%d snapshots saved", len(snaps))
 	}
 }
