@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -296,9 +297,9 @@ func (a *app) openSecondaryBackend(ctx context.Context, o *secondaryRepoOptions,
 }
 
 // secondaryPassword resolves a secondary repository's password from its
-// command or file, else from the environment variable pwEnv, else from a
-// terminal prompt (standard input is never read otherwise). name is the
-// repository's name in the prompt ("source", "secondary").
+// command or file, else from the environment variable pwEnv, else from
+// standard input (askPassword). name is the repository's name in the
+// prompt ("source", "secondary").
 func (a *app) secondaryPassword(ctx context.Context, pwEnv, name string) (string, error) {
 	o := &a.opts
 	prompt := "enter password for " + name + " repository: "
@@ -316,23 +317,38 @@ func (a *app) secondaryPassword(ctx context.Context, pwEnv, name string) (string
 	if pw != "" {
 		return pw, nil
 	}
-	if !a.stdinIsTerminal() {
-		return "", fatalf("no password given for the %s repository: set %s or use a password file or command (standard input is not a terminal, so arca does not prompt)", name, pwEnv)
-	}
-	return a.promptPassword(prompt)
+	return a.askPassword(prompt)
 }
 
-// promptPassword reads a password typed at the terminal on standard input
-// (which must be one); an empty one is refused as restic does.
-func (a *app) promptPassword(prompt string) (string, error) {
-	fmt.Fprint(a.stderr, prompt)
-	b, err := term.ReadPassword(int(a.stdin.(*os.File).Fd()))
-	fmt.Fprintln(a.stderr)
-	if err != nil {
-		return "", fmt.Errorf("unable to read password: %w", err)
+// askPassword reads a password from standard input, as restic does: typed
+// at the prompt without echo when it is a terminal, otherwise the first
+// line of whatever it carries (`echo secret | arca ...`), announced on
+// standard output when that is a terminal. An empty one is refused.
+func (a *app) askPassword(prompt string) (string, error) {
+	var pw string
+	if a.stdinIsTerminal() {
+		fmt.Fprint(a.stderr, prompt)
+		b, err := term.ReadPassword(int(a.stdin.(*os.File).Fd()))
+		fmt.Fprintln(a.stderr)
+		if err != nil {
+			return "", fmt.Errorf("unable to read password: %w", err)
+		}
+		pw = string(b)
+	} else if a.stdin != nil {
+		if a.stdoutIsTerminal() {
+			a.printf("reading repository password from stdin\n")
+		}
+		// a new scanner each time, as restic: a second password read
+		// from the same pipe finds what the first one buffered gone
+		sc := bufio.NewScanner(a.stdin)
+		sc.Scan()
+		if err := sc.Err(); err != nil {
+			return "", fmt.Errorf("unable to read password: readPassword: %w", err)
+		}
+		pw = sc.Text()
 	}
-	if len(b) == 0 {
+	if pw == "" {
 		return "", fatalf("an empty password is not allowed by default. Pass the flag `--insecure-no-password` to restic to disable this check")
 	}
-	return string(b), nil
+	return pw, nil
 }

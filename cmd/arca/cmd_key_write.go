@@ -192,14 +192,12 @@ func (a *app) readNewKeyPassword(opts *newKeyOptions) (string, error) {
 		}
 		return pw, nil
 	}
-	if !a.stdinIsTerminal() {
-		return "", fatalf("no new password given: use --new-password-file or --new-insecure-no-password (standard input is not a terminal, so arca does not prompt)")
+	pw, err := a.askPassword("enter new password: ")
+	if err != nil || !a.stdinIsTerminal() {
+		// restic asks twice only at a terminal
+		return pw, err
 	}
-	pw, err := a.promptPassword("enter new password: ")
-	if err != nil {
-		return "", err
-	}
-	again, err := a.promptPassword("enter password again: ")
+	again, err := a.askPassword("enter password again: ")
 	if err != nil {
 		return "", err
 	}

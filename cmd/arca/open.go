@@ -17,7 +17,6 @@ import (
 	"github.com/arca-backup/arca/backend/transport"
 	"github.com/arca-backup/arca/lock"
 	"github.com/arca-backup/arca/repo/engine"
-	"golang.org/x/term"
 )
 
 // maxKeys is how many key files restic tries before giving up.
@@ -78,8 +77,7 @@ func decodeUTF16(b []byte) []byte {
 }
 
 // readPassword returns the repository password from --password-command,
-// --password-file, RESTIC_PASSWORD, or a terminal prompt. Standard input
-// is never read when it is not a terminal.
+// --password-file, RESTIC_PASSWORD, or standard input (see askPassword).
 func (a *app) readPassword(ctx context.Context, prompt string) (string, error) {
 	o := &a.opts
 	if o.PasswordFile != "" && o.PasswordCommand != "" {
@@ -117,20 +115,7 @@ func (a *app) readPassword(ctx context.Context, prompt string) (string, error) {
 	if o.PasswordFile != "" || o.PasswordCommand != "" {
 		return "", fatalf("an empty password is not allowed by default. Pass the flag `--insecure-no-password` to restic to disable this check")
 	}
-	if !a.stdinIsTerminal() {
-		return "", fatalf("no password given: set RESTIC_PASSWORD, RESTIC_PASSWORD_FILE or RESTIC_PASSWORD_COMMAND, or use --password-file/--password-command (standard input is not a terminal, so arca does not prompt)")
-	}
-	fmt.Fprint(a.stderr, prompt)
-	f := a.stdin.(*os.File)
-	b, err := term.ReadPassword(int(f.Fd()))
-	fmt.Fprintln(a.stderr)
-	if err != nil {
-		return "", fmt.Errorf("unable to read password: %w", err)
-	}
-	if len(b) == 0 {
-		return "", fatalf("an empty password is not allowed by default. Pass the flag `--insecure-no-password` to restic to disable this check")
-	}
-	return string(b), nil
+	return a.askPassword(prompt)
 }
 
 // openBackend opens the backend named by the repository location; the

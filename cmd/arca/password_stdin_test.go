@@ -1,0 +1,57 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestPasswordFromStdin: without a password in the environment or a
+// file, arca reads it from standard input when that is not a terminal,
+// exactly as restic does (`echo secret | restic snapshots`): the first
+// line, an empty one refused, a wrong one rejected with exit code 12, and
+// a second password read from the same pipe (key add) finding nothing.
+func TestPasswordFromStdin(t *testing.T) {
+	resticBin(t)
+	t.Parallel()
+	const pw = "stdin-pw"
+	repo := filepath.Join(t.TempDir(), "repo")
+	mustRestic(t, []string{"RESTIC_PASSWORD=" + pw}, "init", "-r", repo)
+	if err := cheapenKey(repo, pw); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"RESTIC_REPOSITORY=" + repo}
+	for _, tc := range []struct {
+		name, input string
+		args        []string
+		wantExit    int
+	}{
+		{"right password", pw + "\n", []string{"cat", "config"}, 0},
+		{"without newline", pw, []string{"cat", "config"}, 0},
+		{"only the first line", pw + "\nother\n", []string{"cat", "config"}, 0},
+		{"empty input", "", []string{"cat", "config"}, 1},
+		{"wrong password", "wrong\n", []string{"cat", "config"}, 12},
+		{"key add finds no second line", pw + "\nnew-pw\n", []string{"key", "add"}, 1},
+	} {
+		r := runPiped(t, false, env, tc.input, tc.args...)
+		a := runPiped(t, true, env, tc.input, tc.args...)
+		if r.exit != tc.wantExit {
+			t.Errorf("%s: restic exit %d, want %d (test assumption)\n%s", tc.name, r.exit, tc.wantExit, r.stderr)
+		}
+		if a.exit != r.exit || a.stderr != r.stderr {
+			t.Errorf("%s: arca exit %d, stderr %q; restic exit %d, stderr %q", tc.name, a.exit, a.stderr, r.exit, r.stderr)
+		}
+		if tc.args[0] == "cat" && a.stdout != r.stdout {
+			t.Errorf("%s: stdout differs: arca %q, restic %q", tc.name, a.stdout, r.stdout)
+		}
+	}
+	// key add with the password in the environment reads the new one from
+	// standard input, once
+	add := runPiped(t, true, append(env, "RESTIC_PASSWORD="+pw), "second-pw\n", "key", "add")
+	if add.exit != 0 || !strings.HasPrefix(add.stdout, "saved new key with ID ") {
+		t.Fatalf("arca key add: exit %d\n%s%s", add.exit, add.stdout, add.stderr)
+	}
+	if got := runPiped(t, false, env, "second-pw\n", "cat", "config"); got.exit != 0 {
+		t.Errorf("restic cannot open the repository with the key arca added from stdin: exit %d\n%s", got.exit, got.stderr)
+	}
+}
