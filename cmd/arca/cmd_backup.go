@@ -508,6 +508,7 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions, args []string) er
 	if stdin {
 		opts.StdinFilename = o.stdinFilename
 		opts.Stdin = a.backupStdin(o, args)
+		opts.StdinParent = o.stdinCommand
 	}
 
 	// the filters run while the lock is confirmed (the engine reads
@@ -551,7 +552,8 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions, args []string) er
 	opts.Events = func(ev engine.BackupEvent) {
 		switch ev := ev.(type) {
 		case engine.BackupParent:
-			if !a.opts.JSON && !stdin {
+			// (a stdin backup hears of a parent only with a command, as in restic)
+			if !a.opts.JSON {
 				if ev.Snapshot != nil {
 					a.printf("using parent snapshot %v\n", ev.Snapshot.ID.Str())
 				} else {

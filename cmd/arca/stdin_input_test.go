@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -79,4 +81,77 @@ func TestBackupStdinCommandFails(t *testing.T) {
 		t.Errorf("snapshots after the failed backups: %d (%v), want none", len(snaps), err)
 	}
 	mustRestic(t, env, "check", "--read-data")
+}
+
+// TestBackupStdinCommandParent: with --stdin-from-command restic chooses
+// a parent snapshot (the host's latest, whatever its paths) and counts
+// the file and its directories against it; with --stdin it does not.
+// arca does the same: same first output line, same counts, same parents.
+func TestBackupStdinCommandParent(t *testing.T) {
+	resticBin(t)
+	t.Parallel()
+	const pw = "stdin-parent-pw"
+	cmd := []string{"--stdin-filename", "dir/data.txt", "--stdin-from-command", "--", "sh", "-c", "echo some data"}
+	steps := [][]string{
+		append([]string{"backup"}, cmd...),
+		append([]string{"backup"}, cmd...),
+		append([]string{"backup", "--json", "--time", "2024-05-06 07:08:09"}, cmd...),
+		append([]string{"backup", "--json", "--time", "2024-05-06 07:08:09"}, cmd...),
+		append([]string{"backup", "--force"}, cmd...),
+		{"backup", "--stdin", "--stdin-filename", "dir/data.txt"},
+	}
+	type outcome struct {
+		first  string // the first line of text output, or the JSON summary's counts
+		parent bool
+	}
+	run := func(arca bool) []outcome {
+		repo := filepath.Join(t.TempDir(), "repo")
+		mustRestic(t, []string{"RESTIC_PASSWORD=" + pw}, "init", "-r", repo)
+		if err := cheapenKey(repo, pw); err != nil {
+			t.Fatal(err)
+		}
+		env := []string{"RESTIC_REPOSITORY=" + repo, "RESTIC_PASSWORD=" + pw}
+		var out []outcome
+		for _, args := range steps {
+			res := runPiped(t, arca, env, "stdin data\n", args...)
+			if res.exit != 0 {
+				t.Fatalf("arca %v, %v: exit %d\n%s", arca, args, res.exit, res.stderr)
+			}
+			o := outcome{first: strings.SplitN(res.stdout, "\n", 2)[0]}
+			var id string
+			if args[1] == "--json" {
+				s := summaryOf(t, res.stdout)
+				o.first = fmt.Sprint(num(s, "files_new"), num(s, "files_changed"), num(s, "files_unmodified"),
+					num(s, "dirs_new"), num(s, "dirs_changed"), num(s, "dirs_unmodified"))
+				id, _ = s["snapshot_id"].(string)
+			} else {
+				if strings.HasPrefix(o.first, "using parent snapshot ") {
+					o.first = "using parent snapshot"
+				}
+				for _, line := range strings.Split(res.stdout, "\n") {
+					if f := strings.Fields(line); len(f) == 3 && f[0] == "snapshot" && f[2] == "saved" {
+						id = f[1]
+					}
+				}
+			}
+			var sn struct {
+				Parent string `json:"parent"`
+			}
+			if err := json.Unmarshal(mustRestic(t, env, "cat", "snapshot", id), &sn); err != nil {
+				t.Fatal(err)
+			}
+			o.parent = sn.Parent != ""
+			out = append(out, o)
+		}
+		return out
+	}
+	r, a := run(false), run(true)
+	for i := range steps {
+		if r[i] != a[i] {
+			t.Errorf("%v: arca %+v, restic %+v", steps[i], a[i], r[i])
+		}
+	}
+	if !r[1].parent || r[0].parent {
+		t.Errorf("restic's parents (test assumption): %+v", r)
+	}
 }

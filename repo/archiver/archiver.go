@@ -613,8 +613,10 @@ func (a *Archiver) saveDir(ctx context.Context, snPath, dir string, st fsnode.St
 // SnapshotReader backs up the data read from r as the file filename
 // (e.g. "/stdin"), as restic's --stdin does: the file and the directories
 // above it get mode 0644 and 0755, mtime (and ctime and atime) mtime, the
-// current user's IDs and no names.
-func (a *Archiver) SnapshotReader(ctx context.Context, filename string, r io.Reader, mtime time.Time) (model.ID, *Summary, error) {
+// current user's IDs and no names. parent is the parent snapshot's tree
+// (nil: none): the file and its directories count as new, changed or
+// unmodified against the nodes it has at their paths.
+func (a *Archiver) SnapshotReader(ctx context.Context, filename string, r io.Reader, mtime time.Time, parent *model.ID) (model.ID, *Summary, error) {
 	a.summary = Summary{BackupStart: time.Now()}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -630,6 +632,10 @@ func (a *Archiver) SnapshotReader(ctx context.Context, filename string, r io.Rea
 			n.AccessTime = mtime
 		}
 		return n
+	}
+	previous, err := a.previousAlong(ctx, filename, parent)
+	if err != nil {
+		return model.ID{}, nil, err
 	}
 	start := time.Now()
 	if a.cb.StartFile != nil {
@@ -653,7 +659,7 @@ func (a *Archiver) SnapshotReader(ctx context.Context, filename string, r io.Rea
 	file := fake(path.Base(filename), 0644, model.NodeTypeFile)
 	file.Content = state.content
 	file.Size = size
-	a.track(filename, nil, file, state.stats, time.Since(start))
+	a.track(filename, previous[filename], file, state.stats, time.Since(start))
 
 	node := file
 	for dir := path.Dir(filename); ; dir = path.Dir(dir) {
@@ -672,10 +678,40 @@ func (a *Archiver) SnapshotReader(ctx context.Context, filename string, r io.Rea
 			node = res.node
 			break
 		}
-		a.track(dir+"/", nil, res.node, res.stats, time.Since(start))
+		a.track(dir+"/", previous[dir], res.node, res.stats, time.Since(start))
 		node = res.node
 	}
 	a.summary.BackupEnd = time.Now()
 	s := a.summary
 	return *node.Subtree, &s, nil
+}
+
+// previousAlong returns the nodes of the parent snapshot's tree (parent,
+// nil for none) along the absolute path filename, by path: the file and
+// each directory above it that the parent has. A tree that cannot be
+// loaded is reported as an item error, as in Snapshot, and what lies
+// below it then counts as new.
+func (a *Archiver) previousAlong(ctx context.Context, filename string, parent *model.ID) (map[string]*model.Node, error) {
+	previous := map[string]*model.Node{}
+	if parent == nil {
+		return previous, nil
+	}
+	id, item := *parent, "/"
+	for _, name := range strings.Split(strings.TrimPrefix(filename, "/"), "/") {
+		t, err := a.repo.LoadTree(ctx, id)
+		if err != nil {
+			return previous, a.itemError(item, fmt.Errorf("load parent tree %s: %w", id.Str(), err))
+		}
+		item = path.Join(item, name)
+		n := findNode(t, name)
+		if n == nil {
+			break
+		}
+		previous[item] = n
+		if n.Type != model.NodeTypeDir || n.Subtree == nil {
+			break
+		}
+		id = *n.Subtree
+	}
+	return previous, nil
 }

@@ -58,6 +58,12 @@ type BackupOptions struct {
 	// whose output is backed up exited with an error).
 	Stdin         func(ctx context.Context) (io.Reader, func() error, error)
 	StdinFilename string
+	// StdinParent gives a Stdin backup a parent snapshot, chosen as for
+	// targets but with no paths to match (the latest of the host, or of
+	// ParentGroup without paths), against which the file and its
+	// directories count as new, changed or unmodified. restic does this
+	// for --stdin-from-command and not for --stdin.
+	StdinParent bool
 
 	// ReadConcurrency, WithAtime, IgnoreCtime and IgnoreInode are passed
 	// to the archiver (see archiver.Options).
@@ -332,7 +338,9 @@ func (e *Repository) backup(ctx context.Context, b *backupRun, targets []string)
 	defer stopIdx()
 	idxLoaded := make(chan error, 1)
 	go func() { idxLoaded <- r.LoadIndex(idxCtx, nil) }()
-	if opts.Stdin == nil && !opts.NoParent {
+	withParent := opts.Stdin == nil || opts.StdinParent
+	if withParent && !opts.NoParent {
+		// for Stdin, targets is empty: no paths to match
 		parent, err := e.findParent(ctx, targets, opts)
 		if err != nil {
 			stopIdx()
@@ -341,7 +349,7 @@ func (e *Repository) backup(ctx context.Context, b *backupRun, targets []string)
 		}
 		res.Parent = parent
 	}
-	if opts.Stdin == nil {
+	if withParent {
 		b.emit(BackupParent{Snapshot: res.Parent})
 	}
 	b.emit(BackupIndexLoading{})
@@ -436,7 +444,11 @@ func (e *Repository) backup(ctx context.Context, b *backupRun, targets []string)
 			return nil, &BackupError{StageStdin, err}
 		}
 		b.emit(BackupStarted{Targets: res.Targets})
-		rootID, res.Summary, err = arch.SnapshotReader(ctx, filename, src, opts.Time)
+		var pid *model.ID
+		if res.Parent != nil {
+			pid = res.Parent.Tree
+		}
+		rootID, res.Summary, err = arch.SnapshotReader(ctx, filename, src, opts.Time, pid)
 		if done != nil {
 			if derr := done(); derr != nil && err == nil {
 				err = derr
