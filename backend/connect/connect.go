@@ -245,7 +245,7 @@ func openSFTP(ctx context.Context, l location.Location, lc *location.SFTPConfig,
 	}
 	program := "ssh"
 	if cfg.Command != "" {
-		if words, err := sftp.SplitCommandLine(cfg.Command); err == nil && len(words) > 0 {
+		if words, err := backend.SplitShellStrings(cfg.Command); err == nil && len(words) > 0 {
 			program = words[0]
 		}
 	}

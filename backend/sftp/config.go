@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/arca-backup/arca/backend"
 	"github.com/arca-backup/arca/backend/location"
 )
 
@@ -99,12 +100,9 @@ func (c Config) command() (string, []string, error) {
 		if c.Args != "" {
 			return "", nil, errors.New("cannot specify both sftp.command and sftp.args options")
 		}
-		words, err := SplitCommandLine(c.Command)
+		words, err := backend.SplitShellStrings(c.Command)
 		if err != nil {
 			return "", nil, fmt.Errorf("sftp.command: %w", err)
-		}
-		if len(words) == 0 {
-			return "", nil, errors.New("sftp.command: command string is empty")
 		}
 		return words[0], words[1:], nil
 	}
@@ -119,85 +117,11 @@ func (c Config) command() (string, []string, error) {
 		args = append(args, "-l", c.User)
 	}
 	if c.Args != "" {
-		extra, err := SplitCommandLine(c.Args)
+		extra, err := backend.SplitShellStrings(c.Args)
 		if err != nil {
 			return "", nil, fmt.Errorf("sftp.args: %w", err)
 		}
 		args = append(args, extra...)
 	}
 	return "ssh", append(args, "-s", "sftp"), nil
-}
-
-// SplitCommandLine splits s into words the way a POSIX shell does for a
-// simple command, without expanding anything: blanks separate words,
-// single quotes keep everything literally, double quotes keep everything
-// but a backslash before one of $ ` " \ or a newline, and outside quotes a
-// backslash keeps the next character literally ("" gives an empty word).
-func SplitCommandLine(s string) ([]string, error) {
-	var (
-		words  []string
-		word   strings.Builder
-		inWord bool
-	)
-	rs := []rune(s)
-	for i := 0; i < len(rs); i++ {
-		r := rs[i]
-		switch {
-		case r == ' ' || r == '\t' || r == '\n' || r == '\r':
-			if inWord {
-				words = append(words, word.String())
-				word.Reset()
-				inWord = false
-			}
-		case r == '\'':
-			inWord = true
-			end := indexRune(rs, i+1, '\'')
-			if end < 0 {
-				return nil, errors.New("single-quoted string not terminated")
-			}
-			word.WriteString(string(rs[i+1 : end]))
-			i = end
-		case r == '"':
-			inWord = true
-			i++
-			for ; i < len(rs) && rs[i] != '"'; i++ {
-				if rs[i] == '\\' && i+1 < len(rs) && strings.ContainsRune("$`\"\\\n", rs[i+1]) {
-					i++
-					if rs[i] == '\n' {
-						continue
-					}
-				}
-				word.WriteRune(rs[i])
-			}
-			if i >= len(rs) {
-				return nil, errors.New("double-quoted string not terminated")
-			}
-		case r == '\\':
-			if i+1 >= len(rs) {
-				return nil, errors.New("backslash at the end of the command")
-			}
-			i++
-			if rs[i] == '\n' {
-				continue // line continuation
-			}
-			inWord = true
-			word.WriteRune(rs[i])
-		default:
-			inWord = true
-			word.WriteRune(r)
-		}
-	}
-	if inWord {
-		words = append(words, word.String())
-	}
-	return words, nil
-}
-
-func indexRune(rs []rune, from int, r rune) int {
-	for i := from; i < len(rs); i++ {
-		if rs[i] == r {
-			return i
-		}
-	}
-	return -1
 }

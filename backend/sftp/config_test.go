@@ -23,8 +23,9 @@ func TestCommand(t *testing.T) {
 		{Config{User: "user", Host: "host", Port: "10022", Args: "-i /path/to/id_rsa -o 'ProxyJump jump host'"}, "ssh",
 			[]string{"host", "-p", "10022", "-l", "user", "-i", "/path/to/id_rsa", "-o", "ProxyJump jump host", "-s", "sftp"}, ""},
 		{Config{User: "user", Host: "::1%lo0", Port: "22"}, "ssh", []string{"::1%lo0", "-p", "22", "-l", "user", "-s", "sftp"}, ""},
+		// restic's splitting: quotes group, a backslash separates words
 		{Config{Host: "ignored", User: "ignored", Command: `ssh -F "/my dir/cfg" backup\ host -s sftp`}, "ssh",
-			[]string{"-F", "/my dir/cfg", "backup host", "-s", "sftp"}, ""},
+			[]string{"-F", "/my dir/cfg", "backup", "host", "-s", "sftp"}, ""},
 		{Config{Command: "/usr/lib/openssh/sftp-server"}, "/usr/lib/openssh/sftp-server", []string{}, ""},
 		{Config{Command: "ssh something", Args: "-i key"}, "", nil, "cannot specify both sftp.command and sftp.args options"},
 		{Config{Command: "   "}, "", nil, "command string is empty"},
@@ -41,32 +42,6 @@ func TestCommand(t *testing.T) {
 		}
 		if err != nil || program != tc.program || !slices.Equal(args, tc.args) {
 			t.Errorf("%+v: %q %q (%v), want %q %q", tc.cfg, program, args, err, tc.program, tc.args)
-		}
-	}
-}
-
-func TestSplitCommandLine(t *testing.T) {
-	tests := map[string][]string{
-		``:                               nil,
-		`a  b	c`:                         {"a", "b", "c"},
-		`'a b' "c d"`:                    {"a b", "c d"},
-		`a'b c'd`:                        {"ab cd"},
-		`"a \"b\" \\ \$x \n"`:            {`a "b" \ $x \n`},
-		`'no \escapes "here"'`:           {`no \escapes "here"`},
-		`a\ b \'c`:                       {"a b", "'c"},
-		`'' ""`:                          {"", ""},
-		"line\\\ncontinued":              {"linecontinued"},
-		`ssh -o 'Foo=bar baz' h -s sftp`: {"ssh", "-o", "Foo=bar baz", "h", "-s", "sftp"},
-	}
-	for in, want := range tests {
-		got, err := SplitCommandLine(in)
-		if err != nil || !slices.Equal(got, want) {
-			t.Errorf("SplitCommandLine(%q) = %q, %v; want %q", in, got, err, want)
-		}
-	}
-	for _, in := range []string{`'x`, `"x`, `x\`} {
-		if got, err := SplitCommandLine(in); err == nil {
-			t.Errorf("SplitCommandLine(%q) = %q, want an error", in, got)
 		}
 	}
 }

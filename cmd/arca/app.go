@@ -31,6 +31,8 @@ type app struct {
 	opts           globalOptions
 	// features are the feature flags from RESTIC_FEATURES
 	features *feature.Set
+	// password is the password the options give, resolved once
+	password passwordState
 	// commands registered by the cmd_*.go files
 }
 
@@ -77,7 +79,14 @@ repositories with the same commands, flags and output.`,
 		SilenceUsage:      true,
 		DisableAutoGenTag: true,
 		PersistentPreRunE: func(c *cobra.Command, args []string) error {
-			return a.opts.finish(c.Flags())
+			if err := a.opts.finish(c.Flags()); err != nil {
+				return err
+			}
+			if needsPassword(c.Name()) {
+				_, err := a.resolvePassword(c.Context())
+				return err
+			}
+			return nil
 		},
 	}
 	// restic has no "completion" command (generate writes the scripts)

@@ -301,23 +301,11 @@ func (a *app) openSecondaryBackend(ctx context.Context, o *secondaryRepoOptions,
 // standard input (askPassword). name is the repository's name in the
 // prompt ("source", "secondary").
 func (a *app) secondaryPassword(ctx context.Context, pwEnv, name string) (string, error) {
-	o := &a.opts
-	prompt := "enter password for " + name + " repository: "
-	if o.PasswordFile != "" || o.PasswordCommand != "" {
-		// readPassword handles these sources (and --insecure-no-password) alike
-		return a.readPassword(ctx, prompt)
+	pw, err := a.passwordFrom(ctx, pwEnv)
+	if err != nil {
+		return "", err
 	}
-	pw := env(pwEnv)
-	if o.InsecureNoPassword {
-		if pw != "" {
-			return "", fatalf("--insecure-no-password must not be specified together with providing a password via a cli option or environment variable")
-		}
-		return "", nil
-	}
-	if pw != "" {
-		return pw, nil
-	}
-	return a.askPassword(prompt)
+	return a.passwordOrAsk(pw, "enter password for "+name+" repository: ")
 }
 
 // askPassword reads a password from standard input, as restic does: typed

@@ -51,13 +51,19 @@ func readTextFile(name string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("read %s: %w", name, err)
 	}
+	return decodeText(buf), nil
+}
+
+// decodeText turns a text file's bytes into a string: a UTF-8 byte order
+// mark is dropped, UTF-16 (with its mark) is converted.
+func decodeText(buf []byte) string {
 	switch {
 	case bytes.HasPrefix(buf, []byte{0xef, 0xbb, 0xbf}):
 		buf = buf[3:]
 	case bytes.HasPrefix(buf, []byte{0xff, 0xfe}), bytes.HasPrefix(buf, []byte{0xfe, 0xff}):
 		buf = decodeUTF16(buf)
 	}
-	return string(buf), nil
+	return string(buf)
 }
 
 func decodeUTF16(b []byte) []byte {
@@ -76,34 +82,21 @@ func decodeUTF16(b []byte) []byte {
 	return out
 }
 
-// readPassword returns the repository password from --password-command,
-// --password-file, RESTIC_PASSWORD, or standard input (see askPassword).
+// readPassword returns the repository password: from --password-command,
+// --password-file or RESTIC_PASSWORD (resolvePassword), else from
+// standard input (askPassword), as restic's readPassword.
 func (a *app) readPassword(ctx context.Context, prompt string) (string, error) {
-	o := &a.opts
-	if o.PasswordFile != "" && o.PasswordCommand != "" {
-		return "", fatalf("Password file and command are mutually exclusive options")
+	pw, err := a.resolvePassword(ctx)
+	if err != nil {
+		return "", err
 	}
-	var pw string
-	switch {
-	case o.PasswordCommand != "":
-		args := strings.Fields(o.PasswordCommand)
-		cmd := exec.CommandContext(ctx, args[0], args[1:]...)
-		cmd.Stderr = a.stderr
-		out, err := cmd.Output()
-		if err != nil {
-			return "", fmt.Errorf("password command %q failed: %w", o.PasswordCommand, err)
-		}
-		pw = strings.TrimSpace(string(out))
-	case o.PasswordFile != "":
-		s, err := readTextFile(o.PasswordFile)
-		if err != nil {
-			return "", err
-		}
-		pw = strings.TrimSpace(s)
-	default:
-		pw = env("RESTIC_PASSWORD")
-	}
-	if o.InsecureNoPassword {
+	return a.passwordOrAsk(pw, prompt)
+}
+
+// passwordOrAsk checks a password from the options against
+// --insecure-no-password, or asks for one when there is none.
+func (a *app) passwordOrAsk(pw, prompt string) (string, error) {
+	if a.opts.InsecureNoPassword {
 		if pw != "" {
 			return "", fatalf("--insecure-no-password must not be specified together with providing a password via a cli option or environment variable")
 		}
@@ -112,10 +105,73 @@ func (a *app) readPassword(ctx context.Context, prompt string) (string, error) {
 	if pw != "" {
 		return pw, nil
 	}
-	if o.PasswordFile != "" || o.PasswordCommand != "" {
-		return "", fatalf("an empty password is not allowed by default. Pass the flag `--insecure-no-password` to restic to disable this check")
-	}
 	return a.askPassword(prompt)
+}
+
+// passwordState is the outcome of resolvePassword, kept for the run.
+type passwordState struct {
+	resolved bool
+	value    string
+	err      error
+}
+
+// resolvePassword runs --password-command or reads --password-file, else
+// takes RESTIC_PASSWORD, once per run. restic does this before every
+// command that needs a password starts (see needsPassword), so its
+// errors come before any other.
+func (a *app) resolvePassword(ctx context.Context) (string, error) {
+	if !a.password.resolved {
+		a.password.resolved = true
+		a.password.value, a.password.err = a.passwordFrom(ctx, "RESTIC_PASSWORD")
+		if a.password.err != nil {
+			a.password.err = fatalf("Resolving password failed: %v", a.password.err)
+		}
+	}
+	return a.password.value, a.password.err
+}
+
+// passwordFrom returns the password --password-command prints or
+// --password-file holds (trimmed), else the environment variable envName;
+// "" when none gives one. Errors read as restic's, whose fatal errors
+// carry their "Fatal: " inside the message.
+func (a *app) passwordFrom(ctx context.Context, envName string) (string, error) {
+	o := &a.opts
+	switch {
+	case o.PasswordFile != "" && o.PasswordCommand != "":
+		return "", errors.New("Fatal: Password file and command are mutually exclusive options")
+	case o.PasswordCommand != "":
+		args, err := backend.SplitShellStrings(o.PasswordCommand)
+		if err != nil {
+			return "", err
+		}
+		cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+		cmd.Stderr = a.stderr
+		out, err := cmd.Output()
+		if err != nil {
+			return "", err
+		}
+		return strings.TrimSpace(string(out)), nil
+	case o.PasswordFile != "":
+		buf, err := os.ReadFile(o.PasswordFile)
+		if errors.Is(err, os.ErrNotExist) {
+			return "", fmt.Errorf("Fatal: %s does not exist", o.PasswordFile)
+		}
+		if err != nil {
+			return "", fmt.Errorf("Readfile: %w", err)
+		}
+		return strings.TrimSpace(decodeText(buf)), nil
+	}
+	return env(envName), nil
+}
+
+// needsPassword reports whether restic resolves the password before the
+// command named name runs (all but these).
+func needsPassword(name string) bool {
+	switch name {
+	case "cache", "generate", "help", "options", "self-update", "version", "__complete", "__completeNoDesc":
+		return false
+	}
+	return true
 }
 
 // openBackend opens the backend named by the repository location; the

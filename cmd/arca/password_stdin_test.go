@@ -55,3 +55,42 @@ func TestPasswordFromStdin(t *testing.T) {
 		t.Errorf("restic cannot open the repository with the key arca added from stdin: exit %d\n%s", got.exit, got.stderr)
 	}
 }
+
+// TestPasswordOptionsAsRestic: --password-command is split as restic
+// splits it (quotes group words) and, like --password-file, is resolved
+// before the command runs, so its errors come first, with restic's text
+// and exit code; commands that need no password do not run it.
+func TestPasswordOptionsAsRestic(t *testing.T) {
+	resticBin(t)
+	t.Parallel()
+	const pw = "pw option test"
+	dir := t.TempDir()
+	repo := filepath.Join(dir, "repo")
+	mustRestic(t, []string{"RESTIC_PASSWORD=" + pw}, "init", "-r", repo)
+	if err := cheapenKey(repo, pw); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(dir, "missing")
+	for _, args := range [][]string{
+		{"-r", repo, "--password-command", "sh -c 'echo \"" + pw + "\"'", "cat", "config"},
+		{"-r", repo, "--password-command", "printf '%s' 'wrong one'", "cat", "config"},
+		{"-r", repo, "--password-command", "sh -c 'exit 2'", "snapshots"},
+		{"-r", repo, "--password-command", "'unterminated", "snapshots"},
+		{"-r", repo, "--password-command", "  ", "snapshots"},
+		{"-r", repo, "--password-command", "no-such-command-here", "snapshots"},
+		{"-r", repo, "--password-file", missing, "snapshots"},
+		{"-r", repo, "--password-file", missing, "--password-command", "true", "snapshots"},
+		{"-r", filepath.Join(dir, "no-repo"), "--password-command", "false", "snapshots"},
+		{"--password-command", "false", "version"},
+	} {
+		r := runPiped(t, false, nil, "", args...)
+		a := runPiped(t, true, nil, "", args...)
+		if args[len(args)-1] == "version" {
+			// the versions differ; only the exit code and stderr count
+			r.stdout, a.stdout = "", ""
+		}
+		if a != r {
+			t.Errorf("%q:\narca   exit %d, stdout %q, stderr %q\nrestic exit %d, stdout %q, stderr %q", args, a.exit, a.stdout, a.stderr, r.exit, r.stdout, r.stderr)
+		}
+	}
+}
