@@ -190,12 +190,11 @@ func (a *app) runRestore(ctx context.Context, o *restoreOptions, args []string) 
 		if err != nil {
 			return err
 		}
-		sel, err := rd.FindSnapshot(ctx, all, args[0], o.snapshots.filter())
+		sn, sub, err := resolveSnapshotArg(ctx, rd, all, o.snapshots, args[0])
 		if err != nil {
 			return fatalf("failed to find snapshot: %v", err)
 		}
-		sn := sel.Snapshot
-		tree, err := rd.RestoreTree(ctx, sn, sel.Subfolder)
+		tree, err := rd.RestoreTree(ctx, sn, sub)
 		if err != nil {
 			return err
 		}

@@ -455,3 +455,29 @@ func TestRestoreDamagedPack(t *testing.T) {
 		t.Errorf("--json: exit %d, stderr %s", exit, e)
 	}
 }
+
+// TestRestoreSnapshotNotFound: a snapshot argument that names nothing
+// gives restic's message and exit code.
+func TestRestoreSnapshotNotFound(t *testing.T) {
+	resticBin(t)
+	t.Parallel()
+	const pw = "restore-missing-pw"
+	repo := filepath.Join(t.TempDir(), "repo")
+	mustRestic(t, []string{"RESTIC_PASSWORD=" + pw}, "init", "-r", repo)
+	if err := cheapenKey(repo, pw); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"RESTIC_REPOSITORY=" + repo, "RESTIC_PASSWORD=" + pw}
+	target := t.TempDir()
+	for _, args := range [][]string{
+		{"restore", "abcdef", "--target", target},
+		{"restore", "latest", "--host", "nohost", "--target", target},
+		{"restore", "latest:sub", "--target", target},
+	} {
+		r := runPiped(t, false, env, "", args...)
+		a := runPiped(t, true, env, "", args...)
+		if a != r || r.exit == 0 {
+			t.Errorf("%q:\narca   exit %d, stdout %q, stderr %q\nrestic exit %d, stdout %q, stderr %q", args, a.exit, a.stdout, a.stderr, r.exit, r.stdout, r.stderr)
+		}
+	}
+}
