@@ -15,11 +15,7 @@ func TestPasswordFromStdin(t *testing.T) {
 	resticBin(t)
 	t.Parallel()
 	const pw = "stdin-pw"
-	repo := filepath.Join(t.TempDir(), "repo")
-	mustRestic(t, []string{"RESTIC_PASSWORD=" + pw}, "init", "-r", repo)
-	if err := cheapenKey(repo, pw); err != nil {
-		t.Fatal(err)
-	}
+	repo := resticInitCheap(t, pw)
 	env := []string{"RESTIC_REPOSITORY=" + repo}
 	for _, tc := range []struct {
 		name, input string

@@ -462,11 +462,7 @@ func TestRestoreSnapshotNotFound(t *testing.T) {
 	resticBin(t)
 	t.Parallel()
 	const pw = "restore-missing-pw"
-	repo := filepath.Join(t.TempDir(), "repo")
-	mustRestic(t, []string{"RESTIC_PASSWORD=" + pw}, "init", "-r", repo)
-	if err := cheapenKey(repo, pw); err != nil {
-		t.Fatal(err)
-	}
+	repo := resticInitCheap(t, pw)
 	env := []string{"RESTIC_REPOSITORY=" + repo, "RESTIC_PASSWORD=" + pw}
 	target := t.TempDir()
 	for _, args := range [][]string{

@@ -50,6 +50,18 @@ func runPiped(t *testing.T, arca bool, env []string, input string, args ...strin
 	return pipedRun{o.String(), string(dropVanishedLockWarnings(e.Bytes())), exit}
 }
 
+// resticInitCheap creates a repository with restic, protected by
+// password with cheap key derivation parameters (see cheapenKey).
+func resticInitCheap(t *testing.T, password string) string {
+	t.Helper()
+	repo := filepath.Join(t.TempDir(), "repo")
+	mustRestic(t, []string{"RESTIC_PASSWORD=" + password}, "init", "-r", repo)
+	if err := cheapenKey(repo, password); err != nil {
+		t.Fatal(err)
+	}
+	return repo
+}
+
 // TestBackupStdinCommandFails: a --stdin-from-command command that exits
 // non-zero fails the backup as in restic (the item error, then the fatal
 // one, exit code 1, in text and JSON) and leaves no snapshot behind.
@@ -57,11 +69,7 @@ func TestBackupStdinCommandFails(t *testing.T) {
 	resticBin(t)
 	t.Parallel()
 	const pw = "stdin-cmd-pw"
-	repo := filepath.Join(t.TempDir(), "repo")
-	mustRestic(t, []string{"RESTIC_PASSWORD=" + pw}, "init", "-r", repo)
-	if err := cheapenKey(repo, pw); err != nil {
-		t.Fatal(err)
-	}
+	repo := resticInitCheap(t, pw)
 	env := []string{"RESTIC_REPOSITORY=" + repo, "RESTIC_PASSWORD=" + pw}
 	for _, json := range []bool{false, true} {
 		args := []string{"backup", "--stdin-filename", "dump.sql", "--stdin-from-command", "--", "sh", "-c", "echo partial; exit 3"}
@@ -105,11 +113,7 @@ func TestBackupStdinCommandParent(t *testing.T) {
 		parent bool
 	}
 	run := func(arca bool) []outcome {
-		repo := filepath.Join(t.TempDir(), "repo")
-		mustRestic(t, []string{"RESTIC_PASSWORD=" + pw}, "init", "-r", repo)
-		if err := cheapenKey(repo, pw); err != nil {
-			t.Fatal(err)
-		}
+		repo := resticInitCheap(t, pw)
 		env := []string{"RESTIC_REPOSITORY=" + repo, "RESTIC_PASSWORD=" + pw}
 		var out []outcome
 		for _, args := range steps {
