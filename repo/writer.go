@@ -135,6 +135,12 @@ type WriteOptions struct {
 	// TempDir is where packs are assembled before upload (empty: the
 	// system's temporary directory, $TMPDIR, as restic).
 	TempDir string
+	// Discard makes a dry run: blobs are compressed, sealed, checked and
+	// packed as usual, and the sizes reported are those a real run would
+	// store, but finished packs are dropped instead of stored, and no
+	// index file is written (restic's --dry-run does the same against a
+	// backend that drops every write).
+	Discard bool
 }
 
 // Limits of the writer's batching. Variables of the Writer so tests can
@@ -328,7 +334,7 @@ func (r *Repository) NewWriter(ctx context.Context, opts WriteOptions) (*Writer,
 		// start early, so the sync before the link has little left to do
 		// (a backup with compression off spent 9% of its time waiting in
 		// those syncs, 3% with this)
-		w.managers[t-1].WriteBehind = r.be.Properties().LinksFiles
+		w.managers[t-1].WriteBehind = r.be.Properties().LinksFiles && !opts.Discard
 	}
 	w.ctx, w.cancel = context.WithCancelCause(ctx)
 	// a writer that failed or was cancelled releases the temporary files
@@ -642,6 +648,13 @@ func (w *Writer) uploadPack(ctx context.Context, p *packer.Packer) error {
 	if err != nil {
 		return fmt.Errorf("finish %v pack: %w", p.Type(), err)
 	}
+	if w.opts.Discard {
+		// its blobs stay reserved (pending), so they are still packed
+		// only once in this run
+		w.packs.Add(1)
+		w.packBytes.Add(pk.Size)
+		return nil
+	}
 	select {
 	case w.conns <- struct{}{}:
 	case <-ctx.Done():
@@ -773,6 +786,9 @@ func (w *Writer) Flush(ctx context.Context) error {
 	}
 	if err := w.failed(); err != nil {
 		return err
+	}
+	if w.opts.Discard {
+		return nil
 	}
 	// the batch also holds the packs of other writers whose blobs this
 	// one skipped as known: its snapshot needs them indexed too

@@ -22,6 +22,7 @@ import (
 	"github.com/arca-backup/arca/crypto"
 	"github.com/arca-backup/arca/repo/index"
 	"github.com/arca-backup/arca/repo/model"
+	"github.com/arca-backup/arca/repo/pack"
 )
 
 const wtPassword = "writer-test-password"
@@ -998,5 +999,72 @@ func BenchmarkWriter(b *testing.B) {
 				b.Fatal(err)
 			}
 		})
+	}
+}
+
+// A discarding writer (dry run) reports the same blobs and sizes as a
+// storing one, packs each blob once, and stores nothing: no pack, no
+// index file, nothing in the repository's index, also after Abandon.
+func TestWriterDiscard(t *testing.T) {
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(3, 4))
+	blobs := make([][]byte, 30)
+	for i := range blobs {
+		blobs[i] = make([]byte, 1000+rng.IntN(20000))
+		for j := range blobs[i] {
+			blobs[i][j] = byte(rng.IntN(16)) // compressible
+		}
+	}
+	save := func(discard bool) (sizes []int, w *Writer, be *mem.Backend, r *Repository) {
+		be = mem.New()
+		r = wtMemRepo(t, 2, be)
+		w, err := r.NewWriter(ctx, WriteOptions{PackSize: 64 << 10, Discard: discard})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k := range 2 * len(blobs) { // each blob twice: the second is known
+			_, known, size, err := w.SaveBlob(ctx, model.DataBlob, blobs[k%len(blobs)], model.ID{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if known != (k >= len(blobs)) {
+				t.Fatalf("discard %v: blob %d known %v", discard, k, known)
+			}
+			sizes = append(sizes, size)
+		}
+		if err := w.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return sizes, w, be, r
+	}
+	real, rw, _, _ := save(false)
+	dry, dw, be, r := save(true)
+	// blobs go to packs at random, so which blob's size includes a pack's
+	// header, and how many packs there are, differ between runs; the
+	// bytes of sealed blobs and header entries do not
+	blobBytes := func(s WriterStats) int64 { return s.PackBytes - int64(s.Packs)*pack.HeaderOverhead }
+	ds, rs := dw.Stats(), rw.Stats()
+	if blobBytes(ds) != blobBytes(rs) || ds.Blobs != rs.Blobs || ds.Packs == 0 || ds.IndexFiles != 0 {
+		t.Errorf("stats: dry run %+v, real %+v", ds, rs)
+	}
+	for i := range dry {
+		if (dry[i] == 0) != (real[i] == 0) || dry[i] != 0 && dry[i] < real[i]-pack.HeaderOverhead || dry[i] > real[i]+pack.HeaderOverhead {
+			t.Errorf("blob %d: dry run reported %d bytes, real run %d", i, dry[i], real[i])
+		}
+	}
+	if err := dw.Abandon(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, typ := range []backend.FileType{backend.PackFile, backend.IndexFile} {
+		n := 0
+		if err := be.List(ctx, typ, func(backend.FileInfo) error { n++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if n != 0 {
+			t.Errorf("the dry run stored %d %v files", n, typ)
+		}
+	}
+	if r.Index().Has(model.BlobHandle{ID: model.Hash(blobs[0]), Type: model.DataBlob}) {
+		t.Error("the dry run's blobs are in the repository's index")
 	}
 }

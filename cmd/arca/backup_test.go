@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -376,5 +377,44 @@ func TestBackupStdin(t *testing.T) {
 	}
 	if got := mustRestic(t, env, "dump", "latest", "/dir/data.txt"); string(got) != string(data) {
 		t.Errorf("dumped data differs (%d bytes, want %d)", len(got), len(data))
+	}
+}
+
+// TestBackupDryRunAsRestic: a dry run reports what a real run would
+// store, as restic's does (both compress, seal and pack, then drop the
+// packs), and leaves the repository as it was.
+func TestBackupDryRunAsRestic(t *testing.T) {
+	resticBin(t)
+	repo, env := backupRepo(t, 2)
+	src := filepath.Join(t.TempDir(), "src")
+	makeSourceTree(t, src)
+	files := func() []string {
+		var names []string
+		_ = filepath.WalkDir(repo, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && !strings.Contains(p, string(filepath.Separator)+"locks"+string(filepath.Separator)) {
+				names = append(names, p)
+			}
+			return nil
+		})
+		return names
+	}
+	before := files()
+	r := summaryOf(t, string(mustRestic(t, env, "backup", "--dry-run", "--json", src)))
+	a := arcaBackup(t, 0, "--dry-run", src)
+	for _, k := range []string{"files_new", "dirs_new", "data_blobs", "tree_blobs", "data_added", "total_files_processed", "total_bytes_processed"} {
+		if num(a, k) != num(r, k) {
+			t.Errorf("%s: arca %d, restic %d", k, num(a, k), num(r, k))
+		}
+	}
+	// the same data, compressed and sealed alike; zstd versions may
+	// differ by a few bytes
+	if ap, rp := num(a, "data_added_packed"), num(r, "data_added_packed"); ap < rp*99/100 || ap > rp*101/100 {
+		t.Errorf("data_added_packed: arca %d, restic %d", ap, rp)
+	}
+	if a["snapshot_id"] != nil && a["snapshot_id"] != "" {
+		t.Errorf("a dry run reported snapshot %v", a["snapshot_id"])
+	}
+	if after := files(); !slices.Equal(before, after) {
+		t.Errorf("the dry run changed the repository: %d files before, %d after", len(before), len(after))
 	}
 }

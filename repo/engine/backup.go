@@ -76,7 +76,8 @@ type BackupOptions struct {
 
 	// Write tunes the pack writer: compression, pack size.
 	Write repo.WriteOptions
-	// DryRun reads and chunks everything but stores nothing.
+	// DryRun reads, chunks, compresses, seals and packs everything as a
+	// real run, so that the sizes reported are real, but stores nothing.
 	DryRun bool
 	// SkipIfUnchanged saves no snapshot when the tree equals the parent's.
 	SkipIfUnchanged bool
@@ -357,16 +358,13 @@ func (e *Repository) backup(ctx context.Context, b *backupRun, targets []string)
 		return nil, &BackupError{StageIndex, err}
 	}
 
-	var saver archiver.BlobSaver
-	var writer *repo.Writer
-	if opts.DryRun {
-		saver = &dryRunSaver{has: r.Index().Has, seen: map[model.BlobHandle]bool{}}
-	} else {
-		var err error
-		if writer, err = r.NewWriter(ctx, opts.Write); err != nil {
-			return nil, &BackupError{StageData, err}
-		}
-		saver = writer
+	// a dry run packs as a real one and drops the packs, so that what it
+	// reports is what a real run would store
+	wopts := opts.Write
+	wopts.Discard = opts.DryRun
+	writer, err := r.NewWriter(ctx, wopts)
+	if err != nil {
+		return nil, &BackupError{StageData, err}
 	}
 	cb := archiver.Callbacks{
 		Error: func(item string, err error) error {
@@ -393,7 +391,7 @@ func (e *Repository) backup(ctx context.Context, b *backupRun, targets []string)
 	if opts.Events == nil {
 		cb.StartFile, cb.CompleteBlob, cb.CompleteItem = nil, nil, nil
 	}
-	arch, err := archiver.New(treeSource{r}, saver, r.Config().ChunkerPolynomial, archiver.Options{
+	arch, err := archiver.New(treeSource{r}, writer, r.Config().ChunkerPolynomial, archiver.Options{
 		ReadConcurrency: opts.ReadConcurrency,
 		WithAtime:       opts.WithAtime,
 		IgnoreCtime:     opts.IgnoreCtime || opts.IgnoreInode,
@@ -438,7 +436,7 @@ func (e *Repository) backup(ctx context.Context, b *backupRun, targets []string)
 			src, done, err = opts.Stdin(ctx)
 		}
 		if err != nil {
-			if writer != nil && !b.refused() {
+			if !b.refused() {
 				writer.Abandon(ctx)
 			}
 			return nil, &BackupError{StageStdin, err}
@@ -454,7 +452,7 @@ func (e *Repository) backup(ctx context.Context, b *backupRun, targets []string)
 				err = derr
 			}
 		}
-		if err == nil && writer != nil {
+		if err == nil {
 			err = writer.Flush(ctx)
 		}
 	} else {
@@ -464,7 +462,7 @@ func (e *Repository) backup(ctx context.Context, b *backupRun, targets []string)
 			pid = res.Parent.Tree
 		}
 		rootID, res.Summary, err = arch.Snapshot(ctx, targets, pid)
-		if err == nil && writer != nil {
+		if err == nil {
 			err = writer.Flush(ctx)
 		}
 	}
@@ -473,7 +471,7 @@ func (e *Repository) backup(ctx context.Context, b *backupRun, targets []string)
 	if err != nil {
 		// keep what was uploaded, so that the next backup reuses it, but
 		// write nothing once the lock is lost: a prune may be running
-		if writer != nil && !errors.Is(context.Cause(ctx), lock.ErrLost) && !b.refused() {
+		if !errors.Is(context.Cause(ctx), lock.ErrLost) && !b.refused() {
 			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 			defer cancel()
 			if aerr := writer.Abandon(actx); aerr != nil {
@@ -603,25 +601,4 @@ func (t treeSource) LoadTree(ctx context.Context, id model.ID) (*model.Tree, err
 
 func (t treeSource) HasBlob(bt model.BlobType, id model.ID) bool {
 	return t.r.Index().Has(model.BlobHandle{ID: id, Type: bt})
-}
-
-// dryRunSaver computes blob IDs and counts what would be stored.
-type dryRunSaver struct {
-	has  func(model.BlobHandle) bool
-	mu   sync.Mutex
-	seen map[model.BlobHandle]bool
-}
-
-func (d *dryRunSaver) SaveBlob(_ context.Context, t model.BlobType, buf []byte, id model.ID) (model.ID, bool, int, error) {
-	if id.IsNull() {
-		id = model.Hash(buf)
-	}
-	h := model.BlobHandle{ID: id, Type: t}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.has(h) || d.seen[h] {
-		return id, true, 0, nil
-	}
-	d.seen[h] = true
-	return id, false, len(buf) + 32, nil // sealing adds IV and MAC
 }
