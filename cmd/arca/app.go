@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/arca-backup/arca/repo"
 	"github.com/arca-backup/arca/repo/feature"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -182,8 +184,14 @@ func (m modeFlag) String() string {
 	}
 	return *m.p
 }
-func (m modeFlag) Set(s string) error { *m.p = s; return nil }
-func (m modeFlag) Type() string       { return "mode" }
+func (m modeFlag) Set(s string) error {
+	if _, err := repo.ParseCompression(s); err != nil {
+		return err
+	}
+	*m.p = s
+	return nil
+}
+func (m modeFlag) Type() string { return "mode" }
 
 // env returns an environment variable; set-but-empty counts as unset.
 func env(name string) string { return os.Getenv(name) }
@@ -203,21 +211,23 @@ func (o *globalOptions) finish(f *pflag.FlagSet) error {
 	fromEnv("cache-dir", &o.CacheDir, "RESTIC_CACHE_DIR")
 	fromEnv("tls-client-cert", &o.TLSClientCert, "RESTIC_TLS_CLIENT_CERT")
 	fromEnv("http-user-agent", &o.HTTPUserAgent, "RESTIC_HTTP_USER_AGENT")
-	if !f.Changed("compression") && env("RESTIC_COMPRESSION") != "" {
-		o.Compression = env("RESTIC_COMPRESSION")
-	}
 	if !f.Changed("cacert") && env("RESTIC_CACERT") != "" {
 		o.CACerts = strings.Split(env("RESTIC_CACERT"), ",")
 	}
-	if !f.Changed("pack-size") && env("RESTIC_PACK_SIZE") != "" {
-		if _, err := fmt.Sscan(env("RESTIC_PACK_SIZE"), &o.PackSize); err != nil {
-			return fatalf("invalid pack size %q in RESTIC_PACK_SIZE: %v", env("RESTIC_PACK_SIZE"), err)
+	// restic checks these two in this order; a bad flag value has
+	// already been refused by the flag itself
+	if v := env("RESTIC_PACK_SIZE"); !f.Changed("pack-size") && v != "" {
+		size, err := strconv.ParseUint(v, 10, 32)
+		if err != nil {
+			return fatalf("invalid value for RESTIC_PACK_SIZE %q: %v", v, err)
 		}
+		o.PackSize = uint(size)
 	}
-	switch o.Compression {
-	case "auto", "off", "fastest", "better", "max":
-	default:
-		return fatalf("invalid compression mode %q", o.Compression)
+	if v := env("RESTIC_COMPRESSION"); !f.Changed("compression") && v != "" {
+		if _, err := repo.ParseCompression(v); err != nil {
+			return fatalf("invalid value for RESTIC_COMPRESSION %q: %v", v, err)
+		}
+		o.Compression = v
 	}
 	if o.Quiet && o.Verbose > 0 {
 		return fatalf("--quiet and --verbose cannot be specified at the same time")
@@ -226,6 +236,21 @@ func (o *globalOptions) finish(f *pflag.FlagSet) error {
 		if !strings.Contains(kv, "=") {
 			return fatalf("invalid option %q, must be key=value", kv)
 		}
+	}
+	return nil
+}
+
+// checkPackSize refuses a --pack-size (or RESTIC_PACK_SIZE) outside
+// restic's bounds, with restic's words; 0 means the default.
+func (o *globalOptions) checkPackSize() error {
+	const minMiB, maxMiB = repo.MinPackSize >> 20, repo.MaxPackSize >> 20
+	switch {
+	case o.PackSize == 0:
+		return nil
+	case o.PackSize > maxMiB:
+		return fmt.Errorf("pack size larger than limit of %v MiB", maxMiB)
+	case o.PackSize < minMiB:
+		return fmt.Errorf("pack size smaller than minimum of %v MiB", minMiB)
 	}
 	return nil
 }

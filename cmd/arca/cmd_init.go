@@ -139,6 +139,11 @@ func (a *app) createRepository(ctx context.Context, version uint, pol *chunker.P
 	if err != nil {
 		return nil, err
 	}
+	if err := a.opts.checkPackSize(); err != nil {
+		// (restic has created the directories by then, arca creates
+		// nothing)
+		return nil, fatalf("%v", err)
+	}
 	be, err := a.createBackend(ctx, loc)
 	if err != nil {
 		return nil, err

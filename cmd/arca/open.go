@@ -301,6 +301,11 @@ func (a *app) openEngine(ctx context.Context, lockOpts lock.Options) (*engine.Re
 		Lock:   lockOpts,
 		NoLock: a.opts.NoLock,
 		PasswordFunc: func(ctx context.Context) (string, error) {
+			// restic checks the pack size where it sets up the repository,
+			// after finding the backend and before asking for the password
+			if err := a.opts.checkPackSize(); err != nil {
+				return "", fatalf("%v", err)
+			}
 			pw, err := a.readPassword(ctx, "enter password for repository: ")
 			if err == nil {
 				returnFreeMemory()

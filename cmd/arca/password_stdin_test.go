@@ -90,3 +90,37 @@ func TestPasswordOptionsAsRestic(t *testing.T) {
 		}
 	}
 }
+
+// TestGlobalOptionErrorsAsRestic: bad --compression and --pack-size
+// values, from flags or the environment, fail as restic's do: same
+// message, same exit code, at the same point (a pack size out of bounds
+// fails every command that opens a repository, after a missing
+// repository is reported and before the password is needed).
+func TestGlobalOptionErrorsAsRestic(t *testing.T) {
+	resticBin(t)
+	t.Parallel()
+	const pw = "global-options-pw"
+	repo := resticInitCheap(t, pw)
+	missing := filepath.Join(t.TempDir(), "missing")
+	withPW := []string{"RESTIC_PASSWORD=" + pw}
+	for _, tc := range []struct {
+		env  []string
+		args []string
+	}{
+		{withPW, []string{"-r", repo, "--compression", "foo", "snapshots"}},
+		{withPW, []string{"-r", repo, "--pack-size", "200", "snapshots"}},
+		{withPW, []string{"-r", repo, "--pack-size", "1", "backup", t.TempDir()}},
+		{nil, []string{"-r", repo, "--pack-size", "200", "snapshots"}},
+		{withPW, []string{"-r", missing, "--pack-size", "200", "snapshots"}},
+		{withPW, []string{"-r", filepath.Join(t.TempDir(), "new"), "--pack-size", "129", "init"}},
+		{append([]string{"RESTIC_COMPRESSION=foo"}, withPW...), []string{"-r", repo, "snapshots"}},
+		{append([]string{"RESTIC_PACK_SIZE=x", "RESTIC_COMPRESSION=foo"}, withPW...), []string{"-r", repo, "snapshots"}},
+		{append([]string{"RESTIC_PACK_SIZE=300"}, withPW...), []string{"-r", repo, "snapshots"}},
+	} {
+		r := runPiped(t, false, tc.env, "", tc.args...)
+		a := runPiped(t, true, tc.env, "", tc.args...)
+		if a != r || r.exit == 0 {
+			t.Errorf("%q %q:\narca   exit %d, stdout %q, stderr %q\nrestic exit %d, stdout %q, stderr %q", tc.env, tc.args, a.exit, a.stdout, a.stderr, r.exit, r.stdout, r.stderr)
+		}
+	}
+}
