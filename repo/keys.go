@@ -38,11 +38,15 @@ type PrefixError struct {
 	Ambiguous bool
 }
 
-func (e *PrefixError) Error() string {
-	if e.Ambiguous {
-		return fmt.Sprintf("multiple IDs with prefix %q found", e.Prefix)
+func (e *PrefixError) Error() string { return prefixErrorText(e.Prefix, e.Ambiguous) }
+
+// prefixErrorText is restic's text for an ID prefix that matches no file
+// or several.
+func prefixErrorText(prefix string, ambiguous bool) string {
+	if ambiguous {
+		return fmt.Sprintf("multiple IDs with prefix %q found", prefix)
 	}
-	return fmt.Sprintf("no matching ID found for prefix %q", e.Prefix)
+	return fmt.Sprintf("no matching ID found for prefix %q", prefix)
 }
 
 func (e *PrefixError) Unwrap() error {

@@ -156,7 +156,7 @@ func FindSnapshot(ctx context.Context, r *Repository, all []*model.Snapshot, arg
 			}
 		}
 		if latest == nil {
-			return Selection{}, fmt.Errorf("latest snapshot: %w", ErrNoSnapshot)
+			return Selection{}, &NoLatestError{Filter: f}
 		}
 		return Selection{Snapshot: latest, Subfolder: sub}, nil
 	}
@@ -164,15 +164,52 @@ func FindSnapshot(ctx context.Context, r *Repository, all []*model.Snapshot, arg
 	for _, sn := range all {
 		if strings.HasPrefix(sn.ID.String(), name) {
 			if found != nil && found.ID != sn.ID {
-				return Selection{}, fmt.Errorf("snapshot prefix %q: %w", name, ErrAmbiguousID)
+				return Selection{}, &SnapshotPrefixError{Prefix: name, Ambiguous: true}
 			}
 			found = sn
 		}
 	}
 	if found == nil {
-		return Selection{}, fmt.Errorf("no snapshot matched ID %q: %w", name, ErrNoSnapshot)
+		return Selection{}, &SnapshotPrefixError{Prefix: name}
 	}
 	return Selection{Snapshot: found, Subfolder: sub}, nil
+}
+
+// NoLatestError is FindSnapshot's error when no snapshot passes the
+// filter for "latest". Its text is restic's; it wraps ErrNoSnapshot.
+type NoLatestError struct{ Filter SnapshotFilter }
+
+func (e *NoLatestError) Error() string {
+	return fmt.Sprintf("snapshot filter (Paths:%v Tags:%v Hosts:%v): no snapshot found",
+		e.Filter.Paths, FormatTagLists(e.Filter.Tags), e.Filter.Hosts)
+}
+
+func (e *NoLatestError) Unwrap() error { return ErrNoSnapshot }
+
+// FormatTagLists writes tag lists as restic does: [[a, b] [c]].
+func FormatTagLists(lists [][]string) string {
+	parts := make([]string, len(lists))
+	for i, l := range lists {
+		parts[i] = "[" + strings.Join(l, ", ") + "]"
+	}
+	return "[" + strings.Join(parts, " ") + "]"
+}
+
+// SnapshotPrefixError is FindSnapshot's error for an ID or prefix that
+// matches no snapshot or several. Its text is restic's; it wraps
+// ErrNoSnapshot or ErrAmbiguousID.
+type SnapshotPrefixError struct {
+	Prefix    string
+	Ambiguous bool
+}
+
+func (e *SnapshotPrefixError) Error() string { return prefixErrorText(e.Prefix, e.Ambiguous) }
+
+func (e *SnapshotPrefixError) Unwrap() error {
+	if e.Ambiguous {
+		return ErrAmbiguousID
+	}
+	return ErrNoSnapshot
 }
 
 // FilterSnapshots returns the snapshots named by args (all when args is

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -458,6 +459,12 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions, args []string) er
 	warn := func(format string, args ...any) { a.warnf(format, args...) }
 	rejects, err := o.excludes.RejectFuncs(warn)
 	if err != nil {
+		// restic: bad patterns are fatal, an unreadable pattern file is
+		// an ordinary error
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			return err
+		}
 		return fatalf("%v", err)
 	}
 	var selectByName archiver.SelectByNameFunc
@@ -767,8 +774,6 @@ func backupError(err error) error {
 		return fatalf("%v", lost.Cause)
 	case errors.As(err, &be):
 		switch be.Stage {
-		case engine.StageParent:
-			return fatalf("%v", be.Err)
 		case engine.StageData, engine.StageSnapshot:
 			return fatalf("unable to save snapshot: %v", be.Err)
 		}

@@ -171,7 +171,7 @@ func (l *tagListsFlag) Set(s string) error {
 	return nil
 }
 
-func (l *tagListsFlag) String() string { return formatTagLists(*l) }
+func (l *tagListsFlag) String() string { return repo.FormatTagLists(*l) }
 
 func (l *tagListsFlag) Type() string { return "TagLists" }
 

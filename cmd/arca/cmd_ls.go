@@ -5,7 +5,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/arca-backup/arca/repo"
 	"github.com/arca-backup/arca/repo/engine"
 	"github.com/arca-backup/arca/repo/model"
 	"github.com/arca-backup/arca/repo/walker"
@@ -116,8 +116,7 @@ func resolveSnapshotArg(ctx context.Context, rd *engine.Reader, all []*model.Sna
 		f := fo.filter()
 		sn := latestSnapshot(all, f)
 		if sn == nil {
-			return nil, "", fmt.Errorf("snapshot filter (Paths:%v Tags:%v Hosts:%v): %w",
-				f.Paths, formatTagLists(f.Tags), f.Hosts, errors.New("no snapshot found"))
+			return nil, "", &repo.NoLatestError{Filter: f}
 		}
 		return sn, sub, nil
 	}

@@ -181,7 +181,7 @@ func (a *app) chooseSnapshots(all []*model.Snapshot, loadErrs snapshotLoadErrors
 			sn := latestSnapshot(all, f)
 			if sn == nil {
 				ignore(arg, fmt.Errorf("no snapshot matched given filter (Paths:%v Tags:%v Hosts:%v)",
-					absPaths(f.Paths), formatTagLists(f.Tags), f.Hosts))
+					absPaths(f.Paths), repo.FormatTagLists(f.Tags), f.Hosts))
 				continue
 			}
 			// as in restic, "latest" is not checked against IDs seen before
@@ -236,15 +236,6 @@ func absPaths(paths []string) []string {
 		out = append(out, filepath.Clean(p))
 	}
 	return out
-}
-
-// formatTagLists prints tag lists as restic does: [[a, b] [c]].
-func formatTagLists(lists [][]string) string {
-	parts := make([]string, len(lists))
-	for i, l := range lists {
-		parts[i] = "[" + strings.Join(l, ", ") + "]"
-	}
-	return "[" + strings.Join(parts, " ") + "]"
 }
 
 // snapshotByPrefix finds the one snapshot whose ID starts with prefix, with

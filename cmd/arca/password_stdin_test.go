@@ -92,7 +92,8 @@ func TestPasswordOptionsAsRestic(t *testing.T) {
 }
 
 // TestGlobalOptionErrorsAsRestic: bad --compression and --pack-size
-// values, from flags or the environment, fail as restic's do: same
+// values, from flags or the environment, and bad --parent and exclude
+// options of backup fail as restic's do: same
 // message, same exit code, at the same point (a pack size out of bounds
 // fails every command that opens a repository, after a missing
 // repository is reported and before the password is needed).
@@ -102,6 +103,7 @@ func TestGlobalOptionErrorsAsRestic(t *testing.T) {
 	const pw = "global-options-pw"
 	repo := resticInitCheap(t, pw)
 	missing := filepath.Join(t.TempDir(), "missing")
+	src := t.TempDir()
 	withPW := []string{"RESTIC_PASSWORD=" + pw}
 	for _, tc := range []struct {
 		env  []string
@@ -116,6 +118,11 @@ func TestGlobalOptionErrorsAsRestic(t *testing.T) {
 		{append([]string{"RESTIC_COMPRESSION=foo"}, withPW...), []string{"-r", repo, "snapshots"}},
 		{append([]string{"RESTIC_PACK_SIZE=x", "RESTIC_COMPRESSION=foo"}, withPW...), []string{"-r", repo, "snapshots"}},
 		{append([]string{"RESTIC_PACK_SIZE=300"}, withPW...), []string{"-r", repo, "snapshots"}},
+		// the parent and exclude options' errors, also restic's
+		{withPW, []string{"-r", repo, "backup", "--parent", "nosuch", src}},
+		{withPW, []string{"-r", repo, "backup", "--parent", "latest", "--host", "other", src}},
+		{withPW, []string{"-r", repo, "backup", "--exclude-file", missing, src}},
+		{withPW, []string{"-r", repo, "backup", "--exclude", "[", src}},
 	} {
 		r := runPiped(t, false, tc.env, "", tc.args...)
 		a := runPiped(t, true, tc.env, "", tc.args...)
