@@ -739,8 +739,11 @@ func (w *Writer) writeBatchLocked(ctx context.Context) error {
 }
 
 // writeBatch writes the repository's batch of stored packs, if any, as one
-// index file.
+// index file; a discarding writer writes none.
 func (w *Writer) writeBatch(ctx context.Context) error {
+	if w.opts.Discard {
+		return nil
+	}
 	w.r.batch.mu.Lock()
 	defer w.r.batch.mu.Unlock()
 	return w.writeBatchLocked(ctx)
@@ -786,9 +789,6 @@ func (w *Writer) Flush(ctx context.Context) error {
 	}
 	if err := w.failed(); err != nil {
 		return err
-	}
-	if w.opts.Discard {
-		return nil
 	}
 	// the batch also holds the packs of other writers whose blobs this
 	// one skipped as known: its snapshot needs them indexed too

@@ -18,8 +18,5 @@ var errAbandoned = errors.New("writer abandoned")
 func (w *Writer) Abandon(ctx context.Context) error {
 	w.fail(errAbandoned)
 	w.uploads.Wait()
-	if w.opts.Discard {
-		return nil
-	}
 	return w.writeBatch(ctx)
 }

@@ -245,13 +245,13 @@ func snapshotByPrefix(all []*model.Snapshot, prefix string) (*model.Snapshot, er
 	for _, sn := range all {
 		if strings.HasPrefix(sn.ID.String(), prefix) {
 			if found != nil && found.ID != sn.ID {
-				return nil, fmt.Errorf("multiple IDs with prefix %q found", prefix)
+				return nil, &repo.SnapshotPrefixError{Prefix: prefix, Ambiguous: true}
 			}
 			found = sn
 		}
 	}
 	if found == nil {
-		return nil, fmt.Errorf("no matching ID found for prefix %q", prefix)
+		return nil, &repo.SnapshotPrefixError{Prefix: prefix}
 	}
 	return found, nil
 }

@@ -25,13 +25,7 @@ func runPiped(t *testing.T, arca bool, env []string, input string, args ...strin
 	var cmd *exec.Cmd
 	if arca {
 		cmd = arcaProcess(t, nil, args...)
-		var base []string
-		for _, kv := range cmd.Env {
-			if !strings.HasPrefix(kv, "RESTIC_") {
-				base = append(base, kv)
-			}
-		}
-		cmd.Env = append(append(base, "RESTIC_CACHE_DIR="+t.TempDir()), env...)
+		cmd.Env = append(resticTestCommandEnv(t.TempDir(), env), runAsArcaEnv+"=1")
 	} else {
 		cmd = exec.Command(resticBin(t), args...)
 		cmd.Env = resticTestCommandEnv(t.TempDir(), env)

@@ -421,6 +421,10 @@ func (e *Repository) backup(ctx context.Context, b *backupRun, targets []string)
 	}
 
 	var rootID model.ID
+	var parentTree *model.ID
+	if res.Parent != nil {
+		parentTree = res.Parent.Tree
+	}
 	if opts.Stdin != nil {
 		name := opts.StdinFilename
 		if name == "" {
@@ -442,11 +446,7 @@ func (e *Repository) backup(ctx context.Context, b *backupRun, targets []string)
 			return nil, &BackupError{StageStdin, err}
 		}
 		b.emit(BackupStarted{Targets: res.Targets})
-		var pid *model.ID
-		if res.Parent != nil {
-			pid = res.Parent.Tree
-		}
-		rootID, res.Summary, err = arch.SnapshotReader(ctx, filename, src, opts.Time, pid)
+		rootID, res.Summary, err = arch.SnapshotReader(ctx, filename, src, opts.Time, parentTree)
 		if done != nil {
 			if derr := done(); derr != nil && err == nil {
 				err = derr
@@ -457,11 +457,7 @@ func (e *Repository) backup(ctx context.Context, b *backupRun, targets []string)
 		}
 	} else {
 		b.emit(BackupStarted{Targets: targets})
-		var pid *model.ID
-		if res.Parent != nil {
-			pid = res.Parent.Tree
-		}
-		rootID, res.Summary, err = arch.Snapshot(ctx, targets, pid)
+		rootID, res.Summary, err = arch.Snapshot(ctx, targets, parentTree)
 		if err == nil {
 			err = writer.Flush(ctx)
 		}
