@@ -15,6 +15,10 @@
 // hashed in one interleaved loop, which breaks the per-byte dependency chain
 // of the rolling hash (table lookup, shift, xor) that bounds a serial loop.
 // On amd64 that loop is written in assembly; elsewhere a Go version is used.
+// Where the CPU has AVX-512 and GFNI, 64 segments are hashed at once: both
+// tables are linear over GF(2), so a digest kept byte by byte across 64
+// lanes is updated with 8x8 bit-matrix multiplications instead of lookups
+// (lanes64.go).
 //
 // Chunker offers restic's streaming API (New, Reset, Next). Table.Cuts and
 // Table.CutsParallel find chunk boundaries in a caller-owned buffer without

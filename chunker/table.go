@@ -40,6 +40,10 @@ type Table struct {
 	shift uint // deg(P) - 8
 	pol   Pol
 	lim   limits
+	// vec holds the tables as bit matrices for the 64-lane kernel,
+	// usable when vecOK (see lanes64.go).
+	vec   vecTable
+	vecOK bool
 }
 
 // NewTable computes the tables for pol. Like restic's chunker it accepts any
@@ -83,6 +87,7 @@ func (t *Table) init(pol Pol) error {
 		}
 		t.mod[i], t.out[i] = m, o
 	}
+	t.vecOK = t.initVec()
 	return nil
 }
 
@@ -140,6 +145,14 @@ const (
 // whose window data[p-64:p] has a fingerprint with the split bits clear, or
 // -1 if there is none.
 func (t *Table) scan(data []byte, lo, hi int) int {
+	if haveLanes64 && t.vecOK && t.lim.mask < 1<<24 {
+		for hi-lo >= 64*lane64Seg {
+			if p := t.block64(data, lo); p >= 0 {
+				return p
+			}
+			lo += 64 * lane64Seg
+		}
+	}
 	if haveLanes8 {
 		for hi-lo+1 >= 8*laneStride {
 			if p := t.block8(data, lo); p >= 0 {

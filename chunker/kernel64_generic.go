@@ -1,0 +1,13 @@
+//go:build !amd64
+
+package chunker
+
+const haveLanes64 = false
+
+func transpose64(src *byte, stride int, groups int, dst *byte, idx *[8]int64) {
+	panic("unreachable")
+}
+
+func hash64(v *vecTable, buf *byte, groups int, planes *[7][64]byte, mask uint64) (int, uint64) {
+	panic("unreachable")
+}
