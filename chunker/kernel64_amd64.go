@@ -7,11 +7,11 @@ import "golang.org/x/sys/cpu"
 // the AVX-512 registers. Set once at package init.
 var haveLanes64 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VBMI && cpu.X86.HasAVX512GFNI
 
-// transpose64 writes groups·8 vectors of 64 bytes to dst: byte l of vector
-// 8g+j is src[l·stride + 8g + j]. idx holds 0, stride, ..., 7·stride.
+// transpose64 writes blocks·64 vectors of 64 bytes to dst: byte l of vector
+// s is src[l·stride + s]. It uses scratch for intermediate tiles.
 //
 //go:noescape
-func transpose64(src *byte, stride int, groups int, dst *byte, idx *[8]int64)
+func transpose64(src *byte, stride int, blocks int, dst *byte, scratch *[4096]byte)
 
 // hash64 advances 64 byte-sliced digests (planes) by up to groups·8 steps;
 // step s takes in buf[64·(s+64):][:64] and drops buf[64·s:][:64]. It stops

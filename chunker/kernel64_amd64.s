@@ -125,80 +125,106 @@ DATA ·transposePerm+48(SB)/8, $0x3e362e261e160e06
 DATA ·transposePerm+56(SB)/8, $0x3f372f271f170f07
 GLOBL ·transposePerm(SB), RODATA|NOPTR, $64
 
-// func transpose64(src *byte, stride int, groups int, dst *byte, idx *[8]int64)
+// QTRANSPOSE8 transposes eight vectors as an 8x8 matrix of qwords: Z8+j
+// gets qword j of each of Z0..Z7 (qword i from Zi). Z0..Z7 are clobbered.
+#define QTRANSPOSE8 \
+	VPUNPCKLQDQ Z1, Z0, Z8; \
+	VPUNPCKHQDQ Z1, Z0, Z9; \
+	VPUNPCKLQDQ Z3, Z2, Z10; \
+	VPUNPCKHQDQ Z3, Z2, Z11; \
+	VPUNPCKLQDQ Z5, Z4, Z12; \
+	VPUNPCKHQDQ Z5, Z4, Z13; \
+	VPUNPCKLQDQ Z7, Z6, Z14; \
+	VPUNPCKHQDQ Z7, Z6, Z15; \
+	VSHUFI64X2 $0x88, Z10, Z8, Z0; \
+	VSHUFI64X2 $0xdd, Z10, Z8, Z2; \
+	VSHUFI64X2 $0x88, Z11, Z9, Z1; \
+	VSHUFI64X2 $0xdd, Z11, Z9, Z3; \
+	VSHUFI64X2 $0x88, Z14, Z12, Z4; \
+	VSHUFI64X2 $0xdd, Z14, Z12, Z6; \
+	VSHUFI64X2 $0x88, Z15, Z13, Z5; \
+	VSHUFI64X2 $0xdd, Z15, Z13, Z7; \
+	VSHUFI64X2 $0x88, Z4, Z0, Z8; \
+	VSHUFI64X2 $0xdd, Z4, Z0, Z12; \
+	VSHUFI64X2 $0x88, Z5, Z1, Z9; \
+	VSHUFI64X2 $0xdd, Z5, Z1, Z13; \
+	VSHUFI64X2 $0x88, Z6, Z2, Z10; \
+	VSHUFI64X2 $0xdd, Z6, Z2, Z14; \
+	VSHUFI64X2 $0x88, Z7, Z3, Z11; \
+	VSHUFI64X2 $0xdd, Z7, Z3, Z15
+
+// func transpose64(src *byte, stride int, blocks int, dst *byte, scratch *[4096]byte)
 //
-// For each group g of eight steps it writes eight 64-byte vectors to dst:
-// byte l of vector j is src[l·stride + 8g + j].
+// For each block h of 64 steps it writes 64 vectors of 64 bytes to dst:
+// byte l of vector 64h+s is src[l·stride + 64h + s]. Eight lanes' 64
+// bytes are loaded at a time and cut into 8x8-byte tiles (a qword
+// transpose, then a byte permutation within each qword); the tiles go to
+// scratch, and eight tiles of the same eight steps are then joined into
+// their step vectors (a second qword transpose).
 TEXT ·transpose64(SB), NOSPLIT, $0-40
 	MOVQ src+0(FP), SI
-	MOVQ stride+8(FP), R9
-	SHLQ $3, R9 // eight lanes
-	MOVQ groups+16(FP), CX
+	MOVQ stride+8(FP), R10
+	MOVQ blocks+16(FP), CX
 	MOVQ dst+24(FP), DI
-	MOVQ idx+32(FP), AX
-	VMOVDQU64 (AX), Z16
+	MOVQ scratch+32(FP), DX
 	VMOVDQU64 ·transposePerm(SB), Z17
 	TESTQ CX, CX
 	JE transpose64_done
-transpose64_loop:
-	// A_i: lanes 8i..8i+7, eight steps each, then regrouped by step
+transpose64_block:
+	// tiles: scratch[r·512 + i·64], qword j = step 8r+j of lanes 8i..8i+7
 	MOVQ SI, R8
-	KXNORB K1, K1, K1
-	VPGATHERQQ (R8)(Z16*1), K1, Z0
-	ADDQ R9, R8
-	KXNORB K1, K1, K1
-	VPGATHERQQ (R8)(Z16*1), K1, Z1
-	ADDQ R9, R8
-	KXNORB K1, K1, K1
-	VPGATHERQQ (R8)(Z16*1), K1, Z2
-	ADDQ R9, R8
-	KXNORB K1, K1, K1
-	VPGATHERQQ (R8)(Z16*1), K1, Z3
-	ADDQ R9, R8
-	KXNORB K1, K1, K1
-	VPGATHERQQ (R8)(Z16*1), K1, Z4
-	ADDQ R9, R8
-	KXNORB K1, K1, K1
-	VPGATHERQQ (R8)(Z16*1), K1, Z5
-	ADDQ R9, R8
-	KXNORB K1, K1, K1
-	VPGATHERQQ (R8)(Z16*1), K1, Z6
-	ADDQ R9, R8
-	KXNORB K1, K1, K1
-	VPGATHERQQ (R8)(Z16*1), K1, Z7
-	VPERMB Z0, Z17, Z0
-	VPERMB Z1, Z17, Z1
-	VPERMB Z2, Z17, Z2
-	VPERMB Z3, Z17, Z3
-	VPERMB Z4, Z17, Z4
-	VPERMB Z5, Z17, Z5
-	VPERMB Z6, Z17, Z6
-	VPERMB Z7, Z17, Z7
-	// 8x8 qword transpose: vector j gets qword j of every A_i
-	VPUNPCKLQDQ Z1, Z0, Z8
-	VPUNPCKHQDQ Z1, Z0, Z9
-	VPUNPCKLQDQ Z3, Z2, Z10
-	VPUNPCKHQDQ Z3, Z2, Z11
-	VPUNPCKLQDQ Z5, Z4, Z12
-	VPUNPCKHQDQ Z5, Z4, Z13
-	VPUNPCKLQDQ Z7, Z6, Z14
-	VPUNPCKHQDQ Z7, Z6, Z15
-	VSHUFI64X2 $0x88, Z10, Z8, Z0
-	VSHUFI64X2 $0xdd, Z10, Z8, Z2
-	VSHUFI64X2 $0x88, Z11, Z9, Z1
-	VSHUFI64X2 $0xdd, Z11, Z9, Z3
-	VSHUFI64X2 $0x88, Z14, Z12, Z4
-	VSHUFI64X2 $0xdd, Z14, Z12, Z6
-	VSHUFI64X2 $0x88, Z15, Z13, Z5
-	VSHUFI64X2 $0xdd, Z15, Z13, Z7
-	VSHUFI64X2 $0x88, Z4, Z0, Z8
-	VSHUFI64X2 $0xdd, Z4, Z0, Z12
-	VSHUFI64X2 $0x88, Z5, Z1, Z9
-	VSHUFI64X2 $0xdd, Z5, Z1, Z13
-	VSHUFI64X2 $0x88, Z6, Z2, Z10
-	VSHUFI64X2 $0xdd, Z6, Z2, Z14
-	VSHUFI64X2 $0x88, Z7, Z3, Z11
-	VSHUFI64X2 $0xdd, Z7, Z3, Z15
+	XORQ BX, BX
+transpose64_tiles:
+	MOVQ R8, R9
+	VMOVDQU64 (R9), Z0
+	ADDQ R10, R9
+	VMOVDQU64 (R9), Z1
+	ADDQ R10, R9
+	VMOVDQU64 (R9), Z2
+	ADDQ R10, R9
+	VMOVDQU64 (R9), Z3
+	ADDQ R10, R9
+	VMOVDQU64 (R9), Z4
+	ADDQ R10, R9
+	VMOVDQU64 (R9), Z5
+	ADDQ R10, R9
+	VMOVDQU64 (R9), Z6
+	ADDQ R10, R9
+	VMOVDQU64 (R9), Z7
+	ADDQ R10, R9
+	MOVQ R9, R8
+	QTRANSPOSE8
+	VPERMB Z8, Z17, Z8
+	VPERMB Z9, Z17, Z9
+	VPERMB Z10, Z17, Z10
+	VPERMB Z11, Z17, Z11
+	VPERMB Z12, Z17, Z12
+	VPERMB Z13, Z17, Z13
+	VPERMB Z14, Z17, Z14
+	VPERMB Z15, Z17, Z15
+	VMOVDQU64 Z8, 0(DX)(BX*1)
+	VMOVDQU64 Z9, 512(DX)(BX*1)
+	VMOVDQU64 Z10, 1024(DX)(BX*1)
+	VMOVDQU64 Z11, 1536(DX)(BX*1)
+	VMOVDQU64 Z12, 2048(DX)(BX*1)
+	VMOVDQU64 Z13, 2560(DX)(BX*1)
+	VMOVDQU64 Z14, 3072(DX)(BX*1)
+	VMOVDQU64 Z15, 3584(DX)(BX*1)
+	ADDQ $64, BX
+	CMPQ BX, $512
+	JB transpose64_tiles
+	// steps: vector 8r+j gets qword j of the tiles of row r
+	XORQ BX, BX
+transpose64_steps:
+	VMOVDQU64 0(DX)(BX*1), Z0
+	VMOVDQU64 64(DX)(BX*1), Z1
+	VMOVDQU64 128(DX)(BX*1), Z2
+	VMOVDQU64 192(DX)(BX*1), Z3
+	VMOVDQU64 256(DX)(BX*1), Z4
+	VMOVDQU64 320(DX)(BX*1), Z5
+	VMOVDQU64 384(DX)(BX*1), Z6
+	VMOVDQU64 448(DX)(BX*1), Z7
+	QTRANSPOSE8
 	VMOVDQU64 Z8, 0(DI)
 	VMOVDQU64 Z9, 64(DI)
 	VMOVDQU64 Z10, 128(DI)
@@ -207,10 +233,13 @@ transpose64_loop:
 	VMOVDQU64 Z13, 320(DI)
 	VMOVDQU64 Z14, 384(DI)
 	VMOVDQU64 Z15, 448(DI)
-	ADDQ $8, SI
 	ADDQ $512, DI
+	ADDQ $512, BX
+	CMPQ BX, $4096
+	JB transpose64_steps
+	ADDQ $64, SI
 	DECQ CX
-	JNE transpose64_loop
+	JNE transpose64_block
 transpose64_done:
 	VZEROUPPER
 	RET

@@ -4,7 +4,7 @@ package chunker
 
 const haveLanes64 = false
 
-func transpose64(src *byte, stride int, groups int, dst *byte, idx *[8]int64) {
+func transpose64(src *byte, stride int, blocks int, dst *byte, scratch *[4096]byte) {
 	panic("unreachable")
 }
 

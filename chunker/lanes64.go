@@ -22,12 +22,15 @@ const (
 	// lane64Groups is the number of eight-step groups per lane: the
 	// window's 64 bytes, then one step per position (the first
 	// position is the full window's last step), padded to a multiple of
-	// eight.
+	// eight (and of 64, transpose64's block).
 	lane64Groups = (lane64Seg + windowSize) / 8
 	// lane64Buf is the size of the transposed buffer: 64 steps of zero
 	// bytes that the first steps drop from the window, then the steps.
 	lane64Buf = (windowSize + 8*lane64Groups) * 64
 )
+
+// transpose64 works in blocks of 64 steps.
+var _ [0]struct{} = [(lane64Seg + windowSize) % 64]struct{}{}
 
 // vecTable holds the 8x8 bit matrices of the 64-lane kernel, in the
 // layout the assembly expects. Row i of a matrix (the byte that gives
@@ -80,8 +83,15 @@ func (t *Table) initVec() bool {
 	return true
 }
 
-// lanes64Buffers recycles the transposed buffers of block64.
-var lanes64Buffers = sync.Pool{New: func() any { return new([lane64Buf]byte) }}
+// lanes64Space is block64's memory: the transposed steps and the tiles
+// transpose64 passes them through.
+type lanes64Space struct {
+	steps [lane64Buf]byte
+	tiles [4096]byte
+}
+
+// lanes64Spaces recycles the memory of block64.
+var lanes64Spaces = sync.Pool{New: func() any { return new(lanes64Space) }}
 
 // block64 returns the first candidate among the 64·lane64Seg positions
 // starting at lo, or -1. It reads one byte beyond the last position's
@@ -90,14 +100,11 @@ func (t *Table) block64(data []byte, lo int) int {
 	const seg = lane64Seg
 	mask := t.lim.mask
 	base := data[lo-windowSize : lo-windowSize+64*seg+windowSize]
-	buf := lanes64Buffers.Get().(*[lane64Buf]byte)
-	defer lanes64Buffers.Put(buf)
+	space := lanes64Spaces.Get().(*lanes64Space)
+	defer lanes64Spaces.Put(space)
+	buf := &space.steps
 	clear(buf[:64*windowSize])
-	var idx [8]int64
-	for i := range idx {
-		idx[i] = int64(i * seg)
-	}
-	transpose64(&base[0], seg, lane64Groups, &buf[64*windowSize], &idx)
+	transpose64(&base[0], seg, lane64Groups/8, &buf[64*windowSize], &space.tiles)
 
 	var planes [7][64]byte
 	var first [64]int
