@@ -11,6 +11,10 @@ func TestTableLayout(t *testing.T) {
 	if unsafe.Offsetof(tab.mod) != 0 || unsafe.Offsetof(tab.out) != 2048 || unsafe.Offsetof(tab.shift) != 4096 {
 		t.Fatal("Table layout does not match kernel_amd64.s")
 	}
+	var v vecTable
+	if unsafe.Offsetof(v.top) != 0 || unsafe.Offsetof(v.mod) != 16 || unsafe.Offsetof(v.out) != 72 {
+		t.Fatal("vecTable layout does not match kernel64_amd64.s")
+	}
 }
 
 // TestScanPaths checks that every scan path finds the same first
