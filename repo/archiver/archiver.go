@@ -24,7 +24,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -143,7 +142,7 @@ type Archiver struct {
 	summary Summary
 
 	jobs    chan fileJob
-	chunks  chan struct{} // bounds chunk saves in flight
+	saves   chan chunkSave // to the savers (startSavers)
 	workers sync.WaitGroup
 }
 
@@ -256,7 +255,7 @@ func (a *Archiver) Snapshot(ctx context.Context, targets []string, parent *model
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	a.jobs = make(chan fileJob)
-	a.chunks = make(chan struct{}, 2*runtime.GOMAXPROCS(0)+2)
+	stopSavers := a.startSavers(ctx)
 	for i := 0; i < a.opts.ReadConcurrency; i++ {
 		a.workers.Add(1)
 		go a.fileWorker(ctx)
@@ -264,6 +263,7 @@ func (a *Archiver) Snapshot(ctx context.Context, targets []string, parent *model
 	defer func() {
 		close(a.jobs)
 		a.workers.Wait()
+		stopSavers()
 	}()
 
 	a.trees = newTreePrefetch(a.repo.LoadTree)
@@ -620,7 +620,8 @@ func (a *Archiver) SnapshotReader(ctx context.Context, filename string, r io.Rea
 	a.summary = Summary{BackupStart: time.Now()}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	a.chunks = make(chan struct{}, 2*runtime.GOMAXPROCS(0)+2)
+	stopSavers := a.startSavers(ctx)
+	defer stopSavers()
 	filename = path.Clean("/" + filename)
 	if filename == "/" {
 		return model.ID{}, nil, fmt.Errorf("invalid filename specified")
@@ -644,7 +645,9 @@ func (a *Archiver) SnapshotReader(ctx context.Context, filename string, r io.Rea
 	sl := &slab{}
 	defer sl.free()
 	state, size := a.chunkStream(ctx, r, sl)
-	state.wg.Wait()
+	saved := make(chan struct{})
+	state.whenSaved(func() { close(saved) })
+	<-saved
 	if state.err != nil {
 		err := fmt.Errorf("failed to save %v: %w", filename, state.err)
 		// reported as an item error too, as restic does; but the file is
