@@ -104,8 +104,9 @@ func (t *Table) block64(data []byte, lo int) int {
 	base := data[lo-windowSize : lo-windowSize+64*seg+windowSize]
 	space := lanes64Spaces.Get().(*lanes64Space)
 	defer lanes64Spaces.Put(space)
+	// steps[:64*windowSize] is zero from the allocation on: transpose64
+	// writes after it and hash64 only reads
 	buf := &space.steps
-	clear(buf[:64*windowSize])
 	transpose64(&base[0], seg, lane64Groups/8, &buf[64*windowSize], &space.tiles)
 
 	var planes [7][64]byte

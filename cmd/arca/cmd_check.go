@@ -558,8 +558,7 @@ func selectCheckTrees(ctx context.Context, r *repo.Repository, f repo.SnapshotFi
 			}
 			sn := latestSnapshot(all, f)
 			if sn == nil {
-				return nil, fmt.Errorf("no snapshot matched given filter (Paths:%v Tags:%v Hosts:%v)",
-					absPaths(f.Paths), repo.FormatTagLists(f.Tags), f.Hosts)
+				return nil, noSnapshotMatched(f)
 			}
 			seen.Insert(sn.ID)
 			trees = append(trees, *sn.Tree)

@@ -180,8 +180,7 @@ func (a *app) chooseSnapshots(all []*model.Snapshot, loadErrs snapshotLoadErrors
 			usedFilter = true
 			sn := latestSnapshot(all, f)
 			if sn == nil {
-				ignore(arg, fmt.Errorf("no snapshot matched given filter (Paths:%v Tags:%v Hosts:%v)",
-					absPaths(f.Paths), repo.FormatTagLists(f.Tags), f.Hosts))
+				ignore(arg, noSnapshotMatched(f))
 				continue
 			}
 			// as in restic, "latest" is not checked against IDs seen before
@@ -213,6 +212,13 @@ func (a *app) chooseSnapshots(all []*model.Snapshot, loadErrs snapshotLoadErrors
 }
 
 var errSubfolderSyntax = fmt.Errorf("<snapshot>:<subfolder> syntax not allowed")
+
+// noSnapshotMatched is restic's error when "latest" finds no snapshot
+// that passes the filter f (snapshots, check).
+func noSnapshotMatched(f repo.SnapshotFilter) error {
+	return fmt.Errorf("no snapshot matched given filter (Paths:%v Tags:%v Hosts:%v)",
+		absPaths(f.Paths), repo.FormatTagLists(f.Tags), f.Hosts)
+}
 
 // latestSnapshot is the newest snapshot passing f, whose paths are made
 // absolute first as restic does for "latest".

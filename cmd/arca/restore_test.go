@@ -462,8 +462,7 @@ func TestRestoreSnapshotNotFound(t *testing.T) {
 	resticBin(t)
 	t.Parallel()
 	const pw = "restore-missing-pw"
-	repo := resticInitCheap(t, pw)
-	env := []string{"RESTIC_REPOSITORY=" + repo, "RESTIC_PASSWORD=" + pw}
+	_, env := resticRepoEnv(t, pw)
 	target := t.TempDir()
 	for _, args := range [][]string{
 		{"restore", "abcdef", "--target", target},

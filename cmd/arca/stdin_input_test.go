@@ -56,6 +56,14 @@ func resticInitCheap(t *testing.T, password string) string {
 	return repo
 }
 
+// resticRepoEnv is resticInitCheap, with the environment that names the
+// repository and its password.
+func resticRepoEnv(t *testing.T, password string) (string, []string) {
+	t.Helper()
+	repo := resticInitCheap(t, password)
+	return repo, []string{"RESTIC_REPOSITORY=" + repo, "RESTIC_PASSWORD=" + password}
+}
+
 // TestBackupStdinCommandFails: a --stdin-from-command command that exits
 // non-zero fails the backup as in restic (the item error, then the fatal
 // one, exit code 1, in text and JSON) and leaves no snapshot behind.
@@ -63,8 +71,7 @@ func TestBackupStdinCommandFails(t *testing.T) {
 	resticBin(t)
 	t.Parallel()
 	const pw = "stdin-cmd-pw"
-	repo := resticInitCheap(t, pw)
-	env := []string{"RESTIC_REPOSITORY=" + repo, "RESTIC_PASSWORD=" + pw}
+	repo, env := resticRepoEnv(t, pw)
 	for _, json := range []bool{false, true} {
 		args := []string{"backup", "--stdin-filename", "dump.sql", "--stdin-from-command", "--", "sh", "-c", "echo partial; exit 3"}
 		if json {
@@ -107,8 +114,7 @@ func TestBackupStdinCommandParent(t *testing.T) {
 		parent bool
 	}
 	run := func(arca bool) []outcome {
-		repo := resticInitCheap(t, pw)
-		env := []string{"RESTIC_REPOSITORY=" + repo, "RESTIC_PASSWORD=" + pw}
+		_, env := resticRepoEnv(t, pw)
 		var out []outcome
 		for _, args := range steps {
 			res := runPiped(t, arca, env, "stdin data\n", args...)
