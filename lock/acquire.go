@@ -163,10 +163,13 @@ func (l *Locker) try(ctx context.Context, exclusive bool, onWritten func()) (*He
 			}
 			staleRounds++
 			for _, in := range stale {
-				if err := l.remove(ctx, in.ID); err != nil {
+				removed, err := l.removeStale(ctx, in.ID)
+				if err != nil {
 					return fail(err)
 				}
-				l.logf("lock: removed stale lock %s: %s", shortID(in.ID), in.Reason)
+				if removed {
+					l.logf("lock: removed stale lock %s: %s", shortID(in.ID), in.Reason)
+				}
 			}
 			if conflicting {
 				// Check again after the removal: a holder that revived

@@ -191,6 +191,58 @@ func TestStaleDeadPIDSameHost(t *testing.T) {
 	}
 }
 
+// TestStaleLockGoneBeforeRemoval: a holder that deletes its lock and exits
+// between the scan that read the lock and the removal looks like a dead
+// process; its lock is gone, not stale, and no removal is reported. A lock
+// of a dead process that is still there is removed and reported.
+func TestStaleLockGoneBeforeRemoval(t *testing.T) {
+	for _, vanish := range []bool{true, false} {
+		t.Run(fmt.Sprintf("vanish=%v", vanish), func(t *testing.T) {
+			ds := newDirStore(t)
+			fs := &faultStore{Store: ds}
+			var mu sync.Mutex
+			var logged []string
+			o := fastOpts()
+			o.Logf = func(format string, args ...any) {
+				mu.Lock()
+				logged = append(logged, fmt.Sprintf(format, args...))
+				mu.Unlock()
+			}
+			l := newLocker(t, fs, o)
+			lk := foreign(time.Now(), false)
+			lk.Hostname, lk.PID = hostname(t), deadPID(t)
+			dead := ds.putLock(t, lk, time.Time{})
+			// The lock is read by the scan before our lock is written, by
+			// the scan after the check delay, and once more just before
+			// its removal; it vanishes on that third read.
+			var loads atomic.Int32
+			hook := func(id string) {
+				if id == dead && loads.Add(1) == 3 && vanish {
+					_ = ds.RemoveLock(context.Background(), id)
+				}
+			}
+			fs.beforeLoad.Store(&hook)
+
+			release(t, acquire(t, l, true))
+			if ds.exists(dead) {
+				t.Fatal("the dead process's lock is still there")
+			}
+			if n := loads.Load(); n != 3 {
+				t.Fatalf("the lock was read %d times, want 3 (two scans, one check before removal)", n)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			reported := false
+			for _, m := range logged {
+				reported = reported || strings.Contains(m, "removed stale lock "+shortID(dead))
+			}
+			if reported == vanish {
+				t.Errorf("removal reported %v for a lock that vanished %v; log: %q", reported, vanish, logged)
+			}
+		})
+	}
+}
+
 func TestForeignHostFreshBlocksOldRemoved(t *testing.T) {
 	s := newDirStore(t)
 	l := newLocker(t, s, fastOpts())

@@ -489,6 +489,17 @@ func (l *Locker) remove(ctx context.Context, id string) error {
 	return nil
 }
 
+// removeStale removes a lock judged stale and reports whether it was still
+// there. A holder that exited after the scan read its lock has usually
+// deleted it on the way out (restic and arca both do), which made its
+// process look dead; such a lock is gone, not stale, and is not reported.
+func (l *Locker) removeStale(ctx context.Context, id string) (bool, error) {
+	if _, err := l.store.LoadLock(ctx, id); errors.Is(err, backend.ErrNotExist) {
+		return false, nil
+	}
+	return true, l.remove(ctx, id)
+}
+
 // removeDetached removes a lock file even when ctx is already cancelled,
 // bounded by UnlockTimeout.
 func (l *Locker) removeDetached(ctx context.Context, id string) error {

@@ -160,9 +160,18 @@ type faultStore struct {
 	dropOddLists atomic.Bool
 	saves        atomic.Int64 // successful SaveLock calls
 	lists        atomic.Int64
-	// beforeSave and beforeRemove, when set, run before the operation.
+	// beforeSave, beforeLoad and beforeRemove, when set, run before the
+	// operation.
 	beforeSave   atomic.Pointer[func()]
+	beforeLoad   atomic.Pointer[func(id string)]
 	beforeRemove atomic.Pointer[func(id string)]
+}
+
+func (f *faultStore) LoadLock(ctx context.Context, id string) ([]byte, error) {
+	if fn := f.beforeLoad.Load(); fn != nil {
+		(*fn)(id)
+	}
+	return f.Store.LoadLock(ctx, id)
 }
 
 func (f *faultStore) SaveLock(ctx context.Context, plaintext []byte) (string, error) {
