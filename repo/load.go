@@ -37,12 +37,21 @@ func (r *Repository) LoadIndex(ctx context.Context, progress IndexProgress) erro
 		progress(0, len(ids))
 	}
 	workers := runtime.GOMAXPROCS(0) + int(r.be.Properties().Connections)
+	var decoding sync.Mutex
 	err := forEachParallel(ctx, workers, ids, func(ctx context.Context, id model.ID) error {
-		f, err := r.LoadIndexFile(ctx, id)
+		raw, err := r.LoadRaw(ctx, backend.IndexFile, id)
 		if err != nil {
 			return err
 		}
-		f.AddTo(r.idx)
+		decoding.Lock()
+		defer decoding.Unlock()
+		buf, err := r.unpack(backend.IndexFile, id, raw)
+		if err != nil {
+			return err
+		}
+		if err := r.idx.AddFile(buf); err != nil {
+			return fmt.Errorf("index %s: %w", id, err)
+		}
 		done <- struct{}{}
 		return nil
 	})

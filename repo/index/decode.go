@@ -2,6 +2,7 @@ package index
 
 import (
 	"errors"
+	"slices"
 
 	"github.com/arca-backup/arca/repo/internal/fastjson"
 	"github.com/arca-backup/arca/repo/model"
@@ -20,38 +21,60 @@ var errNotFast = errors.New("index: not in the fast path's shape")
 
 type fastDecoder struct {
 	*fastjson.Decoder
+	// onPack receives every pack as soon as its blobs are read; the Blobs
+	// slice is reused for the next pack.
+	onPack  func(*PackJSON)
+	scratch []BlobJSON
 }
 
-func decodeFast(data []byte) (*File, error) {
-	d := fastDecoder{fastjson.New(data)}
-	f := &File{}
+// decodeFast parses data, handing every pack to onPack in order (its
+// Blobs are only valid during the call), and returns the superseded IDs
+// and whether the packs key was there. When it gives up, onPack may
+// already have seen the packs before the spot it could not read.
+func decodeFast(data []byte, onPack func(*PackJSON)) (supersedes model.IDs, hasPacks bool, err error) {
+	d := &fastDecoder{Decoder: fastjson.New(data), onPack: onPack, scratch: make([]BlobJSON, 0, 64)}
 	seenPacks, seenSupersedes := false, false
 	ok := d.Object(func(key []byte) bool {
 		switch {
 		case string(key) == "packs" && !seenPacks:
 			seenPacks = true
-			return d.packs(f)
+			return d.packs()
 		case string(key) == "supersedes" && !seenSupersedes:
 			seenSupersedes = true
-			return d.ids(&f.Supersedes)
+			return d.ids(&supersedes)
 		}
 		return false
 	})
 	if !ok || !d.End() {
-		return nil, errNotFast
+		return nil, false, errNotFast
 	}
-	return f, nil
+	return supersedes, seenPacks, nil
 }
 
-func (d fastDecoder) id(id *model.ID) bool { return d.Hex(id[:]) }
+// decodeFastFile is decodeFast into a File.
+func decodeFastFile(data []byte) (*File, error) {
+	var packs []PackJSON
+	sup, hasPacks, err := decodeFast(data, func(p *PackJSON) {
+		packs = append(packs, PackJSON{ID: p.ID, Blobs: slices.Clone(p.Blobs)})
+	})
+	if err != nil {
+		return nil, err
+	}
+	if hasPacks && packs == nil {
+		packs = []PackJSON{}
+	}
+	return &File{Supersedes: sup, Packs: packs}, nil
+}
 
-func (d fastDecoder) uint(v *uint) bool {
+func (d *fastDecoder) id(id *model.ID) bool { return d.Hex(id[:]) }
+
+func (d *fastDecoder) uint(v *uint) bool {
 	n, ok := d.Uint(uint64(^uint(0)))
 	*v = uint(n)
 	return ok
 }
 
-func (d fastDecoder) ids(out *model.IDs) bool {
+func (d *fastDecoder) ids(out *model.IDs) bool {
 	ids := model.IDs{}
 	ok := d.Array(func() bool {
 		var id model.ID
@@ -63,19 +86,18 @@ func (d fastDecoder) ids(out *model.IDs) bool {
 	return ok
 }
 
-func (d fastDecoder) packs(f *File) bool {
-	packs := []PackJSON{}
-	ok := d.Array(func() bool {
+func (d *fastDecoder) packs() bool {
+	return d.Array(func() bool {
 		var p PackJSON
-		ok := d.pack(&p)
-		packs = append(packs, p)
-		return ok
+		if !d.pack(&p) {
+			return false
+		}
+		d.onPack(&p)
+		return true
 	})
-	f.Packs = packs
-	return ok
 }
 
-func (d fastDecoder) pack(p *PackJSON) bool {
+func (d *fastDecoder) pack(p *PackJSON) bool {
 	seenID, seenBlobs := false, false
 	ok := d.Object(func(key []byte) bool {
 		switch {
@@ -91,19 +113,20 @@ func (d fastDecoder) pack(p *PackJSON) bool {
 	return ok && seenID && seenBlobs
 }
 
-func (d fastDecoder) blobs(p *PackJSON) bool {
-	blobs := []BlobJSON{}
+func (d *fastDecoder) blobs(p *PackJSON) bool {
+	blobs := d.scratch[:0]
 	ok := d.Array(func() bool {
 		var b BlobJSON
 		ok := d.blob(&b)
 		blobs = append(blobs, b)
 		return ok
 	})
+	d.scratch = blobs
 	p.Blobs = blobs
 	return ok
 }
 
-func (d fastDecoder) blob(b *BlobJSON) bool {
+func (d *fastDecoder) blob(b *BlobJSON) bool {
 	const (
 		haveID = 1 << iota
 		haveType

@@ -36,15 +36,54 @@ type oldFile []PackJSON
 // format and the old list-only format restic once wrote.
 func DecodeFile(data []byte) (*File, error) {
 	data = bytes.TrimLeft(data, " \t\r\n")
-	if len(data) > 0 && data[0] == '[' {
+	if !isOldFormat(data) {
+		if f, err := decodeFastFile(data); err == nil {
+			return f, nil
+		}
+	}
+	return decodeJSON(data)
+}
+
+// AddFile adds the blobs of an index file's plaintext JSON to idx as it
+// reads them, without building the File in between: a File costs more
+// than the index records it becomes, and LoadIndex decodes several at
+// once. It accepts what DecodeFile accepts; on an error idx may hold some
+// of the file's blobs.
+func (idx *Index) AddFile(data []byte) error {
+	data = bytes.TrimLeft(data, " \t\r\n")
+	if !isOldFormat(data) {
+		var blobs []model.Blob
+		_, _, err := decodeFast(data, func(p *PackJSON) {
+			blobs = blobs[:0]
+			for _, b := range p.Blobs {
+				blobs = append(blobs, b.blob())
+			}
+			idx.AddPack(p.ID, blobs)
+		})
+		if err == nil {
+			return nil
+		}
+		// The packs read before the fast path gave up are added again
+		// below, which changes nothing: the index skips exact duplicates.
+	}
+	f, err := decodeJSON(data)
+	if err != nil {
+		return err
+	}
+	f.AddTo(idx)
+	return nil
+}
+
+func isOldFormat(data []byte) bool { return len(data) > 0 && data[0] == '[' }
+
+// decodeJSON decodes with encoding/json, whose error messages these are.
+func decodeJSON(data []byte) (*File, error) {
+	if isOldFormat(data) {
 		var old oldFile
 		if err := json.Unmarshal(data, &old); err != nil {
 			return nil, fmt.Errorf("decode old-format index: %w", err)
 		}
 		return &File{Packs: old}, nil
-	}
-	if f, err := decodeFast(data); err == nil {
-		return f, nil
 	}
 	var f File
 	if err := json.Unmarshal(data, &f); err != nil {
@@ -78,13 +117,17 @@ func (f *File) AddTo(idx *Index) {
 	for _, p := range f.Packs {
 		blobs := make([]model.Blob, len(p.Blobs))
 		for i, b := range p.Blobs {
-			blobs[i] = model.Blob{
-				BlobHandle:         model.BlobHandle{ID: b.ID, Type: b.Type},
-				Offset:             b.Offset,
-				Length:             b.Length,
-				UncompressedLength: b.UncompressedLength,
-			}
+			blobs[i] = b.blob()
 		}
 		idx.AddPack(p.ID, blobs)
+	}
+}
+
+func (b *BlobJSON) blob() model.Blob {
+	return model.Blob{
+		BlobHandle:         model.BlobHandle{ID: b.ID, Type: b.Type},
+		Offset:             b.Offset,
+		Length:             b.Length,
+		UncompressedLength: b.UncompressedLength,
 	}
 }

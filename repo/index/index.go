@@ -1,12 +1,13 @@
 // Package index keeps the repository's blob index in memory and reads and
 // writes restic's index files.
 //
-// The in-memory index is built for size: every blob is one fixed-size record
-// in a slice (ID, pack number, offset, lengths, type), packs are numbered in
-// a side table, and lookups go through an open-addressing hash table of
-// 32-bit record numbers keyed by the first bytes of the blob ID (IDs are
-// SHA-256 sums, so they are already uniformly distributed). That is about 60
-// bytes per blob, against well over 100 for a Go map of structs.
+// The in-memory index is built for size: every blob is one fixed-size
+// record (ID, pack number, offset, lengths, type) in a list of segments that
+// grows without copying, packs are numbered in a side table, and lookups go
+// through an open-addressing hash table of 32-bit record numbers keyed by
+// the first bytes of the blob ID (IDs are SHA-256 sums, so they are already
+// uniformly distributed). That is about 60 bytes per blob, against well over
+// 100 for a Go map of structs.
 package index
 
 import (
@@ -34,8 +35,48 @@ type Index struct {
 	mu      sync.RWMutex
 	packs   []model.ID
 	packNum map[model.ID]uint32
-	records []record
+	records recordList
 	slots   []uint32 // record number + 1; 0 means empty
+}
+
+// segmentBits sets the size of a recordList segment: 4096 records, 208 KiB.
+const segmentBits = 12
+
+// recordList is an append-only list of records kept in fixed-size
+// segments, so that growing it never copies the records or leaves their
+// old array to the collector: as one slice, an index of millions of blobs
+// would briefly need twice its size while it loads. Only the first
+// segment grows by copying, up to its full size.
+type recordList struct {
+	segs [][]record // all full but the last
+	n    int
+}
+
+func (l *recordList) len() int { return l.n }
+
+func (l *recordList) at(i int) *record {
+	return &l.segs[i>>segmentBits][i&(1<<segmentBits-1)]
+}
+
+func (l *recordList) append(r record) {
+	if last := len(l.segs) - 1; last >= 0 && len(l.segs[last]) < 1<<segmentBits {
+		l.segs[last] = append(l.segs[last], r)
+	} else if last < 0 {
+		l.segs = append(l.segs, append(make([]record, 0, 16), r))
+	} else {
+		l.segs = append(l.segs, append(make([]record, 0, 1<<segmentBits), r))
+	}
+	l.n++
+}
+
+// bytes is the memory the records take.
+func (l *recordList) bytes() int {
+	const recordSize = 52
+	n := 0
+	for _, s := range l.segs {
+		n += cap(s) * recordSize
+	}
+	return n
 }
 
 // New returns an empty index.
@@ -47,7 +88,7 @@ func New() *Index {
 func (idx *Index) Len() int {
 	idx.mu.RLock()
 	defer idx.mu.RUnlock()
-	return len(idx.records)
+	return idx.records.len()
 }
 
 // PackCount returns the number of packs the index knows.
@@ -96,13 +137,13 @@ func (idx *Index) add(pack model.ID, b model.Blob) {
 		if s == 0 {
 			break
 		}
-		if idx.records[s-1] == r {
+		if *idx.records.at(int(s - 1)) == r {
 			return
 		}
 	}
 	idx.growFor(1)
-	idx.records = append(idx.records, r)
-	idx.insertSlot(uint32(len(idx.records)))
+	idx.records.append(r)
+	idx.insertSlot(uint32(idx.records.len()))
 }
 
 func (idx *Index) probe(id *model.ID) uint64 {
@@ -113,7 +154,7 @@ func (idx *Index) probe(id *model.ID) uint64 {
 }
 
 func (idx *Index) insertSlot(num uint32) {
-	id := &idx.records[num-1].id
+	id := &idx.records.at(int(num - 1)).id
 	mask := uint64(len(idx.slots) - 1)
 	for i := hashSlot(id) & mask; ; i = (i + 1) & mask {
 		if idx.slots[i] == 0 {
@@ -125,7 +166,7 @@ func (idx *Index) insertSlot(num uint32) {
 
 // growFor makes room for n more records, keeping the load factor under 3/4.
 func (idx *Index) growFor(n int) {
-	need := len(idx.records) + n
+	need := idx.records.len() + n
 	if need*4 < len(idx.slots)*3 {
 		return
 	}
@@ -134,7 +175,7 @@ func (idx *Index) growFor(n int) {
 		size = 16
 	}
 	idx.slots = make([]uint32, size)
-	for i := range idx.records {
+	for i := range idx.records.len() {
 		idx.insertSlot(uint32(i + 1))
 	}
 }
@@ -165,7 +206,7 @@ func (idx *Index) Lookup(h model.BlobHandle) []model.PackedBlob {
 		if s == 0 {
 			return out
 		}
-		r := &idx.records[s-1]
+		r := idx.records.at(int(s - 1))
 		if r.id == h.ID && r.typ == h.Type {
 			out = append(out, idx.packed(r))
 		}
@@ -185,7 +226,7 @@ func (idx *Index) Has(h model.BlobHandle) bool {
 		if s == 0 {
 			return false
 		}
-		r := &idx.records[s-1]
+		r := idx.records.at(int(s - 1))
 		if r.id == h.ID && r.typ == h.Type {
 			return true
 		}
@@ -205,8 +246,8 @@ func (idx *Index) Size(h model.BlobHandle) (uint, bool) {
 func (idx *Index) Each(fn func(model.PackedBlob) bool) {
 	idx.mu.RLock()
 	defer idx.mu.RUnlock()
-	for i := range idx.records {
-		if !fn(idx.packed(&idx.records[i])) {
+	for i := range idx.records.len() {
+		if !fn(idx.packed(idx.records.at(i))) {
 			return
 		}
 	}
@@ -227,12 +268,11 @@ func (idx *Index) Packs() model.IDSet {
 func (idx *Index) MemoryPerBlob() float64 {
 	idx.mu.RLock()
 	defer idx.mu.RUnlock()
-	if len(idx.records) == 0 {
+	if idx.records.len() == 0 {
 		return 0
 	}
-	const recordSize = 52
-	bytes := cap(idx.records)*recordSize + cap(idx.slots)*4 + cap(idx.packs)*(model.IDSize) + len(idx.packNum)*(model.IDSize+4+8)
-	return float64(bytes) / float64(len(idx.records))
+	bytes := idx.records.bytes() + cap(idx.slots)*4 + cap(idx.packs)*(model.IDSize) + len(idx.packNum)*(model.IDSize+4+8)
+	return float64(bytes) / float64(idx.records.len())
 }
 
 // String describes the index size.
