@@ -33,16 +33,18 @@ var manageProcessMemory bool
 // minMemoryHeadroom is the least the Go runtime may allocate beyond the
 // live heap (and its other memory) before it collects; larger heaps get an
 // eighth of their size. It was 32 MiB while the pipeline's buffers were
-// on the Go heap, where 16 MiB cost throughput (1 GiB first backup:
-// 1.38x restic's against 1.45x). With them off the heap (package offheap)
-// that cost is gone, and the garbage a smaller headroom bounds is the
-// per-file metadata of many small files. Alternating the two settings on
-// this 2-core VM: 1 GiB mixed corpus, four runs each, auto 4.61-7.17 s
-// (16 MiB) against 5.10-8.00 s (32 MiB), off 2.36-2.66 s against
-// 2.30-2.65 s, the same peak memory (59 and 52 MiB); 131,124 small files,
-// auto 10.55-11.53 s against 11.10-12.37 s, peak memory 64-65 MiB
-// against 79 MiB.
-const minMemoryHeadroom = 16 << 20
+// on the Go heap, where less cost throughput (1 GiB first backup: 1.38x
+// restic's at 16 MiB against 1.45x). With them off the heap (package
+// offheap) that cost is gone, and what the headroom bounds is the garbage
+// of file metadata: index loading, parent trees, many small files.
+// Alternating 16 and 8 MiB on this 2-core VM, three runs each: unchanged
+// re-run of 131,124 small files 40-42 MiB against 48-49 at the same wall
+// time (3-4% more CPU); their first backup 60-61 MiB against 65-69,
+// wall 13.8-15.3 s against 13.6-14.2 s, CPU 2-4% more; 1 GiB mixed
+// corpus, auto 4.8-5.4 s against 4.9-6.9 s, off 2.6-2.8 s both, max
+// 124 MiB against 130, 58 against 61 MiB with auto. (16 against 32 MiB
+// earlier: mixed corpus the same, small files 64-65 MiB against 79.)
+const minMemoryHeadroom = 8 << 20
 
 // memoryLimiterPeriod is how often the limit is also updated between
 // collections (the runtime's other memory changes meanwhile).
