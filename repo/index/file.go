@@ -45,10 +45,9 @@ func DecodeFile(data []byte) (*File, error) {
 }
 
 // AddFile adds the blobs of an index file's plaintext JSON to idx as it
-// reads them, without building the File in between: a File costs more
-// than the index records it becomes, and LoadIndex decodes several at
-// once. It accepts what DecodeFile accepts; on an error idx may hold some
-// of the file's blobs.
+// reads them, without building the File in between (a File takes more
+// memory than the index records it becomes). It accepts what DecodeFile
+// accepts; on an error idx may hold some of the file's blobs.
 func (idx *Index) AddFile(data []byte) error {
 	data = bytes.TrimLeft(data, " \t\r\n")
 	if !isOldFormat(data) {

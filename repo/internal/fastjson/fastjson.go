@@ -108,30 +108,43 @@ func (d *Decoder) Key() ([]byte, bool) {
 
 // Hex reads a string of exactly 2*len(dst) lowercase hex digits into dst.
 func (d *Decoder) Hex(dst []byte) bool {
-	s, ok := d.ASCIIString()
-	if !ok || len(s) != 2*len(dst) {
+	if !d.Consume('"') {
 		return false
 	}
+	n := 2 * len(dst)
+	if len(d.b)-d.i <= n || d.b[d.i+n] != '"' {
+		return false
+	}
+	s := d.b[d.i : d.i+n]
+	// a quote, backslash, control or non-ASCII byte among the digits is
+	// not a hex digit either, so this accepts what a string scan would
+	var bad byte
 	for i := range dst {
-		hi, ok1 := hexVal(s[2*i])
-		lo, ok2 := hexVal(s[2*i+1])
-		if !ok1 || !ok2 {
-			return false
-		}
+		hi, lo := hexDigits[s[2*i]], hexDigits[s[2*i+1]]
+		bad |= hi | lo
 		dst[i] = hi<<4 | lo
 	}
+	if bad&0xf0 != 0 {
+		return false
+	}
+	d.i += n + 1
 	return true
 }
 
-func hexVal(c byte) (byte, bool) {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0', true
-	case c >= 'a' && c <= 'f':
-		return c - 'a' + 10, true
+// hexDigits maps lowercase hex digits to their value and every other byte
+// to 0xff.
+var hexDigits = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xff
 	}
-	return 0, false
-}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = byte(c - '0')
+	}
+	for c := 'a'; c <= 'f'; c++ {
+		t[c] = byte(c-'a') + 10
+	}
+	return t
+}()
 
 // Uint reads a plain unsigned integer (no sign, fraction, exponent or
 // leading zero) no larger than max.

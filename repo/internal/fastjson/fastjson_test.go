@@ -74,3 +74,55 @@ func TestObjectAndArray(t *testing.T) {
 		}
 	}
 }
+
+// TestHex: exactly 2*len(dst) lowercase hex digits in quotes, and the
+// decoder continues right after the closing quote; anything else fails,
+// as the string scan and digit check it replaced did. Every byte value in
+// every digit position is tried against that reference.
+func TestHex(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want []byte
+		ok   bool
+	}{
+		{` "00ff7a"`, []byte{0x00, 0xff, 0x7a}, true},
+		{`"0123456789abcdef0123"`, nil, false}, // too long for 3 bytes
+		{`"00ff"`, nil, false},
+		{`"00FF7a"`, nil, false},
+		{`"00ff7a`, nil, false},
+		{`00ff7a"`, nil, false},
+		{`"00f"7a"`, nil, false},
+		{`"00ff7g"`, nil, false},
+	} {
+		dst := make([]byte, 3)
+		d := New([]byte(c.in + `,`))
+		ok := d.Hex(dst)
+		if ok != c.ok || ok && string(dst) != string(c.want) {
+			t.Errorf("Hex(%q) = %x, %v; want %x, %v", c.in, dst, ok, c.want, c.ok)
+		}
+		if ok && !d.Consume(',') {
+			t.Errorf("Hex(%q) did not stop after the closing quote", c.in)
+		}
+	}
+	reference := func(s []byte) bool {
+		if len(s) != 4 {
+			return false
+		}
+		for _, c := range s {
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+				return false
+			}
+		}
+		return true
+	}
+	for pos := range 4 {
+		for b := range 256 {
+			in := []byte(`"9f3c"`)
+			in[1+pos] = byte(b)
+			dst := make([]byte, 2)
+			if got, want := New(in).Hex(dst), reference(in[1:5]); got != want {
+				t.Errorf("Hex(%q) = %v, want %v", in, got, want)
+			}
+		}
+	}
+}
