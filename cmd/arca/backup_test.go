@@ -418,3 +418,32 @@ func TestBackupDryRunAsRestic(t *testing.T) {
 		t.Errorf("the dry run changed the repository: %d files before, %d after", len(before), len(after))
 	}
 }
+
+// TestBackupLateFilterErrors: restic builds its filters by metadata after
+// choosing the parent and loading the index, so an invalid
+// --exclude-larger-than fails after its "using parent snapshot" line;
+// arca fails at the same point, with the same output and exit code.
+func TestBackupLateFilterErrors(t *testing.T) {
+	resticBin(t)
+	t.Parallel()
+	const pw = "late-filter-pw"
+	_, env := resticRepoEnv(t, pw)
+	src := t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "f"), []byte("data"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustRestic(t, env, "backup", "-q", src)
+	for _, args := range [][]string{
+		{"backup", "--exclude-larger-than", "1x", src},
+		{"--json", "backup", "--exclude-larger-than", "1x", src},
+	} {
+		r := runPiped(t, false, env, "", args...)
+		a := runPiped(t, true, env, "", args...)
+		if r.exit != 1 || (args[0] == "backup" && !strings.HasPrefix(r.stdout, "using parent snapshot ")) {
+			t.Fatalf("%v: restic (test assumption): exit %d\n%s%s", args, r.exit, r.stdout, r.stderr)
+		}
+		if a != r {
+			t.Errorf("%v: arca exit %d\n%s%s\nrestic exit %d\n%s%s", args, a.exit, a.stdout, a.stderr, r.exit, r.stdout, r.stderr)
+		}
+	}
+}

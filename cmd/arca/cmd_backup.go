@@ -313,9 +313,15 @@ func (p *backupProgress) errorf(item string, err error) error {
 	p.mu.Unlock()
 	if p.a.opts.JSON {
 		p.a.printJSONErr(newJSONItemError("archival", item, err))
-		return nil
+	} else {
+		p.a.warnf("error: %v\n", err)
 	}
-	p.a.warnf("error: %v\n", err)
+	// the backup goes on without the item, unless the command whose
+	// output it reads failed
+	var failed *commandFailed
+	if errors.As(err, &failed) {
+		return err
+	}
 	return nil
 }
 
@@ -610,16 +616,12 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions, args []string) er
 			prog.completeItem(ev.Item, ev.Previous, ev.Current, ev.Stats, ev.Duration)
 		}
 	}
-	// restic builds these after loading the index: an invalid
-	// --exclude-larger-than is reported before the repository is opened
-	// here, a difference only in the order of the messages of a failure
-	if !stdin {
-		opts.Select, err = o.selects(targets, filterWarn.warnf)
-	} else {
-		opts.Select, err = o.tagSelects(filterWarn.warnf)
-	}
-	if err != nil {
-		return err
+	// built where restic builds them, after the parent and the index
+	opts.SelectLater = func() (archiver.SelectFunc, error) {
+		if stdin {
+			return o.tagSelects(filterWarn.warnf)
+		}
+		return o.selects(targets, filterWarn.warnf)
 	}
 
 	res, err := e.Backup(ctx, targets, opts)
@@ -744,15 +746,23 @@ func (c *commandReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// wait waits for the command once. The message nests restic's own fatal
-// error text, as restic's reports do ("...: Fatal: command failed: ...").
+// wait waits for the command once.
 func (c *commandReader) wait() error {
 	c.waited = true
 	if err := c.cmd.Wait(); err != nil {
-		return fmt.Errorf("Fatal: command failed: %w", err)
+		return &commandFailed{err}
 	}
 	return nil
 }
+
+// commandFailed is the read error of a --stdin-from-command command that
+// failed. It is reported as an item error and, as in restic, then ends
+// the backup. The message nests restic's own fatal error text, as
+// restic's reports do ("...: Fatal: command failed: ...").
+type commandFailed struct{ err error }
+
+func (c *commandFailed) Error() string { return "Fatal: command failed: " + c.err.Error() }
+func (c *commandFailed) Unwrap() error { return c.err }
 
 // close ends a command whose output was not read to the end (the backup
 // failed or was interrupted) and reports how it ended; after a complete

@@ -159,3 +159,51 @@ func TestBackupStdinCommandParent(t *testing.T) {
 		t.Errorf("restic's parents (test assumption): %+v", r)
 	}
 }
+
+// TestBackupStdinEmpty: standard input (or a command's output) that ends
+// without any data is an item error in restic ("read NAME: no data read"):
+// the snapshot is saved without the file, with its directories, and the
+// exit code is 3. arca gives the same messages, exit code and snapshot
+// contents, and restic checks the repository.
+func TestBackupStdinEmpty(t *testing.T) {
+	resticBin(t)
+	t.Parallel()
+	const pw = "stdin-empty-pw"
+	for _, args := range [][]string{
+		{"backup", "--stdin", "--stdin-filename", "dir/y"},
+		{"--json", "backup", "--stdin"},
+		{"backup", "--stdin-from-command", "--", "true"},
+	} {
+		var contents [2]string
+		var results [2]pipedRun
+		for i, arca := range []bool{false, true} {
+			_, env := resticRepoEnv(t, pw)
+			res := runPiped(t, arca, env, "", args...)
+			results[i] = res
+			ls := mustRestic(t, env, "ls", "--json", "latest")
+			// the node lines without their times
+			var nodes []string
+			for _, line := range strings.Split(strings.TrimSpace(string(ls)), "\n")[1:] {
+				var n struct{ Name, Type, Path string }
+				if err := json.Unmarshal([]byte(line), &n); err != nil {
+					t.Fatal(err)
+				}
+				nodes = append(nodes, n.Type+" "+n.Path)
+			}
+			contents[i] = strings.Join(nodes, ", ")
+			if arca {
+				mustRestic(t, env, "check", "--read-data")
+			}
+		}
+		r, a := results[0], results[1]
+		if r.exit != 3 || !strings.Contains(r.stderr, "no data read") {
+			t.Fatalf("%v: restic (test assumption): exit %d\n%s", args, r.exit, r.stderr)
+		}
+		if a.exit != r.exit || a.stderr != r.stderr {
+			t.Errorf("%v: arca exit %d, stderr:\n%s\nrestic exit %d, stderr:\n%s", args, a.exit, a.stderr, r.exit, r.stderr)
+		}
+		if contents[0] != contents[1] {
+			t.Errorf("%v: arca's snapshot holds [%s], restic's [%s]", args, contents[1], contents[0])
+		}
+	}
+}

@@ -17,6 +17,7 @@
 package archiver
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -648,23 +649,21 @@ func (a *Archiver) SnapshotReader(ctx context.Context, filename string, r io.Rea
 	saved := make(chan struct{})
 	state.whenSaved(func() { close(saved) })
 	<-saved
+	var node *model.Node
 	if state.err != nil {
-		err := fmt.Errorf("failed to save %v: %w", filename, state.err)
-		// reported as an item error too, as restic does; but the file is
-		// all there is, so the backup ends whatever the caller decides
-		if a.cb.Error != nil && ctx.Err() == nil {
-			if cerr := a.cb.Error(filename, err); cerr != nil {
-				err = cerr
-			}
+		// an item error like any file's: when the caller goes on, the
+		// snapshot holds the directories without the file, as restic's
+		err := a.itemError(filename, fmt.Errorf("failed to save %v: %w", filename, state.err))
+		if err = cmp.Or(err, ctx.Err()); err != nil {
+			return model.ID{}, nil, err
 		}
-		return model.ID{}, nil, err
+	} else {
+		node = fake(path.Base(filename), 0644, model.NodeTypeFile)
+		node.Content = state.content
+		node.Size = size
+		a.track(filename, previous[filename], node, state.stats, time.Since(start))
 	}
-	file := fake(path.Base(filename), 0644, model.NodeTypeFile)
-	file.Content = state.content
-	file.Size = size
-	a.track(filename, previous[filename], file, state.stats, time.Since(start))
 
-	node := file
 	for dir := path.Dir(filename); ; dir = path.Dir(dir) {
 		var dn *model.Node
 		if dir == "/" {
@@ -672,7 +671,11 @@ func (a *Archiver) SnapshotReader(ctx context.Context, filename string, r io.Rea
 		} else {
 			dn = fake(path.Base(dir), os.ModeDir|0755, model.NodeTypeDir)
 		}
-		res := a.finishTree(ctx, dn, []future{ready(result{node: node})}, nil)
+		var children []future
+		if node != nil {
+			children = []future{ready(result{node: node})}
+		}
+		res := a.finishTree(ctx, dn, children, nil)
 		if res.err != nil {
 			return model.ID{}, nil, res.err
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/user"
 	"path"
@@ -49,13 +50,23 @@ type BackupOptions struct {
 	SelectByName archiver.SelectByNameFunc
 	Select       archiver.SelectFunc
 	Excludes     []string
+	// SelectLater, when set, builds Select once the parent is chosen and
+	// the index loaded: restic builds its filters by metadata (size,
+	// device) there, so their errors (an invalid size, a target whose
+	// device cannot be read) come after its "using parent snapshot" line.
+	// What it returns takes the place of Select; its error fails the
+	// backup as it is.
+	SelectLater func() (archiver.SelectFunc, error)
 
 	// Stdin, when set, is opened once the backup is ready to read (the
 	// lock taken, the index loaded) and what it returns is saved as the
 	// one file StdinFilename ("": "stdin") instead of the targets. The
 	// close function it returns (may be nil) is called when the content
 	// has been read; its error fails the backup (for example a command
-	// whose output is backed up exited with an error).
+	// whose output is backed up exited with an error). A read error,
+	// and a Stdin that gives no data at all (ErrNoData, as restic), is an
+	// item error: when OnError lets the backup go on, the snapshot is
+	// saved without the file and the result is Partial.
 	Stdin         func(ctx context.Context) (io.Reader, func() error, error)
 	StdinFilename string
 	// StdinParent gives a Stdin backup a parent snapshot, chosen as for
@@ -357,6 +368,13 @@ func (e *Repository) backup(ctx context.Context, b *backupRun, targets []string)
 	if err := <-idxLoaded; err != nil {
 		return nil, &BackupError{StageIndex, err}
 	}
+	if opts.SelectLater != nil {
+		sel, err := opts.SelectLater()
+		if err != nil {
+			return nil, err
+		}
+		opts.Select = sel
+	}
 
 	// a dry run packs as a real one and drops the packs, so that what it
 	// reports is what a real run would store
@@ -446,6 +464,7 @@ func (e *Repository) backup(ctx context.Context, b *backupRun, targets []string)
 			return nil, &BackupError{StageStdin, err}
 		}
 		b.emit(BackupStarted{Targets: res.Targets})
+		src = &nonEmptyReader{r: src, name: path.Base(filename)}
 		rootID, res.Summary, err = arch.SnapshotReader(ctx, filename, src, opts.Time, parentTree)
 		if done != nil {
 			if derr := done(); derr != nil && err == nil {
@@ -597,4 +616,26 @@ func (t treeSource) LoadTree(ctx context.Context, id model.ID) (*model.Tree, err
 
 func (t treeSource) HasBlob(bt model.BlobType, id model.ID) bool {
 	return t.r.Index().Has(model.BlobHandle{ID: id, Type: bt})
+}
+
+// ErrNoData is the read error of a Stdin that ended without any data:
+// restic refuses to store an empty file from standard input, which more
+// often means a failed pipeline than an empty source.
+var ErrNoData = errors.New("no data read")
+
+// nonEmptyReader turns the end of a stream that gave no data into a read
+// error naming the file, worded as restic's ("read stdin: no data read").
+type nonEmptyReader struct {
+	r    io.Reader
+	name string
+	read bool
+}
+
+func (n *nonEmptyReader) Read(p []byte) (int, error) {
+	c, err := n.r.Read(p)
+	n.read = n.read || c > 0
+	if errors.Is(err, io.EOF) && !n.read {
+		return c, &fs.PathError{Op: "read", Path: n.name, Err: ErrNoData}
+	}
+	return c, err
 }

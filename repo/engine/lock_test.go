@@ -113,11 +113,14 @@ func TestNoLockSkipsOnlyReadLocks(t *testing.T) {
 	}
 }
 
-// A backup of standard input stores no snapshot when reading fails or
-// when the closing function reports a failure (a command's exit status):
-// it returns a *BackupError wrapping the cause, and a read error is
-// reported to OnError for the file first.
-func TestBackupStdinFailureStoresNoSnapshot(t *testing.T) {
+// A backup of standard input that cannot read it reports the file to
+// OnError, as restic does: when OnError goes on, the snapshot is saved
+// without the file and the result is Partial (standard input that gives
+// no data at all counts as a read error, ErrNoData); when OnError stops,
+// or the closing function reports a failure (a command's exit status),
+// no snapshot is stored and the error is a *BackupError wrapping the
+// cause.
+func TestBackupStdinFailure(t *testing.T) {
 	ctx := context.Background()
 	_, loc := initRepo(t)
 	r, err := engine.Open(ctx, loc, engine.Options{Password: password})
@@ -127,36 +130,64 @@ func TestBackupStdinFailureStoresNoSnapshot(t *testing.T) {
 	defer r.Close()
 	errRead := errors.New("the source broke")
 	errDone := errors.New("the command failed")
+	errStop := errors.New("stop here")
 	for _, tc := range []struct {
-		name        string
-		src         io.Reader
-		done        error
-		want        error
-		wantOnError bool
+		name     string
+		src      io.Reader
+		done     error
+		stop     bool  // OnError returns errStop
+		want     error // the backup's error; nil: a snapshot without the file
+		reported error // what OnError hears of; nil: nothing
 	}{
-		{"read error", io.MultiReader(strings.NewReader("some data"), iotest.ErrReader(errRead)), nil, errRead, true},
-		{"done error", strings.NewReader("all data"), errDone, errDone, false},
+		{"read error", io.MultiReader(strings.NewReader("some data"), iotest.ErrReader(errRead)), nil, false, nil, errRead},
+		{"no data", strings.NewReader(""), nil, false, nil, engine.ErrNoData},
+		{"read error, stopped", iotest.ErrReader(errRead), nil, true, errStop, errRead},
+		{"done error", strings.NewReader("all data"), errDone, false, errDone, nil},
 	} {
-		var reported []string
-		_, err := r.Backup(ctx, nil, engine.BackupOptions{
-			StdinFilename: "in.txt",
+		before, _ := r.Snapshots(ctx, repo.SnapshotFilter{}, nil)
+		var reported []error
+		res, err := r.Backup(ctx, nil, engine.BackupOptions{
+			StdinFilename: "dir/in.txt",
 			Stdin: func(ctx context.Context) (io.Reader, func() error, error) {
 				return tc.src, func() error { return tc.done }, nil
 			},
 			OnError: func(item string, err error) error {
-				reported = append(reported, item)
+				if item != "/dir/in.txt" {
+					t.Errorf("%s: OnError told about item %q", tc.name, item)
+				}
+				reported = append(reported, err)
+				if tc.stop {
+					return errStop
+				}
 				return nil
 			},
 		})
-		var be *engine.BackupError
-		if !errors.As(err, &be) || !errors.Is(err, tc.want) {
-			t.Errorf("%s: backup returned %v, want a *BackupError wrapping %v", tc.name, err, tc.want)
+		after, _ := r.Snapshots(ctx, repo.SnapshotFilter{}, nil)
+		if tc.reported == nil && len(reported) != 0 || tc.reported != nil && (len(reported) != 1 || !errors.Is(reported[0], tc.reported)) {
+			t.Errorf("%s: OnError heard %v, want %v", tc.name, reported, tc.reported)
 		}
-		if got := len(reported) == 1 && reported[0] == "/in.txt"; got != tc.wantOnError {
-			t.Errorf("%s: OnError told about %v", tc.name, reported)
+		if tc.want != nil {
+			var be *engine.BackupError
+			if !errors.As(err, &be) || !errors.Is(err, tc.want) {
+				t.Errorf("%s: backup returned %v, want a *BackupError wrapping %v", tc.name, err, tc.want)
+			}
+			if len(after) != len(before) {
+				t.Errorf("%s: a snapshot was saved", tc.name)
+			}
+			continue
 		}
-	}
-	if snaps, _ := r.Snapshots(ctx, repo.SnapshotFilter{}, nil); len(snaps) != 0 {
-		t.Errorf("%d snapshots saved", len(snaps))
+		if err != nil || !res.Partial || len(after) != len(before)+1 {
+			t.Fatalf("%s: backup returned %v (partial %v), %d new snapshots; want a partial snapshot", tc.name, err, res != nil && res.Partial, len(after)-len(before))
+		}
+		var paths []string
+		if err := r.List(ctx, res.SnapshotID.String(), func(e engine.Entry) error {
+			paths = append(paths, e.Path)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Join(paths, " ") != "/dir" {
+			t.Errorf("%s: snapshot holds %v, want only /dir", tc.name, paths)
+		}
 	}
 }
