@@ -521,7 +521,9 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions, args []string) er
 	if stdin {
 		opts.StdinFilename = o.stdinFilename
 		opts.Stdin = a.backupStdin(o, args)
-		opts.StdinParent = o.stdinCommand
+		// restic looks for a parent unless --stdin is given, even
+		// together with --stdin-from-command (which then still runs)
+		opts.StdinParent = o.stdinCommand && !o.stdin
 	}
 
 	// the filters run while the lock is confirmed (the engine reads

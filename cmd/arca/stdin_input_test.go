@@ -94,8 +94,8 @@ func TestBackupStdinCommandFails(t *testing.T) {
 
 // TestBackupStdinCommandParent: with --stdin-from-command restic chooses
 // a parent snapshot (the host's latest, whatever its paths) and counts
-// the file and its directories against it; with --stdin it does not.
-// arca does the same: same first output line, same counts, same parents.
+// the file and its directories against it; with --stdin it does not, also
+// when --stdin-from-command is given too. arca does the same: same first output line, same counts, same parents.
 func TestBackupStdinCommandParent(t *testing.T) {
 	resticBin(t)
 	t.Parallel()
@@ -108,6 +108,8 @@ func TestBackupStdinCommandParent(t *testing.T) {
 		append([]string{"backup", "--json", "--time", "2024-05-06 07:08:09"}, cmd...),
 		append([]string{"backup", "--force"}, cmd...),
 		{"backup", "--stdin", "--stdin-filename", "dir/data.txt"},
+		// --stdin with --stdin-from-command: the command runs, no parent
+		append([]string{"backup", "--stdin"}, cmd...),
 	}
 	type outcome struct {
 		first  string // the first line of text output, or the JSON summary's counts
@@ -155,7 +157,7 @@ func TestBackupStdinCommandParent(t *testing.T) {
 			t.Errorf("%v: arca %+v, restic %+v", steps[i], a[i], r[i])
 		}
 	}
-	if !r[1].parent || r[0].parent {
+	if !r[1].parent || r[0].parent || r[len(r)-1].parent {
 		t.Errorf("restic's parents (test assumption): %+v", r)
 	}
 }
