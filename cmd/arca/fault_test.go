@@ -478,9 +478,16 @@ func mountTmpfs(t *testing.T, dir, size string) {
 		t.Skipf("cannot mount a tmpfs for a full disk (needs root): %v: %s", err, out)
 	}
 	t.Cleanup(func() {
-		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", dir, err, out)
+		// a server stopped just before may still be closing its files
+		var out []byte
+		var err error
+		for try := 0; try < 20; try++ {
+			if out, err = exec.Command("umount", dir).CombinedOutput(); err == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
+		t.Errorf("umount %s: %v: %s", dir, err, out)
 	})
 }
 

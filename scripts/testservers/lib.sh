@@ -88,12 +88,19 @@ pick_port() {
 	die "could not find a free port on 127.0.0.1"
 }
 
-# pid_alive PID: the process exists and is not a zombie.
+# pid_alive PID: the process exists and is not a zombie whose threads have
+# all exited.
 pid_alive() {
 	[[ -n ${1:-} ]] && kill -0 "$1" 2>/dev/null || return 1
-	local st
+	local st tasks
 	st=$(sed -E 's/^[0-9]+ \(.*\) ([A-Za-z]).*/\1/' "/proc/$1/stat" 2>/dev/null) || return 0
-	[[ $st != Z && $st != X ]]
+	[[ $st != Z && $st != X ]] && return 0
+	# A killed multi-threaded process shows its main thread as a zombie
+	# while the other threads still exit and hold its open files (a
+	# tmpfs under the state directory is then still busy): it is gone
+	# only when the main thread is the last one left.
+	tasks=$(find "/proc/$1/task" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
+	((tasks > 1))
 }
 
 # pid_matches PID BINARY: the process PID runs BINARY (guards against PID reuse).
