@@ -334,12 +334,11 @@ func (a *Archiver) storeChunk(ctx context.Context, c chunkSave) {
 	id, known, size, err := a.saver.SaveBlob(ctx, model.DataBlob, chunk, model.ID{})
 	state := c.state
 	state.mu.Lock()
-	switch {
-	case err != nil:
+	if err != nil {
 		if state.err == nil {
 			state.err = &fatal{fmt.Errorf("save blob: %w", err)}
 		}
-	default:
+	} else {
 		if !known {
 			state.stats.DataBlobs++
 			state.stats.DataSize += uint64(len(chunk))

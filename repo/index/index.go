@@ -59,13 +59,15 @@ func (l *recordList) at(i int) *record {
 }
 
 func (l *recordList) append(r record) {
-	if last := len(l.segs) - 1; last >= 0 && len(l.segs[last]) < 1<<segmentBits {
-		l.segs[last] = append(l.segs[last], r)
-	} else if last < 0 {
-		l.segs = append(l.segs, append(make([]record, 0, 16), r))
-	} else {
-		l.segs = append(l.segs, append(make([]record, 0, 1<<segmentBits), r))
+	if l.n&(1<<segmentBits-1) == 0 { // no segment yet, or the last is full
+		size := 1 << segmentBits
+		if l.n == 0 {
+			size = 16
+		}
+		l.segs = append(l.segs, make([]record, 0, size))
 	}
+	last := len(l.segs) - 1
+	l.segs[last] = append(l.segs[last], r)
 	l.n++
 }
 
