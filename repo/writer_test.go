@@ -1068,3 +1068,77 @@ func TestWriterDiscard(t *testing.T) {
 		t.Error("the dry run's blobs are in the repository's index")
 	}
 }
+
+// A scratch keeps the pages its blobs touched, except the part beyond
+// longBlob after a long blob and all but slowScratchKeep under
+// --compression max, where touching pages again costs nothing against the
+// compression.
+func TestWriterScratchResident(t *testing.T) {
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(9, 9))
+	page := os.Getpagesize()
+	blob := func(n int) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(rng.Uint32())
+		}
+		return b
+	}
+	// most returns the largest resident size among the writer's scratches
+	most := func(t *testing.T, w *Writer) int {
+		t.Helper()
+		var all []*scratch
+		for range cap(w.scratch) {
+			all = append(all, <-w.scratch)
+		}
+		top := 0
+		for _, s := range all {
+			if s.arena == nil {
+				continue
+			}
+			n, ok := s.arena.Resident()
+			if !ok {
+				t.Skip("this platform cannot tell resident pages")
+			}
+			top = max(top, n)
+		}
+		for _, s := range all {
+			w.scratch <- s
+		}
+		return top
+	}
+	for _, c := range []struct {
+		mode            CompressionMode
+		afterShort, max int // bounds after a short and after a long blob
+	}{
+		{CompressionAuto, 2 << 20, sealBound(longBlob) + page},
+		{CompressionMax, 0, slowScratchKeep + page},
+	} {
+		t.Run(c.mode.String(), func(t *testing.T) {
+			r := wtMemRepo(t, 2, nil)
+			w, err := r.NewWriter(ctx, WriteOptions{Compression: c.mode})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, _, _, err := w.SaveBlob(ctx, model.DataBlob, blob(2<<20), model.ID{}); err != nil {
+				t.Fatal(err)
+			}
+			n := most(t, w)
+			switch {
+			case c.afterShort > 0 && n < c.afterShort:
+				t.Errorf("after a 2 MiB blob the scratch holds %d bytes, want it kept", n)
+			case c.afterShort == 0 && n > c.max:
+				t.Errorf("after a 2 MiB blob the scratch holds %d bytes, want at most %d", n, c.max)
+			}
+			if _, _, _, err := w.SaveBlob(ctx, model.DataBlob, blob(longBlob+2<<20), model.ID{}); err != nil {
+				t.Fatal(err)
+			}
+			if n := most(t, w); n > c.max {
+				t.Errorf("after a long blob the scratch holds %d bytes, want at most %d", n, c.max)
+			}
+			if err := w.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}

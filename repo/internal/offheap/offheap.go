@@ -40,6 +40,15 @@ func (b *Buffer) Discard(from int) {
 	}
 }
 
+// Resident returns how many bytes of the buffer are in memory (whole
+// pages), and false where the platform cannot tell.
+func (b *Buffer) Resident() (int, bool) {
+	if !b.mapped {
+		return 0, false
+	}
+	return resident(b.Bytes)
+}
+
 // Free releases the buffer's memory; Bytes is nil afterwards. Calling Free
 // again does nothing.
 func (b *Buffer) Free() {

@@ -33,3 +33,19 @@ func discard(b []byte) {
 		_ = unix.Madvise(b[skip:skip+n], unix.MADV_DONTNEED) // advice only
 	}
 }
+
+// resident counts the bytes of b's pages that are in memory (mincore).
+// b starts at a page boundary: it is the whole of one mapping.
+func resident(b []byte) (int, bool) {
+	page := unix.Getpagesize()
+	vec := make([]byte, (len(b)+page-1)/page)
+	_, _, errno := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)), uintptr(unsafe.Pointer(unsafe.SliceData(vec))))
+	if errno != 0 {
+		return 0, false
+	}
+	n := 0
+	for _, v := range vec {
+		n += int(v & 1)
+	}
+	return n * page, true
+}

@@ -32,3 +32,26 @@ func TestAllocFree(t *testing.T) {
 		t.Fatalf("empty buffer has %d bytes", len(z.Bytes))
 	}
 }
+
+// TestResident: a new buffer holds no memory, touched pages count, and
+// Discard gives them back.
+func TestResident(t *testing.T) {
+	b := Alloc(4 << 20)
+	defer b.Free()
+	if _, ok := b.Resident(); !ok {
+		t.Skip("this platform cannot tell resident pages")
+	}
+	if n, _ := b.Resident(); n != 0 {
+		t.Fatalf("new buffer has %d resident bytes", n)
+	}
+	for i := 0; i < 3<<20; i += 1024 {
+		b.Bytes[i] = 1
+	}
+	if n, _ := b.Resident(); n != 3<<20 {
+		t.Fatalf("%d resident bytes after touching 3 MiB", n)
+	}
+	b.Discard(1 << 20)
+	if n, _ := b.Resident(); n != 1<<20 {
+		t.Fatalf("%d resident bytes after discarding all but 1 MiB", n)
+	}
+}
