@@ -351,7 +351,7 @@ func (b *Backend) save(ctx context.Context, h backend.Handle, rd backend.RewindR
 	if err := f.Chmod(b.modes.File); err != nil && !hasStatus(err, sftp.ErrSSHFxOpUnsupported) {
 		return pathError("chmod", tmp, err)
 	}
-	n, err := f.ReadFromWithConcurrency(&ctxReader{ctx: ctx, r: rd}, 0)
+	n, err := f.ReadFromWithConcurrency(&ctxReader{ctx: ctx, r: rd}, writesInFlight)
 	if err != nil {
 		return pathError("write", tmp, b.checkNoSpace(path.Dir(final), rd.Length(), err))
 	}
@@ -379,6 +379,18 @@ func (b *Backend) save(ctx context.Context, h backend.Handle, rd backend.RewindR
 	}
 	return nil
 }
+
+// writesInFlight is how many 32 KiB writes of one file are sent before
+// the first is answered: 1 MiB. restic (and reads here) allow 128, 4 MiB,
+// but that many writes stall the first upload of a session to OpenSSH's
+// sshd: a first 4.6 MB pack took 200-400 ms instead of 25-40 ms, which
+// was a fifth of an incremental backup over SFTP. With 32 the first upload
+// took 70-140 ms and later ones were as fast as before; five packs of
+// 16 MiB uploaded in parallel moved 100-120 MB/s with either value (both
+// measured against the test servers on this VM). More would not help on
+// slow links either: all files share one SSH channel, whose window (2 MiB
+// in OpenSSH) already bounds the bytes in flight.
+const writesInFlight = 32
 
 // ctxReader stops a transfer when its context ends.
 type ctxReader struct {
