@@ -976,9 +976,8 @@ func TestOnWritten(t *testing.T) {
 	}
 
 	other := newLocker(t, s, fastOpts())
-	var x *Held
 	// a conflict found before writing: no hook call
-	x = acquire(t, other, true)
+	x := acquire(t, other, true)
 	calls.Store(0)
 	o.OnWritten = func() { calls.Add(1) }
 	if _, err := newLocker(t, s, o).Acquire(context.Background(), false); !IsConflict(err) || calls.Load() != 0 {
