@@ -253,7 +253,7 @@ const longBlob = chunker.MaxSize / 2
 // system at once. Compressing a MiB then takes about 30 ms, and touching
 // its pages again about 0.1 ms. On the 1 GiB mixed corpus this lowered
 // the peak RSS of --compression max from 122 to 116 MiB at the same
-// time (three runs each); with faster compression refaulting would cost
+// time (four runs each); with faster compression refaulting would cost
 // more and the peak is far from the limit, so the other modes keep what
 // they touched.
 const slowScratchKeep = 1 << 20

@@ -387,9 +387,9 @@ func (b *Backend) save(ctx context.Context, h backend.Handle, rd backend.RewindR
 // was a fifth of an incremental backup over SFTP. With 32 the first upload
 // took 70-140 ms and later ones were as fast as before; five packs of
 // 16 MiB uploaded in parallel moved 100-120 MB/s with either value (both
-// measured against the test servers on this VM). More would not help on
-// slow links either: all files share one SSH channel, whose window (2 MiB
-// in OpenSSH) already bounds the bytes in flight.
+// measured against the test servers on this VM). On a slow link a single
+// upload now fills half of the SSH channel's window (2 MiB in OpenSSH,
+// shared by all files of the session); two or more fill it, as before.
 const writesInFlight = 32
 
 // ctxReader stops a transfer when its context ends.
