@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/arca-backup/arca/backend"
@@ -35,7 +36,7 @@ Exit status is 11 if the repository is already locked.
 Exit status is 12 if the password is incorrect.
 `,
 		DisableAutoGenTag: true,
-		ValidArgs:         catTypes,
+		ValidArgs:         slices.Clone(catTypes), // cobra sorts it when writing bash completion
 		RunE: func(c *cobra.Command, args []string) error {
 			return a.runCat(c.Context(), args)
 		},

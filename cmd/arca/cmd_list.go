@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"slices"
 	"strings"
 
 	"github.com/arca-backup/arca/backend"
@@ -31,7 +32,7 @@ Exit status is 11 if the repository is already locked.
 Exit status is 12 if the password is incorrect.
 `,
 		DisableAutoGenTag: true,
-		ValidArgs:         listTypes,
+		ValidArgs:         slices.Clone(listTypes), // cobra sorts it when writing bash completion
 		Args:              cobra.MatchAll(cobra.ExactArgs(1), cobra.OnlyValidArgs),
 		RunE: func(c *cobra.Command, args []string) error {
 			return a.runList(c.Context(), args)

@@ -70,3 +70,21 @@ func TestGenerateCompletions(t *testing.T) {
 		}
 	}
 }
+
+// Writing bash completion leaves the commands' argument lists as they
+// were: cobra sorts ValidArgs in place, and a later cat or list in the
+// same process (an embedding program, these tests) must still name the
+// types in restic's order.
+func TestGenerateCompletionKeepsArgumentOrder(t *testing.T) {
+	if _, stderr, code := arcaCmd(t, "generate", "--bash-completion", "-"); code != 0 {
+		t.Fatalf("bash completion: exit %d\n%s", code, stderr)
+	}
+	_, stderr, _ := arcaCmd(t, "cat", "foo")
+	if want := "[config|index|snapshot|key|masterkey|lock|pack|blob|tree]"; !strings.Contains(stderr, want) {
+		t.Errorf("cat foo after writing completion: %q, want the types as %s", stderr, want)
+	}
+	out, _, _ := arcaCmd(t, "list", "--help")
+	if want := "list [flags] [blobs|packs|index|snapshots|keys|locks]"; !strings.Contains(out, want) {
+		t.Errorf("list --help after writing completion does not show %q:\n%s", want, out)
+	}
+}
