@@ -536,9 +536,7 @@ func (w *Writer) store(ctx context.Context, t model.BlobType, id model.ID, buf [
 	}
 	defer func() {
 		if s.arena != nil {
-			if keep := w.scratchKeep(long); keep < maxScratch {
-				s.arena.Discard(keep)
-			}
+			s.arena.Discard(w.scratchKeep(long)) // keeping all of it discards nothing
 		}
 		s.sealed = nil
 		w.scratch <- s

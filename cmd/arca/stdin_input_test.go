@@ -95,7 +95,8 @@ func TestBackupStdinCommandFails(t *testing.T) {
 // TestBackupStdinCommandParent: with --stdin-from-command restic chooses
 // a parent snapshot (the host's latest, whatever its paths) and counts
 // the file and its directories against it; with --stdin it does not, also
-// when --stdin-from-command is given too. arca does the same: same first output line, same counts, same parents.
+// when --stdin-from-command is given too. arca does the same: same first
+// output line, same counts, same parents.
 func TestBackupStdinCommandParent(t *testing.T) {
 	resticBin(t)
 	t.Parallel()
