@@ -386,8 +386,15 @@ func TestBackupStdin(t *testing.T) {
 func TestBackupDryRunAsRestic(t *testing.T) {
 	resticBin(t)
 	repo, env := backupRepo(t, 2)
-	src := filepath.Join(t.TempDir(), "src")
-	makeSourceTree(t, src)
+	base := t.TempDir()
+	makeSourceTree(t, filepath.Join(base, "src"))
+	// Both back up the relative path "src" from its parent. With an
+	// absolute path the trees would carry the metadata of every parent
+	// directory, and those change between the two runs: each restic run
+	// gets a new temporary directory in the test's own, and other test
+	// binaries create theirs in /tmp.
+	t.Chdir(base)
+	const src = "src"
 	files := func() []string {
 		var names []string
 		_ = filepath.WalkDir(repo, func(p string, d fs.DirEntry, err error) error {
