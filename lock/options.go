@@ -54,7 +54,7 @@ type Options struct {
 	CheckDelay time.Duration
 	// ConsistentList says that the store lists every lock file whose write
 	// returned before the listing began, for every client (a repository on
-	// a local disk). Then two contenders that each check after their own
+	// a local disk, AWS S3, MinIO). Then two contenders that each check after their own
 	// write cannot both miss the other, and the check needs no delay:
 	// restic's only gives eventually consistent stores time to show new
 	// files. An explicit CheckDelay still applies.

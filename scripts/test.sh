@@ -11,7 +11,10 @@
 # Environment:
 #   RESTIC_BIN          restic binary to test against (default: built and cached)
 #   ARCA_TEST_SERVERS=1 also start the S3, SFTP and REST test servers on
-#                       127.0.0.1 (scripts/testservers/) and stop them on exit
+#                       127.0.0.1 (scripts/testservers/) and stop them on exit;
+#                       with the default packages, the S3 tests then run a
+#                       second time against MinIO (whose listings arca trusts
+#                       to be consistent, unlike versitygw's)
 #   GO_TEST_TIMEOUT     go test -timeout (default 40m)
 #
 # Exit status: 0 when vet and all tests pass, non-zero otherwise.
@@ -57,6 +60,14 @@ if [[ ${ARCA_TEST_SERVERS:-0} == 1 ]]; then
 	"$S/install-s3.sh" >"$s3_install_log.env" 2>"$s3_install_log" &
 	s3_install_pid=$!
 fi
+# MinIO for the second S3 pass (below) builds meanwhile too: about 5 min of
+# CPU. It is waited for before the tests start, which it would slow down.
+minio_pid=
+if [[ ${ARCA_TEST_SERVERS:-0} == 1 && $# == 0 ]]; then
+	minio_log=$(mktemp)
+	S3_SERVER=minio S3_SERVER_BIN= "$S/install-s3.sh" >"$minio_log.env" 2>"$minio_log" &
+	minio_pid=$!
+fi
 
 # ---- restic (the reference implementation for interop tests) --------------
 out=$("$S/install-restic.sh") # assigned on its own line: a failure stops here
@@ -97,6 +108,13 @@ if [[ ${ARCA_TEST_SERVERS:-0} == 1 ]]; then
 	log "test servers up: S3 $S3_ENDPOINT (PID $S3_PID), SFTP 127.0.0.1:$SFTP_PORT (PID $SFTP_PID), REST $REST_URL (PID $REST_PID)"
 fi
 
+minio_rc=0
+if [[ -n $minio_pid ]] && ! wait "$minio_pid"; then
+	cat "$minio_log" >&2
+	log "install-s3.sh for MinIO failed"
+	minio_rc=1
+fi
+
 # ---- vet and test ------------------------------------------------------------
 pkgs=(./...)
 (($# > 0)) && pkgs=("$@")
@@ -115,6 +133,25 @@ t_test=$(date +%s)
 test_rc=0
 go test -race -timeout "${GO_TEST_TIMEOUT:-40m}" "${pkgs[@]}" </dev/null 2>&1 || test_rc=$?
 log "go test finished in $(($(date +%s) - t_test))s with exit code $test_rc"
+
+# ---- S3 again, on MinIO ------------------------------------------------------
+# The S3 backend trusts MinIO's listings and no other test server's; its
+# tests and the engine's remote ones run against a real MinIO too.
+if [[ -n $minio_pid ]]; then
+	if ((minio_rc == 0)); then
+		minio_bin=$(. "$minio_log.env" && echo "$S3_SERVER_BIN")
+		out=$(S3_SERVER=minio S3_SERVER_BIN=$minio_bin INSTANCE=minio "$S/start-s3.sh") || minio_rc=$?
+		if ((minio_rc == 0)); then
+			eval "$out"
+			started+=("$S3_STATE_DIR")
+			log "MinIO up: $S3_ENDPOINT (PID $S3_PID); go test -race ./backend/s3/ and the engine's remote tests"
+			go test -race -timeout 10m ./backend/s3/ </dev/null 2>&1 || minio_rc=$?
+			go test -race -timeout 10m -run 'Remote' ./repo/engine/ </dev/null 2>&1 || minio_rc=$?
+		fi
+	fi
+	rm -f "$minio_log" "$minio_log.env"
+	((minio_rc == 0)) || test_rc=1
+fi
 
 total=$(($(date +%s) - t_start))
 if ((vet_rc == 0 && test_rc == 0)); then

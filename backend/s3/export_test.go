@@ -15,3 +15,6 @@ func (c Config) StorageClassFor(isData bool) string { return c.storageClassFor(i
 
 // BaseEndpoint returns the URL the client sends requests to.
 func (b *Backend) BaseEndpoint() string { return *b.client.Options().BaseEndpoint }
+
+// IsMinIO exposes the Server header test for tests.
+func IsMinIO(server string) bool { return isMinIO(server) }

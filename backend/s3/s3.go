@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -44,6 +45,8 @@ type Backend struct {
 	// pageSize limits the keys per listing request (0: the server's
 	// default, 1000 on AWS); set by tests.
 	pageSize int32
+	// sawMinIO is set once an answer came from MinIO (consistency.go)
+	sawMinIO atomic.Bool
 }
 
 var _ backend.Backend = (*Backend)(nil)
@@ -117,6 +120,8 @@ func (b *Backend) setClient(awsCfg aws.Config, region string) {
 		o.BaseEndpoint = aws.String(endpoint)
 		o.UsePathStyle = cfg.usePathStyle()
 		o.DisableLogOutputChecksumValidationSkipped = true
+		// after the SDK has set its HTTP client up
+		o.HTTPClient = serverWatcher{next: o.HTTPClient, minio: &b.sawMinIO}
 	})
 }
 
@@ -159,8 +164,10 @@ func (b *Backend) Config() Config { return b.cfg }
 func (b *Backend) Location() string { return b.cfg.String() }
 
 // Properties describes the backend. A PUT replaces an object atomically.
+// Listings are consistent on AWS, and on MinIO once it has answered a
+// request (consistency.go).
 func (b *Backend) Properties() backend.Properties {
-	return backend.Properties{Connections: b.cfg.Connections, HasAtomicReplace: true}
+	return backend.Properties{Connections: b.cfg.Connections, HasAtomicReplace: true, ConsistentList: b.listsConsistently()}
 }
 
 // Close releases nothing: the SDK's connections are idle between calls.

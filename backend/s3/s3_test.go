@@ -46,6 +46,9 @@ func s3ServerB(t testing.TB) testServer {
 	if ts.endpoint == "" || ts.bucket == "" {
 		t.Skip("S3_ENDPOINT/S3_BUCKET not set; start a server with scripts/testservers/start-s3.sh")
 	}
+	if s := os.Getenv("S3_SERVER"); s != "" && s != "versitygw" {
+		ts.dataDir = "" // MinIO keeps each object in a directory of its own format
+	}
 	return ts
 }
 
@@ -283,6 +286,51 @@ func TestOpen(t *testing.T) {
 	}
 }
 
+// TestConsistentListByServer: the backend trusts the test server's
+// listings to be consistent (no lock check delay) exactly when it is MinIO.
+func TestConsistentListByServer(t *testing.T) {
+	ts := s3Server(t)
+	ctx := context.Background()
+	cfg := ts.config(t, ts.bucket, uniquePrefix(t), nil)
+	be, err := s3.New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if be.Properties().ConsistentList {
+		t.Fatal("consistent listing claimed before the server answered")
+	}
+	if err := be.Save(ctx, backend.Handle{Type: backend.ConfigFile}, backend.NewByteReader([]byte("cfg"))); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { backendtest.RemoveAll(t, be) })
+	opened, err := s3.Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := os.Getenv("S3_SERVER") == "minio"
+	if got := opened.Properties().ConsistentList; got != want {
+		t.Errorf("%s (S3_SERVER=%q): consistent listing %v, want %v", ts.endpoint, os.Getenv("S3_SERVER"), got, want)
+	}
+}
+
+func TestIsMinIO(t *testing.T) {
+	for server, want := range map[string]bool{
+		"MinIO":                              true,
+		"MinIO/RELEASE.2021-06-17T00-10-46Z": true,
+		"minio":                              true,
+		"":                                   false,
+		"AmazonS3":                           false,
+		"nginx":                              false,
+		"VERSITYGW":                          false,
+		"MinIO-compatible gateway":           false,
+		"Ceph Object Gateway (squid)":        false,
+	} {
+		if got := s3.IsMinIO(server); got != want {
+			t.Errorf("Server %q: MinIO %v, want %v", server, got, want)
+		}
+	}
+}
+
 // TestCreateBucket lets Create make a bucket that does not exist yet.
 func TestCreateBucket(t *testing.T) {
 	ts := s3Server(t)
@@ -440,6 +488,11 @@ func TestEndpoints(t *testing.T) {
 		}
 		if got := be.BaseEndpoint(); got != tc.wantBase {
 			t.Errorf("%s: base endpoint %q, want %q", tc.endpoint, got, tc.wantBase)
+		}
+		// AWS lists consistently; other servers are not trusted before
+		// they answered (and then only MinIO)
+		if got := be.Properties().ConsistentList; got != tc.isAWS {
+			t.Errorf("%s: consistent listing %v, want %v", tc.endpoint, got, tc.isAWS)
 		}
 	}
 	t.Setenv("AWS_DEFAULT_REGION", "ca-central-1")

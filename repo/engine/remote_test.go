@@ -98,3 +98,34 @@ func TestRemoteLocations(t *testing.T) {
 		})
 	}
 }
+
+// TestRemoteLockDelay: the lock check waits restic's delay on every remote
+// backend except S3 on MinIO, whose listings are documented to be
+// consistent (backend/s3).
+func TestRemoteLockDelay(t *testing.T) {
+	for _, rt := range remoteTargets(t) {
+		t.Run(rt.name, func(t *testing.T) {
+			ctx := context.Background()
+			loc := rt.loc(randomName(t))
+			opts := engine.Options{Password: password, CacheDir: t.TempDir(), Backend: connect.Options{Extended: rt.opts}}
+			r, err := engine.Init(ctx, loc, engine.InitOptions{Options: opts, Create: repo.CreateOptions{KDFParams: &cheapKDF}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.Close()
+			r, err = engine.Open(ctx, loc, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			l, err := r.Locker()
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := rt.name == "s3" && os.Getenv("S3_SERVER") == "minio"
+			if got := l.Options().ConsistentList; got != want {
+				t.Errorf("%s (S3_SERVER=%q): lock check without delay %v, want %v", loc, os.Getenv("S3_SERVER"), got, want)
+			}
+		})
+	}
+}
