@@ -125,9 +125,9 @@ type Properties struct {
 	HasAtomicReplace bool
 	// ConsistentList is true when every List started after a Save returned
 	// includes that file, for every client (a local disk's file system,
-	// AWS S3 or MinIO; not NFS, and not an object store that lists
-	// eventually). Locking
-	// then needs no delay between writing a lock and checking for others.
+	// S3 on AWS, R2 or MinIO; not NFS, and not an object store that lists
+	// eventually). Locking then needs no delay between writing a lock and
+	// checking for others.
 	ConsistentList bool
 	// LinksFiles is true when Save stores a LinkableSource by giving its
 	// file a name in the repository instead of copying it (a local

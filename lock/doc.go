@@ -39,11 +39,11 @@
 // conflicting contenders wins, and between arca contenders exactly one does.
 //
 // A third: on a store that lists every lock file whose write has returned
-// (Options.ConsistentList: a local disk, AWS S3, MinIO) the check follows
-// the write at once. Each contender lists after its own write returned, so
-// of two the later lister sees the other's file: the delay adds nothing to
-// safety there. restic's contenders still wait their 200 ms, which only
-// makes them see arca's lock later, never miss it.
+// (Options.ConsistentList: a local disk; S3 on AWS, R2 or MinIO) the check
+// follows the write at once. Each contender lists after its own write
+// returned, so of two the later lister sees the other's file: the delay
+// adds nothing to safety there. restic's contenders still wait their
+// 200 ms, which only makes them see arca's lock later, never miss it.
 //
 // # Stale rules
 //

@@ -54,10 +54,10 @@ type Options struct {
 	CheckDelay time.Duration
 	// ConsistentList says that the store lists every lock file whose write
 	// returned before the listing began, for every client (a repository on
-	// a local disk, AWS S3, MinIO). Then two contenders that each check after their own
-	// write cannot both miss the other, and the check needs no delay:
-	// restic's only gives eventually consistent stores time to show new
-	// files. An explicit CheckDelay still applies.
+	// a local disk; S3 on AWS, R2 or MinIO). Then two contenders that each
+	// check after their own write cannot both miss the other, and the check
+	// needs no delay: restic's only gives eventually consistent stores time
+	// to show new files. An explicit CheckDelay still applies.
 	ConsistentList bool
 	// BackendRetryDelay is the first delay between attempts to list and read
 	// locks when the backend fails (4 attempts, doubling; restic: 5 s).

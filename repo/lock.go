@@ -12,9 +12,9 @@ import (
 // and for how long, which is what lets it expire locks whose holder
 // stopped refreshing without trusting anyone's wall clock.
 //
-// On a backend that lists every completed write (a local disk, AWS S3,
-// MinIO: backend.Properties.ConsistentList) the lock check needs no delay, and
-// none is waited unless opts set one.
+// On a backend that lists every completed write (a local disk; S3 on AWS,
+// R2 or MinIO: backend.Properties.ConsistentList) the lock check needs no
+// delay, and none is waited unless opts set one.
 func (r *Repository) Locker(opts lock.Options) (*lock.Locker, error) {
 	if r.be.Properties().ConsistentList {
 		opts.ConsistentList = true

@@ -164,8 +164,8 @@ func (b *Backend) Config() Config { return b.cfg }
 func (b *Backend) Location() string { return b.cfg.String() }
 
 // Properties describes the backend. A PUT replaces an object atomically.
-// Listings are consistent on AWS, and on MinIO once it has answered a
-// request (consistency.go).
+// Listings are consistent on AWS and R2, and on MinIO once it has
+// answered a request (consistency.go).
 func (b *Backend) Properties() backend.Properties {
 	return backend.Properties{Connections: b.cfg.Connections, HasAtomicReplace: true, ConsistentList: b.listsConsistently()}
 }

@@ -313,6 +313,36 @@ func TestConsistentListByServer(t *testing.T) {
 	}
 }
 
+// TestConsistentListByEndpoint: AWS and Cloudflare R2 are trusted to list
+// consistently by their endpoint's name alone, other endpoints are not
+// (before an answer shows MinIO, TestConsistentListByServer).
+func TestConsistentListByEndpoint(t *testing.T) {
+	for endpoint, want := range map[string]bool{
+		"s3.amazonaws.com":                               true,
+		"s3.eu-west-1.amazonaws.com":                     true,
+		"s3-eu-west-1.amazonaws.com":                     true,
+		"eu-central-1":                                   true,
+		"0123abcd.r2.cloudflarestorage.com":              true,
+		"0123abcd.eu.r2.cloudflarestorage.com":           true,
+		"0123ABCD.R2.CloudflareStorage.com:443":          true,
+		"r2.cloudflarestorage.com.example.net":           false,
+		"r2.cloudflarestorage.com":                       false,
+		"fake-r2.cloudflarestorage.com.attacker.example": false,
+		"s3.wasabisys.com":                               false,
+		"storage.googleapis.com":                         false,
+		"minio.example.com":                              false,
+		"127.0.0.1:9000":                                 false,
+	} {
+		be, err := s3.New(context.Background(), s3.Config{Endpoint: endpoint, Bucket: "b", Region: "auto"})
+		if err != nil {
+			t.Fatalf("%s: %v", endpoint, err)
+		}
+		if got := be.Properties().ConsistentList; got != want {
+			t.Errorf("%s: consistent listing %v, want %v", endpoint, got, want)
+		}
+	}
+}
+
 func TestIsMinIO(t *testing.T) {
 	for server, want := range map[string]bool{
 		"MinIO":                              true,
