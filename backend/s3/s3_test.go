@@ -519,8 +519,8 @@ func TestEndpoints(t *testing.T) {
 		if got := be.BaseEndpoint(); got != tc.wantBase {
 			t.Errorf("%s: base endpoint %q, want %q", tc.endpoint, got, tc.wantBase)
 		}
-		// AWS lists consistently; other servers are not trusted before
-		// they answered (and then only MinIO)
+		// AWS lists consistently; the other endpoints here are not trusted
+		// before they answer (and then only MinIO)
 		if got := be.Properties().ConsistentList; got != tc.isAWS {
 			t.Errorf("%s: consistent listing %v, want %v", tc.endpoint, got, tc.isAWS)
 		}
