@@ -215,20 +215,21 @@ func (e *benchEnv) shared(ctx context.Context, t string) (string, error) {
 	return name, nil
 }
 
-// fresh returns a new repository called name in state t for one run. A
-// local one is a hard-linked copy of the shared template (repository files
+// fresh returns a new repository called name in state t for one run: a
+// copy of the shared template, hard-linked when local (repository files
 // are never changed in place, only added and removed, so the copy is
-// independent); a remote one is built anew. Neither is measured.
+// independent), copied file by file when remote (copyRepo). Neither is
+// measured.
 func (e *benchEnv) fresh(ctx context.Context, t, name string) (string, error) {
 	e.store.remove(name)
+	src, err := e.shared(ctx, t)
+	if err != nil {
+		return "", err
+	}
 	if e.store.local() {
-		src, err := e.shared(ctx, t)
-		if err != nil {
-			return "", err
-		}
 		return name, linkTree(e.store.location(src), e.store.location(name))
 	}
-	return name, e.build(ctx, t, name)
+	return name, copyRepo(ctx, e.store.location(src), e.store.location(name), e.store.opts)
 }
 
 // scenarioResult holds the samples of one scenario on one corpus.

@@ -7,6 +7,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/arca-backup/arca/backend/connect"
 )
 
 // store is the kind of repository the scenarios use: local directories or
@@ -22,6 +24,9 @@ type store struct {
 	localDir string
 	// args are global options for every command (e.g. -o sftp.command=…).
 	args []string
+	// opts are args for opening the store's repositories from the harness
+	// (copyRepo).
+	opts connect.Options
 }
 
 var storeKinds = []string{"local", "s3", "sftp", "rest"}
@@ -53,6 +58,7 @@ func newStore(kind, workDir, runID string) (*store, error) {
 		}
 		if ca := os.Getenv("S3_CA_CERT"); ca != "" {
 			s.args = append(s.args, "--cacert", ca)
+			s.opts.TLS.RootCertFiles = []string{ca}
 		}
 		return s, nil
 	case "sftp":
@@ -60,7 +66,8 @@ func newStore(kind, workDir, runID string) (*store, error) {
 			return nil, err
 		}
 		r := os.Getenv("SFTP_REPOSITORY") // sftp:host:/abs/path
-		s := &store{kind: kind, base: r + "/" + sub, args: []string{"-o", "sftp.command=" + os.Getenv("SFTP_COMMAND")}}
+		s := &store{kind: kind, base: r + "/" + sub, args: []string{"-o", "sftp.command=" + os.Getenv("SFTP_COMMAND")},
+			opts: connect.Options{Extended: map[string]string{"sftp.command": os.Getenv("SFTP_COMMAND")}}}
 		if i := strings.LastIndex(r, ":"); i >= 0 && filepath.IsAbs(r[i+1:]) {
 			s.localDir = filepath.Join(r[i+1:], sub)
 		}
