@@ -100,4 +100,3 @@ func repoFiles(t *testing.T, loc string, ft backend.FileType, opts connect.Optio
 	slices.Sort(out)
 	return out
 }
-
