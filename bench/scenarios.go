@@ -183,15 +183,9 @@ func (e *benchEnv) templateKey(t string) string {
 func (e *benchEnv) build(ctx context.Context, t, repoName string) error {
 	tp := templates[t]
 	if tp.from != "" {
-		if e.store.local() {
-			src, err := e.shared(ctx, tp.from)
-			if err != nil {
-				return err
-			}
-			if err := linkTree(e.store.location(src), e.store.location(repoName)); err != nil {
-				return err
-			}
-		} else if err := e.build(ctx, tp.from, repoName); err != nil {
+		// a copy of the template it starts from: every template then has
+		// the key of the one restic init wrote
+		if _, err := e.fresh(ctx, tp.from, repoName); err != nil {
 			return err
 		}
 	}
