@@ -11,9 +11,9 @@ import (
 // copyRepo copies every file of the repository at src (config, keys,
 // snapshots, index and packs; no locks) to a new repository at dst, both
 // opened with opts. It gives remote runs what hard links give local ones:
-// each run's repository is the template itself, with the same key, so the
+// each run's repository holds the template's files, with its key, so the
 // programs compared meet the same scrypt parameters. (A key written by
-// `restic init` has a cost parameter restic calibrates on the spot, 2 to 4
+// `restic init` has a cost parameter restic calibrates on the spot, 1 to 4
 // on the same machine, which alone can move a re-run's time by 0.1 s.)
 func copyRepo(ctx context.Context, src, dst string, opts connect.Options) error {
 	from, err := connect.Open(ctx, src, opts)
