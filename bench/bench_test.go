@@ -200,12 +200,12 @@ func TestHarnessTinyCorpus(t *testing.T) {
 		t.Errorf("check of the template after the runs: %v\n%s", err, out)
 	}
 	// every template is a copy of the one restic init wrote: one key
+	empty, _ := os.ReadDir(filepath.Join(cfg.workDir, "repos", "templates", "empty", "keys"))
 	for _, tp := range []string{"empty", "mixed-base", "mixed-multi", "mixed-forgotten"} {
 		keys, err := os.ReadDir(filepath.Join(cfg.workDir, "repos", "templates", tp, "keys"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		empty, _ := os.ReadDir(filepath.Join(cfg.workDir, "repos", "templates", "empty", "keys"))
 		if len(keys) != 1 || len(empty) != 1 || keys[0].Name() != empty[0].Name() {
 			t.Errorf("template %s has keys %v, want the empty template's %v", tp, keys, empty)
 		}

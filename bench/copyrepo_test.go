@@ -34,7 +34,7 @@ func TestCopyRepoOnRemoteStores(t *testing.T) {
 			t.Cleanup(func() { st.remove("template"); st.remove("copy") })
 			run := func(repo string, args ...string) string {
 				t.Helper()
-				cmd := exec.Command(restic, append(append([]string{"-r", repo, "--no-cache"}, st.args...), args...)...)
+				cmd := exec.Command(restic, append(append([]string{"-r", repo, "--no-cache"}, st.resticArgs()...), args...)...)
 				cmd.Env = append(os.Environ(), "RESTIC_PASSWORD=copy-test")
 				out, err := cmd.CombinedOutput()
 				if err != nil {
@@ -70,8 +70,8 @@ func TestCopyRepoOnRemoteStores(t *testing.T) {
 	}
 }
 
-// repoFiles returns "name:content hash" of every file of type ft in the
-// repository at loc, sorted.
+// repoFiles returns "name:content" (content in hex) of every file of type
+// ft in the repository at loc, sorted.
 func repoFiles(t *testing.T, loc string, ft backend.FileType, opts connect.Options) []string {
 	t.Helper()
 	ctx := context.Background()

@@ -97,7 +97,7 @@ func prepareCorpus(kind string, root string, size int64, seed uint64) (*corpusSe
 // options first) in dir and measures it.
 func (e *benchEnv) run(ctx context.Context, bin, repoName, dir string, args ...string) (sample, error) {
 	env := []string{"RESTIC_PASSWORD=" + e.password, "RESTIC_REPOSITORY=" + e.store.location(repoName), "RESTIC_CACHE_DIR=" + filepath.Join(e.cfg.workDir, "cache")}
-	full := append(append(append([]string(nil), e.store.args...), "--no-cache", "-q"), args...)
+	full := append(append(append([]string(nil), e.store.resticArgs()...), "--no-cache", "-q"), args...)
 	// The previous run's repository was just removed and this run's copied
 	// in; on a file system mounted with online discard the freed blocks are
 	// discarded at the next journal commit, in the middle of this run's

@@ -3,9 +3,11 @@ package main
 import (
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/arca-backup/arca/backend/connect"
@@ -22,10 +24,9 @@ type store struct {
 	// localDir is the directory on this machine holding base's files, for
 	// measuring repository sizes; "" when unknown.
 	localDir string
-	// args are global options for every command (e.g. -o sftp.command=…).
-	args []string
-	// opts are args for opening the store's repositories from the harness
-	// (copyRepo).
+	// opts are what opening the store's repositories needs beyond the
+	// location (sftp.command, a CA file); the programs get them as global
+	// options (resticArgs), the harness uses them itself (copyRepo).
 	opts connect.Options
 }
 
@@ -57,7 +58,6 @@ func newStore(kind, workDir, runID string) (*store, error) {
 			s.localDir = filepath.Join(d, os.Getenv("S3_BUCKET"), os.Getenv("S3_PREFIX"), sub)
 		}
 		if ca := os.Getenv("S3_CA_CERT"); ca != "" {
-			s.args = append(s.args, "--cacert", ca)
 			s.opts.TLS.RootCertFiles = []string{ca}
 		}
 		return s, nil
@@ -66,8 +66,7 @@ func newStore(kind, workDir, runID string) (*store, error) {
 			return nil, err
 		}
 		r := os.Getenv("SFTP_REPOSITORY") // sftp:host:/abs/path
-		s := &store{kind: kind, base: r + "/" + sub, args: []string{"-o", "sftp.command=" + os.Getenv("SFTP_COMMAND")},
-			opts: connect.Options{Extended: map[string]string{"sftp.command": os.Getenv("SFTP_COMMAND")}}}
+		s := &store{kind: kind, base: r + "/" + sub, opts: connect.Options{Extended: map[string]string{"sftp.command": os.Getenv("SFTP_COMMAND")}}}
 		if i := strings.LastIndex(r, ":"); i >= 0 && filepath.IsAbs(r[i+1:]) {
 			s.localDir = filepath.Join(r[i+1:], sub)
 		}
@@ -92,6 +91,19 @@ func newStore(kind, workDir, runID string) (*store, error) {
 }
 
 func (s *store) local() bool { return s.kind == "local" }
+
+// resticArgs returns opts as global options of a restic command line
+// (--cacert FILE, -o key=value).
+func (s *store) resticArgs() []string {
+	var args []string
+	for _, f := range s.opts.TLS.RootCertFiles {
+		args = append(args, "--cacert", f)
+	}
+	for _, k := range slices.Sorted(maps.Keys(s.opts.Extended)) {
+		args = append(args, "-o", k+"="+s.opts.Extended[k])
+	}
+	return args
+}
 
 // location is the repository string of the repository called name.
 func (s *store) location(name string) string {
