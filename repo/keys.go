@@ -171,7 +171,7 @@ func (r *Repository) ChangePassword(ctx context.Context, newPassword, username, 
 	if err != nil {
 		return NewKey{}, err
 	}
-	r.keyID = k.ID
+	r.keyID, r.keyFile = k.ID, nil
 	if err := r.RemoveKey(ctx, old); err != nil {
 		return k, fmt.Errorf("remove old key %s: %w", old.Str(), err)
 	}

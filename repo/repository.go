@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 
@@ -23,7 +24,9 @@ type Repository struct {
 	cache *cache.Cache // nil without a local cache
 	key   *crypto.Key
 	keyID model.ID
-	cfg   model.Config
+	// keyFile is the content of the key file that opened the repository
+	keyFile []byte
+	cfg     model.Config
 	// kdf are the scrypt parameters for new key files (nil: calibrate on
 	// first use; see SetKDFParams).
 	kdf *crypto.Params
@@ -45,6 +48,22 @@ type OpenOptions struct {
 	KeyHint string
 	// MaxKeys limits how many keys are tried (0: all).
 	MaxKeys int
+	// Early is a key file whose master key is being derived since before
+	// Open was called (nil: none). When the repository lists a key file of
+	// its name (and KeyHint, if any, is a prefix of it), Open uses its
+	// master key instead of loading and deriving key files itself.
+	Early *EarlyKey
+}
+
+// EarlyKey is a key file remembered from an earlier opening (see
+// cache.RecallKey), whose master key a program started deriving before
+// it had connected to the repository.
+type EarlyKey struct {
+	File []byte // the key file's content; its hash names it
+	// Wait returns the master key, or the derivation's error
+	// (crypto.ErrWrongPassword when the password does not open it). It
+	// must derive with the password given to Open.
+	Wait func() (*crypto.Key, error)
 }
 
 // Open opens the repository in be with password.
@@ -148,6 +167,10 @@ func (r *Repository) Key() *crypto.Key { return r.key }
 // KeyID returns the ID of the key file that was opened.
 func (r *Repository) KeyID() model.ID { return r.keyID }
 
+// KeyFile returns the content of the key file that was opened (nil for a
+// repository this program created or changed the password of).
+func (r *Repository) KeyFile() []byte { return r.keyFile }
+
 // Index returns the in-memory index (empty until LoadIndex).
 func (r *Repository) Index() *index.Index { return r.idx }
 
@@ -170,6 +193,23 @@ func (r *Repository) searchKey(ctx context.Context, password string, opts OpenOp
 			}
 		}
 	}
+	if e := opts.Early; e != nil {
+		name := model.Hash(e.File).String()
+		listed := slices.Contains(names, name) && strings.HasPrefix(name, opts.KeyHint)
+		// wait in any case: another derivation beside it would double
+		// the memory key derivation takes
+		key, err := e.Wait()
+		switch {
+		case listed && err == nil:
+			if err := ready(); err != nil {
+				return err
+			}
+			r.key, r.keyID, r.keyFile = key, model.Hash(e.File), e.File
+			return nil
+		case listed && errors.Is(err, crypto.ErrWrongPassword):
+			names = slices.DeleteFunc(names, func(n string) bool { return n == name })
+		}
+	}
 	if opts.MaxKeys > 0 && len(names) > opts.MaxKeys {
 		names = names[:opts.MaxKeys]
 	}
@@ -178,7 +218,7 @@ func (r *Repository) searchKey(ctx context.Context, password string, opts OpenOp
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		kf, err := r.LoadKeyFile(ctx, name)
+		kf, raw, err := r.loadKeyFile(ctx, name)
 		if err != nil {
 			lastErr = err
 			continue
@@ -193,7 +233,7 @@ func (r *Repository) searchKey(ctx context.Context, password string, opts OpenOp
 			}
 			continue
 		}
-		r.key = key
+		r.key, r.keyFile = key, raw
 		r.keyID, _ = model.ParseID(name)
 		return nil
 	}
@@ -205,19 +245,25 @@ func (r *Repository) searchKey(ctx context.Context, password string, opts OpenOp
 
 // LoadKeyFile reads and parses keys/<name>.
 func (r *Repository) LoadKeyFile(ctx context.Context, name string) (*crypto.KeyFile, error) {
+	kf, _, err := r.loadKeyFile(ctx, name)
+	return kf, err
+}
+
+// loadKeyFile is LoadKeyFile that also returns the file's content.
+func (r *Repository) loadKeyFile(ctx context.Context, name string) (*crypto.KeyFile, []byte, error) {
 	h := backend.Handle{Type: backend.KeyFile, Name: name}
 	buf, err := backend.LoadAll(ctx, r.be, h)
 	if err != nil {
-		return nil, fmt.Errorf("load key %s: %w", name, err)
+		return nil, nil, fmt.Errorf("load key %s: %w", name, err)
 	}
 	if id, err := model.ParseID(name); err == nil && model.Hash(buf) != id {
-		return nil, fmt.Errorf("key %s: content does not match its name", name)
+		return nil, nil, fmt.Errorf("key %s: content does not match its name", name)
 	}
 	kf, err := crypto.ParseKeyFile(buf)
 	if err != nil {
-		return nil, fmt.Errorf("key %s: %w", name, err)
+		return nil, nil, fmt.Errorf("key %s: %w", name, err)
 	}
-	return kf, nil
+	return kf, buf, nil
 }
 
 // LoadRaw reads a whole file and checks that its content hashes to its

@@ -237,33 +237,40 @@ type limitedFile struct {
 
 func (l limitedFile) Close() error { return l.f.Close() }
 
-// store writes rd to the cache through a temporary file, so readers never
-// see a partial file and several processes can share the cache.
+// store writes rd to the cache (see writeFile).
 func (c *Cache) store(h backend.Handle, rd io.Reader) error {
 	if !cacheable(h.Type) || len(h.Name) < 2 {
 		return fmt.Errorf("cache: %v cannot be cached", h)
 	}
-	final := c.path(h)
-	dir := filepath.Dir(final)
-	if err := os.Mkdir(dir, dirMode); err != nil && !errors.Is(err, os.ErrExist) {
+	if err := writeFile(c.path(h), rd); err != nil {
 		return fmt.Errorf("cache %v: %w", h, err)
+	}
+	return nil
+}
+
+// writeFile writes a private file (mode 0600) through a temporary file in
+// its directory, which it creates as needed, so that readers never see
+// part of it and several processes can write the same file.
+func writeFile(path string, rd io.Reader) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, dirMode); err != nil {
+		return err
 	}
 	f, err := os.CreateTemp(dir, "tmp-")
 	if err != nil {
-		return fmt.Errorf("cache %v: %w", h, err)
+		return err
 	}
 	_, err = io.Copy(f, rd)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(f.Name(), final)
+		err = os.Rename(f.Name(), path)
 	}
 	if err != nil {
 		os.Remove(f.Name())
-		return fmt.Errorf("cache %v: %w", h, err)
 	}
-	return nil
+	return err
 }
 
 // remove deletes a cached file; a file that is not cached is no error.

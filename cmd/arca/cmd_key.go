@@ -76,7 +76,7 @@ type keyInfo struct {
 }
 
 func (a *app) runKeyList(ctx context.Context) error {
-	e, err := a.openEngineRepo(ctx)
+	e, err := a.openKeyEngine(ctx)
 	if err != nil {
 		return err
 	}

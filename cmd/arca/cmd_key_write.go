@@ -103,7 +103,7 @@ current key being used to access the repository.
 }
 
 func (a *app) runKeyAdd(ctx context.Context, opts *newKeyOptions) error {
-	e, err := a.openEngineRepo(ctx)
+	e, err := a.openKeyEngine(ctx)
 	if err != nil {
 		return err
 	}
@@ -121,7 +121,7 @@ func (a *app) runKeyAdd(ctx context.Context, opts *newKeyOptions) error {
 }
 
 func (a *app) runKeyPasswd(ctx context.Context, opts *newKeyOptions) error {
-	e, err := a.openEngineRepo(ctx)
+	e, err := a.openKeyEngine(ctx)
 	if err != nil {
 		return err
 	}
@@ -156,7 +156,7 @@ func newKeyError(err error) error {
 }
 
 func (a *app) runKeyRemove(ctx context.Context, prefix string) error {
-	e, err := a.openEngineRepo(ctx)
+	e, err := a.openKeyEngine(ctx)
 	if err != nil {
 		return err
 	}

@@ -15,7 +15,6 @@ import (
 	"github.com/arca-backup/arca/backend/cache"
 	"github.com/arca-backup/arca/backend/connect"
 	"github.com/arca-backup/arca/backend/transport"
-	"github.com/arca-backup/arca/lock"
 	"github.com/arca-backup/arca/repo/engine"
 )
 
@@ -106,6 +105,19 @@ func (a *app) passwordOrAsk(pw, prompt string) (string, error) {
 		return pw, nil
 	}
 	return a.askPassword(prompt)
+}
+
+// knownPassword returns the password readPassword will return when it
+// comes from the options and needs no prompt.
+func (a *app) knownPassword() (string, bool) {
+	p := a.password
+	switch {
+	case !p.resolved || p.err != nil:
+		return "", false
+	case a.opts.InsecureNoPassword:
+		return "", p.value == ""
+	}
+	return p.value, p.value != ""
 }
 
 // passwordState is the outcome of resolvePassword, kept for the run.
@@ -279,16 +291,25 @@ func (o *globalOptions) extendedOptions() (map[string]string, error) {
 // Commands call its operations, which take their own locks; the caller
 // must Close it.
 func (a *app) openEngineRepo(ctx context.Context) (*engine.Repository, error) {
+	return a.openEngine(ctx, true)
+}
+
+// openKeyEngine is openEngineRepo for the key commands: they search the
+// key files in restic's order, without the key file the cache remembers
+// (see engine.Options.KnownPassword), because which key opens the
+// repository is what they show and change.
+func (a *app) openKeyEngine(ctx context.Context) (*engine.Repository, error) {
+	return a.openEngine(ctx, false)
+}
+
+// openEngine opens the repository from the global options as the engine's
+// Repository; with recall, the key the cache remembers is derived while
+// it connects.
+func (a *app) openEngine(ctx context.Context, recall bool) (*engine.Repository, error) {
 	lockOpts, err := a.lockOptions()
 	if err != nil {
 		return nil, err
 	}
-	return a.openEngine(ctx, lockOpts)
-}
-
-// openEngine opens the repository from the global options as the engine's
-// Repository, whose operations take their locks with lockOpts.
-func (a *app) openEngine(ctx context.Context, lockOpts lock.Options) (*engine.Repository, error) {
 	loc, err := a.opts.repositoryLocation()
 	if err != nil {
 		return nil, err
@@ -296,6 +317,10 @@ func (a *app) openEngine(ctx context.Context, lockOpts lock.Options) (*engine.Re
 	copts, err := a.connectOptions()
 	if err != nil {
 		return nil, err
+	}
+	var known func() (string, bool)
+	if recall {
+		known = a.knownPassword
 	}
 	e, err := engine.Open(ctx, loc, engine.Options{
 		Lock:   lockOpts,
@@ -312,11 +337,12 @@ func (a *app) openEngine(ctx context.Context, lockOpts lock.Options) (*engine.Re
 			}
 			return pw, err
 		},
-		KeyHint:  a.opts.KeyHint,
-		MaxKeys:  maxKeys,
-		Backend:  copts,
-		CacheDir: a.opts.CacheDir,
-		NoCache:  a.opts.NoCache,
+		KnownPassword: known,
+		KeyHint:       a.opts.KeyHint,
+		MaxKeys:       maxKeys,
+		Backend:       copts,
+		CacheDir:      a.opts.CacheDir,
+		NoCache:       a.opts.NoCache,
 	})
 	if err != nil {
 		return nil, connectError(err)

@@ -23,6 +23,14 @@ type Options struct {
 	// (so a program can prompt only when there is something to unlock).
 	Password     string
 	PasswordFunc func(ctx context.Context) (string, error)
+	// KnownPassword, when set beside PasswordFunc, returns the password
+	// PasswordFunc will return if it is known before the repository is
+	// found without asking anyone (restic resolves --password-file,
+	// --password-command and RESTIC_PASSWORD as a command starts). Open
+	// then derives the key from the key file the cache remembers for the
+	// location while it connects (see cache.RecallKey), as it does with
+	// Password.
+	KnownPassword func() (string, bool)
 	// KeyHint names the key file to try first (ID or prefix); MaxKeys
 	// bounds how many key files are tried (0: all, restic tries 20).
 	KeyHint string
@@ -87,18 +95,29 @@ type Repository struct {
 // opens with the password, and *connect.Error for an invalid location or
 // option. Close the repository when done.
 func Open(ctx context.Context, location string, opts Options) (*Repository, error) {
+	shown := connect.Shown(location)
+	cached := connect.IsRemote(location) && !opts.NoCache
+	var early *earlyKey
+	if cached {
+		early = startEarlyKey(opts, shown)
+	}
 	be, err := connect.Open(ctx, location, opts.Backend)
 	if err != nil {
 		return nil, err
 	}
-	e, err := OpenBackend(ctx, be, opts)
+	e, err := openBackend(ctx, be, opts, early)
 	if err != nil {
 		be.Close()
 		return nil, err
 	}
-	e.location = connect.Shown(location)
-	if connect.IsRemote(location) && !opts.NoCache {
+	e.location = shown
+	if cached {
 		e.useCache(opts.CacheDir)
+		if c := e.r.Cache(); c != nil && e.r.KeyFile() != nil {
+			// a memo that cannot be written only costs the next command
+			// the overlap; the cache's own errors are reported above
+			_ = c.RememberKey(shown, e.r.KeyFile())
+		}
 	}
 	return e, nil
 }
@@ -106,13 +125,19 @@ func Open(ctx context.Context, location string, opts Options) (*Repository, erro
 // OpenBackend opens the repository stored in be (for a program that builds
 // its own backend). Close closes be too. No local cache is set up.
 func OpenBackend(ctx context.Context, be backend.Backend, opts Options) (*Repository, error) {
+	return openBackend(ctx, be, opts, nil)
+}
+
+// openBackend is OpenBackend with the early derivation Open started, if
+// any.
+func openBackend(ctx context.Context, be backend.Backend, opts Options, early *earlyKey) (*Repository, error) {
 	pw, err := opts.password(ctx)
 	if err != nil {
 		return nil, err
 	}
 	// writes wait for the gate in their context, if any (a backup that
 	// reads while its lock is confirmed; see backupEarly)
-	r, err := repo.Open(ctx, writegate.Wrap(be), pw, repo.OpenOptions{KeyHint: opts.KeyHint, MaxKeys: opts.MaxKeys})
+	r, err := repo.Open(ctx, writegate.Wrap(be), pw, repo.OpenOptions{KeyHint: opts.KeyHint, MaxKeys: opts.MaxKeys, Early: early.forPassword(pw)})
 	if err != nil {
 		return nil, err
 	}
@@ -146,6 +171,17 @@ func InitBackend(ctx context.Context, be backend.Backend, opts InitOptions) (*Re
 		return nil, err
 	}
 	return &Repository{r: r, location: be.Location(), lockOpts: opts.Lock, noLock: opts.NoLock}, nil
+}
+
+// knownPassword returns the password if it is known before Open connects.
+func (o Options) knownPassword() (string, bool) {
+	switch {
+	case o.PasswordFunc == nil:
+		return o.Password, true
+	case o.KnownPassword != nil:
+		return o.KnownPassword()
+	}
+	return "", false
 }
 
 func (o Options) password(ctx context.Context) (string, error) {
