@@ -42,6 +42,9 @@ func nextBackup(name, state string) func(context.Context, *benchEnv, program, in
 			return sample{}, err
 		}
 		defer e.store.remove(repo)
+		if err := e.warm(ctx, prog, repo); err != nil {
+			return sample{}, err
+		}
 		if err := e.corpus.activate(state); err != nil {
 			return sample{}, err
 		}
@@ -57,6 +60,9 @@ func onFresh(name, t string, args ...string) func(context.Context, *benchEnv, pr
 			return sample{}, err
 		}
 		defer e.store.remove(repo)
+		if err := e.warm(ctx, prog, repo); err != nil {
+			return sample{}, err
+		}
 		return e.runWrites(ctx, prog.Bin, repo, e.cfg.workDir, args...)
 	}
 }
@@ -66,6 +72,9 @@ func onShared(t string, args ...string) func(context.Context, *benchEnv, program
 	return func(ctx context.Context, e *benchEnv, prog program, round int) (sample, error) {
 		repo, err := e.shared(ctx, t)
 		if err != nil {
+			return sample{}, err
+		}
+		if err := e.warm(ctx, prog, repo); err != nil {
 			return sample{}, err
 		}
 		return e.run(ctx, prog.Bin, repo, e.cfg.workDir, args...)
@@ -82,6 +91,9 @@ func initRepo(ctx context.Context, e *benchEnv, prog program, round int) (sample
 func restore(ctx context.Context, e *benchEnv, prog program, round int) (sample, error) {
 	repo, err := e.shared(ctx, "base")
 	if err != nil {
+		return sample{}, err
+	}
+	if err := e.warm(ctx, prog, repo); err != nil {
 		return sample{}, err
 	}
 	target := filepath.Join(e.cfg.workDir, runName("restore", prog, round))

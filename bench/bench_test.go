@@ -230,7 +230,13 @@ func TestHarnessRemoteBackends(t *testing.T) {
 		}
 		ran++
 		t.Run(kind, func(t *testing.T) {
-			cfg := tinyConfig(t, "-backend", kind, "-corpus", "huge-file", "-size", "256KiB", "backup-unchanged", "restore")
+			// S3 runs without a cache, the others with one
+			cached := kind != "s3"
+			args := []string{"-backend", kind, "-corpus", "huge-file", "-size", "256KiB"}
+			if cached {
+				args = append(args, "-cache")
+			}
+			cfg := tinyConfig(t, append(args, "backup-unchanged", "restore")...)
 			cfg.keep = false // remove the repositories from the server
 			chdirModuleRoot(t)
 			if err := runConfig(context.Background(), cfg); err != nil {
@@ -248,6 +254,14 @@ func TestHarnessRemoteBackends(t *testing.T) {
 			}
 			if s := rep.result(t, "huge-file", "backup-unchanged").Samples["restic"]; len(s) == 1 && kind != "s3" && s[0].RepoDelta == nil {
 				t.Error("repository growth not measured")
+			}
+			// with the cache, arca remembered the key of every repository
+			// it opened (the run's copy and the shared template); without
+			// it, nothing was cached
+			memos, _ := filepath.Glob(filepath.Join(cfg.workDir, "cache", "*", "locations", "*"))
+			snaps, _ := filepath.Glob(filepath.Join(cfg.workDir, "cache", "*", "snapshots", "*", "*"))
+			if rep.Cache != cached || cached && (len(memos) < 2 || len(snaps) == 0) || !cached && len(memos)+len(snaps) > 0 {
+				t.Errorf("cache %v (report: %v): %d key memos, %d cached snapshots", cached, rep.Cache, len(memos), len(snaps))
 			}
 		})
 	}

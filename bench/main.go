@@ -47,6 +47,8 @@ type config struct {
 	backend   string
 	scenarios []string
 	keep      bool
+	// cache runs the programs with their local cache (see benchEnv.run)
+	cache bool
 	// stdout receives the Markdown report, stderr the progress.
 	stdout, stderr io.Writer
 	// afterInit, when set, is called on every local repository the harness
@@ -68,6 +70,7 @@ func parseConfig(args []string) (config, error) {
 	fs.StringVar(&corpora, "corpus", "mixed", "corpus kinds, comma-separated: "+strings.Join(corpusNames(), ", "))
 	fs.StringVar(&cfg.backend, "backend", "local", "repository kind: "+strings.Join(storeKinds, ", ")+" (remote ones use the servers of scripts/testservers)")
 	fs.BoolVar(&cfg.keep, "keep", false, "keep the work directory")
+	fs.BoolVar(&cfg.cache, "cache", false, "run the programs with a local cache (one, in the work directory) instead of --no-cache; a program first lists the latest snapshot of a repository it measures a command on (not timed), as the night before a nightly backup")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: go run ./bench [flags] [scenario...]\nscenarios (default: all):\n")
 		for _, n := range scenarioOrder {

@@ -18,6 +18,7 @@ type report struct {
 	Seed    uint64           `json:"seed"`
 	Rounds  int              `json:"rounds"`
 	Backend string           `json:"backend"`
+	Cache   bool             `json:"cache"`
 	Restic  string           `json:"restic"`
 	Corpora []corpusInfo     `json:"corpora"`
 	Results []scenarioResult `json:"results"`
@@ -132,7 +133,11 @@ func (rep *report) markdown(w io.Writer) {
 	if rep.Rounds == 1 {
 		rounds = "One round per program"
 	}
-	fmt.Fprintf(w, "%s; %s repositories; corpus seed %d. Repositories to start from are written by restic; every run gets a fresh copy (not timed).\n\n", rounds, rep.Backend, rep.Seed)
+	cache := "no local cache (--no-cache)"
+	if rep.Cache {
+		cache = "a local cache shared by the programs, which list the latest snapshot before a measured command on a repository that has one (not timed)"
+	}
+	fmt.Fprintf(w, "%s; %s repositories; %s; corpus seed %d. Repositories to start from are written by restic; every run gets a fresh copy (not timed).\n\n", rounds, rep.Backend, cache, rep.Seed)
 	fmt.Fprintln(w, "| corpus | files | size | edits for the incremental backup |")
 	fmt.Fprintln(w, "|---|---|---|---|")
 	for _, c := range rep.Corpora {
