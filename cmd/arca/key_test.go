@@ -192,3 +192,73 @@ func TestKeyArgumentErrors(t *testing.T) {
 		t.Errorf("%d keys after key add without a new password, want 1", n)
 	}
 }
+
+// TestKeyCommandsSearchKeys: over SFTP arca's cache remembers the key
+// file that opened the repository, and the next command derives the key
+// from it while it connects, even where the search would pick another
+// key with the same password; the key commands search the key files in
+// any case, since the key that opened the repository is what they show.
+func TestKeyCommandsSearchKeys(t *testing.T) {
+	tg := sftpTargets(t)[0]
+	dir := tg.newDir(t)
+	pw := passwordFile(t, "remembered")
+	cacheDir := t.TempDir()
+	cached := func(rest ...string) []string {
+		return tg.args(dir, pw, append([]string{"--cache-dir", cacheDir}, rest...)...)
+	}
+	mustArca(t, tg.args(dir, pw, "init")...)
+	mustArca(t, tg.args(dir, pw, "key", "add", "--new-password-file", pw, "--user", "second", "--host", "elsewhere")...)
+	keyList := func(args []string) []resticKey {
+		var keys []resticKey
+		if out := mustArca(t, append(args, "key", "list", "--json")...); json.Unmarshal([]byte(out), &keys) != nil || len(keys) != 2 {
+			t.Fatalf("arca key list: %s", out)
+		}
+		return keys
+	}
+	searched := currentKey(t, keyList(tg.args(dir, pw, "--no-cache"))).ID
+	memo := func() string {
+		memos, _ := filepath.Glob(filepath.Join(cacheDir, "*", "locations", "*"))
+		if len(memos) != 1 {
+			t.Fatalf("key memos in the cache: %v", memos)
+		}
+		id, err := os.ReadFile(memos[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(id)
+	}
+	mustArca(t, cached("snapshots")...)
+	if got := memo(); got != searched {
+		t.Fatalf("the cache remembers key %.8s, the search opened %.8s", got, searched)
+	}
+
+	// remember the other key
+	var other string
+	for _, k := range keyList(tg.args(dir, pw, "--no-cache")) {
+		if k.ID != searched {
+			other = k.ID
+		}
+	}
+	memos, _ := filepath.Glob(filepath.Join(cacheDir, "*", "locations", "*"))
+	keyFile, err := os.ReadFile(filepath.Join(dir, "keys", other))
+	if err != nil {
+		t.Fatal(err)
+	}
+	repoCache := filepath.Dir(filepath.Dir(memos[0]))
+	if err := os.WriteFile(filepath.Join(repoCache, "keys", other), keyFile, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(memos[0], []byte(other), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// a command opens with it (after a search the memo would name the
+	// searched key again) ...
+	mustArca(t, cached("snapshots")...)
+	if got := memo(); got != other {
+		t.Errorf("after a command the cache remembers key %.8s, want the remembered %.8s", got, other)
+	}
+	// ... the key commands do not
+	if got := currentKey(t, keyList(cached())).ID; got != searched {
+		t.Errorf("key list marks key %.8s current, the search opens %.8s", got, searched)
+	}
+}
