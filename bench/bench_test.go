@@ -136,6 +136,9 @@ func TestHarnessTinyCorpus(t *testing.T) {
 	if rep.Machine.Cores == 0 || !strings.Contains(rep.Machine.Restic, "restic 0.") {
 		t.Errorf("machine info incomplete: %+v", rep.Machine)
 	}
+	if want := "scrypt N=1024 r=8 p=1"; rep.Key != want { // cheapenKey's
+		t.Errorf("report names the key %q, want %q", rep.Key, want)
+	}
 	for _, c := range rep.Corpora {
 		if c.Stats.Bytes != 1<<20 || c.Stats.Files == 0 || c.Edits.Bytes == 0 {
 			t.Errorf("corpus %s: %+v", c.Kind, c)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/arca-backup/arca/backend"
 	"github.com/arca-backup/arca/backend/connect"
+	"github.com/arca-backup/arca/crypto"
 )
 
 // copyRepo copies every file of the repository at src (config, keys,
@@ -49,4 +50,32 @@ func copyRepo(ctx context.Context, src, dst string, opts connect.Options) error 
 		return fmt.Errorf("copy repository %s: %w", src, err)
 	}
 	return nil
+}
+
+// keyParams describes the scrypt parameters of the key of the repository
+// at loc, which must have exactly one key file.
+func keyParams(ctx context.Context, loc string, opts connect.Options) (string, error) {
+	be, err := connect.Open(ctx, loc, opts)
+	if err != nil {
+		return "", fmt.Errorf("read key: %w", err)
+	}
+	defer be.Close()
+	var names []string
+	err = be.List(ctx, backend.KeyFile, func(fi backend.FileInfo) error {
+		names = append(names, fi.Name)
+		return nil
+	})
+	if err != nil || len(names) != 1 {
+		return "", fmt.Errorf("read key of %s: %d key files (%v)", loc, len(names), err)
+	}
+	buf, err := backend.LoadAll(ctx, be, backend.Handle{Type: backend.KeyFile, Name: names[0]})
+	if err != nil {
+		return "", fmt.Errorf("read key of %s: %w", loc, err)
+	}
+	kf, err := crypto.ParseKeyFile(buf)
+	if err != nil {
+		return "", fmt.Errorf("read key of %s: %w", loc, err)
+	}
+	p := kf.Params()
+	return fmt.Sprintf("scrypt N=%d r=%d p=%d", p.N, p.R, p.P), nil
 }

@@ -13,12 +13,15 @@ import (
 
 // report is the outcome of a harness run.
 type report struct {
-	Date    time.Time        `json:"date"`
-	Machine machineInfo      `json:"machine"`
-	Seed    uint64           `json:"seed"`
-	Rounds  int              `json:"rounds"`
-	Backend string           `json:"backend"`
-	Cache   bool             `json:"cache"`
+	Date    time.Time   `json:"date"`
+	Machine machineInfo `json:"machine"`
+	Seed    uint64      `json:"seed"`
+	Rounds  int         `json:"rounds"`
+	Backend string      `json:"backend"`
+	Cache   bool        `json:"cache"`
+	// Key gives the scrypt parameters of the key every run's repository
+	// has (restic calibrates them when it creates the first template)
+	Key     string           `json:"key"`
 	Restic  string           `json:"restic"`
 	Corpora []corpusInfo     `json:"corpora"`
 	Results []scenarioResult `json:"results"`
@@ -137,7 +140,7 @@ func (rep *report) markdown(w io.Writer) {
 	if rep.Cache {
 		cache = "a local cache shared by the programs, which list the latest snapshot before a measured command on a repository that has one (not timed)"
 	}
-	fmt.Fprintf(w, "%s; %s repositories; %s; corpus seed %d. Repositories to start from are written by restic; every run gets a fresh copy (not timed).\n\n", rounds, rep.Backend, cache, rep.Seed)
+	fmt.Fprintf(w, "%s; %s repositories; %s; corpus seed %d. Repositories to start from are written by restic; every run gets a fresh copy (not timed), with the key of the first (%s).\n\n", rounds, rep.Backend, cache, rep.Seed, rep.Key)
 	fmt.Fprintln(w, "| corpus | files | size | edits for the incremental backup |")
 	fmt.Fprintln(w, "|---|---|---|---|")
 	for _, c := range rep.Corpora {

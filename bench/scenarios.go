@@ -20,6 +20,8 @@ type benchEnv struct {
 	corpus   *corpusSet
 	// built holds the templates built so far (name → repository name).
 	built map[string]string
+	// key describes the scrypt parameters of the templates' key
+	key string
 }
 
 // scenario is one measured operation. run performs it once with prog;
@@ -160,9 +162,14 @@ var templates = map[string]template{
 			return err
 		}
 		if e.cfg.afterInit != nil && e.store.local() {
-			return e.cfg.afterInit(e.store.location(repo), e.password)
+			if err := e.cfg.afterInit(e.store.location(repo), e.password); err != nil {
+				return err
+			}
 		}
-		return nil
+		// every other template is made from this one and has its key
+		var err error
+		e.key, err = keyParams(ctx, e.store.location(repo), e.store.opts)
+		return err
 	}},
 	// one snapshot of the corpus
 	"base": {from: "empty", steps: func(ctx context.Context, e *benchEnv, repo string) error {
@@ -309,6 +316,7 @@ func runScenarios(ctx context.Context, cfg config) (*report, error) {
 	if !cfg.keep {
 		e.store.remove("") // the whole run's repositories, also on a server
 	}
+	rep.Key = e.key
 	e.progress.done()
 	return rep, nil
 }

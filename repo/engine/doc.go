@@ -16,7 +16,10 @@
 //
 // Options carry the key (Password or PasswordFunc, KeyHint), the backend
 // settings (connect.Options: -o options, TLS, rate limits, retries), the
-// local cache (used for remote repositories) and the lock timings.
+// local cache (used for remote repositories) and the lock timings. The
+// cache also remembers the key file that opened a remote repository:
+// when the password is known up front (Password, or KnownPassword beside
+// PasswordFunc), the next Open derives the key from it while it connects.
 //
 // # Operations
 //
