@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
+	"github.com/arca-backup/arca/backend/connect"
 	"io"
 	"io/fs"
 	"os"
@@ -41,35 +42,7 @@ func resticForTest(t *testing.T) string {
 // parameters, so that each of the many short runs in tests does not spend
 // half a second deriving the key.
 func cheapenKey(repoDir, password string) error {
-	keys, err := os.ReadDir(filepath.Join(repoDir, "keys"))
-	if err != nil || len(keys) != 1 {
-		return fmt.Errorf("cheapen key: want one key file: %v", err)
-	}
-	old := filepath.Join(repoDir, "keys", keys[0].Name())
-	buf, err := os.ReadFile(old)
-	if err != nil {
-		return err
-	}
-	kf, err := crypto.ParseKeyFile(buf)
-	if err != nil {
-		return err
-	}
-	master, err := kf.Open(password)
-	if err != nil {
-		return err
-	}
-	cheap, err := crypto.NewKeyFile(master, password, crypto.Params{N: 1 << 10, R: 8, P: 1}, kf.Username, kf.Hostname, kf.Created)
-	if err != nil {
-		return err
-	}
-	out, err := cheap.Marshal()
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(repoDir, "keys", fmt.Sprintf("%x", sha256.Sum256(out))), out, 0o400); err != nil {
-		return err
-	}
-	return os.Remove(old)
+	return rekey(context.Background(), repoDir, connect.Options{}, password, crypto.Params{N: 1 << 10, R: 8, P: 1})
 }
 
 // tinyConfig is a harness configuration for tests: tiny corpora, one
@@ -235,7 +208,7 @@ func TestHarnessRemoteBackends(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			// S3 runs without a cache, the others with one
 			cached := kind != "s3"
-			args := []string{"-backend", kind, "-corpus", "huge-file", "-size", "256KiB"}
+			args := []string{"-backend", kind, "-corpus", "huge-file", "-size", "256KiB", "-scrypt-p", "1"}
 			if cached {
 				args = append(args, "-cache")
 			}
@@ -246,6 +219,10 @@ func TestHarnessRemoteBackends(t *testing.T) {
 				t.Fatal(err)
 			}
 			rep := readReport(t, cfg.outDir)
+			// both programs opened the repositories with the key -scrypt-p wrote
+			if want := "scrypt N=32768 r=8 p=1"; rep.Key != want {
+				t.Errorf("report names the key %q, want %q", rep.Key, want)
+			}
 			for _, name := range []string{"backup-unchanged", "restore"} {
 				r := rep.result(t, "huge-file", name)
 				if r.Status["restic"] != statusOK || len(r.Samples["restic"]) != 1 {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 
 	"github.com/arca-backup/arca/backend"
@@ -52,30 +53,80 @@ func copyRepo(ctx context.Context, src, dst string, opts connect.Options) error 
 	return nil
 }
 
-// keyParams describes the scrypt parameters of the key of the repository
-// at loc, which must have exactly one key file.
-func keyParams(ctx context.Context, loc string, opts connect.Options) (string, error) {
+// onlyKey opens the repository at loc and returns its backend and the
+// name and content of its only key file.
+func onlyKey(ctx context.Context, loc string, opts connect.Options) (backend.Backend, string, []byte, error) {
 	be, err := connect.Open(ctx, loc, opts)
 	if err != nil {
-		return "", fmt.Errorf("read key: %w", err)
+		return nil, "", nil, err
 	}
-	defer be.Close()
 	var names []string
 	err = be.List(ctx, backend.KeyFile, func(fi backend.FileInfo) error {
 		names = append(names, fi.Name)
 		return nil
 	})
-	if err != nil || len(names) != 1 {
-		return "", fmt.Errorf("read key of %s: %d key files (%v)", loc, len(names), err)
+	if err == nil && len(names) != 1 {
+		err = fmt.Errorf("%d key files, want one", len(names))
 	}
-	buf, err := backend.LoadAll(ctx, be, backend.Handle{Type: backend.KeyFile, Name: names[0]})
+	var buf []byte
+	if err == nil {
+		buf, err = backend.LoadAll(ctx, be, backend.Handle{Type: backend.KeyFile, Name: names[0]})
+	}
+	if err != nil {
+		be.Close()
+		return nil, "", nil, err
+	}
+	return be, names[0], buf, nil
+}
+
+// keyParams describes the scrypt parameters of the key of the repository
+// at loc, which must have exactly one key file.
+func keyParams(ctx context.Context, loc string, opts connect.Options) (string, error) {
+	be, _, buf, err := onlyKey(ctx, loc, opts)
 	if err != nil {
 		return "", fmt.Errorf("read key of %s: %w", loc, err)
 	}
+	defer be.Close()
 	kf, err := crypto.ParseKeyFile(buf)
 	if err != nil {
 		return "", fmt.Errorf("read key of %s: %w", loc, err)
 	}
 	p := kf.Params()
 	return fmt.Sprintf("scrypt N=%d r=%d p=%d", p.N, p.R, p.P), nil
+}
+
+// rekey replaces the only key file of the repository at loc by one that
+// holds the same master key under password with the scrypt parameters p
+// (and the same user, host and creation time), as restic would have
+// written it had it calibrated p.
+func rekey(ctx context.Context, loc string, opts connect.Options, password string, p crypto.Params) error {
+	be, name, buf, err := onlyKey(ctx, loc, opts)
+	if err != nil {
+		return fmt.Errorf("rekey %s: %w", loc, err)
+	}
+	defer be.Close()
+	kf, err := crypto.ParseKeyFile(buf)
+	if err != nil {
+		return fmt.Errorf("rekey %s: %w", loc, err)
+	}
+	master, err := kf.Open(password)
+	if err != nil {
+		return fmt.Errorf("rekey %s: %w", loc, err)
+	}
+	nk, err := crypto.NewKeyFile(master, password, p, kf.Username, kf.Hostname, kf.Created)
+	if err != nil {
+		return fmt.Errorf("rekey %s: %w", loc, err)
+	}
+	out, err := nk.Marshal()
+	if err != nil {
+		return fmt.Errorf("rekey %s: %w", loc, err)
+	}
+	h := backend.Handle{Type: backend.KeyFile, Name: fmt.Sprintf("%x", sha256.Sum256(out))}
+	if err := be.Save(ctx, h, backend.NewByteReader(out)); err != nil {
+		return fmt.Errorf("rekey %s: %w", loc, err)
+	}
+	if err := be.Remove(ctx, backend.Handle{Type: backend.KeyFile, Name: name}); err != nil {
+		return fmt.Errorf("rekey %s: %w", loc, err)
+	}
+	return nil
 }

@@ -49,6 +49,9 @@ type config struct {
 	keep      bool
 	// cache runs the programs with their local cache (see benchEnv.run)
 	cache bool
+	// scryptP, when positive, replaces the first template's key by one
+	// with scrypt N=2^15, r=8 and this p (see rekey)
+	scryptP int
 	// stdout receives the Markdown report, stderr the progress.
 	stdout, stderr io.Writer
 	// afterInit, when set, is called on every local repository the harness
@@ -71,6 +74,7 @@ func parseConfig(args []string) (config, error) {
 	fs.StringVar(&cfg.backend, "backend", "local", "repository kind: "+strings.Join(storeKinds, ", ")+" (remote ones use the servers of scripts/testservers)")
 	fs.BoolVar(&cfg.keep, "keep", false, "keep the work directory")
 	fs.BoolVar(&cfg.cache, "cache", false, "run the programs with a local cache (one, in the work directory) instead of --no-cache; a program first lists the latest snapshot of a repository it measures a command on (not timed), as the night before a nightly backup")
+	fs.IntVar(&cfg.scryptP, "scrypt-p", 0, "replace the key restic init wrote (whose p restic calibrates anew each time, 1 to 4 here) by one with the same master key and scrypt N=2^15, r=8 and this p, so that runs at different times meet the same key cost (0: keep restic's)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: go run ./bench [flags] [scenario...]\nscenarios (default: all):\n")
 		for _, n := range scenarioOrder {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/arca-backup/arca/crypto"
 	"os"
 	"path/filepath"
 	"strings"
@@ -163,6 +164,12 @@ var templates = map[string]template{
 		}
 		if e.cfg.afterInit != nil && e.store.local() {
 			if err := e.cfg.afterInit(e.store.location(repo), e.password); err != nil {
+				return err
+			}
+		}
+		if p := e.cfg.scryptP; p > 0 {
+			params := crypto.Params{N: 1 << 15, R: 8, P: p}
+			if err := rekey(ctx, e.store.location(repo), e.store.opts, e.password, params); err != nil {
 				return err
 			}
 		}

@@ -7,7 +7,8 @@
 // subdirectories "snapshots", "index" and "data", each split into
 // subdirectories named by the first two characters of a file name. Index and
 // snapshot files are always cached; a pack is cached only when its handle is
-// marked as Metadata (it holds trees). Files are stored exactly as the
+// marked as Metadata (it holds trees); the key file that opened the
+// repository is kept too (see RememberKey). Files are stored exactly as the
 // backend holds them (encrypted); callers verify what they read and call
 // Forget for a file that fails its check, so the next read fetches it again.
 package cache

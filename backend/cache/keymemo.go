@@ -20,7 +20,9 @@ import (
 // is kept as the repository holds it: its master key is encrypted with the
 // password, exactly as in keys/ of the repository, and the caller uses it
 // only once the repository lists a key file of the same name, which is
-// the hash of its content. restic ignores both subdirectories.
+// the hash of its content. restic ignores both subdirectories. The copy
+// is readable by its owner only (0600); whoever can read it can try
+// passwords against it offline, as against the repository's own copy.
 //
 //	<repository cache>/keys/<key ID>           the key file
 //	<repository cache>/locations/<hash>        the key ID, for one location
