@@ -13,15 +13,13 @@ import (
 
 // report is the outcome of a harness run.
 type report struct {
-	Date    time.Time   `json:"date"`
-	Machine machineInfo `json:"machine"`
-	Seed    uint64      `json:"seed"`
-	Rounds  int         `json:"rounds"`
-	Backend string      `json:"backend"`
-	Cache   bool        `json:"cache"`
-	// Key gives the scrypt parameters of the key every run's repository
-	// has (restic calibrates them when it creates the first template)
-	Key     string           `json:"key"`
+	Date    time.Time        `json:"date"`
+	Machine machineInfo      `json:"machine"`
+	Seed    uint64           `json:"seed"`
+	Rounds  int              `json:"rounds"`
+	Backend string           `json:"backend"`
+	Cache   bool             `json:"cache"`
+	Key     string           `json:"key"` // scrypt parameters of every run's key
 	Restic  string           `json:"restic"`
 	Corpora []corpusInfo     `json:"corpora"`
 	Results []scenarioResult `json:"results"`

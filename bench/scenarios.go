@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/arca-backup/arca/crypto"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/arca-backup/arca/crypto"
 )
 
 // benchEnv is the shared state of one harness run.
