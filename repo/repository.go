@@ -194,21 +194,11 @@ func (r *Repository) searchKey(ctx context.Context, password string, opts OpenOp
 		}
 	}
 	if e := opts.Early; e != nil {
-		name := model.Hash(e.File).String()
-		listed := slices.Contains(names, name) && strings.HasPrefix(name, opts.KeyHint)
-		// wait in any case: another derivation beside it would double
-		// the memory key derivation takes
-		key, err := e.Wait()
-		switch {
-		case listed && err == nil:
-			if err := ready(); err != nil {
-				return err
-			}
-			r.key, r.keyID, r.keyFile = key, model.Hash(e.File), e.File
-			return nil
-		case listed && errors.Is(err, crypto.ErrWrongPassword):
-			names = slices.DeleteFunc(names, func(n string) bool { return n == name })
+		opened, rest, err := r.openEarly(e, names, opts.KeyHint, ready)
+		if opened || err != nil {
+			return err
 		}
+		names = rest
 	}
 	if opts.MaxKeys > 0 && len(names) > opts.MaxKeys {
 		names = names[:opts.MaxKeys]
@@ -241,6 +231,31 @@ func (r *Repository) searchKey(ctx context.Context, password string, opts OpenOp
 		return fmt.Errorf("%w (last error: %v)", ErrWrongPassword, lastErr)
 	}
 	return ErrWrongPassword
+}
+
+// openEarly takes the master key of the early derivation e when names (the
+// listed key files) hold its key file and keyHint, if any, is a prefix of
+// its name; ready is called first, as before any derivation. Otherwise it
+// returns the names left to search: without that key file when the
+// password does not open it.
+func (r *Repository) openEarly(e *EarlyKey, names []string, keyHint string, ready func() error) (opened bool, rest []string, err error) {
+	id := model.Hash(e.File)
+	name := id.String()
+	listed := slices.Contains(names, name) && strings.HasPrefix(name, keyHint)
+	// wait in any case: another derivation beside it would double the
+	// memory key derivation takes
+	key, err := e.Wait()
+	switch {
+	case listed && err == nil:
+		if err := ready(); err != nil {
+			return false, nil, err
+		}
+		r.key, r.keyID, r.keyFile = key, id, e.File
+		return true, nil, nil
+	case listed && errors.Is(err, crypto.ErrWrongPassword):
+		return false, slices.DeleteFunc(names, func(n string) bool { return n == name }), nil
+	}
+	return false, names, nil
 }
 
 // LoadKeyFile reads and parses keys/<name>.
