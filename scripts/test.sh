@@ -126,6 +126,9 @@ for goos in darwin freebsd; do
 	log "CGO_ENABLED=0 GOOS=$goos go vet ./..."
 	CGO_ENABLED=0 GOOS=$goos go vet ./... || vet_rc=$?
 done
+# the profiling build (go build -tags arcaprofile ./cmd/arca)
+log "go vet -tags arcaprofile ./cmd/arca/"
+go vet -tags arcaprofile ./cmd/arca/ || vet_rc=$?
 ((vet_rc == 0)) || log "go vet FAILED (exit code $vet_rc)"
 
 log "go test -race -timeout ${GO_TEST_TIMEOUT:-40m} ${pkgs[*]}"
@@ -133,6 +136,8 @@ t_test=$(date +%s)
 test_rc=0
 go test -race -timeout "${GO_TEST_TIMEOUT:-40m}" "${pkgs[@]}" </dev/null 2>&1 || test_rc=$?
 log "go test finished in $(($(date +%s) - t_test))s with exit code $test_rc"
+# the profiling build's own test
+go test -tags arcaprofile -run TestProfilesWrite ./cmd/arca/ </dev/null 2>&1 || test_rc=$?
 
 # ---- S3 again, on MinIO ------------------------------------------------------
 # The S3 backend trusts MinIO's listings and no other test server's; its

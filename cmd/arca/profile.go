@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"runtime/pprof"
+	"runtime/trace"
 	"time"
 )
 
@@ -24,7 +25,26 @@ func startProfiles() (stop func()) {
 	if p := os.Getenv("ARCA_CPUPROFILE"); p != "" {
 		return startCPUProfile(p)
 	}
+	if p := os.Getenv("ARCA_TRACE"); p != "" {
+		return startTrace(p)
+	}
 	return func() {}
+}
+
+// startTrace writes an execution trace to path until the returned
+// function is called (ARCA_TRACE: where a command waits, and for what).
+func startTrace(path string) func() {
+	f, err := os.Create(path)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "trace: %v\n", err)
+		return func() {}
+	}
+	if err := trace.Start(f); err != nil {
+		fmt.Fprintf(os.Stderr, "trace: %v\n", err)
+		f.Close()
+		return func() {}
+	}
+	return func() { trace.Stop(); f.Close() }
 }
 
 // startCPUProfile writes a CPU profile to path until the returned function

@@ -2,6 +2,7 @@
 
 package main
 
-// startProfiles does nothing: profiles (ARCA_CPUPROFILE, ARCA_MEMPROFILE)
+// startProfiles does nothing: profiles (ARCA_CPUPROFILE, ARCA_MEMPROFILE,
+// ARCA_TRACE)
 // need a binary built with `-tags arcaprofile` (see profile.go).
 func startProfiles() (stop func()) { return func() {} }

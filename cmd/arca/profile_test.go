@@ -1,0 +1,43 @@
+//go:build arcaprofile
+
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestProfilesWrite runs the profiles of a profiling build and checks that
+// each wrote a file of its kind.
+func TestProfilesWrite(t *testing.T) {
+	for _, tc := range []struct {
+		env   string
+		magic []byte // how the file starts
+	}{
+		{"ARCA_TRACE", []byte("go 1.")},
+		{"ARCA_CPUPROFILE", []byte{0x1f, 0x8b}}, // gzip'd protobuf
+	} {
+		t.Run(tc.env, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "out")
+			t.Setenv("ARCA_TRACE", "")
+			t.Setenv("ARCA_CPUPROFILE", "")
+			t.Setenv("ARCA_MEMPROFILE", "")
+			t.Setenv(tc.env, path)
+			stop := startProfiles()
+			sum := 0
+			for i := range 1_000_000 {
+				sum += i * i
+			}
+			stop()
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.HasPrefix(b, tc.magic) {
+				t.Fatalf("%s wrote %d bytes starting %q, want %q", tc.env, len(b), b[:min(len(b), 8)], tc.magic)
+			}
+		})
+	}
+}
