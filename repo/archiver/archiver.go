@@ -113,7 +113,9 @@ type Options struct {
 	// passed to them are absolute.
 	SelectByName SelectByNameFunc
 	Select       SelectFunc
-	// Open opens a file for reading (default os.Open); tests inject faults.
+	// Open opens a file for reading (default: as restic does, without
+	// following a symlink and, on Linux, without updating the access
+	// time); tests inject faults.
 	Open func(path string) (File, error)
 	// DeviceIDOnlyForHardlinks stores the device ID only for hard-linked
 	// files, so that trees do not change when a file system's device
@@ -158,7 +160,7 @@ func New(r Repo, saver BlobSaver, pol chunker.Pol, opts Options, cb Callbacks) (
 		opts.ReadConcurrency = 2
 	}
 	if opts.Open == nil {
-		opts.Open = func(p string) (File, error) { return os.Open(p) }
+		opts.Open = openFile
 	}
 	return &Archiver{repo: r, saver: saver, table: t, names: fsnode.NewNames(), opts: opts, cb: cb}, nil
 }
