@@ -2,8 +2,12 @@ package index
 
 import (
 	"encoding/binary"
+	"encoding/json"
+	"math"
+	mrand "math/rand"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/arca-backup/arca/repo/model"
@@ -226,5 +230,45 @@ func BenchmarkIndexLookup(b *testing.B) {
 			b.Fatal("missing")
 		}
 		i++
+	}
+}
+
+// TestEncodeMatchesJSON: Encode writes exactly what encoding/json makes of
+// the packs, for random index files and edge cases, and refuses a blob of
+// an invalid type.
+func TestEncodeMatchesJSON(t *testing.T) {
+	viaJSON := func(f *File) string {
+		b, err := json.Marshal(struct {
+			Packs []PackJSON `json:"packs"`
+		}{f.Packs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b) + "\n"
+	}
+	rnd := mrand.New(mrand.NewSource(5))
+	files := []*File{
+		{},
+		{Packs: []PackJSON{}},
+		{Packs: []PackJSON{{}}},
+		{Packs: []PackJSON{{Blobs: []BlobJSON{}}}},
+		{Packs: []PackJSON{{Blobs: []BlobJSON{{Type: model.TreeBlob, Offset: math.MaxUint, Length: math.MaxUint32, UncompressedLength: math.MaxUint}}}}},
+		{Supersedes: model.IDs{{1}}, Packs: []PackJSON{{Blobs: []BlobJSON{{Type: model.DataBlob}}}}},
+		randomFile(rnd, 1, 1),
+		randomFile(rnd, 30, 200),
+	}
+	for i, f := range files {
+		got, err := f.Encode()
+		if err != nil {
+			t.Fatalf("file %d: %v", i, err)
+		}
+		if want := viaJSON(f); string(got) != want {
+			t.Fatalf("file %d:\n got %s\nwant %s", i, got, want)
+		}
+	}
+	bad := randomFile(rnd, 3, 5)
+	bad.Packs[2].Blobs[0].Type = model.BlobType(7)
+	if _, err := bad.Encode(); err == nil || !strings.Contains(err.Error(), "invalid type 7") {
+		t.Fatalf("invalid blob type: error %v", err)
 	}
 }
