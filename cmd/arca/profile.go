@@ -4,6 +4,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"runtime/metrics"
@@ -23,44 +24,31 @@ func startProfiles() (stop func()) {
 		return startMemProfile(p)
 	}
 	if p := os.Getenv("ARCA_CPUPROFILE"); p != "" {
-		return startCPUProfile(p)
+		// for performance work
+		return startToFile(p, "cpu profile", pprof.StartCPUProfile, pprof.StopCPUProfile)
 	}
 	if p := os.Getenv("ARCA_TRACE"); p != "" {
-		return startTrace(p)
+		// an execution trace: where a command waits, and for what
+		return startToFile(p, "trace", trace.Start, trace.Stop)
 	}
 	return func() {}
 }
 
-// startTrace writes an execution trace to path until the returned
-// function is called (ARCA_TRACE: where a command waits, and for what).
-func startTrace(path string) func() {
+// startToFile creates path and starts writing what to it with start; the
+// returned function stops it and closes the file. Failures are reported
+// on stderr and leave the command running without it.
+func startToFile(path, what string, start func(io.Writer) error, stop func()) func() {
 	f, err := os.Create(path)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "trace: %v\n", err)
+		fmt.Fprintf(os.Stderr, "%s: %v\n", what, err)
 		return func() {}
 	}
-	if err := trace.Start(f); err != nil {
-		fmt.Fprintf(os.Stderr, "trace: %v\n", err)
+	if err := start(f); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", what, err)
 		f.Close()
 		return func() {}
 	}
-	return func() { trace.Stop(); f.Close() }
-}
-
-// startCPUProfile writes a CPU profile to path until the returned function
-// is called (ARCA_CPUPROFILE, for performance work).
-func startCPUProfile(path string) func() {
-	f, err := os.Create(path)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "cpu profile: %v\n", err)
-		return func() {}
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		fmt.Fprintf(os.Stderr, "cpu profile: %v\n", err)
-		f.Close()
-		return func() {}
-	}
-	return func() { pprof.StopCPUProfile(); f.Close() }
+	return func() { stop(); f.Close() }
 }
 
 // startMemProfile watches the Go heap while a command runs
