@@ -115,16 +115,26 @@ func (s *store) location(name string) string {
 
 // size returns the bytes stored for repository name, if it can be measured.
 func (s *store) size(name string) (int64, bool) {
-	if s.localDir == "" {
+	d, ok := s.dir(name)
+	if !ok {
 		return 0, false
 	}
-	return dirSize(filepath.Join(s.localDir, filepath.FromSlash(name))), true
+	return dirSize(d), true
+}
+
+// dir returns the directory on this machine holding repository name's
+// files, if known.
+func (s *store) dir(name string) (string, bool) {
+	if s.localDir == "" {
+		return "", false
+	}
+	return filepath.Join(s.localDir, filepath.FromSlash(name)), true
 }
 
 // remove deletes repository name where its files are reachable.
 func (s *store) remove(name string) {
-	if s.localDir != "" {
-		_ = os.RemoveAll(filepath.Join(s.localDir, filepath.FromSlash(name)))
+	if d, ok := s.dir(name); ok {
+		_ = os.RemoveAll(d)
 	}
 }
 
