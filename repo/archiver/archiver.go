@@ -7,7 +7,8 @@
 // without being read.
 //
 // The pipeline: one goroutine walks the tree depth-first and hands regular
-// files to ReadConcurrency readers; a reader fills large buffers, finds the
+// files to ReadConcurrency readers (plus readers of small files only, when
+// it is not set: smallReaders); a reader fills large buffers, finds the
 // chunk boundaries and saves each chunk in its own goroutine (bounded), so
 // both hashing/encryption of one large file and several small files proceed
 // in parallel. Each directory waits for its children's results in its own
@@ -103,7 +104,9 @@ type SelectFunc func(path string, st fsnode.Stat) bool
 
 // Options configure a backup.
 type Options struct {
-	// ReadConcurrency is the number of files read at once (default 2).
+	// ReadConcurrency is the number of files read at once. When it is not
+	// set, two readers take files of any size and smallReaders more take
+	// only files shorter than chunker.MinSize (each one chunk).
 	ReadConcurrency int
 	// WithAtime stores access times.
 	WithAtime bool
@@ -144,9 +147,14 @@ type Archiver struct {
 	mu      sync.Mutex
 	summary Summary
 
-	jobs    chan fileJob
-	saves   chan chunkSave // to the savers (startSavers)
-	workers sync.WaitGroup
+	jobs chan fileJob
+	// smallJobs are files shorter than chunker.MinSize, for the readers of
+	// any file and smallReaders more that read only those; nil when there
+	// are none of the latter.
+	smallJobs    chan fileJob
+	smallReaders int
+	saves        chan chunkSave // to the savers (startSavers)
+	workers      sync.WaitGroup
 }
 
 // New returns an archiver saving into saver with the repository's chunker
@@ -156,13 +164,15 @@ func New(r Repo, saver BlobSaver, pol chunker.Pol, opts Options, cb Callbacks) (
 	if err != nil {
 		return nil, fmt.Errorf("chunker: %w", err)
 	}
+	small := 0
 	if opts.ReadConcurrency <= 0 {
 		opts.ReadConcurrency = 2
+		small = smallReaders
 	}
 	if opts.Open == nil {
 		opts.Open = openFile
 	}
-	return &Archiver{repo: r, saver: saver, table: t, names: fsnode.NewNames(), opts: opts, cb: cb}, nil
+	return &Archiver{repo: r, saver: saver, table: t, names: fsnode.NewNames(), opts: opts, cb: cb, smallReaders: small}, nil
 }
 
 // result is a finished node (or an error) for a place in a tree.
@@ -258,13 +268,23 @@ func (a *Archiver) Snapshot(ctx context.Context, targets []string, parent *model
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	a.jobs = make(chan fileJob)
+	if a.smallReaders > 0 {
+		a.smallJobs = make(chan fileJob)
+	}
 	stopSavers := a.startSavers(ctx)
 	for i := 0; i < a.opts.ReadConcurrency; i++ {
 		a.workers.Add(1)
-		go a.fileWorker(ctx)
+		go a.fileWorker(ctx, a.jobs, a.smallJobs)
+	}
+	for i := 0; i < a.smallReaders; i++ {
+		a.workers.Add(1)
+		go a.fileWorker(ctx, a.smallJobs, nil)
 	}
 	defer func() {
 		close(a.jobs)
+		if a.smallJobs != nil {
+			close(a.smallJobs)
+		}
 		a.workers.Wait()
 		stopSavers()
 	}()
@@ -516,8 +536,13 @@ func (a *Archiver) save(ctx context.Context, snPath, p string, previous *model.N
 		}
 		ch := make(chan result, 1)
 		job := fileJob{snPath: snPath, path: p, previous: previous, start: start, done: ch}
+		small := a.smallJobs
+		if st.Size >= chunker.MinSize {
+			small = nil // a nil channel never takes the job
+		}
 		select {
 		case a.jobs <- job:
+		case small <- job:
 		case <-ctx.Done():
 			return future{}, false, ctx.Err()
 		}

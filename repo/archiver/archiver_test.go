@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/arca-backup/arca/chunker"
 	"github.com/arca-backup/arca/repo/model"
@@ -385,5 +386,88 @@ func streamChunks(data []byte) (model.IDs, int) {
 		}
 		longest = max(longest, len(ch.Data))
 		ids = append(ids, model.ID(sha256.Sum256(ch.Data)))
+	}
+}
+
+// countingFile reports its Close to the test's count of open files.
+type countingFile struct {
+	*os.File
+	closed func()
+}
+
+func (f countingFile) Close() error {
+	f.closed()
+	return f.File.Close()
+}
+
+// TestReadersPerFileSize: without a read concurrency, files shorter than
+// chunker.MinSize are read by smallReaders more readers than the two that
+// read files of any size; larger files only by those two; a read
+// concurrency that is set is the number of files read at once, whatever
+// their sizes.
+func TestReadersPerFileSize(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		size        int
+		concurrency int
+		want        int
+	}{
+		{"small files", 1000, 0, 2 + smallReaders},
+		{"files of the minimum chunk size", chunker.MinSize, 0, 2},
+		{"small files, concurrency set", 1000, 3, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for i := range 8 {
+				writeFile(t, filepath.Join(dir, string(rune('a'+i))), bytes.Repeat([]byte{byte(i)}, tc.size))
+			}
+			var mu sync.Mutex
+			open, most := 0, 0
+			opened := sync.NewCond(&mu)
+			openFile := func(p string) (File, error) {
+				f, err := os.Open(p)
+				if err != nil {
+					return nil, err
+				}
+				mu.Lock()
+				open++
+				most = max(most, open)
+				opened.Broadcast()
+				// hold the file until one more than expected could be
+				// open, or a while has passed
+				deadline := time.Now().Add(200 * time.Millisecond)
+				go func() {
+					time.Sleep(time.Until(deadline))
+					opened.Broadcast()
+				}()
+				for open <= tc.want && time.Now().Before(deadline) {
+					opened.Wait()
+				}
+				mu.Unlock()
+				return countingFile{f, func() {
+					mu.Lock()
+					open--
+					mu.Unlock()
+				}}, nil
+			}
+			m := newMemRepo()
+			a, err := New(m, m, testPol, Options{ReadConcurrency: tc.concurrency, Open: openFile}, Callbacks{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			root, _, err := a.Snapshot(context.Background(), []string{dir}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if most != tc.want {
+				t.Errorf("at most %d files open at once, want %d", most, tc.want)
+			}
+			for i := range 8 {
+				n := lookup(t, m, root, filepath.Join(dir, string(rune('a'+i))))
+				if !bytes.Equal(content(t, m, n), bytes.Repeat([]byte{byte(i)}, tc.size)) {
+					t.Errorf("file %c: content differs", 'a'+i)
+				}
+			}
+		})
 	}
 }

@@ -116,12 +116,41 @@ type fileJob struct {
 	done         chan<- result
 }
 
-// fileWorker reads files into its slab.
-func (a *Archiver) fileWorker(ctx context.Context) {
+// smallReaders is how many readers a backup adds for files shorter than
+// chunker.MinSize when the read concurrency is not set. A small file costs
+// a reader more in system calls (open, fstat, read, close, the extended
+// attributes) than in reading, so two readers left both cores partly idle
+// on a tree of small files. Files of that size touch only the first pages
+// of each half of a slab, so these readers add little memory, while more
+// readers of any file would add up to a slab each (8 MiB) on large files.
+// First backup of 131,124 files of 0-16 KiB (1 GiB), compression off,
+// three batches of alternating runs on the 2-core VM, with and without
+// them: medians 4.98 s against 5.17 s (3 runs each), 5.51 s against 5.63 s
+// (5 each), 4.95-5.10 s against 5.09-5.32 s (3 each), at the same peak
+// memory (48-54 MiB). Compressed backups of these files are bound by
+// compression and did not change.
+const smallReaders = 2
+
+// fileWorker reads the files of jobs and, until it is closed, of more
+// (nil: none) into its slab.
+func (a *Archiver) fileWorker(ctx context.Context, jobs, more <-chan fileJob) {
 	defer a.workers.Done()
 	s := &slab{}
 	defer s.free()
-	for job := range a.jobs {
+	for {
+		var job fileJob
+		var ok bool
+		select {
+		case job, ok = <-jobs:
+		case job, ok = <-more:
+			if !ok {
+				more = nil // closed: the other channel goes on
+				continue
+			}
+		}
+		if !ok {
+			return
+		}
 		a.saveFile(ctx, job, s)
 	}
 }
