@@ -105,9 +105,15 @@ type SelectFunc func(path string, st fsnode.Stat) bool
 // Options configure a backup.
 type Options struct {
 	// ReadConcurrency is the number of files read at once. When it is not
-	// set, two readers take files of any size and smallReaders more take
-	// only files shorter than chunker.MinSize (each one chunk).
+	// set, LargeFileReaders readers take files of any size and
+	// smallReaders more take only files shorter than chunker.MinSize (each
+	// one chunk).
 	ReadConcurrency int
+	// LargeFileReaders is how many readers take files of any size when
+	// ReadConcurrency is not set (0: two). One is enough when saving is
+	// much slower than reading (compression max), and saves a reader's
+	// slab (8 MiB).
+	LargeFileReaders int
 	// WithAtime stores access times.
 	WithAtime bool
 	// IgnoreCtime and IgnoreInode drop those fields from change detection.
@@ -167,6 +173,9 @@ func New(r Repo, saver BlobSaver, pol chunker.Pol, opts Options, cb Callbacks) (
 	small := 0
 	if opts.ReadConcurrency <= 0 {
 		opts.ReadConcurrency = 2
+		if opts.LargeFileReaders > 0 {
+			opts.ReadConcurrency = opts.LargeFileReaders
+		}
 		small = smallReaders
 	}
 	if opts.Open == nil {

@@ -401,20 +401,24 @@ func (f countingFile) Close() error {
 }
 
 // TestReadersPerFileSize: without a read concurrency, files shorter than
-// chunker.MinSize are read by smallReaders more readers than the two that
-// read files of any size; larger files only by those two; a read
-// concurrency that is set is the number of files read at once, whatever
-// their sizes.
+// chunker.MinSize are read by smallReaders more readers than the two (or
+// LargeFileReaders) that read files of any size; larger files only by
+// those; a read concurrency that is set is the number of files read at
+// once, whatever their sizes.
 func TestReadersPerFileSize(t *testing.T) {
 	for _, tc := range []struct {
 		name        string
 		size        int
 		concurrency int
+		large       int // LargeFileReaders
 		want        int
 	}{
-		{"small files", 1000, 0, 2 + smallReaders},
-		{"files of the minimum chunk size", chunker.MinSize, 0, 2},
-		{"small files, concurrency set", 1000, 3, 3},
+		{"small files", 1000, 0, 0, 2 + smallReaders},
+		{"files of the minimum chunk size", chunker.MinSize, 0, 0, 2},
+		{"small files, concurrency set", 1000, 3, 0, 3},
+		{"small files, one large-file reader", 1000, 0, 1, 1 + smallReaders},
+		{"large files, one large-file reader", chunker.MinSize, 0, 1, 1},
+		{"large files, concurrency set", chunker.MinSize, 3, 1, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -451,7 +455,7 @@ func TestReadersPerFileSize(t *testing.T) {
 				}}, nil
 			}
 			m := newMemRepo()
-			a, err := New(m, m, testPol, Options{ReadConcurrency: tc.concurrency, Open: openFile}, Callbacks{})
+			a, err := New(m, m, testPol, Options{ReadConcurrency: tc.concurrency, LargeFileReaders: tc.large, Open: openFile}, Callbacks{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -410,12 +410,13 @@ func (e *Repository) backup(ctx context.Context, b *backupRun, targets []string)
 		cb.StartFile, cb.CompleteBlob, cb.CompleteItem = nil, nil, nil
 	}
 	arch, err := archiver.New(treeSource{r}, writer, r.Config().ChunkerPolynomial, archiver.Options{
-		ReadConcurrency: opts.ReadConcurrency,
-		WithAtime:       opts.WithAtime,
-		IgnoreCtime:     opts.IgnoreCtime || opts.IgnoreInode,
-		IgnoreInode:     opts.IgnoreInode,
-		SelectByName:    opts.SelectByName,
-		Select:          opts.Select,
+		ReadConcurrency:  opts.ReadConcurrency,
+		LargeFileReaders: largeFileReaders(opts.Write.Compression, writer.Compresses(model.DataBlob)),
+		WithAtime:        opts.WithAtime,
+		IgnoreCtime:      opts.IgnoreCtime || opts.IgnoreInode,
+		IgnoreInode:      opts.IgnoreInode,
+		SelectByName:     opts.SelectByName,
+		Select:           opts.Select,
 
 		DeviceIDOnlyForHardlinks: opts.DeviceIDOnlyForHardlinks,
 	}, cb)
@@ -638,4 +639,18 @@ func (n *nonEmptyReader) Read(p []byte) (int, error) {
 		return c, &fs.PathError{Op: "read", Path: n.name, Err: ErrNoData}
 	}
 	return c, err
+}
+
+// largeFileReaders is how many of the archiver's default readers take files
+// of any size (0: the archiver's default, two). Compressing at zstd's best
+// level runs at a tenth of the speed of reading: one reader of large files
+// keeps both cores busy, and a second one's slab would only hold blocks
+// waiting for their turn. On the 1 GiB mixed corpus: peak RSS 109 MiB
+// instead of 118 (restic 230), 6% more wall time (7.01-7.07 s against
+// 6.59-6.64 s in the runs where the VM's CPU ran at the same speed).
+func largeFileReaders(mode repo.CompressionMode, compressesData bool) int {
+	if mode == repo.CompressionMax && compressesData {
+		return 1
+	}
+	return 0
 }
