@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/bits"
 	"runtime"
+	"runtime/debug"
 	"time"
 
 	"golang.org/x/crypto/scrypt"
@@ -147,7 +148,13 @@ func Calibrate(timeout time.Duration, memory int) (Params, error) {
 		}
 		return now() - start, nil
 	}
-	return calibrate(timeout, memory, run)
+	p, err := calibrate(timeout, memory, run)
+	// The trials' tables (and warmHeap's) are garbage on the Go heap now,
+	// up to twice the memory of a derivation. A key derivation follows,
+	// with a table of its own: given back to the system, they do not add
+	// to its peak (init: 62-64 MiB before, 49 after).
+	debug.FreeOSMemory()
+	return p, err
 }
 
 // warmHeap has the Go heap fault in size bytes and keep them, so that
