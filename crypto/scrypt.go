@@ -279,7 +279,7 @@ func fastestMixer(ms ...*mixer) *mixer {
 func blockMixGeneric(out, in []uint32, r int) {
 	// 64-byte array assignments instead of copy: the compiler moves them
 	// inline, where copy called runtime.memmove for every Salsa20/8 output
-	// (15% of the derivation's time with this BlockMix)
+	// (BlockMix 4% faster on the EPYC VM)
 	t := [16]uint32(in[(2*r-1)*16:])
 	for i := 0; i < 2*r; i += 2 {
 		salsaXOR(&t, in[i*16:i*16+16])
