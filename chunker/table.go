@@ -1,6 +1,7 @@
 package chunker
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 )
@@ -273,4 +274,12 @@ func (t *Table) block8(data []byte, lo int) int {
 		}
 	}
 	return -1
+}
+
+// ZeroChunk reports whether buf is a chunk of MinSize zero bytes: the
+// chunks that sparse files and zero-filled regions cut into, one after
+// the other, so that callers can give them their known hash instead of
+// hashing each again.
+func ZeroChunk(buf []byte) bool {
+	return len(buf) == MinSize && buf[0] == 0 && bytes.Equal(buf[1:], buf[:len(buf)-1])
 }

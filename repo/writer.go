@@ -501,7 +501,7 @@ var zeroChunkID = sync.OnceValue(func() model.ID { return model.Hash(make([]byte
 // hashBlob returns the SHA-256 of buf, with a shortcut for the all-zero
 // chunks of minimum size that sparse files produce in bulk.
 func hashBlob(buf []byte) model.ID {
-	if len(buf) == chunker.MinSize && buf[0] == 0 && bytes.Equal(buf[1:], buf[:len(buf)-1]) {
+	if chunker.ZeroChunk(buf) {
 		return zeroChunkID()
 	}
 	return model.Hash(buf)

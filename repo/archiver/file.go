@@ -2,14 +2,17 @@ package archiver
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/arca-backup/arca/chunker"
+	"github.com/arca-backup/arca/crypto/sha256x"
 	"github.com/arca-backup/arca/repo/fsnode"
 	"github.com/arca-backup/arca/repo/internal/offheap"
 	"github.com/arca-backup/arca/repo/model"
@@ -260,6 +263,7 @@ func (a *Archiver) chunkStream(ctx context.Context, r io.Reader, s *slab) (*file
 		}
 	}()
 	var cuts []int
+	var hashes blockHashes
 	eof := false
 	for !eof {
 		if err := ctx.Err(); err != nil {
@@ -288,9 +292,10 @@ func (a *Archiver) chunkStream(ctx context.Context, r io.Reader, s *slab) (*file
 			break
 		}
 		cuts = a.table.Cuts(s.buf[lo:hi], eof, cuts[:0])
+		ids := hashes.of(s.buf[lo:hi], cuts)
 		from := lo
-		for _, c := range cuts {
-			a.saveChunk(ctx, state, s, from, lo+c)
+		for i, c := range cuts {
+			a.saveChunk(ctx, state, s, from, lo+c, ids[i])
 			size += uint64(lo + c - from)
 			from = lo + c
 		}
@@ -302,9 +307,50 @@ func (a *Archiver) chunkStream(ctx context.Context, r io.Reader, s *slab) (*file
 	return state, size
 }
 
+// blockHashes computes the IDs of the chunks cut from one block together
+// (sha256x: several hashes side by side take a fraction of the time of
+// one after the other), reusing its slices from block to block.
+type blockHashes struct {
+	msgs [][]byte
+	sums [][sha256.Size]byte
+	ids  []model.ID
+}
+
+// of returns the IDs of the chunks of block that end at cuts. A block
+// with a single chunk, and the all-zero chunks of sparse regions (which
+// the repository writer knows the ID of), get null IDs: the savers hash
+// those, in parallel with the reading of the next block.
+func (h *blockHashes) of(block []byte, cuts []int) []model.ID {
+	h.ids = slices.Grow(h.ids[:0], len(cuts))[:len(cuts)]
+	clear(h.ids)
+	if len(cuts) < 2 {
+		return h.ids
+	}
+	h.msgs = h.msgs[:0]
+	from := 0
+	for _, c := range cuts {
+		if !chunker.ZeroChunk(block[from:c]) {
+			h.msgs = append(h.msgs, block[from:c])
+		}
+		from = c
+	}
+	h.sums = slices.Grow(h.sums[:0], len(h.msgs))[:len(h.msgs)]
+	sha256x.Sum(h.sums, h.msgs)
+	from, k := 0, 0
+	for i, c := range cuts {
+		if !chunker.ZeroChunk(block[from:c]) {
+			h.ids[i] = h.sums[k]
+			k++
+		}
+		from = c
+	}
+	return h.ids
+}
+
 // saveChunk hands one chunk to the savers, keeping its place in the
-// file's content list. It waits while every saver is busy.
-func (a *Archiver) saveChunk(ctx context.Context, state *fileState, s *slab, from, to int) {
+// file's content list; id is its ID, or null for the saver to compute.
+// It waits while every saver is busy.
+func (a *Archiver) saveChunk(ctx context.Context, state *fileState, s *slab, from, to int, id model.ID) {
 	state.mu.Lock()
 	pos := len(state.content)
 	state.content = append(state.content, model.ID{})
@@ -313,7 +359,7 @@ func (a *Archiver) saveChunk(ctx context.Context, state *fileState, s *slab, fro
 	if a.cb.CompleteBlob != nil {
 		a.cb.CompleteBlob(uint64(to - from))
 	}
-	c := chunkSave{state: state, slab: s, from: from, to: to, pos: pos}
+	c := chunkSave{state: state, slab: s, from: from, to: to, pos: pos, id: id}
 	s.hold(from, to)
 	select {
 	case a.saves <- c:
@@ -324,12 +370,13 @@ func (a *Archiver) saveChunk(ctx context.Context, state *fileState, s *slab, fro
 }
 
 // chunkSave is a chunk for the savers: slab.buf[from:to], the pos-th
-// chunk of its file.
+// chunk of its file, with its ID if it is known (else null).
 type chunkSave struct {
 	state    *fileState
 	slab     *slab
 	from, to int
 	pos      int
+	id       model.ID
 }
 
 // startSavers starts the goroutines that save chunks (as many as chunks
@@ -360,7 +407,7 @@ func (a *Archiver) startSavers(ctx context.Context) (stop func()) {
 // storeChunk stores one chunk and records its ID in its file's content list.
 func (a *Archiver) storeChunk(ctx context.Context, c chunkSave) {
 	chunk := c.slab.buf[c.from:c.to]
-	id, known, size, err := a.saver.SaveBlob(ctx, model.DataBlob, chunk, model.ID{})
+	id, known, size, err := a.saver.SaveBlob(ctx, model.DataBlob, chunk, c.id)
 	state := c.state
 	state.mu.Lock()
 	if err != nil {

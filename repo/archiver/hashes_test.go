@@ -1,0 +1,101 @@
+package archiver
+
+import (
+	"crypto/sha256"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/arca-backup/arca/chunker"
+	"github.com/arca-backup/arca/repo/model"
+)
+
+// TestBlockHashes: the chunks of a block with several get their SHA-256
+// as ID, except all-zero chunks of the minimum size; a block with one
+// chunk leaves its ID to the saver.
+func TestBlockHashes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	block := make([]byte, 5*chunker.MinSize+777)
+	for i := range block {
+		block[i] = byte(rng.Uint32())
+	}
+	clear(block[chunker.MinSize : 2*chunker.MinSize]) // a sparse region
+	cuts := []int{chunker.MinSize, 2 * chunker.MinSize, 3*chunker.MinSize + 100, 3*chunker.MinSize + 101, 5 * chunker.MinSize, len(block)}
+	var h blockHashes
+	for round := range 2 { // the second reuses the slices
+		ids := h.of(block, cuts)
+		if len(ids) != len(cuts) {
+			t.Fatalf("round %d: %d IDs for %d chunks", round, len(ids), len(cuts))
+		}
+		from := 0
+		for i, c := range cuts {
+			want := model.ID(sha256.Sum256(block[from:c]))
+			if i == 1 {
+				want = model.ID{} // the zero chunk
+			}
+			if ids[i] != want {
+				t.Fatalf("round %d, chunk %d [%d:%d]: ID %v, want %v", round, i, from, c, ids[i].Str(), want.Str())
+			}
+			from = c
+		}
+	}
+	if ids := h.of(block[:1000], []int{1000}); len(ids) != 1 || !ids[0].IsNull() {
+		t.Fatalf("single chunk: IDs %v, want one null ID", ids)
+	}
+}
+
+// BenchmarkBlockHashes hashes the chunks of 64 MiB of random bytes, cut
+// in windows as chunkStream cuts them, with blockHashes (several chunks at
+// once) and one chunk after the other with crypto/sha256.
+func BenchmarkBlockHashes(b *testing.B) {
+	tab, err := chunker.NewTable(chunker.Pol(0x3DA3358B4DC173))
+	if err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 1))
+	data := make([]byte, 64<<20)
+	for i := range data {
+		data[i] = byte(rng.Uint32())
+	}
+	// windows of 4 MiB plus the leftover, as chunkStream cuts them
+	type win struct {
+		block []byte
+		cuts  []int
+	}
+	var wins []win
+	lo := 0
+	for lo < len(data)-(4<<20) {
+		hi := min(len(data), lo+(8<<20))
+		cuts := tab.Cuts(data[lo:lo+(4<<20)], false, nil)
+		if len(cuts) == 0 {
+			lo += 4 << 20
+			continue
+		}
+		wins = append(wins, win{data[lo:hi], cuts})
+		lo += cuts[len(cuts)-1]
+	}
+	n := 0 // bytes hashed per round
+	for _, w := range wins {
+		n += w.cuts[len(w.cuts)-1]
+	}
+	b.Run("lanes", func(b *testing.B) {
+		var h blockHashes
+		b.SetBytes(int64(n))
+		for b.Loop() {
+			for _, w := range wins {
+				h.of(w.block, w.cuts)
+			}
+		}
+	})
+	b.Run("single", func(b *testing.B) {
+		b.SetBytes(int64(n))
+		for b.Loop() {
+			for _, w := range wins {
+				from := 0
+				for _, c := range w.cuts {
+					sha256.Sum256(w.block[from:c])
+					from = c
+				}
+			}
+		}
+	})
+}
