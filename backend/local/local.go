@@ -27,6 +27,7 @@ import (
 	"syscall"
 
 	"github.com/arca-backup/arca/backend"
+	"github.com/arca-backup/arca/backend/fsync"
 )
 
 // DefaultConnections is restic's default connection limit for local repositories.
@@ -259,7 +260,7 @@ func (b *Backend) copy(ctx context.Context, final string, rd backend.RewindReade
 		return fmt.Errorf("write %s: wrote %d bytes instead of the expected %d", f.Name(), n, rd.Length())
 	}
 
-	syncErr := f.Sync()
+	syncErr := fsync.File(f)
 	synced := syncErr == nil
 	if syncErr != nil && !isSyncUnsupported(syncErr) {
 		return syncErr
@@ -332,7 +333,7 @@ func fsyncDir(dir string) error {
 	if err != nil {
 		return err
 	}
-	err = d.Sync()
+	err = fsync.File(d)
 	if err != nil && (isSyncUnsupported(err) || errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.EINVAL)) {
 		err = nil
 	}

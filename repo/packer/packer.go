@@ -36,6 +36,7 @@ import (
 	"os"
 
 	"github.com/arca-backup/arca/backend"
+	"github.com/arca-backup/arca/backend/fsync"
 	"github.com/arca-backup/arca/crypto"
 	"github.com/arca-backup/arca/repo/model"
 	"github.com/arca-backup/arca/repo/pack"
@@ -363,7 +364,7 @@ func (r *Reader) LinkTo(path string) (bool, error) {
 	if !r.linkable {
 		return false, nil
 	}
-	if err := r.f.Sync(); err != nil {
+	if err := fsync.File(r.f); err != nil {
 		return false, fmt.Errorf("sync temporary pack file: %w", err)
 	}
 	if err := linkTo(r.f, path); err != nil {
