@@ -320,7 +320,8 @@ type blockHashes struct {
 // of returns the IDs of the chunks of block that end at cuts. A block
 // with a single chunk, and the all-zero chunks of sparse regions (which
 // the repository writer knows the ID of), get null IDs: the savers hash
-// those, in parallel with the reading of the next block.
+// those, in parallel with the reading of the next block (a chunk shorter
+// than the minimum size is hashed when its reader saves it, saveChunk).
 func (h *blockHashes) of(block []byte, cuts []int) []model.ID {
 	h.ids = slices.Grow(h.ids[:0], len(cuts))[:len(cuts)]
 	clear(h.ids)
@@ -346,7 +347,15 @@ func (h *blockHashes) of(block []byte, cuts []int) []model.ID {
 
 // saveChunk hands one chunk to the savers, keeping its place in the
 // file's content list; id is its ID, or null for the saver to compute.
-// It waits while every saver is busy.
+// It waits while every saver is busy. A chunk shorter than the minimum
+// size, which can only be a file's last (a small file's only) chunk, is
+// saved right here instead: handing it over cost more than saving it.
+// Each small file then woke a saver and later its reader again, and
+// while those wake-ups were under way a core stood idle. Saving them in
+// their readers took a first backup of 131,124 files of 0-16 KiB from
+// 5.28-5.49 s to 4.95-5.11 s with compression off and from 7.52-7.54 s to
+// 7.13-7.28 s at the default (three alternating runs each); the mixed
+// corpus, mostly larger files, did not change.
 func (a *Archiver) saveChunk(ctx context.Context, state *fileState, s *slab, from, to int, id model.ID) {
 	state.mu.Lock()
 	pos := len(state.content)
@@ -358,6 +367,10 @@ func (a *Archiver) saveChunk(ctx context.Context, state *fileState, s *slab, fro
 	}
 	c := chunkSave{state: state, slab: s, from: from, to: to, pos: pos, id: id}
 	s.hold(from, to)
+	if to-from < chunker.MinSize {
+		a.storeChunk(ctx, c)
+		return
+	}
 	select {
 	case a.saves <- c:
 	case <-ctx.Done():

@@ -1,9 +1,12 @@
 package archiver
 
 import (
+	"bytes"
+	"context"
 	"crypto/sha256"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/arca-backup/arca/chunker"
 	"github.com/arca-backup/arca/repo/model"
@@ -98,4 +101,70 @@ func BenchmarkBlockHashes(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestSmallChunksSavedByTheirReader: a chunk shorter than the minimum
+// size (a small file) is saved by the goroutine that read it, without a
+// saver; longer chunks go to the savers.
+func TestSmallChunksSavedByTheirReader(t *testing.T) {
+	m := newMemRepo()
+	a, err := New(m, m, testPol, Options{}, Callbacks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.saves = make(chan chunkSave) // no saver takes anything
+	rng := rand.New(rand.NewPCG(3, 3))
+	small := make([]byte, chunker.MinSize-1)
+	for i := range small {
+		small[i] = byte(rng.Uint32())
+	}
+	ctx := context.Background()
+	s := &slab{}
+	defer s.free()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		state, size := a.chunkStream(ctx, bytes.NewReader(small), s)
+		state.whenSaved(func() {})
+		if size != uint64(len(small)) || state.err != nil || len(state.content) != 1 {
+			t.Errorf("small file: size %d, error %v, %d chunks", size, state.err, len(state.content))
+			return
+		}
+		if want := model.ID(sha256.Sum256(small)); state.content[0] != want {
+			t.Errorf("small file: chunk ID %v, want %v", state.content[0].Str(), want.Str())
+		}
+	}()
+	select {
+	case <-done:
+	case c := <-a.saves:
+		a.storeChunk(ctx, c)
+		t.Fatal("a chunk shorter than the minimum size was handed to a saver")
+	case <-time.After(10 * time.Second):
+		t.Fatal("saving a small file did not finish")
+	}
+
+	// two minimum sizes of random bytes: at least one chunk goes to a saver
+	large := make([]byte, 2*chunker.MinSize)
+	for i := range large {
+		large[i] = byte(rng.Uint32())
+	}
+	done = make(chan struct{})
+	go func() {
+		defer close(done)
+		a.chunkStream(ctx, bytes.NewReader(large), s)
+	}()
+	handed := 0
+	for {
+		select {
+		case c := <-a.saves:
+			handed++
+			a.storeChunk(ctx, c)
+			continue
+		case <-done:
+		}
+		break
+	}
+	if handed == 0 {
+		t.Fatal("no chunk of a file of two minimum sizes went to a saver")
+	}
 }
