@@ -17,8 +17,11 @@
 // poller, which parks the goroutine and frees its P at once. The kernel
 // runs the same vfs_fsync a plain fsync runs, so the guarantees are the
 // same. Where io_uring is missing or refused (kernels before 5.4,
-// container sandboxes that filter it), and on other systems, File calls
-// (*os.File).Sync.
+// container sandboxes that filter it), where the ring does not take the
+// operation (EINVAL, EOPNOTSUPP), and on other systems, File calls
+// (*os.File).Sync. Other errors of the ring's fsync are returned as they
+// are: after an I/O error a second fsync could report success for data
+// the first one failed to write.
 //
 // Linux AIO (IOCB_CMD_FSYNC) would do the same with less set-up, but
 // releasing an AIO context waits for an RCU grace period: 31-45 ms here,

@@ -152,8 +152,16 @@ func ringSync(f *os.File) error {
 	cqe := (*completion)(unsafe.Pointer(&ring[p.cqOff.cqes+cqeSize*(h&cmask)]))
 	res := cqe.res
 	atomic.StoreUint32(head, h+1)
-	if res < 0 {
-		return &os.PathError{Op: "sync", Path: f.Name(), Err: syscall.Errno(-res)}
+	switch errno := syscall.Errno(-res); {
+	case res >= 0:
+		return nil
+	case errno == syscall.EINVAL || errno == syscall.EOPNOTSUPP:
+		// the ring may not take the operation where fsync would (an old
+		// kernel's io_uring, a restricted ring): fsync says what holds
+		return errFallback
+	default:
+		// an I/O error is final: a second fsync could report success for
+		// data the first one failed to write
+		return &os.PathError{Op: "sync", Path: f.Name(), Err: errno}
 	}
-	return nil
 }
