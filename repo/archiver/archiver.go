@@ -681,7 +681,7 @@ func (a *Archiver) SnapshotReader(ctx context.Context, filename string, r io.Rea
 	}
 	sl := &slab{}
 	defer sl.free()
-	state, size := a.chunkStream(ctx, r, sl)
+	state, size := a.chunkStream(ctx, r, sl, -1)
 	saved := make(chan struct{})
 	state.whenSaved(func() { close(saved) })
 	<-saved

@@ -228,7 +228,7 @@ func (a *Archiver) saveFile(ctx context.Context, job fileJob, s *slab) {
 		return
 	}
 
-	state, size := a.chunkStream(ctx, f, s)
+	state, size := a.chunkStream(ctx, f, s, fi.Size())
 	// The file's result is ready once all of its chunks are saved (its
 	// done channel has room for it: sending never blocks the saver).
 	state.whenSaved(func() {
@@ -248,8 +248,14 @@ func (a *Archiver) saveFile(ctx context.Context, job fileJob, s *slab) {
 
 // chunkStream reads r to the end through the slab s, cutting it into
 // chunks that are saved in the background. Wait on state.wg for the saves
-// to finish.
-func (a *Archiver) chunkStream(ctx context.Context, r io.Reader, s *slab) (*fileState, uint64) {
+// to finish. length is how long r is expected to be (a regular file's
+// size when it was opened), or -1: a read that returns less than asked
+// and brings the bytes read to exactly length is taken as the end, which
+// saves a small file the second read that would only report it. A file
+// that grew since gives a full read or more than length bytes, one that
+// returns short reads before its end (some network or FUSE file
+// systems) stays short of length, and both are read on to the end.
+func (a *Archiver) chunkStream(ctx context.Context, r io.Reader, s *slab, length int64) (*fileState, uint64) {
 	state := &fileState{content: model.IDs{}}
 	var size uint64
 	// buf[lo:hi] is the incomplete chunk read so far
@@ -265,6 +271,7 @@ func (a *Archiver) chunkStream(ctx context.Context, r io.Reader, s *slab) (*file
 	var cuts []int
 	var hashes blockHashes
 	eof := false
+	var got int64 // bytes read from r
 	for !eof {
 		if err := ctx.Err(); err != nil {
 			state.fail(err)
@@ -273,14 +280,20 @@ func (a *Archiver) chunkStream(ctx context.Context, r io.Reader, s *slab) (*file
 		var end int
 		lo, hi, end = s.window(lo, hi)
 		for hi < end {
+			want := end - hi
 			m, err := r.Read(s.buf[hi:end])
 			hi += m
+			got += int64(m)
 			if errors.Is(err, io.EOF) {
 				eof = true
 				break
 			}
 			if err != nil {
 				state.fail(err)
+				eof = true
+				break
+			}
+			if m < want && got == length {
 				eof = true
 				break
 			}

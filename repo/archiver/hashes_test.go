@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"io"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -124,7 +125,7 @@ func TestSmallChunksSavedByTheirReader(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		state, size := a.chunkStream(ctx, bytes.NewReader(small), s)
+		state, size := a.chunkStream(ctx, bytes.NewReader(small), s, -1)
 		state.whenSaved(func() {})
 		if size != uint64(len(small)) || state.err != nil || len(state.content) != 1 {
 			t.Errorf("small file: size %d, error %v, %d chunks", size, state.err, len(state.content))
@@ -151,7 +152,7 @@ func TestSmallChunksSavedByTheirReader(t *testing.T) {
 	done = make(chan struct{})
 	go func() {
 		defer close(done)
-		a.chunkStream(ctx, bytes.NewReader(large), s)
+		a.chunkStream(ctx, bytes.NewReader(large), s, -1)
 	}()
 	handed := 0
 	for {
@@ -166,5 +167,63 @@ func TestSmallChunksSavedByTheirReader(t *testing.T) {
 	}
 	if handed == 0 {
 		t.Fatal("no chunk of a file of two minimum sizes went to a saver")
+	}
+}
+
+// scriptedReader returns its data in reads of at most step bytes and
+// counts the reads; more is appended to data after the first read (a
+// file that grows while it is read).
+type scriptedReader struct {
+	data  []byte
+	step  int
+	more  []byte
+	reads int
+}
+
+func (r *scriptedReader) Read(p []byte) (int, error) {
+	r.reads++
+	if len(r.data) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p[:min(len(p), r.step)], r.data)
+	r.data = r.data[n:]
+	if r.more != nil {
+		r.data = append(r.data, r.more...)
+		r.more = nil
+	}
+	return n, nil
+}
+
+// TestChunkStreamEndsAtTheExpectedLength: a short read that reaches the
+// length the file had when it was opened ends the stream without another
+// read; short reads before that length, or a stream without a known
+// length, are read on to the end.
+func TestChunkStreamEndsAtTheExpectedLength(t *testing.T) {
+	m := newMemRepo()
+	a, err := New(m, m, testPol, Options{}, Callbacks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("0123456789abcdef"), 640) // 10 KiB
+	more := []byte("appended while the file was read")
+	s := &slab{}
+	defer s.free()
+	for _, c := range []struct {
+		name      string
+		r         *scriptedReader
+		length    int64
+		wantSize  int
+		wantReads int
+	}{
+		{"whole file in one read", &scriptedReader{data: data, step: len(data)}, int64(len(data)), len(data), 1},
+		{"no length known", &scriptedReader{data: data, step: len(data)}, -1, len(data), 2},
+		{"short reads before the end", &scriptedReader{data: data, step: 1000}, int64(len(data)), len(data), 11},
+		{"grew after it was opened", &scriptedReader{data: data, step: 4096, more: more}, int64(len(data)), len(data) + len(more), 4},
+	} {
+		state, size := a.chunkStream(context.Background(), c.r, s, c.length)
+		state.whenSaved(func() {})
+		if state.err != nil || int(size) != c.wantSize || c.r.reads != c.wantReads {
+			t.Errorf("%s: size %d after %d reads (error %v), want %d after %d", c.name, size, c.r.reads, state.err, c.wantSize, c.wantReads)
+		}
 	}
 }
