@@ -181,7 +181,7 @@ type Writer struct {
 
 	managers [2]*packer.Manager // by blob type - 1
 	scratch  chan *scratch
-	long     chan struct{} // held while a blob longer than longBlob is sealed
+	long     chan struct{} // held while a blob longer than LongBlob is sealed
 
 	slots   chan struct{} // full packs not yet stored and indexed
 	conns   chan struct{} // concurrent backend writes
@@ -241,12 +241,13 @@ func (s *scratch) reserve(n int) {
 	s.sealed = s.arena.Bytes[:0]
 }
 
-// longBlob is the length above which a blob is sealed only while no other
-// such blob is (Writer.long). Chunks are mostly shorter (about 1.5 MiB);
-// after a longer one, its scratch gives the pages beyond longBlob back, so
-// the scratches together hold one long blob and otherwise short ones, not
-// one long blob each.
-const longBlob = chunker.MaxSize / 2
+// LongBlob is the length above which a blob is handled only while no other
+// such blob is: the writer seals one at a time (Writer.long), the checker
+// reads one at a time. Chunks are mostly shorter (about 1.5 MiB); after a
+// longer one, the buffer that held it gives the pages beyond LongBlob
+// back, so the buffers together hold one long blob and otherwise short
+// ones, not one long blob each.
+const LongBlob = chunker.MaxSize / 2
 
 // slowScratchKeep is how much of its buffer a scratch keeps after a blob
 // when compression is at its slowest (max): the rest goes back to the
@@ -265,7 +266,7 @@ func (w *Writer) scratchKeep(long bool) int {
 	case w.opts.Compression == CompressionMax:
 		return slowScratchKeep
 	case long:
-		return sealBound(longBlob)
+		return sealBound(LongBlob)
 	}
 	return maxScratch
 }
@@ -519,7 +520,7 @@ func (w *Writer) compresses(t model.BlobType) bool {
 // writes into it and sealing encrypts there in place; verification
 // decrypts and decompresses in small pieces.
 func (w *Writer) store(ctx context.Context, t model.BlobType, id model.ID, buf []byte) (n int, added bool, err error) {
-	long := len(buf) > longBlob
+	long := len(buf) > LongBlob
 	if long {
 		select {
 		case w.long <- struct{}{}:

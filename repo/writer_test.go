@@ -1070,7 +1070,7 @@ func TestWriterDiscard(t *testing.T) {
 }
 
 // A scratch keeps the pages its blobs touched, except the part beyond
-// longBlob after a long blob and all but slowScratchKeep under
+// LongBlob after a long blob and all but slowScratchKeep under
 // --compression max, where touching pages again costs nothing against the
 // compression.
 func TestWriterScratchResident(t *testing.T) {
@@ -1111,7 +1111,7 @@ func TestWriterScratchResident(t *testing.T) {
 		mode            CompressionMode
 		afterShort, max int // bounds after a short and after a long blob
 	}{
-		{CompressionAuto, 2 << 20, sealBound(longBlob) + page},
+		{CompressionAuto, 2 << 20, sealBound(LongBlob) + page},
 		{CompressionMax, 0, slowScratchKeep + page},
 	} {
 		t.Run(c.mode.String(), func(t *testing.T) {
@@ -1130,7 +1130,7 @@ func TestWriterScratchResident(t *testing.T) {
 			case c.afterShort == 0 && n > c.max:
 				t.Errorf("after a 2 MiB blob the scratch holds %d bytes, want at most %d", n, c.max)
 			}
-			if _, _, _, err := w.SaveBlob(ctx, model.DataBlob, blob(longBlob+2<<20), model.ID{}); err != nil {
+			if _, _, _, err := w.SaveBlob(ctx, model.DataBlob, blob(LongBlob+2<<20), model.ID{}); err != nil {
 				t.Fatal(err)
 			}
 			if n := most(t, w); n > c.max {

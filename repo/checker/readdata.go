@@ -12,7 +12,6 @@ import (
 	"sync"
 
 	"github.com/arca-backup/arca/backend"
-	"github.com/arca-backup/arca/chunker"
 	"github.com/arca-backup/arca/repo"
 	"github.com/arca-backup/arca/repo/internal/offheap"
 	"github.com/arca-backup/arca/repo/model"
@@ -31,17 +30,6 @@ const streamBufferSize = 512 << 10
 // decoded: a data blob of the largest chunk size with zstd's and the
 // cipher's overhead. Larger blobs (huge trees) get heap buffers.
 const blobRoom = repo.MaxStoredChunk
-
-// longBlob is the length (as stored or decoded) above which a reader
-// handles a blob only while no other reader handles such a blob, and
-// afterwards gives the pages of its buffers beyond longBlob back. Chunks
-// are mostly shorter (about 1.5 MiB), so the readers' buffers stay at
-// most this full, except one at a time. Before, each buffer stayed as
-// full as the longest blob its reader had met: the peak of check
-// --read-data on the 1 GiB corpus was 42 MiB in one run and 49 in
-// another, depending on whether both readers had met blobs near the
-// largest chunk size.
-const longBlob = chunker.MaxSize / 2
 
 // ReadPacks reads whole packs and verifies them: the content hashes to the
 // pack's name, every blob the index lists decrypts, decompresses and
@@ -172,7 +160,13 @@ type packVerifier struct {
 	room   [2]*offheap.Buffer // for stored and plain
 	stored []byte
 	plain  []byte
-	long   chan struct{} // held while a blob longer than longBlob is handled
+	// long is held while a blob longer than repo.LongBlob (as stored or
+	// decoded) is read, by one reader of the check at a time, which then
+	// gives its buffers' pages beyond that length back: each buffer used
+	// to stay as full as the longest blob its reader had met (a peak of
+	// 42 MiB in one run of check --read-data on the 1 GiB corpus, 49 in
+	// another).
+	long chan struct{}
 }
 
 func newPackVerifier(c *Checker, long chan struct{}) *packVerifier {
@@ -184,30 +178,29 @@ func newPackVerifier(c *Checker, long chan struct{}) *packVerifier {
 	return v
 }
 
-// blob reads the next blob b of the pack from v.rd and verifies it,
-// adding what is wrong with it to blobErrs. An error ends the pack.
-func (v *packVerifier) blob(b model.Blob, blobErrs *[]error) error {
+// blob reads the next blob b of the pack from v.rd and verifies it:
+// damage is what is wrong with the blob, err what ends the pack.
+func (v *packVerifier) blob(b model.Blob) (damage, err error) {
 	if uint(cap(v.stored)) < b.Length {
 		v.stored = make([]byte, b.Length)
 	}
 	stored := v.stored[:b.Length]
 	if _, err := io.ReadFull(v.rd, stored); err != nil {
-		return &streamError{fmt.Errorf("readFull: %w", err)}
+		return nil, &streamError{fmt.Errorf("readFull: %w", err)}
 	}
 	if b.Length <= 16 {
-		return &streamError{fmt.Errorf("invalid blob length %v", b)}
+		return nil, &streamError{fmt.Errorf("invalid blob length %v", b)}
 	}
 	plain, err := v.c.r.DecodeBlob(b, stored, v.plain)
 	if err != nil {
-		*blobErrs = append(*blobErrs, fmt.Errorf("blob %v: %w", b.ID, err))
-		return nil
+		return fmt.Errorf("blob %v: %w", b.ID, err), nil
 	}
 	// keep a larger decompression buffer (an uncompressed blob's
 	// plaintext lives in v.stored and must not be kept)
 	if b.IsCompressed() && cap(plain) > cap(v.plain) {
 		v.plain = plain[:0]
 	}
-	return nil
+	return nil, nil
 }
 
 // free releases the verifier's buffers; it must not be used afterwards.
@@ -277,7 +270,7 @@ func (v *packVerifier) checkOnce(ctx context.Context, id model.ID, size int64, b
 			if _, err := v.rd.Discard(int(b.Offset - pos)); err != nil {
 				return &streamError{err}
 			}
-			long := max(b.Length, b.UncompressedLength) > longBlob
+			long := max(b.Length, b.UncompressedLength) > repo.LongBlob
 			if long {
 				select {
 				case v.long <- struct{}{}:
@@ -285,15 +278,18 @@ func (v *packVerifier) checkOnce(ctx context.Context, id model.ID, size int64, b
 					return ctx.Err()
 				}
 			}
-			err := v.blob(b, &blobErrs)
+			damage, err := v.blob(b)
 			if long {
 				for _, r := range v.room {
-					r.Discard(longBlob)
+					r.Discard(repo.LongBlob)
 				}
 				<-v.long
 			}
 			if err != nil {
 				return err
+			}
+			if damage != nil {
+				blobErrs = append(blobErrs, damage)
 			}
 			pos = b.Offset + b.Length
 		}
