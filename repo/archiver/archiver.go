@@ -427,7 +427,20 @@ func (a *Archiver) metaNode(snPath, p string, ignoreXattrList bool) (*model.Node
 }
 
 func (a *Archiver) nodeFromStat(snPath, p string, st fsnode.Stat, ignoreXattrList bool) (*model.Node, error) {
-	n, err := fsnode.FromStat(p, path.Base(snPath), st, a.names, fsnode.Options{WithAtime: a.opts.WithAtime, IgnoreXattrListError: ignoreXattrList})
+	return a.node(snPath, p, st, -1, ignoreXattrList)
+}
+
+// node builds the node of the entry at p from its metadata st, reading its
+// extended attributes through the descriptor fd where fd is not negative.
+func (a *Archiver) node(snPath, p string, st fsnode.Stat, fd int, ignoreXattrList bool) (*model.Node, error) {
+	opts := fsnode.Options{WithAtime: a.opts.WithAtime, IgnoreXattrListError: ignoreXattrList}
+	var n *model.Node
+	var err error
+	if fd >= 0 {
+		n, err = fsnode.FromOpenFile(fd, p, path.Base(snPath), st, a.names, opts)
+	} else {
+		n, err = fsnode.FromStat(p, path.Base(snPath), st, a.names, opts)
+	}
 	if n != nil && a.opts.DeviceIDOnlyForHardlinks && (n.Links == 1 || n.Type == model.NodeTypeDir) {
 		n.DeviceID = 0
 	}

@@ -218,7 +218,11 @@ func (a *Archiver) saveFile(ctx context.Context, job fileJob, s *slab) {
 		return
 	}
 	st := fsnode.StatOf(fi)
-	node, err := a.nodeFromStat(job.snPath, job.path, st, false)
+	fd := -1
+	if d, ok := f.(interface{ Fd() uintptr }); ok {
+		fd = int(d.Fd())
+	}
+	node, err := a.node(job.snPath, job.path, st, fd, false)
 	if err != nil {
 		fail(err)
 		return

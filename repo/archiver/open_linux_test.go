@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -138,5 +139,149 @@ func TestOpenFileFallsBack(t *testing.T) {
 	_, osErr := os.Open(filepath.Join(dir, "missing"))
 	if err == nil || err.Error() != osErr.Error() || !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("missing file: %v, want %v", err, osErr)
+	}
+}
+
+// TestFileModeAsOS: fileMode gives what os.Lstat gives for every kind of
+// entry and for the setuid, setgid and sticky bits.
+func TestFileModeAsOS(t *testing.T) {
+	dir := t.TempDir()
+	reg := filepath.Join(dir, "regular")
+	if err := os.WriteFile(reg, nil, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	special := filepath.Join(dir, "special")
+	if err := os.WriteFile(special, nil, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(special, 0o755|os.ModeSetuid|os.ModeSetgid); err != nil {
+		t.Fatal(err)
+	}
+	sticky := filepath.Join(dir, "sticky")
+	if err := os.Mkdir(sticky, 0o1777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(sticky, 0o777|os.ModeSticky); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(reg, link); err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	paths := []string{reg, special, sticky, link, fifo, sock, dir, "/dev/null"}
+	for _, p := range paths {
+		fi, err := os.Lstat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st syscall.Stat_t
+		if err := syscall.Lstat(p, &st); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := fileMode(st.Mode), fi.Mode(); got != want {
+			t.Errorf("%s: mode %v, os gives %v", p, got, want)
+		}
+	}
+}
+
+// TestFdFile: the bare descriptor reads the file to io.EOF, stats it as
+// os.Stat does, and closes once.
+func TestFdFile(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "f")
+	content := bytes.Repeat([]byte("0123456789"), 1000)
+	if err := os.WriteFile(p, content, 0o604); err != nil {
+		t.Fatal(err)
+	}
+	f, err := openFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Name() != "f" || fi.Size() != want.Size() || fi.Mode() != want.Mode() || !fi.ModTime().Equal(want.ModTime()) || fi.IsDir() {
+		t.Fatalf("stat %s %d %v %v, want %s %d %v %v", fi.Name(), fi.Size(), fi.Mode(), fi.ModTime(), want.Name(), want.Size(), want.Mode(), want.ModTime())
+	}
+	if got, want := fi.Sys().(*syscall.Stat_t).Ino, want.Sys().(*syscall.Stat_t).Ino; got != want {
+		t.Fatalf("inode %d, want %d", got, want)
+	}
+	buf := make([]byte, 4096)
+	var got []byte
+	for {
+		n, err := f.Read(buf)
+		got = append(got, buf[:n]...)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			t.Fatal("a read of nothing before the end")
+		}
+	}
+	if !bytes.Equal(got, content) {
+		t.Fatalf("read %d bytes, want %d", len(got), len(content))
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); !errors.Is(err, os.ErrClosed) {
+		t.Fatalf("second close: %v, want os.ErrClosed", err)
+	}
+}
+
+// TestOpenFileDoesNotWaitForFIFO: a FIFO found where the walk saw a file
+// opens at once (O_NONBLOCK) and reports its type, instead of blocking
+// the backup until some process writes to it.
+func TestOpenFileDoesNotWaitForFIFO(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	type opened struct {
+		f   File
+		err error
+	}
+	ch := make(chan opened, 1)
+	go func() {
+		f, err := openFile(fifo)
+		ch <- opened{f, err}
+	}()
+	select {
+	case o := <-ch:
+		if o.err != nil {
+			t.Fatal(o.err)
+		}
+		defer o.f.Close()
+		fi, err := o.f.Stat()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode()&os.ModeNamedPipe == 0 {
+			t.Fatalf("mode %v, want a named pipe", fi.Mode())
+		}
+	case <-time.After(5 * time.Second):
+		// let the blocked open return
+		if w, err := os.OpenFile(fifo, os.O_WRONLY, 0); err == nil {
+			w.Close()
+		}
+		t.Fatal("opening a FIFO waits for a writer")
 	}
 }

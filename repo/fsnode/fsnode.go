@@ -128,6 +128,19 @@ func TypeOf(mode os.FileMode) model.NodeType {
 // returned even with an error when only part of the metadata (link target,
 // extended attributes) could be read.
 func FromStat(path, name string, st Stat, names *Names, opts Options) (*model.Node, error) {
+	return fromStat(xattrSource{path: path, fd: -1}, name, st, names, opts)
+}
+
+// FromOpenFile is FromStat for an entry open as descriptor fd (st its
+// fstat): extended attributes are read through fd, which spares the
+// kernel looking up path once more for each of them, and are those of
+// the very file opened even if path has since been replaced.
+func FromOpenFile(fd int, path, name string, st Stat, names *Names, opts Options) (*model.Node, error) {
+	return fromStat(xattrSource{path: path, fd: fd}, name, st, names, opts)
+}
+
+func fromStat(src xattrSource, name string, st Stat, names *Names, opts Options) (*model.Node, error) {
+	path := src.path
 	mask := os.ModePerm | os.ModeType | os.ModeSetuid | os.ModeSetgid | os.ModeSticky
 	n := &model.Node{
 		Name:       name,
@@ -166,7 +179,7 @@ func FromStat(path, name string, st Stat, names *Names, opts Options) (*model.No
 	default:
 		return n, fmt.Errorf("unsupported file type %q", n.Type)
 	}
-	xa, err := ReadXattrs(path, opts.IgnoreXattrListError)
+	xa, err := src.read(opts.IgnoreXattrListError)
 	n.ExtendedAttributes = xa
 	return n, err
 }
@@ -190,7 +203,19 @@ func XattrUnsupported(err error) bool {
 // in the order the kernel lists them. Unsupported file systems give none.
 // restic stores an empty, non-nil list, which encodes like no list.
 func ReadXattrs(path string, ignoreListPermission bool) ([]model.ExtendedAttribute, error) {
-	names, err := listXattr(path)
+	return xattrSource{path: path, fd: -1}.read(ignoreListPermission)
+}
+
+// xattrSource is where extended attributes are read from: the descriptor
+// fd, or the entry at path (not followed) when fd is negative. path names
+// the entry in errors either way.
+type xattrSource struct {
+	path string
+	fd   int
+}
+
+func (s xattrSource) read(ignoreListPermission bool) ([]model.ExtendedAttribute, error) {
+	names, err := s.names()
 	if err != nil {
 		if XattrUnsupported(err) {
 			return nil, nil
@@ -198,17 +223,17 @@ func ReadXattrs(path string, ignoreListPermission bool) ([]model.ExtendedAttribu
 		if ignoreListPermission && errors.Is(err, os.ErrPermission) {
 			return nil, nil
 		}
-		return nil, fmt.Errorf("list extended attributes of %s: %w", path, err)
+		return nil, fmt.Errorf("list extended attributes of %s: %w", s.path, err)
 	}
 	var out []model.ExtendedAttribute
 	var errs []error
 	for _, name := range names {
-		v, err := getXattr(path, name)
+		v, err := s.value(name)
 		if err != nil {
 			if XattrUnsupported(err) {
 				continue
 			}
-			errs = append(errs, fmt.Errorf("can not obtain extended attribute %v for %v: %w", name, path, err))
+			errs = append(errs, fmt.Errorf("can not obtain extended attribute %v for %v: %w", name, s.path, err))
 			continue
 		}
 		out = append(out, model.ExtendedAttribute{Name: name, Value: v})
@@ -216,16 +241,32 @@ func ReadXattrs(path string, ignoreListPermission bool) ([]model.ExtendedAttribu
 	return out, errors.Join(errs...)
 }
 
-func listXattr(path string) ([]string, error) {
-	size := 1024
+func (s xattrSource) list(buf []byte) (int, error) {
+	if s.fd >= 0 {
+		return unix.Flistxattr(s.fd, buf)
+	}
+	return unix.Llistxattr(s.path, buf)
+}
+
+func (s xattrSource) get(name string, buf []byte) (int, error) {
+	if s.fd >= 0 {
+		return unix.Fgetxattr(s.fd, name, buf)
+	}
+	return unix.Lgetxattr(s.path, name, buf)
+}
+
+// names lists the attributes' names. Most files have none: the first try
+// uses a buffer on the stack.
+func (s xattrSource) names() ([]string, error) {
+	var first [256]byte
+	buf := first[:]
 	for {
-		buf := make([]byte, size)
-		n, err := unix.Llistxattr(path, buf)
+		n, err := s.list(buf)
 		if errors.Is(err, unix.ERANGE) {
-			if n, err = unix.Llistxattr(path, nil); err != nil {
+			if n, err = s.list(nil); err != nil {
 				return nil, err
 			}
-			size = n + 1024
+			buf = make([]byte, n+1024)
 			continue
 		}
 		if err != nil {
@@ -245,13 +286,13 @@ func listXattr(path string) ([]string, error) {
 	}
 }
 
-func getXattr(path, name string) ([]byte, error) {
+func (s xattrSource) value(name string) ([]byte, error) {
 	size := 256
 	for {
 		buf := make([]byte, size)
-		n, err := unix.Lgetxattr(path, name, buf)
+		n, err := s.get(name, buf)
 		if errors.Is(err, unix.ERANGE) {
-			if n, err = unix.Lgetxattr(path, name, nil); err != nil {
+			if n, err = s.get(name, nil); err != nil {
 				return nil, err
 			}
 			size = n + 256
