@@ -3,6 +3,7 @@ package model
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"reflect"
@@ -280,4 +281,48 @@ func FuzzDecodeTreeFast(f *testing.F) {
 	f.Add(data)
 	f.Add([]byte(`{"nodes":[{"name":"a","extended_attributes":[{"name":"x","value":"AAE="}]}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) { sameDecoding(t, data) })
+}
+
+// TestEncodedTreeSizeBound: the estimate EncodeTree sizes its buffer with
+// covers typical nodes with every common field at its longest (so the
+// buffer is not grown), and EncodeTree gives the same bytes as encoding
+// the nodes one by one.
+func TestEncodedTreeSizeBound(t *testing.T) {
+	when := time.Date(2026, 12, 31, 23, 59, 59, 999999999, time.FixedZone("", -(9*3600+30*60)))
+	var nodes []*Node
+	for i := range 50 {
+		n := &Node{
+			Name: fmt.Sprintf("file-with-a-longer-name-%03d.tar.zst", i), Type: NodeTypeFile, Mode: 0o100644 | os.ModeSetgid,
+			ModTime: when, AccessTime: when, ChangeTime: when,
+			UID: 4294967294, GID: 4294967294, User: "a-rather-long-user-name", Group: "a-rather-long-group-name",
+			Inode: 1<<63 + 12345, DeviceID: 1<<63 + 99, Size: 1 << 40, Links: 4294967295,
+			Content: make(IDs, i),
+		}
+		if i%10 == 0 {
+			n.ExtendedAttributes = []ExtendedAttribute{{Name: "user.comment", Value: []byte("some value of an attribute")}}
+		}
+		nodes = append(nodes, n)
+	}
+	buf, err := EncodeTree(nodes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if est := encodedTreeSize(nodes); len(buf) > est {
+		t.Fatalf("tree of %d bytes, estimate %d", len(buf), est)
+	}
+	want := []byte(`{"nodes":[`)
+	for i, n := range nodes {
+		if i > 0 {
+			want = append(want, ',')
+		}
+		b, err := json.Marshal(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, b...)
+	}
+	want = append(want, "]}\n"...)
+	if !bytes.Equal(buf, want) {
+		t.Fatalf("EncodeTree differs from encoding/json:\n%s\n%s", buf, want)
+	}
 }

@@ -1,7 +1,6 @@
 package model
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,23 +17,38 @@ var ErrTreeNotOrdered = errors.New("nodes are not ordered or duplicate")
 // EncodeTree returns the tree blob for nodes, byte-identical to restic's:
 // {"nodes":[...]} and a newline. Nodes must be sorted by name, without duplicates.
 func EncodeTree(nodes []*Node) ([]byte, error) {
-	var buf bytes.Buffer
-	buf.WriteString(`{"nodes":[`)
+	buf := make([]byte, 0, encodedTreeSize(nodes))
+	buf = append(buf, `{"nodes":[`...)
 	for i, n := range nodes {
 		if i > 0 {
 			if n.Name <= nodes[i-1].Name {
 				return nil, fmt.Errorf("node %q after %q: %w", n.Name, nodes[i-1].Name, ErrTreeNotOrdered)
 			}
-			buf.WriteByte(',')
+			buf = append(buf, ',')
 		}
-		b, err := n.AppendJSON(buf.AvailableBuffer())
-		if err != nil {
+		var err error
+		if buf, err = n.AppendJSON(buf); err != nil {
 			return nil, fmt.Errorf("encode node %q: %w", n.Name, err)
 		}
-		buf.Write(b)
 	}
-	buf.WriteString("]}\n")
-	return buf.Bytes(), nil
+	return append(buf, "]}\n"...), nil
+}
+
+// encodedTreeSize estimates the length of nodes' tree blob from above for
+// typical nodes, so that encoding it rarely grows the buffer (growing it
+// from small took twice the blob's size in allocations, a fifth of all of
+// a backup of many small files).
+func encodedTreeSize(nodes []*Node) int {
+	size := 16
+	for _, n := range nodes {
+		// the fixed fields of a file with long user and group names take
+		// about 330 bytes; each content ID 67 (quoted hex and a comma)
+		size += 384 + 2*len(n.Name) + len(n.LinkTarget) + 67*len(n.Content)
+		for _, x := range n.ExtendedAttributes {
+			size += 32 + len(x.Name) + 2*len(x.Value)
+		}
+	}
+	return size
 }
 
 // DecodeTree parses a tree blob.
