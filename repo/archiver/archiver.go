@@ -139,6 +139,15 @@ type File interface {
 	Stat() (os.FileInfo, error)
 }
 
+// smallJobsQueued is how many small files the walk may find ahead of
+// their readers. Handing each file straight from the walk to a waiting
+// reader parked and woke one of them per file, and a reader found no
+// second file ready to batch with (smallBatch): 95,000 batches of one or
+// two files for 131,124 files. With a queue most batches are full. First
+// backup of that corpus, compression off: 3.87-4.07 s against 4.60 s by
+// hand (see the commit for alternating runs).
+const smallJobsQueued = 32
+
 // Archiver saves file system trees. Use one Archiver for one backup.
 type Archiver struct {
 	repo  Repo
@@ -156,7 +165,7 @@ type Archiver struct {
 	jobs chan fileJob
 	// smallJobs are files shorter than chunker.MinSize, for the readers of
 	// any file and smallReaders more that read only those; nil when there
-	// are none of the latter.
+	// are none of the latter. Up to smallJobsQueued wait in it.
 	smallJobs    chan fileJob
 	smallReaders int
 	saves        chan chunkSave // to the savers (startSavers)
@@ -278,7 +287,7 @@ func (a *Archiver) Snapshot(ctx context.Context, targets []string, parent *model
 	defer cancel(nil)
 	a.jobs = make(chan fileJob)
 	if a.smallReaders > 0 {
-		a.smallJobs = make(chan fileJob)
+		a.smallJobs = make(chan fileJob, smallJobsQueued)
 	}
 	stopSavers := a.startSavers(ctx)
 	for i := 0; i < a.opts.ReadConcurrency; i++ {

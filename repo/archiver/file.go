@@ -84,15 +84,20 @@ func (s *slab) free() {
 	}
 }
 
+// ensure allocates the slab's memory on first use.
+func (s *slab) ensure() {
+	if s.buf == nil {
+		s.mem = offheap.Alloc(chunker.MaxSize)
+		s.buf = s.mem.Bytes
+	}
+}
+
 // window returns where a stream's next bytes go: the incomplete chunk
 // buf[lo:hi] (empty at the start of a stream) is moved to the front when
 // the slab is full, and the bytes up to the returned end are free to read
 // into. It waits for the saves still reading that region.
 func (s *slab) window(lo, hi int) (newLo, newHi, end int) {
-	if s.buf == nil {
-		s.mem = offheap.Alloc(chunker.MaxSize)
-		s.buf = s.mem.Bytes
-	}
+	s.ensure()
 	if hi == blockSize {
 		// the first half is full (or a stream starts in the second): the
 		// incomplete chunk continues into the second half
@@ -140,21 +145,52 @@ func (a *Archiver) fileWorker(ctx context.Context, jobs, more <-chan fileJob) {
 	defer a.workers.Done()
 	s := &slab{}
 	defer s.free()
+	var small smallBatch
+	defer a.saveSmall(ctx, s, &small)
 	for {
-		var job fileJob
-		var ok bool
-		select {
-		case job, ok = <-jobs:
-		case job, ok = <-more:
-			if !ok {
-				more = nil // closed: the other channel goes on
-				continue
-			}
+		job, ok := nextJob(jobs, &more, false)
+		if !ok && len(small.files) > 0 {
+			// nothing is waiting: save the files read so far first
+			a.saveSmall(ctx, s, &small)
+		}
+		if !ok {
+			job, ok = nextJob(jobs, &more, true)
 		}
 		if !ok {
 			return
 		}
-		a.saveFile(ctx, job, s)
+		a.saveFile(ctx, job, s, &small)
+	}
+}
+
+// nextJob takes the next job from jobs or *more (set to nil once closed).
+// Without wait it returns false at once when none is ready; with wait it
+// returns false only once jobs is closed.
+func nextJob(jobs <-chan fileJob, more *<-chan fileJob, wait bool) (fileJob, bool) {
+	for {
+		if !wait {
+			select {
+			case job, ok := <-jobs:
+				return job, ok
+			case job, ok := <-*more:
+				if ok {
+					return job, true
+				}
+				*more = nil // closed: the other channel goes on
+				continue
+			default:
+				return fileJob{}, false
+			}
+		}
+		select {
+		case job, ok := <-jobs:
+			return job, ok
+		case job, ok := <-*more:
+			if ok {
+				return job, true
+			}
+			*more = nil
+		}
 	}
 }
 
@@ -192,7 +228,7 @@ func (s *fileState) fail(err error) {
 	s.mu.Unlock()
 }
 
-func (a *Archiver) saveFile(ctx context.Context, job fileJob, s *slab) {
+func (a *Archiver) saveFile(ctx context.Context, job fileJob, s *slab, small *smallBatch) {
 	fail := func(err error) {
 		job.done <- result{target: job.path, err: err}
 		if a.cb.CompleteItem != nil {
@@ -232,10 +268,9 @@ func (a *Archiver) saveFile(ctx context.Context, job fileJob, s *slab) {
 		return
 	}
 
-	state, size := a.chunkStream(ctx, f, s, fi.Size())
-	// The file's result is ready once all of its chunks are saved (its
-	// done channel has room for it: sending never blocks the saver).
-	state.whenSaved(func() {
+	// finish reports the file once all of its chunks are saved (its done
+	// channel has room for it: sending never blocks the saver).
+	finish := func(state *fileState, size uint64) {
 		state.mu.Lock()
 		err := state.err
 		state.mu.Unlock()
@@ -247,7 +282,13 @@ func (a *Archiver) saveFile(ctx context.Context, job fileJob, s *slab) {
 		node.Size = size
 		a.track(job.snPath, job.previous, node, state.stats, time.Since(job.start))
 		job.done <- result{target: job.path, node: node, stats: state.stats}
-	})
+	}
+	if a.readSmall(ctx, f, fi.Size(), s, small, finish) {
+		return
+	}
+	a.saveSmall(ctx, s, small) // chunkStream needs all of the slab
+	state, size := a.chunkStream(ctx, f, s, fi.Size())
+	state.whenSaved(func() { finish(state, size) })
 }
 
 // chunkStream reads r to the end through the slab s, cutting it into
