@@ -351,8 +351,16 @@ func TestOneReaderManyFiles(t *testing.T) {
 	for name, data := range files {
 		writeFile(t, filepath.Join(dir, name), data)
 	}
+	storedAsChunked(t, dir, files, Options{ReadConcurrency: 1})
+}
+
+// storedAsChunked backs up dir with opts and checks that each of files
+// (by its path below dir) is stored whole and cut exactly as the
+// streaming chunker cuts it.
+func storedAsChunked(t *testing.T, dir string, files map[string][]byte, opts Options) {
+	t.Helper()
 	m := newMemRepo()
-	a, err := New(m, m, testPol, Options{ReadConcurrency: 1}, Callbacks{})
+	a, err := New(m, m, testPol, opts, Callbacks{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -363,11 +371,11 @@ func TestOneReaderManyFiles(t *testing.T) {
 	for name, data := range files {
 		n := lookup(t, m, root, filepath.Join(dir, name))
 		want, _ := streamChunks(data)
-		if !slices.Equal(want, n.Content) {
-			t.Fatalf("file %s: %d chunks, want %d, or they differ", name, len(n.Content), len(want))
+		if !slices.Equal(want, n.Content) || n.Size != uint64(len(data)) {
+			t.Fatalf("read concurrency %d, file %s: %d chunks of %d bytes, want %d of %d, or they differ", opts.ReadConcurrency, name, len(n.Content), n.Size, len(want), len(data))
 		}
 		if !bytes.Equal(content(t, m, n), data) {
-			t.Fatalf("file %s: content differs", name)
+			t.Fatalf("read concurrency %d, file %s: content differs", opts.ReadConcurrency, name)
 		}
 	}
 }

@@ -168,29 +168,28 @@ func (a *Archiver) fileWorker(ctx context.Context, jobs, more <-chan fileJob) {
 // returns false only once jobs is closed.
 func nextJob(jobs <-chan fileJob, more *<-chan fileJob, wait bool) (fileJob, bool) {
 	for {
-		if !wait {
+		var job fileJob
+		var ok, fromMore bool
+		if wait {
 			select {
-			case job, ok := <-jobs:
-				return job, ok
-			case job, ok := <-*more:
-				if ok {
-					return job, true
-				}
-				*more = nil // closed: the other channel goes on
-				continue
+			case job, ok = <-jobs:
+			case job, ok = <-*more:
+				fromMore = true
+			}
+		} else {
+			select {
+			case job, ok = <-jobs:
+			case job, ok = <-*more:
+				fromMore = true
 			default:
 				return fileJob{}, false
 			}
 		}
-		select {
-		case job, ok := <-jobs:
-			return job, ok
-		case job, ok := <-*more:
-			if ok {
-				return job, true
-			}
-			*more = nil
+		if fromMore && !ok {
+			*more = nil // closed: the other channel goes on
+			continue
 		}
+		return job, ok
 	}
 }
 

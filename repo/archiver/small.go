@@ -28,8 +28,9 @@ const smallBatchBytes = 1 << 20
 // file shorter than the minimum chunk size is a single chunk, so its ID
 // is the hash of the whole file; hashing one file at a time leaves
 // sha256x nothing to run beside it. The reader therefore reads up to
-// smallBatchLen of them one after the other into the first half of its
-// slab, hashes them in one sha256x.Sum, and then saves each. Until
+// smallBatchLen of them one after the other into the start of its slab
+// (at most smallBatchBytes), hashes them in one sha256x.Sum, and then
+// saves each. Until
 // then the batch owns that part of the slab: the reader saves the batch
 // before anything else uses the slab, and before it waits for more files
 // (so no file waits for others that are not coming).
@@ -47,7 +48,7 @@ type smallFile struct {
 }
 
 // readSmall reads the file f, of length bytes when opened (less than
-// chunker.MinSize), into the reader's batch. It returns false, with
+// chunker.MinSize-1), into the reader's batch. It returns false, with
 // nothing read, when f is not short enough for it. A file that grew
 // since it was opened is read by chunkStream from where readSmall got to.
 func (a *Archiver) readSmall(ctx context.Context, f io.Reader, length int64, s *slab, b *smallBatch, finish func(*fileState, uint64)) bool {

@@ -189,24 +189,6 @@ func TestManySmallAndLargeFiles(t *testing.T) {
 		writeFile(t, filepath.Join(dir, name), data)
 	}
 	for _, conc := range []int{1, 0} {
-		m := newMemRepo()
-		a, err := New(m, m, testPol, Options{ReadConcurrency: conc}, Callbacks{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		root, _, err := a.Snapshot(context.Background(), []string{dir}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for name, data := range files {
-			n := lookup(t, m, root, filepath.Join(dir, name))
-			want, _ := streamChunks(data)
-			if !slices.Equal(want, n.Content) || n.Size != uint64(len(data)) {
-				t.Fatalf("concurrency %d, file %s: %d chunks, want %d, or they differ", conc, name, len(n.Content), len(want))
-			}
-			if !bytes.Equal(content(t, m, n), data) {
-				t.Fatalf("concurrency %d, file %s: content differs", conc, name)
-			}
-		}
+		storedAsChunked(t, dir, files, Options{ReadConcurrency: conc})
 	}
 }
