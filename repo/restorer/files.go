@@ -14,6 +14,8 @@ import (
 	"syscall"
 
 	"github.com/arca-backup/arca/backend"
+	"github.com/arca-backup/arca/repo"
+	"github.com/arca-backup/arca/repo/internal/offheap"
 	"github.com/arca-backup/arca/repo/model"
 )
 
@@ -168,10 +170,13 @@ func (fr *fileRestorer) restoreFiles(ctx context.Context) error {
 	var wg sync.WaitGroup
 	var once sync.Once
 	var first error
+	long := make(chan struct{}, 1)
 	for range fr.workers {
 		wg.Go(func() {
+			buf := newPartBuffers(fr.readSize, long)
+			defer buf.free()
 			for pj := range ch {
-				if err := fr.restorePack(ctx, pj); err != nil {
+				if err := fr.restorePack(ctx, pj, buf); err != nil {
 					once.Do(func() { first = err; cancel(err) })
 				}
 			}
@@ -201,7 +206,7 @@ type blobTask struct {
 	done bool
 }
 
-func (fr *fileRestorer) restorePack(ctx context.Context, pj *packJob) error {
+func (fr *fileRestorer) restorePack(ctx context.Context, pj *packJob, buf *partBuffers) error {
 	idx := fr.res.repo.Index()
 	byOffset := map[uint]*blobTask{}
 	var tasks []*blobTask
@@ -241,7 +246,7 @@ func (fr *fileRestorer) restorePack(ctx context.Context, pj *packJob) error {
 				continue
 			}
 		}
-		if err := fr.restorePart(ctx, pj.id, tasks[start:i]); err != nil {
+		if err := fr.restorePart(ctx, pj.id, tasks[start:i], buf); err != nil {
 			return err
 		}
 		start = i
@@ -258,14 +263,15 @@ func (e *abortError) Unwrap() error { return e.err }
 
 // restorePart streams one range of a pack. Load may call fn again (a
 // retrying backend); blobs handled before are then skipped.
-func (fr *fileRestorer) restorePart(ctx context.Context, packID model.ID, tasks []*blobTask) error {
+func (fr *fileRestorer) restorePart(ctx context.Context, packID model.ID, tasks []*blobTask, buf *partBuffers) error {
 	begin := tasks[0].blob.Offset
 	last := tasks[len(tasks)-1].blob
 	length := last.Offset + last.Length - begin
 	h := backend.Handle{Type: backend.PackFile, Name: packID.String()}
-	var stored, plain []byte
 	err := fr.res.repo.Backend().Load(ctx, h, int(length), int64(begin), func(rd io.Reader) error {
-		br := bufio.NewReaderSize(rd, fr.readSize)
+		br := buf.rd
+		br.Reset(rd)
+		defer br.Reset(nil)
 		pos := begin
 		for _, t := range tasks {
 			if err := ctx.Err(); err != nil {
@@ -275,36 +281,23 @@ func (fr *fileRestorer) restorePart(ctx context.Context, packID model.ID, tasks 
 				return fmt.Errorf("read pack %s: %w", packID, err)
 			}
 			pos = t.blob.Offset
-			if cap(stored) < int(t.blob.Length) {
-				stored = make([]byte, t.blob.Length)
+			long := max(t.blob.Length, t.blob.UncompressedLength) > repo.LongBlob
+			if long {
+				select {
+				case buf.long <- struct{}{}:
+				case <-ctx.Done():
+					return &abortError{context.Cause(ctx)}
+				}
 			}
-			stored = stored[:t.blob.Length]
-			if _, err := io.ReadFull(br, stored); err != nil {
-				return fmt.Errorf("read pack %s: %w", packID, err)
+			err := fr.restoreBlob(ctx, packID, t, br, buf)
+			if long {
+				buf.shrink()
+				<-buf.long
+			}
+			if err != nil {
+				return err
 			}
 			pos += t.blob.Length
-			if t.done {
-				continue
-			}
-			var dst []byte
-			if t.blob.IsCompressed() {
-				dst = plain
-			}
-			out, err := fr.res.repo.DecodeBlob(t.blob, stored, dst)
-			if err != nil {
-				err = fmt.Errorf("pack %s: %w", packID, err)
-				out = nil
-				// another copy of the blob may be intact
-				if alt, aerr := fr.res.repo.LoadBlob(ctx, model.DataBlob, t.blob.ID, nil); aerr == nil {
-					out, err = alt, nil
-				}
-			} else if t.blob.IsCompressed() {
-				plain = out
-			}
-			t.done = true
-			if err := fr.deliver(ctx, t, out, err); err != nil {
-				return &abortError{err}
-			}
 		}
 		return nil
 	})
@@ -333,6 +326,92 @@ func (fr *fileRestorer) restorePart(ctx context.Context, packID model.ID, tasks 
 		}
 	}
 	return nil
+}
+
+// restoreBlob reads blob t from br, decodes it and writes it where it
+// goes; it only reads past it when it was done before (a retried Load).
+func (fr *fileRestorer) restoreBlob(ctx context.Context, packID model.ID, t *blobTask, br *bufio.Reader, buf *partBuffers) error {
+	stored := buf.storedRoom(int(t.blob.Length))
+	if _, err := io.ReadFull(br, stored); err != nil {
+		return fmt.Errorf("read pack %s: %w", packID, err)
+	}
+	if t.done {
+		return nil
+	}
+	var dst []byte
+	if t.blob.IsCompressed() {
+		dst = buf.plain
+	}
+	out, err := fr.res.repo.DecodeBlob(t.blob, stored, dst)
+	if err != nil {
+		err = fmt.Errorf("pack %s: %w", packID, err)
+		out = nil
+		// another copy of the blob may be intact
+		if alt, aerr := fr.res.repo.LoadBlob(ctx, model.DataBlob, t.blob.ID, nil); aerr == nil {
+			out, err = alt, nil
+		}
+	} else if t.blob.IsCompressed() && cap(out) > cap(buf.plain) {
+		buf.plain = out[:0] // keep a larger decompression buffer
+	}
+	t.done = true
+	if err := fr.deliver(ctx, t, out, err); err != nil {
+		return &abortError{err}
+	}
+	return nil
+}
+
+// partBuffers are one restore worker's buffers, reused from blob to blob
+// and pack to pack: the pack stream's read buffer and room for a blob as
+// stored and as decoded. The blob rooms are mapped outside the Go heap
+// (package offheap). Allocated per pack part on the heap, they were
+// garbage the collector let pile up to twice the live heap, and the peak
+// memory of one restore varied from 61 to 89 MiB between runs.
+type partBuffers struct {
+	rd     *bufio.Reader
+	room   [2]*offheap.Buffer // for stored and plain
+	stored []byte
+	plain  []byte
+	// long is held while a blob longer than repo.LongBlob (as stored or
+	// decoded) is restored, by one worker at a time, which then gives its
+	// rooms' pages beyond that length back (as the checker does).
+	long chan struct{}
+}
+
+func newPartBuffers(readSize int, long chan struct{}) *partBuffers {
+	b := &partBuffers{rd: bufio.NewReaderSize(nil, readSize), long: long}
+	for i := range b.room {
+		b.room[i] = offheap.Alloc(repo.MaxStoredChunk)
+	}
+	b.stored, b.plain = b.room[0].Bytes[:0], b.room[1].Bytes[:0]
+	return b
+}
+
+// storedRoom returns n bytes to read a blob into: the stored room, or a
+// heap buffer for a blob longer than any data blob.
+func (b *partBuffers) storedRoom(n int) []byte {
+	if cap(b.stored) < n {
+		return make([]byte, n)
+	}
+	return b.stored[:n]
+}
+
+// shrink gives the rooms' pages beyond repo.LongBlob back to the system
+// and drops a heap buffer that outgrew the decoded room.
+func (b *partBuffers) shrink() {
+	for _, r := range b.room {
+		r.Discard(repo.LongBlob)
+	}
+	if cap(b.plain) > len(b.room[1].Bytes) {
+		b.plain = b.room[1].Bytes[:0]
+	}
+}
+
+// free releases the buffers; they must not be used afterwards.
+func (b *partBuffers) free() {
+	b.stored, b.plain = nil, nil
+	for _, r := range b.room {
+		r.Free()
+	}
 }
 
 // deliver writes a decoded blob to every place it goes, or reports err for
