@@ -294,7 +294,10 @@ func TestFaultServerKilled(t *testing.T) {
 				// killed and started again during the retries (SFTP: its
 				// session died with the server, which a restart cannot
 				// bring back; the first backup showed how that ends)
-				src2 := faultSource(t, 4, 2<<20, "restarted")
+				// (enough packs that the kill, once the first of them
+				// is stored, finds some still to upload: with 4 files the
+				// backup could finish between that pack and the kill)
+				src2 := faultSource(t, 16, 2<<20, "restarted")
 				env = append([]string{"ARCA_RETRY_MAX_ELAPSED=1m"}, slowBackupEnv...)
 				run = r.startArca(t, cache, env, "backup", "--no-scan", src2)
 				if !r.waitForPacks(t, run, countStored(filepath.Join(r.dir, "data"))+1) {
