@@ -243,10 +243,10 @@ func (s *scratch) reserve(n int) {
 
 // LongBlob is the length above which a blob is handled only while no other
 // such blob is: the writer seals one at a time (Writer.long), the checker
-// reads one at a time. Chunks are mostly shorter (about 1.5 MiB); after a
-// longer one, the buffer that held it gives the pages beyond LongBlob
-// back, so the buffers together hold one long blob and otherwise short
-// ones, not one long blob each.
+// and the restorer read one at a time (package blobroom). Chunks are
+// mostly shorter (about 1.5 MiB); after a longer one, the buffer that held
+// it gives the pages beyond LongBlob back, so the buffers together hold
+// one long blob and otherwise short ones, not one long blob each.
 const LongBlob = chunker.MaxSize / 2
 
 // slowScratchKeep is how much of its buffer a scratch keeps after a blob

@@ -12,8 +12,7 @@ import (
 	"sync"
 
 	"github.com/arca-backup/arca/backend"
-	"github.com/arca-backup/arca/repo"
-	"github.com/arca-backup/arca/repo/internal/offheap"
+	"github.com/arca-backup/arca/repo/internal/blobroom"
 	"github.com/arca-backup/arca/repo/model"
 	"github.com/arca-backup/arca/repo/pack"
 )
@@ -25,11 +24,6 @@ type PackFilter func(packs map[model.ID]int64) map[model.ID]int64
 // streamBufferSize is each reader's buffer: packs are streamed, never held
 // whole in memory (only one blob and the header are).
 const streamBufferSize = 512 << 10
-
-// blobRoom is the room each reader keeps for one blob as stored and one
-// decoded: a data blob of the largest chunk size with zstd's and the
-// cipher's overhead. Larger blobs (huge trees) get heap buffers.
-const blobRoom = repo.MaxStoredChunk
 
 // ReadPacks reads whole packs and verifies them: the content hashes to the
 // pack's name, every blob the index lists decrypts, decompresses and
@@ -59,12 +53,12 @@ func (c *Checker) ReadPacks(ctx context.Context, filter PackFilter, progress fun
 	outcomes := make(chan outcome)
 	workers := max(1, int(c.r.Backend().Properties().Connections))
 	var wg sync.WaitGroup
-	long := make(chan struct{}, 1)
+	gate := blobroom.NewGate()
 	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			v := newPackVerifier(c, long)
+			v := newPackVerifier(c, gate)
 			defer v.free()
 			for t := range tasks {
 				err := v.check(ctx, t.id, packs[t.id], t.blobs)
@@ -150,66 +144,43 @@ func (c *Checker) candidatePacks() map[model.ID]int64 {
 	return out
 }
 
-// packVerifier checks packs one at a time, reusing its buffers. The room
-// for a blob as stored and decoded is mapped outside the Go heap (package
-// offheap): it is held for the whole check and, on the heap, would let the
-// collector wait for twice as much garbage before collecting.
+// packVerifier checks packs one at a time, reusing its stream buffer and
+// blob rooms (package blobroom; long blobs one reader of the check at a
+// time: each room used to stay as full as the longest blob its reader had
+// met, a peak of 42 MiB in one run of check --read-data on the 1 GiB
+// corpus, 49 in another).
 type packVerifier struct {
-	c      *Checker
-	rd     *bufio.Reader
-	room   [2]*offheap.Buffer // for stored and plain
-	stored []byte
-	plain  []byte
-	// long is held while a blob longer than repo.LongBlob (as stored or
-	// decoded) is read, by one reader of the check at a time, which then
-	// gives its buffers' pages beyond that length back: each buffer used
-	// to stay as full as the longest blob its reader had met (a peak of
-	// 42 MiB in one run of check --read-data on the 1 GiB corpus, 49 in
-	// another).
-	long chan struct{}
+	c     *Checker
+	rd    *bufio.Reader
+	rooms *blobroom.Rooms
 }
 
-func newPackVerifier(c *Checker, long chan struct{}) *packVerifier {
-	v := &packVerifier{c: c, rd: bufio.NewReaderSize(nil, streamBufferSize), long: long}
-	for i := range v.room {
-		v.room[i] = offheap.Alloc(blobRoom)
-	}
-	v.stored, v.plain = v.room[0].Bytes[:0], v.room[1].Bytes[:0]
-	return v
+func newPackVerifier(c *Checker, gate blobroom.Gate) *packVerifier {
+	return &packVerifier{c: c, rd: bufio.NewReaderSize(nil, streamBufferSize), rooms: blobroom.New(gate)}
 }
 
 // blob reads the next blob b of the pack from v.rd and verifies it:
 // damage is what is wrong with the blob, err what ends the pack.
 func (v *packVerifier) blob(b model.Blob) (damage, err error) {
-	if uint(cap(v.stored)) < b.Length {
-		v.stored = make([]byte, b.Length)
-	}
-	stored := v.stored[:b.Length]
+	stored := v.rooms.Stored(int(b.Length))
 	if _, err := io.ReadFull(v.rd, stored); err != nil {
 		return nil, &streamError{fmt.Errorf("readFull: %w", err)}
 	}
 	if b.Length <= 16 {
 		return nil, &streamError{fmt.Errorf("invalid blob length %v", b)}
 	}
-	plain, err := v.c.r.DecodeBlob(b, stored, v.plain)
+	plain, err := v.c.r.DecodeBlob(b, stored, v.rooms.Plain())
 	if err != nil {
 		return fmt.Errorf("blob %v: %w", b.ID, err), nil
 	}
-	// keep a larger decompression buffer (an uncompressed blob's
-	// plaintext lives in v.stored and must not be kept)
-	if b.IsCompressed() && cap(plain) > cap(v.plain) {
-		v.plain = plain[:0]
+	if b.IsCompressed() {
+		v.rooms.KeepPlain(plain)
 	}
 	return nil, nil
 }
 
 // free releases the verifier's buffers; it must not be used afterwards.
-func (v *packVerifier) free() {
-	v.stored, v.plain = nil, nil
-	for _, b := range v.room {
-		b.Free()
-	}
-}
+func (v *packVerifier) free() { v.rooms.Free() }
 
 // check verifies one pack, and once more when that fails, so that a
 // transient read error is told apart from damage.
@@ -270,21 +241,12 @@ func (v *packVerifier) checkOnce(ctx context.Context, id model.ID, size int64, b
 			if _, err := v.rd.Discard(int(b.Offset - pos)); err != nil {
 				return &streamError{err}
 			}
-			long := max(b.Length, b.UncompressedLength) > repo.LongBlob
-			if long {
-				select {
-				case v.long <- struct{}{}:
-				case <-ctx.Done():
-					return ctx.Err()
-				}
+			leave, err := v.rooms.Enter(ctx, b)
+			if err != nil {
+				return err
 			}
 			damage, err := v.blob(b)
-			if long {
-				for _, r := range v.room {
-					r.Discard(repo.LongBlob)
-				}
-				<-v.long
-			}
+			leave()
 			if err != nil {
 				return err
 			}

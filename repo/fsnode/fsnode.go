@@ -199,13 +199,6 @@ func XattrUnsupported(err error) bool {
 	return errors.Is(err, unix.ENOTSUP) || errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, errNoXattr)
 }
 
-// ReadXattrs returns path's extended attributes (not following symlinks)
-// in the order the kernel lists them. Unsupported file systems give none.
-// restic stores an empty, non-nil list, which encodes like no list.
-func ReadXattrs(path string, ignoreListPermission bool) ([]model.ExtendedAttribute, error) {
-	return xattrSource{path: path, fd: -1}.read(ignoreListPermission)
-}
-
 // xattrSource is where extended attributes are read from: the descriptor
 // fd, or the entry at path (not followed) when fd is negative. path names
 // the entry in errors either way.
@@ -214,6 +207,9 @@ type xattrSource struct {
 	fd   int
 }
 
+// read returns the extended attributes in the order the kernel lists
+// them. Unsupported file systems give none (restic stores an empty,
+// non-nil list, which encodes like no list).
 func (s xattrSource) read(ignoreListPermission bool) ([]model.ExtendedAttribute, error) {
 	names, err := s.names()
 	if err != nil {

@@ -41,7 +41,7 @@ func TestXattrsThroughDescriptor(t *testing.T) {
 	}
 
 	for _, path := range []string{p, bare} {
-		byPath, err := ReadXattrs(path, false)
+		byPath, err := xattrSource{path: path, fd: -1}.read(false)
 		if err != nil {
 			t.Fatal(err)
 		}

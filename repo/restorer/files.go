@@ -14,8 +14,7 @@ import (
 	"syscall"
 
 	"github.com/arca-backup/arca/backend"
-	"github.com/arca-backup/arca/repo"
-	"github.com/arca-backup/arca/repo/internal/offheap"
+	"github.com/arca-backup/arca/repo/internal/blobroom"
 	"github.com/arca-backup/arca/repo/model"
 )
 
@@ -170,11 +169,11 @@ func (fr *fileRestorer) restoreFiles(ctx context.Context) error {
 	var wg sync.WaitGroup
 	var once sync.Once
 	var first error
-	long := make(chan struct{}, 1)
+	gate := blobroom.NewGate()
 	for range fr.workers {
 		wg.Go(func() {
-			buf := newPartBuffers(fr.readSize, long)
-			defer buf.free()
+			buf := &partBuffers{rd: bufio.NewReaderSize(nil, fr.readSize), rooms: blobroom.New(gate)}
+			defer buf.rooms.Free()
 			for pj := range ch {
 				if err := fr.restorePack(ctx, pj, buf); err != nil {
 					once.Do(func() { first = err; cancel(err) })
@@ -281,19 +280,12 @@ func (fr *fileRestorer) restorePart(ctx context.Context, packID model.ID, tasks 
 				return fmt.Errorf("read pack %s: %w", packID, err)
 			}
 			pos = t.blob.Offset
-			long := max(t.blob.Length, t.blob.UncompressedLength) > repo.LongBlob
-			if long {
-				select {
-				case buf.long <- struct{}{}:
-				case <-ctx.Done():
-					return &abortError{context.Cause(ctx)}
-				}
+			leave, err := buf.rooms.Enter(ctx, t.blob)
+			if err != nil {
+				return &abortError{err}
 			}
-			err := fr.restoreBlob(ctx, packID, t, br, buf)
-			if long {
-				buf.shrink()
-				<-buf.long
-			}
+			err = fr.restoreBlob(ctx, packID, t, br, buf.rooms)
+			leave()
 			if err != nil {
 				return err
 			}
@@ -330,8 +322,8 @@ func (fr *fileRestorer) restorePart(ctx context.Context, packID model.ID, tasks 
 
 // restoreBlob reads blob t from br, decodes it and writes it where it
 // goes; it only reads past it when it was done before (a retried Load).
-func (fr *fileRestorer) restoreBlob(ctx context.Context, packID model.ID, t *blobTask, br *bufio.Reader, buf *partBuffers) error {
-	stored := buf.storedRoom(int(t.blob.Length))
+func (fr *fileRestorer) restoreBlob(ctx context.Context, packID model.ID, t *blobTask, br *bufio.Reader, rooms *blobroom.Rooms) error {
+	stored := rooms.Stored(int(t.blob.Length))
 	if _, err := io.ReadFull(br, stored); err != nil {
 		return fmt.Errorf("read pack %s: %w", packID, err)
 	}
@@ -340,7 +332,7 @@ func (fr *fileRestorer) restoreBlob(ctx context.Context, packID model.ID, t *blo
 	}
 	var dst []byte
 	if t.blob.IsCompressed() {
-		dst = buf.plain
+		dst = rooms.Plain()
 	}
 	out, err := fr.res.repo.DecodeBlob(t.blob, stored, dst)
 	if err != nil {
@@ -350,8 +342,8 @@ func (fr *fileRestorer) restoreBlob(ctx context.Context, packID model.ID, t *blo
 		if alt, aerr := fr.res.repo.LoadBlob(ctx, model.DataBlob, t.blob.ID, nil); aerr == nil {
 			out, err = alt, nil
 		}
-	} else if t.blob.IsCompressed() && cap(out) > cap(buf.plain) {
-		buf.plain = out[:0] // keep a larger decompression buffer
+	} else if t.blob.IsCompressed() {
+		rooms.KeepPlain(out)
 	}
 	t.done = true
 	if err := fr.deliver(ctx, t, out, err); err != nil {
@@ -360,58 +352,14 @@ func (fr *fileRestorer) restoreBlob(ctx context.Context, packID model.ID, t *blo
 	return nil
 }
 
-// partBuffers are one restore worker's buffers, reused from blob to blob
-// and pack to pack: the pack stream's read buffer and room for a blob as
-// stored and as decoded. The blob rooms are mapped outside the Go heap
-// (package offheap). Allocated per pack part on the heap, they were
-// garbage the collector let pile up to twice the live heap, and the peak
-// memory of one restore varied from 61 to 89 MiB between runs.
+// partBuffers are one restore worker's buffers, reused from pack to pack:
+// the pack stream's read buffer and the blob rooms (package blobroom).
+// Allocated per pack part on the heap, they were garbage the collector
+// let pile up to twice the live heap, and the peak memory of one restore
+// varied from 61 to 89 MiB between runs.
 type partBuffers struct {
-	rd     *bufio.Reader
-	room   [2]*offheap.Buffer // for stored and plain
-	stored []byte
-	plain  []byte
-	// long is held while a blob longer than repo.LongBlob (as stored or
-	// decoded) is restored, by one worker at a time, which then gives its
-	// rooms' pages beyond that length back (as the checker does).
-	long chan struct{}
-}
-
-func newPartBuffers(readSize int, long chan struct{}) *partBuffers {
-	b := &partBuffers{rd: bufio.NewReaderSize(nil, readSize), long: long}
-	for i := range b.room {
-		b.room[i] = offheap.Alloc(repo.MaxStoredChunk)
-	}
-	b.stored, b.plain = b.room[0].Bytes[:0], b.room[1].Bytes[:0]
-	return b
-}
-
-// storedRoom returns n bytes to read a blob into: the stored room, or a
-// heap buffer for a blob longer than any data blob.
-func (b *partBuffers) storedRoom(n int) []byte {
-	if cap(b.stored) < n {
-		return make([]byte, n)
-	}
-	return b.stored[:n]
-}
-
-// shrink gives the rooms' pages beyond repo.LongBlob back to the system
-// and drops a heap buffer that outgrew the decoded room.
-func (b *partBuffers) shrink() {
-	for _, r := range b.room {
-		r.Discard(repo.LongBlob)
-	}
-	if cap(b.plain) > len(b.room[1].Bytes) {
-		b.plain = b.room[1].Bytes[:0]
-	}
-}
-
-// free releases the buffers; they must not be used afterwards.
-func (b *partBuffers) free() {
-	b.stored, b.plain = nil, nil
-	for _, r := range b.room {
-		r.Free()
-	}
+	rd    *bufio.Reader
+	rooms *blobroom.Rooms
 }
 
 // deliver writes a decoded blob to every place it goes, or reports err for
