@@ -8,7 +8,10 @@
 //
 // The pipeline: one goroutine walks the tree depth-first and hands regular
 // files to ReadConcurrency readers (plus readers of small files only, when
-// it is not set: smallReaders); a reader fills large buffers, finds the
+// it is not set: smallReaders). A file that is new, by its directory
+// entry a regular file, goes to them without an lstat: its reader's fstat
+// tells its size, and a reader of small files hands a long one on to the
+// others, open. A reader fills large buffers, finds the
 // chunk boundaries and saves each chunk in its own goroutine (bounded), so
 // both hashing/encryption of one large file and several small files proceed
 // in parallel. Each directory waits for its children's results in its own
@@ -23,9 +26,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -163,13 +168,19 @@ type Archiver struct {
 	summary Summary
 
 	jobs chan fileJob
-	// smallJobs are files shorter than chunker.MinSize, for the readers of
-	// any file and smallReaders more that read only those; nil when there
-	// are none of the latter. Up to smallJobsQueued wait in it.
+	// smallJobs are files shorter than chunker.MinSize, and new files of
+	// a size not known yet (fileJob.unstated), for the readers of any
+	// file and smallReaders more that read only those; nil when there are
+	// none of the latter. Up to smallJobsQueued wait in it.
 	smallJobs    chan fileJob
 	smallReaders int
+	// handedOver are files a reader of small files opened and found too
+	// long for it, for the readers of any file. It is closed once the
+	// readers of small files are done, so none sends on it after.
+	handedOver   chan fileJob
 	saves        chan chunkSave // to the savers (startSavers)
-	workers      sync.WaitGroup
+	workers      sync.WaitGroup // the readers of any file
+	smallWorkers sync.WaitGroup // the readers of small files only
 }
 
 // New returns an archiver saving into saver with the repository's chunker
@@ -288,20 +299,29 @@ func (a *Archiver) Snapshot(ctx context.Context, targets []string, parent *model
 	a.jobs = make(chan fileJob)
 	if a.smallReaders > 0 {
 		a.smallJobs = make(chan fileJob, smallJobsQueued)
+		a.handedOver = make(chan fileJob)
 	}
 	stopSavers := a.startSavers(ctx)
 	for i := 0; i < a.opts.ReadConcurrency; i++ {
 		a.workers.Add(1)
-		go a.fileWorker(ctx, a.jobs, a.smallJobs)
+		go func() {
+			defer a.workers.Done()
+			a.fileWorker(ctx, queues{a.jobs, a.smallJobs, a.handedOver}, nil)
+		}()
 	}
 	for i := 0; i < a.smallReaders; i++ {
-		a.workers.Add(1)
-		go a.fileWorker(ctx, a.smallJobs, nil)
+		a.smallWorkers.Add(1)
+		go func() {
+			defer a.smallWorkers.Done()
+			a.fileWorker(ctx, queues{a.smallJobs}, a.handedOver)
+		}()
 	}
 	defer func() {
 		close(a.jobs)
 		if a.smallJobs != nil {
 			close(a.smallJobs)
+			a.smallWorkers.Wait()
+			close(a.handedOver)
 		}
 		a.workers.Wait()
 		stopSavers()
@@ -395,7 +415,7 @@ func (a *Archiver) saveTargets(ctx context.Context, snPath string, t *target, pr
 		item := path.Join(snPath, name)
 		old := findNode(prev, name)
 		if sub.leaf() {
-			f, excluded, err := a.save(ctx, item, sub.path, old, sub.explicit)
+			f, excluded, err := a.save(ctx, item, sub.path, old, sub.explicit, false)
 			if err != nil {
 				if err = a.itemError(sub.path, err); err != nil {
 					return future{}, 0, err
@@ -519,8 +539,9 @@ func (a *Archiver) finishTree(ctx context.Context, node *model.Node, children []
 func isNotExist(err error) bool { return errors.Is(err, os.ErrNotExist) }
 
 // save stores one item found at p (snapshot path snPath). excluded is true
-// when a filter rejected it or it vanished.
-func (a *Archiver) save(ctx context.Context, snPath, p string, previous *model.Node, explicit bool) (f future, excluded bool, err error) {
+// when a filter rejected it or it vanished. listedRegular tells that p's
+// directory entry gives its type as a regular file.
+func (a *Archiver) save(ctx context.Context, snPath, p string, previous *model.Node, explicit, listedRegular bool) (f future, excluded bool, err error) {
 	start := time.Now()
 	abs, err := a.paths.abs(p)
 	if err != nil {
@@ -537,6 +558,13 @@ func (a *Archiver) save(ctx context.Context, snPath, p string, previous *model.N
 	}
 	if !explicit && a.opts.SelectByName != nil && !a.opts.SelectByName(abs) {
 		return future{}, true, nil
+	}
+	if listedRegular && previous == nil && a.opts.Select == nil {
+		// A new regular file: nothing here needs its metadata, and its
+		// reader's fstat gives all that lstat would. The lstat was the
+		// walk's largest cost on a tree of small files.
+		f, err := a.queueFile(ctx, fileJob{snPath: snPath, path: p, start: start, unstated: true}, -1)
+		return f, false, err
 	}
 	fi, err := os.Lstat(p)
 	if err != nil {
@@ -565,19 +593,8 @@ func (a *Archiver) save(ctx context.Context, snPath, p string, previous *model.N
 				return future{}, false, err
 			}
 		}
-		ch := make(chan result, 1)
-		job := fileJob{snPath: snPath, path: p, previous: previous, start: start, done: ch}
-		small := a.smallJobs
-		if st.Size >= chunker.MinSize {
-			small = nil // a nil channel never takes the job
-		}
-		select {
-		case a.jobs <- job:
-		case small <- job:
-		case <-ctx.Done():
-			return future{}, false, ctx.Err()
-		}
-		return future{ch: ch}, false, nil
+		f, err := a.queueFile(ctx, fileJob{snPath: snPath, path: p, previous: previous, start: start}, st.Size)
+		return f, false, err
 	case st.Mode.IsDir():
 		oldTree, err := a.loadSubtree(ctx, snPath, previous)
 		if err != nil {
@@ -599,6 +616,25 @@ func (a *Archiver) save(ctx context.Context, snPath, p string, previous *model.N
 		}
 		return ready(result{node: n}), false, nil
 	}
+}
+
+// queueFile hands a regular file of size bytes (-1: not known) to the
+// readers: one shorter than chunker.MinSize, or of unknown size, to any
+// reader, a longer one to the readers of any file only.
+func (a *Archiver) queueFile(ctx context.Context, job fileJob, size int64) (future, error) {
+	ch := make(chan result, 1)
+	job.done = ch
+	small := a.smallJobs
+	if size >= chunker.MinSize {
+		small = nil // a nil channel never takes the job
+	}
+	select {
+	case a.jobs <- job:
+	case small <- job:
+	case <-ctx.Done():
+		return future{}, ctx.Err()
+	}
+	return future{ch: ch}, nil
 }
 
 // changed reports whether a regular file differs from its parent node.
@@ -637,23 +673,24 @@ func (a *Archiver) saveDir(ctx context.Context, snPath, dir string, st fsnode.St
 	if err != nil {
 		return future{}, fmt.Errorf("openfile for readdirnames failed: %w", err)
 	}
-	names, err := d.Readdirnames(-1)
+	entries, err := d.ReadDir(-1) // the types, where the file system gives them, without an lstat
 	d.Close()
 	if err != nil {
 		return future{}, fmt.Errorf("readdirnames %v failed: %w", dir, err)
 	}
-	sort.Strings(names)
-	children := make([]future, 0, len(names))
+	slices.SortFunc(entries, func(x, y fs.DirEntry) int { return strings.Compare(x.Name(), y.Name()) })
+	children := make([]future, 0, len(entries))
 	lastExcluded := ""
-	for _, name := range names {
+	for _, e := range entries {
 		if err := ctx.Err(); err != nil {
 			return future{}, err
 		}
+		name := e.Name()
 		if name == lastExcluded {
 			continue
 		}
 		p := filepath.Join(dir, name)
-		f, excluded, err := a.save(ctx, path.Join(snPath, name), p, findNode(prev, name), false)
+		f, excluded, err := a.save(ctx, path.Join(snPath, name), p, findNode(prev, name), false, e.Type().IsRegular())
 		if err != nil {
 			if err = a.itemError(p, err); err != nil {
 				return future{}, err

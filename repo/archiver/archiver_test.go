@@ -205,6 +205,54 @@ func TestReadError(t *testing.T) {
 	}
 }
 
+// TestVanishedFile: a new file that is gone when its reader opens it
+// (deleted after its directory was read) is left out without an error, as
+// restic leaves out a file gone before its lstat; one that cannot be
+// opened for another reason is reported.
+func TestVanishedFile(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"a", "denied", "gone"} {
+		writeFile(t, filepath.Join(dir, name), []byte(name))
+	}
+	m := newMemRepo()
+	var items []string
+	var mu sync.Mutex
+	a, _ := New(m, m, testPol, Options{Open: func(p string) (File, error) {
+		switch filepath.Base(p) {
+		case "gone":
+			if err := os.Remove(p); err != nil {
+				return nil, err
+			}
+		case "denied":
+			return nil, &os.PathError{Op: "open", Path: p, Err: os.ErrPermission}
+		}
+		return os.Open(p)
+	}}, Callbacks{Error: func(item string, err error) error {
+		mu.Lock()
+		items = append(items, err.Error())
+		mu.Unlock()
+		return nil
+	}})
+	root, sum, err := a.Snapshot(context.Background(), []string{dir}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(items) != 1 || !strings.Contains(items[0], "denied") {
+		t.Errorf("errors: %q, want one for the file denied", items)
+	}
+	tree, _ := m.LoadTree(context.Background(), *lookup(t, m, root, dir).Subtree)
+	var names []string
+	for _, n := range tree.Nodes {
+		names = append(names, n.Name)
+	}
+	if !slices.Equal(names, []string{"a"}) {
+		t.Errorf("tree holds %q, want only a", names)
+	}
+	if sum.Files.New != 1 {
+		t.Errorf("%d new files, want 1", sum.Files.New)
+	}
+}
+
 // TestCancel: a cancelled context stops the backup with an error.
 func TestCancel(t *testing.T) {
 	dir := t.TempDir()
@@ -397,14 +445,26 @@ func streamChunks(data []byte) (model.IDs, int) {
 	}
 }
 
-// countingFile reports its Close to the test's count of open files.
-type countingFile struct {
+// readingFile reports to the test when it is first read and, after that,
+// closed.
+type readingFile struct {
 	*os.File
-	closed func()
+	started      bool
+	read, closed func()
 }
 
-func (f countingFile) Close() error {
-	f.closed()
+func (f *readingFile) Read(p []byte) (int, error) {
+	if !f.started {
+		f.started = true
+		f.read()
+	}
+	return f.File.Read(p)
+}
+
+func (f *readingFile) Close() error {
+	if f.started {
+		f.closed()
+	}
 	return f.File.Close()
 }
 
@@ -412,7 +472,9 @@ func (f countingFile) Close() error {
 // chunker.MinSize are read by smallReaders more readers than the two (or
 // LargeFileReaders) that read files of any size; larger files only by
 // those; a read concurrency that is set is the number of files read at
-// once, whatever their sizes.
+// once, whatever their sizes. The files are new, so the walk does not
+// learn their sizes: the readers of small files open the large ones and
+// hand them over.
 func TestReadersPerFileSize(t *testing.T) {
 	for _, tc := range []struct {
 		name        string
@@ -434,33 +496,36 @@ func TestReadersPerFileSize(t *testing.T) {
 				writeFile(t, filepath.Join(dir, string(rune('a'+i))), bytes.Repeat([]byte{byte(i)}, tc.size))
 			}
 			var mu sync.Mutex
-			open, most := 0, 0
-			opened := sync.NewCond(&mu)
+			reading, most := 0, 0
+			started := sync.NewCond(&mu)
+			read := func() {
+				mu.Lock()
+				defer mu.Unlock()
+				reading++
+				most = max(most, reading)
+				started.Broadcast()
+				// go on reading once one more than expected could be
+				// read at once, or a while has passed
+				deadline := time.Now().Add(200 * time.Millisecond)
+				go func() {
+					time.Sleep(time.Until(deadline))
+					started.Broadcast()
+				}()
+				for reading <= tc.want && time.Now().Before(deadline) {
+					started.Wait()
+				}
+			}
+			closed := func() {
+				mu.Lock()
+				reading--
+				mu.Unlock()
+			}
 			openFile := func(p string) (File, error) {
 				f, err := os.Open(p)
 				if err != nil {
 					return nil, err
 				}
-				mu.Lock()
-				open++
-				most = max(most, open)
-				opened.Broadcast()
-				// hold the file until one more than expected could be
-				// open, or a while has passed
-				deadline := time.Now().Add(200 * time.Millisecond)
-				go func() {
-					time.Sleep(time.Until(deadline))
-					opened.Broadcast()
-				}()
-				for open <= tc.want && time.Now().Before(deadline) {
-					opened.Wait()
-				}
-				mu.Unlock()
-				return countingFile{f, func() {
-					mu.Lock()
-					open--
-					mu.Unlock()
-				}}, nil
+				return &readingFile{File: f, read: read, closed: closed}, nil
 			}
 			m := newMemRepo()
 			a, err := New(m, m, testPol, Options{ReadConcurrency: tc.concurrency, LargeFileReaders: tc.large, Open: openFile}, Callbacks{})
@@ -472,7 +537,7 @@ func TestReadersPerFileSize(t *testing.T) {
 				t.Fatal(err)
 			}
 			if most != tc.want {
-				t.Errorf("at most %d files open at once, want %d", most, tc.want)
+				t.Errorf("at most %d files read at once, want %d", most, tc.want)
 			}
 			for i := range 8 {
 				n := lookup(t, m, root, filepath.Join(dir, string(rune('a'+i))))

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"slices"
 	"sync"
@@ -122,6 +123,15 @@ type fileJob struct {
 	previous     *model.Node
 	start        time.Time
 	done         chan<- result
+	// unstated marks a new file the walk knows to be a regular file from
+	// its directory entry only: it did not lstat it, so its size is not
+	// known before it is opened, and a file that is gone by then vanished
+	// after the directory was read, which is no error (as for lstat).
+	unstated bool
+	// opened is the file, already open, when a reader of small files
+	// hands it over (see saveFile), and info its fstat.
+	opened File
+	info   os.FileInfo
 }
 
 // smallReaders is how many readers a backup adds for files shorter than
@@ -139,58 +149,68 @@ type fileJob struct {
 // compression and did not change.
 const smallReaders = 2
 
-// fileWorker reads the files of jobs and, until it is closed, of more
-// (nil: none) into its slab.
-func (a *Archiver) fileWorker(ctx context.Context, jobs, more <-chan fileJob) {
-	defer a.workers.Done()
+// fileWorker reads the files of q into its slab until all of q's
+// channels are closed. A reader of small files only passes handOver: it
+// sends there the files of unknown size it finds too long for it.
+func (a *Archiver) fileWorker(ctx context.Context, q queues, handOver chan<- fileJob) {
 	s := &slab{}
 	defer s.free()
 	var small smallBatch
 	defer a.saveSmall(ctx, s, &small)
 	for {
-		job, ok := nextJob(jobs, &more, false)
+		job, ok := q.next(false)
 		if !ok && len(small.files) > 0 {
 			// nothing is waiting: save the files read so far first
 			a.saveSmall(ctx, s, &small)
 		}
 		if !ok {
-			job, ok = nextJob(jobs, &more, true)
+			job, ok = q.next(true)
 		}
 		if !ok {
 			return
 		}
-		a.saveFile(ctx, job, s, &small)
+		a.saveFile(ctx, job, s, &small, handOver)
 	}
 }
 
-// nextJob takes the next job from jobs or *more (set to nil once closed).
-// Without wait it returns false at once when none is ready; with wait it
-// returns false only once jobs is closed.
-func nextJob(jobs <-chan fileJob, more *<-chan fileJob, wait bool) (fileJob, bool) {
-	for {
+// queues are the channels a reader takes files from (nil ones never give
+// any); next sets each to nil once it is closed.
+type queues [3]<-chan fileJob
+
+// next takes the next file from any of q. Without wait it returns false
+// at once when none is ready; with wait it returns false only once all are
+// closed.
+func (q *queues) next(wait bool) (fileJob, bool) {
+	for q[0] != nil || q[1] != nil || q[2] != nil {
 		var job fileJob
-		var ok, fromMore bool
+		var ok bool
+		var from int
 		if wait {
 			select {
-			case job, ok = <-jobs:
-			case job, ok = <-*more:
-				fromMore = true
+			case job, ok = <-q[0]:
+			case job, ok = <-q[1]:
+				from = 1
+			case job, ok = <-q[2]:
+				from = 2
 			}
 		} else {
 			select {
-			case job, ok = <-jobs:
-			case job, ok = <-*more:
-				fromMore = true
+			case job, ok = <-q[0]:
+			case job, ok = <-q[1]:
+				from = 1
+			case job, ok = <-q[2]:
+				from = 2
 			default:
 				return fileJob{}, false
 			}
 		}
-		if fromMore && !ok {
-			*more = nil // closed: the other channel goes on
+		if !ok {
+			q[from] = nil // closed: the others go on
 			continue
 		}
-		return job, ok
+		return job, true
 	}
+	return fileJob{}, false
 }
 
 // fileState collects the results of one file's chunk saves.
@@ -227,27 +247,48 @@ func (s *fileState) fail(err error) {
 	s.mu.Unlock()
 }
 
-func (a *Archiver) saveFile(ctx context.Context, job fileJob, s *slab, small *smallBatch) {
+// saveFile reads and saves the file of job. A reader of small files only
+// (handOver not nil) hands a file it finds at least chunker.MinSize long
+// over to the readers of any file, open, to keep its slab small.
+func (a *Archiver) saveFile(ctx context.Context, job fileJob, s *slab, small *smallBatch, handOver chan<- fileJob) {
+	// fail reports the file as not saved: with err, or gone (nil)
 	fail := func(err error) {
 		job.done <- result{target: job.path, err: err}
 		if a.cb.CompleteItem != nil {
 			a.track(job.snPath, nil, nil, ItemStats{}, 0)
 		}
 	}
-	if a.cb.StartFile != nil {
-		a.cb.StartFile(job.snPath)
-	}
-	f, err := a.opts.Open(job.path)
-	if err != nil {
-		fail(err)
-		return
+	f, fi := job.opened, job.info
+	if f == nil {
+		if a.cb.StartFile != nil {
+			a.cb.StartFile(job.snPath)
+		}
+		var err error
+		if f, err = a.opts.Open(job.path); err != nil {
+			if job.unstated && isNotExist(err) {
+				err = nil // vanished since the directory was read
+			}
+			fail(err)
+			return
+		}
+		if fi, err = f.Stat(); err != nil {
+			f.Close()
+			fail(err)
+			return
+		}
+		if handOver != nil && fi.Mode().IsRegular() && fi.Size() >= chunker.MinSize {
+			a.saveSmall(ctx, s, small) // no file waits for this one
+			job.opened, job.info = f, fi
+			select {
+			case handOver <- job:
+			case <-ctx.Done():
+				f.Close()
+				fail(ctx.Err())
+			}
+			return
+		}
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		fail(err)
-		return
-	}
 	if !fi.Mode().IsRegular() {
 		fail(fmt.Errorf("file %q changed type, refusing to archive", job.path))
 		return
