@@ -19,10 +19,12 @@ import (
 const unpackedWindow = 512 << 10
 
 // encoder returns the zstd encoder for unpacked files, created on first use.
+// Like restic's, it writes no frame checksum: the file's MAC covers it, and
+// the file is four bytes shorter.
 func (r *Repository) encoder() *zstd.Encoder {
 	r.encOnce.Do(func() {
 		enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1),
-			zstd.WithWindowSize(unpackedWindow))
+			zstd.WithEncoderCRC(false), zstd.WithWindowSize(unpackedWindow))
 		if err != nil {
 			panic(err) // only invalid options fail
 		}

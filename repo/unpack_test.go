@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -31,5 +32,38 @@ func TestLoadTruncatedUnpackedFile(t *testing.T) {
 		if !errors.Is(err, ErrDamaged) {
 			t.Errorf("%d-byte snapshot file: %v, want damaged", size, err)
 		}
+	}
+}
+
+// Unpacked files are compressed as restic compresses them: a zstd frame
+// without the content checksum, which the file's MAC makes redundant (it
+// would add four bytes to every snapshot, index and lock file).
+func TestSavedUnpackedFrameHasNoChecksum(t *testing.T) {
+	ctx := context.Background()
+	r, _ := wtLocalRepo(t)
+	want := []byte(`{"time":"2026-12-04T16:07:12.839353601Z","paths":["/src"],"hostname":"vm"}`)
+	id, err := r.SaveUnpacked(ctx, backend.SnapshotFile, want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := r.LoadRaw(ctx, backend.SnapshotFile, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := r.Key().Open(nil, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// version 2: a 2 byte, then the frame: magic, then the frame header
+	// descriptor, whose bit 2 is Content_Checksum_flag
+	if len(plain) < 6 || plain[0] != 2 || !bytes.Equal(plain[1:5], []byte{0x28, 0xb5, 0x2f, 0xfd}) {
+		t.Fatalf("plaintext % x does not start with 2 and a zstd frame", plain[:min(len(plain), 6)])
+	}
+	if plain[5]&0x04 != 0 {
+		t.Errorf("frame header descriptor %#x has the content checksum flag", plain[5])
+	}
+	got, err := r.LoadUnpacked(ctx, backend.SnapshotFile, id)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("reload: %v, %q", err, got)
 	}
 }
