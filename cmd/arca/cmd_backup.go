@@ -446,6 +446,7 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions, args []string) er
 		return err
 	}
 	timeStamp := time.Now()
+	start := timeStamp
 	if o.timeStamp != "" {
 		timeStamp, err = time.ParseInLocation(timeFormat, o.timeStamp, time.Local)
 		if err != nil {
@@ -495,6 +496,7 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions, args []string) er
 		Host:            o.host,
 		Tags:            flattenTags(o.tags),
 		Time:            timeStamp,
+		Start:           start,
 		ProgramVersion:  "restic " + resticVersion,
 		Parent:          o.parent,
 		ParentGroup:     &o.groupBy.GroupBy,

@@ -30,6 +30,10 @@ type BackupOptions struct {
 	Tags []string
 	// Time is the snapshot's time (zero: now).
 	Time time.Time
+	// Start is recorded as the summary's backup start (zero: when Backup
+	// is called). restic records when its command started, before it
+	// opened the repository, not when reading began.
+	Start time.Time
 	// ProgramVersion is recorded in the snapshot ("": "arca").
 	ProgramVersion string
 
@@ -332,8 +336,11 @@ func (e *Repository) backup(ctx context.Context, b *backupRun, targets []string)
 	if f := opts.SnapshotError; f != nil {
 		opts.SnapshotError = func(id model.ID, err error) { b.report(func() { f(id, err) }) }
 	}
+	if opts.Start.IsZero() {
+		opts.Start = time.Now()
+	}
 	if opts.Time.IsZero() {
-		opts.Time = time.Now()
+		opts.Time = opts.Start
 	}
 	if opts.Host == "" {
 		h, err := os.Hostname()
@@ -500,6 +507,7 @@ func (e *Repository) backup(ctx context.Context, b *backupRun, targets []string)
 		return nil, err
 	}
 
+	res.Summary.BackupStart = opts.Start
 	b.errMu.Lock()
 	res.Partial = b.failed
 	b.errMu.Unlock()

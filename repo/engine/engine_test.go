@@ -434,3 +434,39 @@ func TestDamagedData(t *testing.T) {
 		t.Fatalf("reading damaged packs: list %v, restore %v; want ErrDamaged", err, rerr)
 	}
 }
+
+// TestBackupStartIsTheCommandStart: the summary's backup start is the
+// moment the caller gives as Start (restic's command start, before the
+// repository is opened), in the snapshot and the result alike, and the
+// snapshot's time when no time is given; a given time leaves it alone.
+func TestBackupStartIsTheCommandStart(t *testing.T) {
+	ctx := context.Background()
+	r, _ := initRepo(t)
+	src := filepath.Join(t.TempDir(), "src")
+	writeTree(t, src, map[string][]byte{"a": []byte("a")})
+
+	start := time.Now().Add(-3 * time.Second).Round(0)
+	res, err := r.Backup(ctx, []string{src}, engine.BackupOptions{Start: start})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sn := res.Snapshot
+	if !sn.Summary.BackupStart.Equal(start) || !res.Summary.BackupStart.Equal(start) {
+		t.Errorf("backup start %v (snapshot), %v (result), want %v", sn.Summary.BackupStart, res.Summary.BackupStart, start)
+	}
+	if !sn.Time.Equal(start) {
+		t.Errorf("snapshot time %v, want the start %v", sn.Time, start)
+	}
+	if !sn.Summary.BackupEnd.After(start.Add(3 * time.Second)) {
+		t.Errorf("backup end %v is not after now", sn.Summary.BackupEnd)
+	}
+
+	given := time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)
+	res, err = r.Backup(ctx, []string{src}, engine.BackupOptions{Start: start, Time: given})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Snapshot.Time.Equal(given) || !res.Snapshot.Summary.BackupStart.Equal(start) {
+		t.Errorf("with a time: snapshot time %v, backup start %v; want %v and %v", res.Snapshot.Time, res.Snapshot.Summary.BackupStart, given, start)
+	}
+}
