@@ -260,9 +260,6 @@ func (a *Archiver) saveFile(ctx context.Context, job fileJob, s *slab, small *sm
 	}
 	f, fi := job.opened, job.info
 	if f == nil {
-		if a.cb.StartFile != nil {
-			a.cb.StartFile(job.snPath)
-		}
 		var err error
 		if f, err = a.opts.Open(job.path); err != nil {
 			if job.unstated && isNotExist(err) {
@@ -289,6 +286,9 @@ func (a *Archiver) saveFile(ctx context.Context, job fileJob, s *slab, small *sm
 		}
 	}
 	defer f.Close()
+	if a.cb.StartFile != nil {
+		a.cb.StartFile(job.snPath) // by the reader that reads it
+	}
 	if !fi.Mode().IsRegular() {
 		fail(fmt.Errorf("file %q changed type, refusing to archive", job.path))
 		return
