@@ -413,18 +413,52 @@ func (p *backupProgress) status() {
 	defer p.mu.Unlock()
 	el := time.Since(p.start)
 	s := statusJSON{MessageType: "status", SecondsElapsed: uint64(el / time.Second), TotalFiles: p.totalFiles,
-		FilesDone: p.filesDone, TotalBytes: p.totalBytes, BytesDone: p.bytesDone, ErrorCount: p.errors}
+		FilesDone: p.filesDone, TotalBytes: p.totalBytes, BytesDone: p.bytesDone, ErrorCount: p.errors,
+		SecondsRemaining: p.secondsRemaining(el), CurrentFiles: p.current()}
 	if p.totalBytes > 0 {
 		s.PercentDone = float64(p.bytesDone) / float64(p.totalBytes)
-		if p.scanDone && p.bytesDone > 0 && p.bytesDone < p.totalBytes {
-			s.SecondsRemaining = uint64(float64(el) / float64(p.bytesDone) * float64(p.totalBytes-p.bytesDone) / float64(time.Second))
-		}
 	}
-	for f := range p.currentFiles {
-		s.CurrentFiles = append(s.CurrentFiles, f)
-	}
-	sort.Strings(s.CurrentFiles)
 	_ = p.a.printJSON(s)
+}
+
+// textStatus returns restic's status lines for a terminal: the counts,
+// then the files being read.
+func (p *backupProgress) textStatus() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	el := formatDuration(time.Since(p.start))
+	var line string
+	if !p.scanDone {
+		line = fmt.Sprintf("[%s] %v files, %s, %d errors", el, p.filesDone, formatBytes(p.bytesDone), p.errors)
+	} else {
+		var percent, eta string
+		if secs := p.secondsRemaining(time.Since(p.start)); secs > 0 {
+			percent = formatPercent(p.bytesDone, p.totalBytes) + "  "
+			eta = " ETA " + formatDuration(time.Duration(secs)*time.Second)
+		}
+		line = fmt.Sprintf("[%s] %s%v files %s, total %v files %v, %d errors%s", el, percent,
+			p.filesDone, formatBytes(p.bytesDone), p.totalFiles, formatBytes(p.totalBytes), p.errors, eta)
+	}
+	return append([]string{line}, p.current()...)
+}
+
+// secondsRemaining estimates the rest of the backup from its speed so far,
+// once the scan has counted the bytes (0: no estimate). Call with p.mu held.
+func (p *backupProgress) secondsRemaining(elapsed time.Duration) uint64 {
+	if !p.scanDone || p.bytesDone == 0 || p.bytesDone >= p.totalBytes {
+		return 0
+	}
+	return uint64(float64(elapsed) / float64(p.bytesDone) * float64(p.totalBytes-p.bytesDone) / float64(time.Second))
+}
+
+// current returns the files being read, sorted. Call with p.mu held.
+func (p *backupProgress) current() []string {
+	var files []string
+	for f := range p.currentFiles {
+		files = append(files, f)
+	}
+	sort.Strings(files)
+	return files
 }
 
 // printJSONErr writes v as one line of JSON to stderr.
@@ -492,6 +526,7 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions, args []string) er
 		}
 	}
 	stdin := o.stdin || o.stdinCommand
+	interval, fpsSet := progressInterval()
 	opts := engine.BackupOptions{
 		Host:            o.host,
 		Tags:            flattenTags(o.tags),
@@ -515,7 +550,7 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions, args []string) er
 		// the scan's totals are shown only in JSON status lines, by -v and
 		// on a terminal; otherwise it would only compete with the backup
 		// for the disk and the CPU
-		NoScan: o.noScan || !((a.opts.JSON && !a.opts.Quiet) || a.opts.verbosity() >= 2 || a.stdoutIsTerminal()),
+		NoScan: o.noScan || !((a.opts.JSON && !a.opts.Quiet) || a.opts.verbosity() >= 2 || a.stdoutIsTerminal() || (fpsSet && !a.opts.Quiet)),
 		SnapshotError: func(id model.ID, err error) {
 			a.warnf("could not load snapshot %v: %v\n", id.Str(), err)
 		},
@@ -534,8 +569,24 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions, args []string) er
 	filterWarn := &heldWarnings{warn: warn}
 	prog := &backupProgress{a: a, start: time.Now(), currentFiles: map[string]struct{}{}}
 	opts.OnError = prog.errorf
-	// JSON status lines are printed every 100ms as restic does when not
-	// quiet, from the start of the scan or backup on
+	// On a terminal the progress is a block of status lines at the bottom,
+	// redrawn in place, which other output clears first (as restic's).
+	// Elsewhere they are printed as they change only when
+	// RESTIC_PROGRESS_FPS asks for them.
+	var lines *termStatus
+	switch {
+	case a.opts.JSON || a.opts.Quiet:
+	case a.stdoutIsTerminal():
+		lines = newTermStatus(a.stdout.(*os.File))
+		stdout, stderr := a.stdout, a.stderr
+		a.stdout, a.stderr = lines.through(stdout), lines.through(stderr)
+		defer func() { a.stdout, a.stderr = stdout, stderr }()
+	case fpsSet:
+		lines = newPlainStatus(a.stdout)
+	}
+	// JSON status lines, or the terminal's status, are updated ten times
+	// a second (RESTIC_PROGRESS_FPS) as restic does when not quiet, from
+	// the start of the scan or backup on
 	statusCtx, stopStatus := context.WithCancel(ctx)
 	defer stopStatus()
 	var statusDone chan struct{}
@@ -548,20 +599,27 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions, args []string) er
 		prog.mu.Lock()
 		prog.start = time.Now()
 		prog.mu.Unlock()
-		if !a.opts.JSON || a.opts.Quiet {
+		if (!a.opts.JSON && lines == nil) || a.opts.Quiet {
 			return
 		}
 		statusDone = make(chan struct{})
 		go func() {
 			defer close(statusDone)
-			t := time.NewTicker(100 * time.Millisecond)
+			t := time.NewTicker(interval)
 			defer t.Stop()
 			for {
 				select {
 				case <-statusCtx.Done():
+					if lines != nil && !lines.plain {
+						lines.set(nil)
+					}
 					return
 				case <-t.C:
-					prog.status()
+					if lines != nil {
+						lines.set(prog.textStatus())
+					} else {
+						prog.status()
+					}
 				}
 			}
 		}()

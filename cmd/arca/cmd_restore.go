@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -280,10 +278,9 @@ func newRestoreOutput(a *app) *restoreOutput {
 	o := &restoreOutput{a: a, json: a.opts.JSON, verbosity: a.opts.verbosity(), terminal: a.stdoutIsTerminal()}
 	// restic: 10 updates a second on a terminal or with --json, none
 	// otherwise or with --quiet; RESTIC_PROGRESS_FPS overrides
-	o.interval = time.Second / 10
-	if fps, err := strconv.ParseFloat(os.Getenv("RESTIC_PROGRESS_FPS"), 64); err == nil && fps > 0 {
-		o.interval = time.Duration(float64(time.Second) / min(fps, 60))
-	} else if (!o.json && !o.terminal) || a.opts.Quiet {
+	var fpsSet bool
+	o.interval, fpsSet = progressInterval()
+	if !fpsSet && ((!o.json && !o.terminal) || a.opts.Quiet) {
 		o.interval = 0
 	}
 	return o

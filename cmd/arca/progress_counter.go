@@ -3,8 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
-	"strconv"
 	"sync"
 	"time"
 )
@@ -26,10 +24,8 @@ type progressCounter struct {
 }
 
 func newProgressCounter(a *app, items string) *progressCounter {
-	c := &progressCounter{a: a, items: items, start: time.Now(), terminal: a.stdoutIsTerminal(), interval: time.Second / 10}
-	if fps, err := strconv.ParseFloat(os.Getenv("RESTIC_PROGRESS_FPS"), 64); err == nil && fps > 0 {
-		c.interval = time.Duration(float64(time.Second) / min(fps, 60))
-	}
+	c := &progressCounter{a: a, items: items, start: time.Now(), terminal: a.stdoutIsTerminal()}
+	c.interval, _ = progressInterval()
 	return c
 }
 
