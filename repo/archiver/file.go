@@ -151,7 +151,7 @@ const smallReaders = 2
 
 // fileWorker reads the files of q into its slab until all of q's
 // channels are closed. A reader of small files only passes handOver: it
-// sends there the files of unknown size it finds too long for it.
+// sends there, open, the files it finds too long for it.
 func (a *Archiver) fileWorker(ctx context.Context, q queues, handOver chan<- fileJob) {
 	s := &slab{}
 	defer s.free()
