@@ -426,13 +426,14 @@ func (p *backupProgress) status() {
 func (p *backupProgress) textStatus() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	el := formatDuration(time.Since(p.start))
+	elapsed := time.Since(p.start)
+	el := formatDuration(elapsed)
 	var line string
 	if !p.scanDone {
 		line = fmt.Sprintf("[%s] %v files, %s, %d errors", el, p.filesDone, formatBytes(p.bytesDone), p.errors)
 	} else {
 		var percent, eta string
-		if secs := p.secondsRemaining(time.Since(p.start)); secs > 0 {
+		if secs := p.secondsRemaining(elapsed); secs > 0 {
 			percent = formatPercent(p.bytesDone, p.totalBytes) + "  "
 			eta = " ETA " + formatDuration(time.Duration(secs)*time.Second)
 		}
@@ -610,8 +611,8 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions, args []string) er
 			for {
 				select {
 				case <-statusCtx.Done():
-					if lines != nil && !lines.plain {
-						lines.set(nil)
+					if lines != nil {
+						lines.set(nil) // off the terminal; prints nothing in a log
 					}
 					return
 				case <-t.C:

@@ -59,7 +59,8 @@ func progressInterval() (d time.Duration, set bool) {
 	return time.Second / 10, false
 }
 
-// set replaces the status lines (nil removes them). A line is shown
+// set replaces the status lines (nil removes them from a terminal, and
+// prints nothing where the output is plain). A line is shown
 // quoted when it holds characters a terminal would not print as they are,
 // and cut to the terminal's width, so that it takes one row.
 func (t *termStatus) set(lines []string) {
