@@ -43,6 +43,9 @@ type CreateOptions struct {
 	// Username and Hostname are recorded in the key file; empty means the
 	// current user and this host's name.
 	Username, Hostname string
+	// Compression sets the level of the files kept outside packs, as
+	// OpenOptions.Compression does.
+	Compression CompressionMode
 }
 
 // CreateError is what Create returns on failure. Backend is true when
@@ -123,6 +126,7 @@ func Create(ctx context.Context, be backend.Backend, password string, opts Creat
 	}
 
 	r := newRepository(be)
+	r.unpackedLevel = opts.Compression.zstdLevel()
 	r.cfg = cfg
 	if opts.KDFParams != nil {
 		r.SetKDFParams(*opts.KDFParams)

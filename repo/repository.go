@@ -37,9 +37,12 @@ type Repository struct {
 	// batch holds the stored packs no index file names yet
 	batch indexBatch
 
-	dec     *zstd.Decoder
-	enc     *zstd.Encoder
-	encOnce sync.Once
+	dec *zstd.Decoder
+	// unpackedLevel is the zstd level of the files outside packs (see
+	// OpenOptions.Compression); enc, made on first use, writes them
+	unpackedLevel zstd.EncoderLevel
+	enc           *zstd.Encoder
+	encOnce       sync.Once
 }
 
 // OpenOptions tune Open.
@@ -53,6 +56,12 @@ type OpenOptions struct {
 	// its name (and KeyHint, if any, is a prefix of it), Open uses its
 	// master key instead of loading and deriving key files itself.
 	Early *EarlyKey
+	// Compression sets the zstd level of the files a version 2
+	// repository keeps outside packs (index, snapshot and lock files), as
+	// restic's global --compression does: fastest, better and max choose
+	// their levels, auto and off the default one. Packs take their level
+	// from each Writer's options.
+	Compression CompressionMode
 }
 
 // EarlyKey is a key file remembered from an earlier opening (see
@@ -95,6 +104,7 @@ func Open(ctx context.Context, be backend.Backend, password string, opts OpenOpt
 		return fmt.Errorf("open repository %s: %w", be.Location(), cfg.err)
 	}
 	r := newRepository(be)
+	r.unpackedLevel = opts.Compression.zstdLevel()
 	if err := r.searchKey(ctx, password, opts, config); err != nil {
 		if cerr := config(); cerr != nil {
 			return nil, cerr
@@ -122,7 +132,7 @@ func newRepository(be backend.Backend) *Repository {
 	if err != nil {
 		panic(err) // only invalid options fail
 	}
-	return &Repository{be: be, idx: index.New(), dec: dec}
+	return &Repository{be: be, idx: index.New(), dec: dec, unpackedLevel: zstd.SpeedDefault}
 }
 
 // Close releases the repository's resources (not the backend's).

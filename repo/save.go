@@ -18,12 +18,13 @@ import (
 // from matches that far back.
 const unpackedWindow = 512 << 10
 
-// encoder returns the zstd encoder for unpacked files, created on first use.
-// Like restic's, it writes no frame checksum: the file's MAC covers it, and
-// the file is four bytes shorter.
+// encoder returns the zstd encoder for unpacked files, created on first use,
+// at the level OpenOptions.Compression chose. Like restic's, it writes no
+// frame checksum: the file's MAC covers it, and the file is four bytes
+// shorter.
 func (r *Repository) encoder() *zstd.Encoder {
 	r.encOnce.Do(func() {
-		enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1),
+		enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(r.unpackedLevel), zstd.WithEncoderConcurrency(1),
 			zstd.WithEncoderCRC(false), zstd.WithWindowSize(unpackedWindow))
 		if err != nil {
 			panic(err) // only invalid options fail

@@ -4,12 +4,17 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/arca-backup/arca/backend"
+	"github.com/arca-backup/arca/backend/local"
+	"github.com/arca-backup/arca/crypto"
 	"github.com/arca-backup/arca/repo/model"
+	"github.com/klauspost/compress/zstd"
 )
 
 // Snapshot files truncated below the size of IV and MAC are damaged, not a
@@ -66,4 +71,114 @@ func TestSavedUnpackedFrameHasNoChecksum(t *testing.T) {
 	if err != nil || !bytes.Equal(got, want) {
 		t.Fatalf("reload: %v, %q", err, got)
 	}
+}
+
+// TestUnpackedFilesFollowCompression: index, snapshot and lock files are
+// compressed at the level the repository was opened (or created) with, as
+// restic's --compression does for them: fastest, better and max at their
+// own levels, auto and off at the default one.
+func TestUnpackedFilesFollowCompression(t *testing.T) {
+	ctx := context.Background()
+	// index-like JSON: repeated structure around random IDs, long enough
+	// for the levels to find different matches
+	rng := rand.New(rand.NewPCG(11, 12))
+	var plain []byte
+	plain = append(plain, `{"packs":[`...)
+	for i := range 3000 {
+		var id [32]byte
+		for j := range id {
+			id[j] = byte(rng.IntN(256))
+		}
+		plain = fmt.Appendf(plain, `{"id":"%x","type":"data","offset":%d,"length":%d,"uncompressed_length":%d},`, id, i*1237, 500+rng.IntN(9000), 1000+rng.IntN(20000))
+	}
+	plain = append(plain, `]}`...)
+
+	encodeAt := func(level zstd.EncoderLevel) []byte {
+		enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(level), zstd.WithEncoderConcurrency(1),
+			zstd.WithEncoderCRC(false), zstd.WithWindowSize(unpackedWindow))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer enc.Close()
+		return enc.EncodeAll(plain, nil)
+	}
+	levels := []zstd.EncoderLevel{zstd.SpeedFastest, zstd.SpeedDefault, zstd.SpeedBetterCompression, zstd.SpeedBestCompression}
+	want := map[zstd.EncoderLevel][]byte{}
+	for _, l := range levels {
+		want[l] = encodeAt(l)
+		for k, other := range want {
+			if k != l && bytes.Equal(other, want[l]) {
+				t.Fatalf("levels %v and %v compress the test input alike: the test cannot tell them apart", k, l)
+			}
+		}
+	}
+
+	stored := func(t *testing.T, r *Repository) []byte {
+		t.Helper()
+		id, err := r.SaveUnpacked(ctx, backend.IndexFile, plain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := r.LoadRaw(ctx, backend.IndexFile, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := r.Key().Open(nil, raw)
+		if err != nil || len(p) == 0 || p[0] != 2 {
+			t.Fatalf("stored file: %v, % x...", err, p[:min(len(p), 4)])
+		}
+		return p[1:]
+	}
+	levelOf := func(b []byte) string {
+		for l, w := range want {
+			if bytes.Equal(b, w) {
+				return l.String()
+			}
+		}
+		return "no level"
+	}
+
+	_, dir := wtLocalRepo(t)
+	for _, c := range []struct {
+		mode  CompressionMode
+		level zstd.EncoderLevel
+	}{
+		{CompressionAuto, zstd.SpeedDefault},
+		{CompressionOff, zstd.SpeedDefault},
+		{CompressionFastest, zstd.SpeedFastest},
+		{CompressionBetter, zstd.SpeedBetterCompression},
+		{CompressionMax, zstd.SpeedBestCompression},
+	} {
+		t.Run(c.mode.String(), func(t *testing.T) {
+			be, err := local.Open(ctx, dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer be.Close()
+			r, err := Open(ctx, be, wtPassword, OpenOptions{Compression: c.mode})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			if got := stored(t, r); !bytes.Equal(got, want[c.level]) {
+				t.Errorf("--compression %v stored the file at %s, want %v", c.mode, levelOf(got), c.level)
+			}
+		})
+	}
+
+	t.Run("create", func(t *testing.T) {
+		be, err := local.Create(ctx, filepath.Join(t.TempDir(), "repo"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer be.Close()
+		r, err := Create(ctx, be, wtPassword, CreateOptions{Version: 2, KDFParams: &crypto.Params{N: 1024, R: 8, P: 1}, Compression: CompressionMax})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		if got := stored(t, r); !bytes.Equal(got, want[zstd.SpeedBestCompression]) {
+			t.Errorf("created with max: stored the file at %s", levelOf(got))
+		}
+	})
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/arca-backup/arca/backend/cache"
 	"github.com/arca-backup/arca/backend/connect"
 	"github.com/arca-backup/arca/backend/transport"
+	"github.com/arca-backup/arca/repo"
 	"github.com/arca-backup/arca/repo/engine"
 )
 
@@ -318,6 +319,12 @@ func (a *app) openEngine(ctx context.Context, recall bool) (*engine.Repository, 
 	if err != nil {
 		return nil, err
 	}
+	// restic's --compression sets the level of index and snapshot files
+	// for every command, not only for the packs of those that write data
+	comp, err := repo.ParseCompression(a.opts.Compression)
+	if err != nil {
+		return nil, fatalf("%v", err)
+	}
 	var known func() (string, bool)
 	if recall {
 		known = a.knownPassword
@@ -343,6 +350,7 @@ func (a *app) openEngine(ctx context.Context, recall bool) (*engine.Repository, 
 		Backend:       copts,
 		CacheDir:      a.opts.CacheDir,
 		NoCache:       a.opts.NoCache,
+		Compression:   comp,
 	})
 	if err != nil {
 		return nil, connectError(err)

@@ -54,6 +54,12 @@ type Options struct {
 	// source), as restic's --no-lock does, for repositories on read-only
 	// storage. Operations that write still lock.
 	NoLock bool
+
+	// Compression sets the zstd level of the index, snapshot and lock
+	// files of a version 2 repository, as restic's global --compression
+	// does (see repo.OpenOptions.Compression). The level of packs is each
+	// operation's own (WriteOptions.Compression).
+	Compression repo.CompressionMode
 }
 
 // InitOptions say how to create a repository.
@@ -137,7 +143,7 @@ func openBackend(ctx context.Context, be backend.Backend, opts Options, early *e
 	}
 	// writes wait for the gate in their context, if any (a backup that
 	// reads while its lock is confirmed; see backupEarly)
-	r, err := repo.Open(ctx, writegate.Wrap(be), pw, repo.OpenOptions{KeyHint: opts.KeyHint, MaxKeys: opts.MaxKeys, Early: early.forPassword(pw)})
+	r, err := repo.Open(ctx, writegate.Wrap(be), pw, repo.OpenOptions{KeyHint: opts.KeyHint, MaxKeys: opts.MaxKeys, Early: early.forPassword(pw), Compression: opts.Compression})
 	if err != nil {
 		return nil, err
 	}
@@ -166,7 +172,9 @@ func InitBackend(ctx context.Context, be backend.Backend, opts InitOptions) (*Re
 	if err != nil {
 		return nil, err
 	}
-	r, err := repo.Create(ctx, writegate.Wrap(be), pw, opts.Create)
+	create := opts.Create
+	create.Compression = opts.Compression
+	r, err := repo.Create(ctx, writegate.Wrap(be), pw, create)
 	if err != nil {
 		return nil, err
 	}
