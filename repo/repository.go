@@ -39,10 +39,10 @@ type Repository struct {
 
 	dec *zstd.Decoder
 	// unpackedLevel is the zstd level of the files outside packs (see
-	// OpenOptions.Compression); enc, made on first use, writes them
+	// OpenOptions.Compression)
 	unpackedLevel zstd.EncoderLevel
-	enc           *zstd.Encoder
-	encOnce       sync.Once
+	encMu         sync.Mutex
+	encs          map[zstd.EncoderLevel]*zstd.Encoder // see encoder
 }
 
 // OpenOptions tune Open.
@@ -138,8 +138,10 @@ func newRepository(be backend.Backend) *Repository {
 // Close releases the repository's resources (not the backend's).
 func (r *Repository) Close() {
 	r.dec.Close()
-	if r.enc != nil {
-		r.enc.Close()
+	r.encMu.Lock()
+	defer r.encMu.Unlock()
+	for _, enc := range r.encs {
+		enc.Close()
 	}
 }
 

@@ -95,7 +95,7 @@ func TestUnpackedFilesFollowCompression(t *testing.T) {
 
 	encodeAt := func(level zstd.EncoderLevel) []byte {
 		enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(level), zstd.WithEncoderConcurrency(1),
-			zstd.WithEncoderCRC(false), zstd.WithWindowSize(unpackedWindow))
+			zstd.WithEncoderCRC(false), zstd.WithWindowSize(zstdWindow))
 		if err != nil {
 			t.Fatal(err)
 		}

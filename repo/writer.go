@@ -329,15 +329,7 @@ func (r *Repository) NewWriter(ctx context.Context, opts WriteOptions) (*Writer,
 		w.indexMaxAge = opts.IndexInterval
 	}
 	if r.cfg.Version >= 2 {
-		enc, err := zstd.NewWriter(nil,
-			zstd.WithEncoderLevel(opts.Compression.zstdLevel()),
-			zstd.WithEncoderCRC(false),
-			zstd.WithWindowSize(512<<10),
-			zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)))
-		if err != nil {
-			return nil, fmt.Errorf("zstd encoder: %w", err)
-		}
-		w.enc = enc
+		w.enc = r.encoder(opts.Compression.zstdLevel())
 	}
 	conns := int(r.be.Properties().Connections)
 	if conns < 1 {
