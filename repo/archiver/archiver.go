@@ -456,13 +456,29 @@ func (a *Archiver) metaNode(snPath, p string, ignoreXattrList bool) (*model.Node
 }
 
 func (a *Archiver) nodeFromStat(snPath, p string, st fsnode.Stat, ignoreXattrList bool) (*model.Node, error) {
-	return a.node(snPath, p, st, -1, ignoreXattrList)
+	return a.node(snPath, p, st, -1, fsnode.Options{IgnoreXattrListError: ignoreXattrList})
+}
+
+// unchangedNode builds the node of a regular file that has not changed
+// since its node prev in the parent snapshot. Where the change check
+// compared the change time, the extended attributes are taken from prev
+// instead of being read again: setting or removing one changes the
+// file's ctime, so with ctime unchanged they are prev's. Listing them
+// cost a system call per file, an eighth of the CPU time of an unchanged
+// re-run of many small files.
+func (a *Archiver) unchangedNode(snPath, p string, st fsnode.Stat, prev *model.Node) (*model.Node, error) {
+	var opts fsnode.Options
+	if a.comparesCtime() {
+		opts.Xattrs = &prev.ExtendedAttributes
+	}
+	return a.node(snPath, p, st, -1, opts)
 }
 
 // node builds the node of the entry at p from its metadata st, reading its
 // extended attributes through the descriptor fd where fd is not negative.
-func (a *Archiver) node(snPath, p string, st fsnode.Stat, fd int, ignoreXattrList bool) (*model.Node, error) {
-	opts := fsnode.Options{WithAtime: a.opts.WithAtime, IgnoreXattrListError: ignoreXattrList}
+// opts.WithAtime is the archiver's.
+func (a *Archiver) node(snPath, p string, st fsnode.Stat, fd int, opts fsnode.Options) (*model.Node, error) {
+	opts.WithAtime = a.opts.WithAtime
 	var n *model.Node
 	var err error
 	if fd >= 0 {
@@ -578,7 +594,7 @@ func (a *Archiver) save(ctx context.Context, snPath, p string, previous *model.N
 	case st.Mode.IsRegular():
 		if previous != nil && !a.changed(st, previous) {
 			if a.allBlobsPresent(previous) {
-				n, err := a.nodeFromStat(snPath, p, st, false)
+				n, err := a.unchangedNode(snPath, p, st, previous)
 				if err != nil {
 					return future{}, false, err
 				}
@@ -644,12 +660,18 @@ func (a *Archiver) changed(st fsnode.Stat, prev *model.Node) bool {
 		uint64(st.Size) != prev.Size,
 		!st.Mtime.Equal(prev.ModTime):
 		return true
-	case !a.opts.IgnoreCtime && !a.opts.IgnoreInode && !st.Ctime.Equal(prev.ChangeTime):
+	case a.comparesCtime() && !st.Ctime.Equal(prev.ChangeTime):
 		return true
 	case !a.opts.IgnoreInode && st.Ino != prev.Inode:
 		return true
 	}
 	return false
+}
+
+// comparesCtime reports whether changed compares change times: not with
+// --ignore-ctime, nor with --ignore-inode, which in restic ignores both.
+func (a *Archiver) comparesCtime() bool {
+	return !a.opts.IgnoreCtime && !a.opts.IgnoreInode
 }
 
 func (a *Archiver) allBlobsPresent(n *model.Node) bool {

@@ -298,7 +298,7 @@ func (a *Archiver) saveFile(ctx context.Context, job fileJob, s *slab, small *sm
 	if d, ok := f.(interface{ Fd() uintptr }); ok {
 		fd = int(d.Fd())
 	}
-	node, err := a.node(job.snPath, job.path, st, fd, false)
+	node, err := a.node(job.snPath, job.path, st, fd, fsnode.Options{})
 	if err != nil {
 		fail(err)
 		return

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -73,6 +74,10 @@ type Options struct {
 	// extended attributes (restic does so for the directories above the
 	// backed-up paths).
 	IgnoreXattrListError bool
+	// Xattrs, when not nil, are the node's extended attributes as known
+	// from elsewhere (an unchanged file's node in the parent snapshot);
+	// they are not read from the file system then.
+	Xattrs *[]model.ExtendedAttribute
 }
 
 // Stat is the part of lstat(2) a node is made of.
@@ -178,6 +183,10 @@ func fromStat(src xattrSource, name string, st Stat, names *Names, opts Options)
 		n.Links = st.Nlink
 	default:
 		return n, fmt.Errorf("unsupported file type %q", n.Type)
+	}
+	if opts.Xattrs != nil {
+		n.ExtendedAttributes = slices.Clone(*opts.Xattrs)
+		return n, err
 	}
 	xa, err := src.read(opts.IgnoreXattrListError)
 	n.ExtendedAttributes = xa
