@@ -132,7 +132,7 @@ func newRepository(be backend.Backend) *Repository {
 	if err != nil {
 		panic(err) // only invalid options fail
 	}
-	return &Repository{be: be, idx: index.New(), dec: dec, unpackedLevel: zstd.SpeedDefault}
+	return &Repository{be: be, idx: index.New(), dec: dec, unpackedLevel: zstd.SpeedDefault, encs: map[zstd.EncoderLevel]*zstd.Encoder{}}
 }
 
 // Close releases the repository's resources (not the backend's).

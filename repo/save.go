@@ -39,9 +39,6 @@ func (r *Repository) encoder(level zstd.EncoderLevel) *zstd.Encoder {
 	if err != nil {
 		panic(err) // only invalid options fail
 	}
-	if r.encs == nil {
-		r.encs = make(map[zstd.EncoderLevel]*zstd.Encoder)
-	}
 	r.encs[level] = enc
 	return enc
 }

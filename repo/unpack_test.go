@@ -40,6 +40,27 @@ func TestLoadTruncatedUnpackedFile(t *testing.T) {
 	}
 }
 
+// saveAndOpen saves plaintext as an unpacked file of type typ and returns
+// its ID and the stored file decrypted (the version byte and zstd frame in
+// version 2).
+func saveAndOpen(t *testing.T, r *Repository, typ backend.FileType, plaintext []byte) (model.ID, []byte) {
+	t.Helper()
+	ctx := context.Background()
+	id, err := r.SaveUnpacked(ctx, typ, plaintext)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := r.LoadRaw(ctx, typ, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := r.Key().Open(nil, raw)
+	if err != nil {
+		t.Fatalf("open %v %s: %v", typ, id.Str(), err)
+	}
+	return id, p
+}
+
 // Unpacked files are compressed as restic compresses them: a zstd frame
 // without the content checksum, which the file's MAC makes redundant (it
 // would add four bytes to every snapshot, index and lock file).
@@ -47,18 +68,7 @@ func TestSavedUnpackedFrameHasNoChecksum(t *testing.T) {
 	ctx := context.Background()
 	r, _ := wtLocalRepo(t)
 	want := []byte(`{"time":"2026-12-04T16:07:12.839353601Z","paths":["/src"],"hostname":"vm"}`)
-	id, err := r.SaveUnpacked(ctx, backend.SnapshotFile, want)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := r.LoadRaw(ctx, backend.SnapshotFile, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	plain, err := r.Key().Open(nil, raw)
-	if err != nil {
-		t.Fatal(err)
-	}
+	id, plain := saveAndOpen(t, r, backend.SnapshotFile, want)
 	// version 2: a 2 byte, then the frame: magic, then the frame header
 	// descriptor, whose bit 2 is Content_Checksum_flag
 	if len(plain) < 6 || plain[0] != 2 || !bytes.Equal(plain[1:5], []byte{0x28, 0xb5, 0x2f, 0xfd}) {
@@ -115,17 +125,9 @@ func TestUnpackedFilesFollowCompression(t *testing.T) {
 
 	stored := func(t *testing.T, r *Repository) []byte {
 		t.Helper()
-		id, err := r.SaveUnpacked(ctx, backend.IndexFile, plain)
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw, err := r.LoadRaw(ctx, backend.IndexFile, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := r.Key().Open(nil, raw)
-		if err != nil || len(p) == 0 || p[0] != 2 {
-			t.Fatalf("stored file: %v, % x...", err, p[:min(len(p), 4)])
+		_, p := saveAndOpen(t, r, backend.IndexFile, plain)
+		if len(p) == 0 || p[0] != 2 {
+			t.Fatalf("stored file: % x...", p[:min(len(p), 4)])
 		}
 		return p[1:]
 	}
