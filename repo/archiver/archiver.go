@@ -6,8 +6,9 @@
 // type, size, mtime, ctime and inode) reuse the parent's content list
 // without being read.
 //
-// The pipeline: one goroutine walks the tree depth-first and hands regular
-// files to ReadConcurrency readers (plus readers of small files only, when
+// The pipeline: one goroutine walks the tree depth-first, keeping each
+// directory open while it looks up its entries in it (fstatat on Linux),
+// and hands regular files to ReadConcurrency readers (plus readers of small files only, when
 // it is not set: smallReaders). A file that is new, by its directory
 // entry a regular file, goes to them without an lstat: its reader's fstat
 // tells its size, and a reader of small files hands a long one on to the
@@ -163,6 +164,9 @@ type Archiver struct {
 	cb    Callbacks
 	paths absPaths
 	trees *treePrefetch // the parent's subtrees, loaded ahead of the walk
+	// openDirs counts the directories the walk holds open (saveDir); only
+	// the walk's goroutine uses it.
+	openDirs int
 
 	mu      sync.Mutex
 	summary Summary
@@ -415,7 +419,7 @@ func (a *Archiver) saveTargets(ctx context.Context, snPath string, t *target, pr
 		item := path.Join(snPath, name)
 		old := findNode(prev, name)
 		if sub.leaf() {
-			f, excluded, err := a.save(ctx, item, sub.path, old, sub.explicit, false)
+			f, excluded, err := a.save(ctx, item, sub.path, -1, old, sub.explicit, false)
 			if err != nil {
 				if err = a.itemError(sub.path, err); err != nil {
 					return future{}, 0, err
@@ -556,8 +560,10 @@ func isNotExist(err error) bool { return errors.Is(err, os.ErrNotExist) }
 
 // save stores one item found at p (snapshot path snPath). excluded is true
 // when a filter rejected it or it vanished. listedRegular tells that p's
-// directory entry gives its type as a regular file.
-func (a *Archiver) save(ctx context.Context, snPath, p string, previous *model.Node, explicit, listedRegular bool) (f future, excluded bool, err error) {
+// directory entry gives its type as a regular file. dirfd, unless
+// negative, is p's directory, open, in which the item is looked up by
+// its name (p's last element).
+func (a *Archiver) save(ctx context.Context, snPath, p string, dirfd int, previous *model.Node, explicit, listedRegular bool) (f future, excluded bool, err error) {
 	start := time.Now()
 	abs, err := a.paths.abs(p)
 	if err != nil {
@@ -582,7 +588,7 @@ func (a *Archiver) save(ctx context.Context, snPath, p string, previous *model.N
 		f, err := a.queueFile(ctx, fileJob{snPath: snPath, path: p, start: start, unstated: true}, -1)
 		return f, false, err
 	}
-	fi, err := os.Lstat(p)
+	fi, err := lstatAt(dirfd, filepath.Base(p), p)
 	if err != nil {
 		return skip(err)
 	}
@@ -683,6 +689,10 @@ func (a *Archiver) allBlobsPresent(n *model.Node) bool {
 	return true
 }
 
+// dirsKeptOpen is how many directories, one inside the other, the walk
+// keeps open while it visits their entries.
+const dirsKeptOpen = 64
+
 // saveDir stores a directory's entries and then its tree.
 func (a *Archiver) saveDir(ctx context.Context, snPath, dir string, st fsnode.Stat, prev *model.Tree, complete func(*model.Node, ItemStats)) (future, error) {
 	node, err := a.nodeFromStat(snPath, dir, st, false)
@@ -696,9 +706,23 @@ func (a *Archiver) saveDir(ctx context.Context, snPath, dir string, st fsnode.St
 		return future{}, fmt.Errorf("openfile for readdirnames failed: %w", err)
 	}
 	entries, err := d.ReadDir(-1) // the types, where the file system gives them, without an lstat
-	d.Close()
 	if err != nil {
+		d.Close()
 		return future{}, fmt.Errorf("readdirnames %v failed: %w", dir, err)
+	}
+	// The directory stays open while its entries are visited, so that
+	// each is looked up by name in it rather than by its whole path; in a
+	// deep tree only the upper dirsKeptOpen levels are.
+	dirfd := -1
+	if a.openDirs < dirsKeptOpen {
+		a.openDirs++
+		dirfd = int(d.Fd())
+		defer func() {
+			a.openDirs--
+			d.Close()
+		}()
+	} else {
+		d.Close()
 	}
 	slices.SortFunc(entries, func(x, y fs.DirEntry) int { return strings.Compare(x.Name(), y.Name()) })
 	children := make([]future, 0, len(entries))
@@ -712,7 +736,7 @@ func (a *Archiver) saveDir(ctx context.Context, snPath, dir string, st fsnode.St
 			continue
 		}
 		p := filepath.Join(dir, name)
-		f, excluded, err := a.save(ctx, path.Join(snPath, name), p, findNode(prev, name), false, e.Type().IsRegular())
+		f, excluded, err := a.save(ctx, path.Join(snPath, name), p, dirfd, findNode(prev, name), false, e.Type().IsRegular())
 		if err != nil {
 			if err = a.itemError(p, err); err != nil {
 				return future{}, err

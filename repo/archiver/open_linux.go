@@ -110,6 +110,33 @@ func (f *fdFile) Close() error {
 	return nil
 }
 
+// lstatAt returns what os.Lstat(path) would for the entry name of the
+// directory open as dirfd (path names the same entry), through fstatat: the
+// kernel looks up the one name instead of every component of path again.
+// With dirfd negative it is os.Lstat(path).
+func lstatAt(dirfd int, name, path string) (os.FileInfo, error) {
+	if dirfd < 0 {
+		return os.Lstat(path)
+	}
+	var st unix.Stat_t
+	for {
+		err := unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, &os.PathError{Op: "lstat", Path: path, Err: err}
+		}
+		break
+	}
+	return &statInfo{path: path, st: syscall.Stat_t{
+		Dev: st.Dev, Ino: st.Ino, Nlink: st.Nlink, Mode: st.Mode,
+		Uid: st.Uid, Gid: st.Gid, Rdev: st.Rdev, Size: st.Size,
+		Blksize: st.Blksize, Blocks: st.Blocks,
+		Atim: syscall.Timespec(st.Atim), Mtim: syscall.Timespec(st.Mtim), Ctim: syscall.Timespec(st.Ctim),
+	}}, nil
+}
+
 // statInfo is an os.FileInfo made from a stat structure.
 type statInfo struct {
 	path string
