@@ -42,7 +42,7 @@ type Repository struct {
 	// OpenOptions.Compression)
 	unpackedLevel zstd.EncoderLevel
 	encMu         sync.Mutex
-	encs          map[zstd.EncoderLevel]*zstd.Encoder // see encoder
+	encs          map[zstd.EncoderLevel]*encoder // see encoder
 }
 
 // OpenOptions tune Open.
@@ -132,7 +132,7 @@ func newRepository(be backend.Backend) *Repository {
 	if err != nil {
 		panic(err) // only invalid options fail
 	}
-	return &Repository{be: be, idx: index.New(), dec: dec, unpackedLevel: zstd.SpeedDefault, encs: map[zstd.EncoderLevel]*zstd.Encoder{}}
+	return &Repository{be: be, idx: index.New(), dec: dec, unpackedLevel: zstd.SpeedDefault, encs: map[zstd.EncoderLevel]*encoder{}}
 }
 
 // Close releases the repository's resources (not the backend's).

@@ -34,6 +34,7 @@ import (
 	"github.com/arca-backup/arca/chunker"
 	"github.com/arca-backup/arca/crypto"
 	"github.com/arca-backup/arca/repo/index"
+	"github.com/arca-backup/arca/repo/internal/affine"
 	"github.com/arca-backup/arca/repo/internal/offheap"
 	"github.com/arca-backup/arca/repo/model"
 	"github.com/arca-backup/arca/repo/packer"
@@ -171,7 +172,7 @@ type Writer struct {
 	r        *Repository
 	opts     WriteOptions
 	cipher   *crypto.Cipher
-	enc      *zstd.Encoder // nil for version-1 repositories
+	enc      *encoder // nil for version-1 repositories
 	packSize int
 	verify   bool
 
@@ -180,7 +181,7 @@ type Writer struct {
 	cancel context.CancelCauseFunc
 
 	managers [2]*packer.Manager // by blob type - 1
-	scratch  chan *scratch
+	scratch  *affine.Pool[*scratch]
 	long     chan struct{} // held while a blob longer than LongBlob is sealed
 
 	slots   chan struct{} // full packs not yet stored and indexed
@@ -209,8 +210,11 @@ type Writer struct {
 	packBytes atomic.Int64
 }
 
-// scratch holds one saver's buffers; the channel of them also bounds how
-// many blobs are compressed and sealed at once.
+// scratch holds one saver's buffers; the pool of them also bounds how
+// many blobs are compressed and sealed at once. A scratch stays with the
+// CPU that last used it where it can (package affine), as the encoder's
+// states do: its decoder and the first pages of its buffer are then still
+// in that CPU's caches.
 type scratch struct {
 	// sealed is the sealed blob; a compressed blob is compressed into it
 	// first, behind room for the IV, and sealed in place. It lies in
@@ -338,11 +342,12 @@ func (r *Repository) NewWriter(ctx context.Context, opts WriteOptions) (*Writer,
 	cpus := runtime.GOMAXPROCS(0)
 	w.slots = make(chan struct{}, conns+2)
 	w.conns = make(chan struct{}, conns)
-	w.scratch = make(chan *scratch, cpus)
-	w.long = make(chan struct{}, 1)
-	for range cpus {
-		w.scratch <- &scratch{}
+	scratches := make([]*scratch, cpus)
+	for i := range scratches {
+		scratches[i] = &scratch{}
 	}
+	w.scratch = affine.New(scratches)
+	w.long = make(chan struct{}, 1)
 	for _, t := range []model.BlobType{model.DataBlob, model.TreeBlob} {
 		w.managers[t-1] = packer.NewManager(t, opts.PackSize, w.maxPackBlobs, packer.DefaultOpenPacks, opts.TempDir)
 		// a pack linked into the repository is written to the disk anyway:
@@ -521,18 +526,16 @@ func (w *Writer) store(ctx context.Context, t model.BlobType, id model.ID, buf [
 		}
 		defer func() { <-w.long }()
 	}
-	var s *scratch
-	select {
-	case s = <-w.scratch:
-	case <-ctx.Done():
-		return 0, false, ctx.Err()
+	lease, s, err := w.scratch.Get(ctx)
+	if err != nil {
+		return 0, false, err
 	}
 	defer func() {
 		if s.arena != nil {
 			s.arena.Discard(w.scratchKeep(long)) // keeping all of it discards nothing
 		}
 		s.sealed = nil
-		w.scratch <- s
+		w.scratch.Put(lease)
 	}()
 	ulen := 0
 	s.reserve(sealBound(len(buf)))
