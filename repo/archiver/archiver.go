@@ -8,17 +8,17 @@
 //
 // The pipeline: one goroutine walks the tree depth-first, keeping each
 // directory open while it looks up its entries in it (fstatat on Linux),
-// and hands regular files to ReadConcurrency readers (plus readers of small files only, when
-// it is not set: smallReaders). A file that is new, by its directory
-// entry a regular file, goes to them without an lstat: its reader's fstat
-// tells its size, and a reader of small files hands a long one on to the
-// others, open. A reader fills large buffers, finds the
+// and hands regular files to ReadConcurrency readers (plus readers of
+// small files only, when it is not set: smallReaders). A file that is new,
+// by its directory entry a regular file, goes to them without an lstat:
+// its reader's fstat tells its size, and a reader of small files hands a
+// long one on to the others, open. A reader fills large buffers, finds the
 // chunk boundaries and saves each chunk in its own goroutine (bounded), so
-// both hashing/encryption of one large file and several small files proceed
-// in parallel. Each directory waits for its children's results in its own
-// goroutine, then encodes and saves its tree. The parent snapshot's
-// subtrees are loaded ahead of the walk (treePrefetch). Nothing here
-// prints: progress and errors go to the callbacks in Callbacks.
+// both hashing/encryption of one large file and several small files
+// proceed in parallel. Each directory waits for its children's results in
+// its own goroutine, then encodes and saves its tree. The parent
+// snapshot's subtrees are loaded ahead of the walk (treePrefetch). Nothing
+// here prints: progress and errors go to the callbacks in Callbacks.
 package archiver
 
 import (
