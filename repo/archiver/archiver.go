@@ -588,7 +588,7 @@ func (a *Archiver) save(ctx context.Context, snPath, p string, dirfd int, previo
 		f, err := a.queueFile(ctx, fileJob{snPath: snPath, path: p, start: start, unstated: true}, -1)
 		return f, false, err
 	}
-	fi, err := lstatAt(dirfd, filepath.Base(p), p)
+	fi, err := lstatAt(dirfd, p)
 	if err != nil {
 		return skip(err)
 	}

@@ -110,17 +110,17 @@ func (f *fdFile) Close() error {
 	return nil
 }
 
-// lstatAt returns what os.Lstat(path) would for the entry name of the
-// directory open as dirfd (path names the same entry), through fstatat: the
+// lstatAt returns what os.Lstat(path) would, where dirfd is path's
+// directory, open: through fstatat on path's last element, so that the
 // kernel looks up the one name instead of every component of path again.
 // With dirfd negative it is os.Lstat(path).
-func lstatAt(dirfd int, name, path string) (os.FileInfo, error) {
+func lstatAt(dirfd int, path string) (os.FileInfo, error) {
 	if dirfd < 0 {
 		return os.Lstat(path)
 	}
 	var st unix.Stat_t
 	for {
-		err := unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW)
+		err := unix.Fstatat(dirfd, filepath.Base(path), &st, unix.AT_SYMLINK_NOFOLLOW)
 		if err == unix.EINTR {
 			continue
 		}

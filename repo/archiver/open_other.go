@@ -13,8 +13,8 @@ func openFile(path string) (File, error) {
 	return os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 }
 
-// lstatAt is os.Lstat(path); path names the entry name of the directory
-// open as dirfd, which only Linux uses.
-func lstatAt(dirfd int, name, path string) (os.FileInfo, error) {
+// lstatAt is os.Lstat(path); only Linux looks path up in its open
+// directory dirfd.
+func lstatAt(dirfd int, path string) (os.FileInfo, error) {
 	return os.Lstat(path)
 }

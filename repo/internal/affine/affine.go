@@ -50,7 +50,7 @@ func New[T any](vals []T) *Pool[T] {
 // free, waiting while all are lent out or until ctx ends.
 func (p *Pool[T]) Get(ctx context.Context) (*Lease, T, error) {
 	select {
-	case <-p.free:
+	case <-p.free: // a free value goes out even when ctx has ended
 	default:
 		select {
 		case <-p.free:
