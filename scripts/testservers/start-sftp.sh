@@ -9,6 +9,9 @@
 #   host key, a generated client key (key-only login as the current user), and
 #   an ssh_config with a `Host testhost` entry, so `sftp:testhost:/path` works
 #   with `ssh -F $SFTP_SSH_CONFIG` (restic: -o sftp.args="$SFTP_RESTIC_ARGS").
+#   sshd serves SFTP in process (internal-sftp): an external sftp-server is
+#   started through the user's login shell, whose startup files then run on
+#   every connection (a .bashrc that runs `pyenv init` added 0.5 s to each).
 # SFTP_MODE=subprocess: no server process; clients run OpenSSH's sftp-server
 #   directly and talk SFTP over its stdin/stdout (restic: -o sftp.command=...).
 #
@@ -97,7 +100,7 @@ PermitRootLogin prohibit-password
 AllowUsers $user
 StrictModes no
 UsePAM no
-Subsystem sftp $SFTP_SERVER_BIN
+Subsystem sftp internal-sftp
 PrintMotd no
 PrintLastLog no
 X11Forwarding no
