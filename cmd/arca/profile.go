@@ -23,15 +23,17 @@ func startProfiles() (stop func()) {
 	if p := os.Getenv("ARCA_MEMPROFILE"); p != "" {
 		return startMemProfile(p)
 	}
+	stopCPU, stopTrace := func() {}, func() {}
 	if p := os.Getenv("ARCA_CPUPROFILE"); p != "" {
 		// for performance work
-		return startToFile(p, "cpu profile", pprof.StartCPUProfile, pprof.StopCPUProfile)
+		stopCPU = startToFile(p, "cpu profile", pprof.StartCPUProfile, pprof.StopCPUProfile)
 	}
 	if p := os.Getenv("ARCA_TRACE"); p != "" {
-		// an execution trace: where a command waits, and for what
-		return startToFile(p, "trace", trace.Start, trace.Stop)
+		// an execution trace: where a command waits, and for what (with
+		// ARCA_CPUPROFILE it also holds the CPU samples, each at its time)
+		stopTrace = startToFile(p, "trace", trace.Start, trace.Stop)
 	}
-	return func() {}
+	return func() { stopTrace(); stopCPU() }
 }
 
 // startToFile creates path and starts writing what to it with start; the

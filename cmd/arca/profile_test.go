@@ -41,3 +41,28 @@ func TestProfilesWrite(t *testing.T) {
 		})
 	}
 }
+
+// TestProfilesTogether: a CPU profile and a trace asked for at once are
+// both written, the trace still a trace.
+func TestProfilesTogether(t *testing.T) {
+	dir := t.TempDir()
+	cpu, tr := filepath.Join(dir, "cpu"), filepath.Join(dir, "trace")
+	t.Setenv("ARCA_MEMPROFILE", "")
+	t.Setenv("ARCA_CPUPROFILE", cpu)
+	t.Setenv("ARCA_TRACE", tr)
+	stop := startProfiles()
+	sum := 0
+	for i := range 1_000_000 {
+		sum += i * i
+	}
+	stop()
+	for path, magic := range map[string][]byte{cpu: {0x1f, 0x8b}, tr: []byte("go 1.")} {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.HasPrefix(b, magic) {
+			t.Errorf("%s: %d bytes starting %q, want %q", filepath.Base(path), len(b), b[:min(len(b), 8)], magic)
+		}
+	}
+}
