@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
 	"runtime"
@@ -390,10 +391,10 @@ func (a *Archiver) chunkStream(ctx context.Context, r io.Reader, s *slab, length
 			break
 		}
 		cuts = a.table.Cuts(s.buf[lo:hi], eof, cuts[:0])
-		ids := hashes.of(s.buf[lo:hi], cuts)
+		ids, sums := hashes.of(s.buf[lo:hi], cuts)
 		from := lo
 		for i, c := range cuts {
-			a.saveChunk(ctx, state, s, from, lo+c, ids[i])
+			a.saveChunk(ctx, state, s, from, lo+c, ids[i], sums[i])
 			size += uint64(lo + c - from)
 			from = lo + c
 		}
@@ -408,23 +409,41 @@ func (a *Archiver) chunkStream(ctx context.Context, r io.Reader, s *slab, length
 // blockHashes computes the IDs of the chunks cut from one block together
 // (sha256x: hashes side by side took 55-65% of the time of one after the
 // other), reusing its slices from block to block.
+//
+// A chunk hashed here is saved later, by a saver, from the reader's slab.
+// So that a chunk whose bytes changed in between (a memory fault, or a
+// bug in the slab's bookkeeping) is not stored under the ID of other
+// bytes, each also gets a CRC-32C, taken before its hash, which the saver
+// checks before it stores the chunk (storeChunk). The repository writer's
+// extra verification then compares what it stored with the bytes it was
+// given; together the two cover what restic's covers by hashing every
+// blob again, for a pass of CRC-32C (about 25 GB/s here) instead of one
+// of SHA-256 (about 1.7 GB/s).
 type blockHashes struct {
 	msgs  [][]byte
 	which []int // the chunk each of msgs is
 	sums  [][sha256.Size]byte
 	ids   []model.ID
+	crcs  []uint32
 }
 
-// of returns the IDs of the chunks of block that end at cuts. A block
-// with a single chunk, and the all-zero chunks of sparse regions (which
-// the repository writer knows the ID of), get null IDs: the savers hash
-// those, in parallel with the reading of the next block (a chunk shorter
-// than the minimum size is hashed when its reader saves it, saveChunk).
-func (h *blockHashes) of(block []byte, cuts []int) []model.ID {
+// castagnoli is the CRC-32C table; crc32 computes it with the CPU's
+// instruction where there is one.
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// of returns the IDs of the chunks of block that end at cuts, and the
+// CRC-32C of each chunk with an ID. A block with a single chunk, and the
+// all-zero chunks of sparse regions (which the repository writer knows
+// the ID of), get null IDs: the savers hash those, in parallel with the
+// reading of the next block (a chunk shorter than the minimum size is
+// hashed when its reader saves it, saveChunk).
+func (h *blockHashes) of(block []byte, cuts []int) ([]model.ID, []uint32) {
 	h.ids = slices.Grow(h.ids[:0], len(cuts))[:len(cuts)]
 	clear(h.ids)
+	h.crcs = slices.Grow(h.crcs[:0], len(cuts))[:len(cuts)]
+	clear(h.crcs)
 	if len(cuts) < 2 {
-		return h.ids
+		return h.ids, h.crcs
 	}
 	h.msgs, h.which = h.msgs[:0], h.which[:0]
 	from := 0
@@ -432,6 +451,7 @@ func (h *blockHashes) of(block []byte, cuts []int) []model.ID {
 		if !chunker.ZeroChunk(block[from:c]) {
 			h.msgs = append(h.msgs, block[from:c])
 			h.which = append(h.which, i)
+			h.crcs[i] = crc32.Checksum(block[from:c], castagnoli)
 		}
 		from = c
 	}
@@ -440,11 +460,12 @@ func (h *blockHashes) of(block []byte, cuts []int) []model.ID {
 	for k, i := range h.which {
 		h.ids[i] = h.sums[k]
 	}
-	return h.ids
+	return h.ids, h.crcs
 }
 
 // saveChunk hands one chunk to the savers, keeping its place in the
-// file's content list; id is its ID, or null for the saver to compute.
+// file's content list; id is its ID, or null for the saver to compute,
+// and crc the CRC-32C of its bytes taken with a non-null id.
 // It waits while every saver is busy. A chunk shorter than the minimum
 // size, which can only be a file's last (a small file's only) chunk, is
 // saved right here instead: handing it over cost more than saving it.
@@ -454,7 +475,7 @@ func (h *blockHashes) of(block []byte, cuts []int) []model.ID {
 // 5.28-5.49 s to 4.95-5.11 s with compression off and from 7.52-7.54 s to
 // 7.13-7.28 s at the default (three alternating runs each); the mixed
 // corpus, mostly larger files, did not change.
-func (a *Archiver) saveChunk(ctx context.Context, state *fileState, s *slab, from, to int, id model.ID) {
+func (a *Archiver) saveChunk(ctx context.Context, state *fileState, s *slab, from, to int, id model.ID, crc uint32) {
 	state.mu.Lock()
 	pos := len(state.content)
 	state.content = append(state.content, model.ID{})
@@ -463,7 +484,7 @@ func (a *Archiver) saveChunk(ctx context.Context, state *fileState, s *slab, fro
 	if a.cb.CompleteBlob != nil {
 		a.cb.CompleteBlob(uint64(to - from))
 	}
-	c := chunkSave{state: state, slab: s, from: from, to: to, pos: pos, id: id}
+	c := chunkSave{state: state, slab: s, from: from, to: to, pos: pos, id: id, crc: crc}
 	s.hold(from, to)
 	if to-from < chunker.MinSize {
 		a.storeChunk(ctx, c)
@@ -478,13 +499,15 @@ func (a *Archiver) saveChunk(ctx context.Context, state *fileState, s *slab, fro
 }
 
 // chunkSave is a chunk for the savers: slab.buf[from:to], the pos-th
-// chunk of its file, with its ID if it is known (else null).
+// chunk of its file, with its ID if it is known (else null) and then the
+// CRC-32C its bytes had when they were hashed (see blockHashes).
 type chunkSave struct {
 	state    *fileState
 	slab     *slab
 	from, to int
 	pos      int
 	id       model.ID
+	crc      uint32
 }
 
 // startSavers starts the goroutines that save chunks (as many as chunks
@@ -512,10 +535,15 @@ func (a *Archiver) startSavers(ctx context.Context) (stop func()) {
 	}
 }
 
+// ErrChunkChanged is the error (wrapped) of a backup that found a chunk
+// changed in memory between its hashing and its save. Nothing was stored
+// under its ID.
+var ErrChunkChanged = errors.New("the chunk changed in memory after it was hashed (a hardware fault or a software bug)")
+
 // storeChunk stores one chunk and records its ID in its file's content list.
 func (a *Archiver) storeChunk(ctx context.Context, c chunkSave) {
 	chunk := c.slab.buf[c.from:c.to]
-	id, known, size, err := a.saver.SaveBlob(ctx, model.DataBlob, chunk, c.id)
+	id, known, size, err := c.saveBlob(ctx, a.saver, chunk)
 	state := c.state
 	state.mu.Lock()
 	if err != nil {
@@ -532,6 +560,15 @@ func (a *Archiver) storeChunk(ctx context.Context, c chunkSave) {
 	}
 	state.mu.Unlock()
 	a.finishChunk(c)
+}
+
+// saveBlob saves the chunk's bytes, which its reader may have hashed:
+// then only if they still have the CRC-32C taken with the hash.
+func (c chunkSave) saveBlob(ctx context.Context, saver BlobSaver, chunk []byte) (model.ID, bool, int, error) {
+	if !c.id.IsNull() && crc32.Checksum(chunk, castagnoli) != c.crc {
+		return c.id, false, 0, fmt.Errorf("detected data corruption while saving blob %v: %w", c.id, ErrChunkChanged)
+	}
+	return saver.SaveBlob(ctx, model.DataBlob, chunk, c.id)
 }
 
 // finishChunk releases a chunk's bytes in the slab and, when it was its

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"hash/crc32"
 	"io"
 
 	"github.com/arca-backup/arca/chunker"
@@ -39,6 +40,7 @@ type smallBatch struct {
 	end   int // the first free byte in the slab
 	msgs  [][]byte
 	sums  [][sha256.Size]byte
+	crcs  []uint32 // of msgs, taken before their hashes (see blockHashes)
 }
 
 // smallFile is a file read into the slab's bytes [from, to).
@@ -120,9 +122,10 @@ func (a *Archiver) saveSmall(ctx context.Context, s *slab, b *smallBatch) {
 	if len(b.files) == 0 {
 		return
 	}
-	b.msgs = b.msgs[:0]
+	b.msgs, b.crcs = b.msgs[:0], b.crcs[:0]
 	for _, sf := range b.files {
 		b.msgs = append(b.msgs, s.buf[sf.from:sf.to])
+		b.crcs = append(b.crcs, crc32.Checksum(s.buf[sf.from:sf.to], castagnoli))
 	}
 	if cap(b.sums) < len(b.msgs) {
 		b.sums = make([][sha256.Size]byte, len(b.msgs))
@@ -131,7 +134,7 @@ func (a *Archiver) saveSmall(ctx context.Context, s *slab, b *smallBatch) {
 	sha256x.Sum(b.sums, b.msgs)
 	for i, sf := range b.files {
 		state := &fileState{content: model.IDs{}}
-		a.saveChunk(ctx, state, s, sf.from, sf.to, b.sums[i])
+		a.saveChunk(ctx, state, s, sf.from, sf.to, b.sums[i], b.crcs[i])
 		finish := sf.finish
 		size := uint64(sf.to - sf.from)
 		state.whenSaved(func() { finish(state, size) })
