@@ -431,6 +431,10 @@ type blockHashes struct {
 // instruction where there is one.
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
+// chunkCRC is the CRC-32C that a chunk's bytes get when they are hashed
+// and must still have when they are saved.
+func chunkCRC(chunk []byte) uint32 { return crc32.Checksum(chunk, castagnoli) }
+
 // of returns the IDs of the chunks of block that end at cuts, and the
 // CRC-32C of each chunk with an ID. A block with a single chunk, and the
 // all-zero chunks of sparse regions (which the repository writer knows
@@ -451,7 +455,7 @@ func (h *blockHashes) of(block []byte, cuts []int) ([]model.ID, []uint32) {
 		if !chunker.ZeroChunk(block[from:c]) {
 			h.msgs = append(h.msgs, block[from:c])
 			h.which = append(h.which, i)
-			h.crcs[i] = crc32.Checksum(block[from:c], castagnoli)
+			h.crcs[i] = chunkCRC(block[from:c])
 		}
 		from = c
 	}
@@ -565,7 +569,7 @@ func (a *Archiver) storeChunk(ctx context.Context, c chunkSave) {
 // saveBlob saves the chunk's bytes, which its reader may have hashed:
 // then only if they still have the CRC-32C taken with the hash.
 func (c chunkSave) saveBlob(ctx context.Context, saver BlobSaver, chunk []byte) (model.ID, bool, int, error) {
-	if !c.id.IsNull() && crc32.Checksum(chunk, castagnoli) != c.crc {
+	if !c.id.IsNull() && chunkCRC(chunk) != c.crc {
 		return c.id, false, 0, fmt.Errorf("detected data corruption while saving blob %v: %w", c.id, ErrChunkChanged)
 	}
 	return saver.SaveBlob(ctx, model.DataBlob, chunk, c.id)

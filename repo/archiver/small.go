@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
-	"hash/crc32"
 	"io"
 
 	"github.com/arca-backup/arca/chunker"
@@ -125,7 +124,7 @@ func (a *Archiver) saveSmall(ctx context.Context, s *slab, b *smallBatch) {
 	b.msgs, b.crcs = b.msgs[:0], b.crcs[:0]
 	for _, sf := range b.files {
 		b.msgs = append(b.msgs, s.buf[sf.from:sf.to])
-		b.crcs = append(b.crcs, crc32.Checksum(s.buf[sf.from:sf.to], castagnoli))
+		b.crcs = append(b.crcs, chunkCRC(s.buf[sf.from:sf.to]))
 	}
 	if cap(b.sums) < len(b.msgs) {
 		b.sums = make([][sha256.Size]byte, len(b.msgs))
