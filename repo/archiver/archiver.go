@@ -450,9 +450,13 @@ func (a *Archiver) saveTargets(ctx context.Context, snPath string, t *target, pr
 	return a.saveTree(ctx, node, children, complete), len(children), nil
 }
 
-// metaNode builds the node of a path from lstat, named after snPath.
+// metaNode builds the node of a directory above a target, named after
+// snPath. As restic, it follows a symbolic link: a target reached through
+// a linked directory (/home/me/link/file) is stored below a directory of
+// the link's name with the metadata of the directory it points to (and
+// the extended attributes of the link, which restic reads).
 func (a *Archiver) metaNode(snPath, p string, ignoreXattrList bool) (*model.Node, error) {
-	fi, err := os.Lstat(p)
+	fi, err := os.Stat(p)
 	if err != nil {
 		return nil, err
 	}

@@ -171,6 +171,41 @@ func TestContentAndChunks(t *testing.T) {
 	}
 }
 
+// TestTargetBelowLinkedDirectory: a target reached through a symbolic
+// link to a directory is stored below a directory of the link's name, as
+// restic stores it, and not reported as an error.
+func TestTargetBelowLinkedDirectory(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "real", "a", "x.txt"), []byte("through the link"))
+	if err := os.Symlink(filepath.Join(dir, "real"), filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	m := newMemRepo()
+	var errs []string
+	a, err := New(m, m, testPol, Options{}, Callbacks{Error: func(item string, err error) error {
+		errs = append(errs, item+": "+err.Error())
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := filepath.Join(dir, "link", "a", "x.txt")
+	root, _, err := a.Snapshot(context.Background(), []string{target}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(errs) != 0 {
+		t.Fatalf("errors: %v", errs)
+	}
+	link := lookup(t, m, root, filepath.Join(dir, "link"))
+	if link.Type != model.NodeTypeDir {
+		t.Errorf("link stored as %v, want a directory", link.Type)
+	}
+	if got := content(t, m, lookup(t, m, root, target)); string(got) != "through the link" {
+		t.Errorf("content %q", got)
+	}
+}
+
 // TestReadError: a file failing while being read is reported through
 // Error and left out; the rest is saved.
 func TestReadError(t *testing.T) {
