@@ -80,17 +80,23 @@ func (r *Repository) SaveUnpacked(ctx context.Context, t backend.FileType, plain
 	if t == backend.ConfigFile || t == backend.PackFile || t == backend.KeyFile {
 		return model.ID{}, fmt.Errorf("SaveUnpacked: %s files are not unpacked files", t)
 	}
-	p := plaintext
-	if r.cfg.Version >= 2 {
-		p = r.encoder(r.unpackedLevel).EncodeAll(plaintext, []byte{2})
-	}
-	buf := r.key.Seal(make([]byte, 0, len(p)+32), p)
-	id := model.Hash(buf)
+	buf, id := r.sealUnpacked(plaintext)
 	h := backend.Handle{Type: t, Name: id.String()}
 	if err := r.be.Save(ctx, h, backend.NewByteReader(buf)); err != nil {
 		return model.ID{}, fmt.Errorf("save %s %s: %w", t, id.Str(), err)
 	}
 	return id, nil
+}
+
+// sealUnpacked returns an unpacked file as it is stored (compressed in
+// version 2, then encrypted) and its ID, the SHA-256 of those bytes.
+func (r *Repository) sealUnpacked(plaintext []byte) ([]byte, model.ID) {
+	p := plaintext
+	if r.cfg.Version >= 2 {
+		p = r.encoder(r.unpackedLevel).EncodeAll(plaintext, []byte{2})
+	}
+	buf := r.key.Seal(make([]byte, 0, len(p)+32), p)
+	return buf, model.Hash(buf)
 }
 
 // SaveLock stores an encrypted lock file (lock.Store).

@@ -817,6 +817,18 @@ func (w *Writer) Flush(ctx context.Context) error {
 	return nil
 }
 
+// SnapshotID returns the ID a snapshot file would be stored under
+// without storing it, as restic reports one for a dry run. The file's
+// encryption is random, so each call gives another ID.
+func (r *Repository) SnapshotID(sn *model.Snapshot) (model.ID, error) {
+	buf, err := json.Marshal(sn)
+	if err != nil {
+		return model.ID{}, fmt.Errorf("encode snapshot: %w", err)
+	}
+	_, id := r.sealUnpacked(buf)
+	return id, nil
+}
+
 // SaveSnapshot stores a snapshot file (call after Flush) and returns its
 // ID, which it also sets in sn.ID.
 func (r *Repository) SaveSnapshot(ctx context.Context, sn *model.Snapshot) (model.ID, error) {

@@ -199,8 +199,8 @@ func (BackupItemError) backupEvent()    {}
 
 // BackupResult is what a backup did.
 type BackupResult struct {
-	// SnapshotID is the new snapshot (zero with DryRun, or when
-	// SkipIfUnchanged found nothing changed).
+	// SnapshotID is the new snapshot (zero when SkipIfUnchanged found
+	// nothing changed; with DryRun the ID it would have had).
 	SnapshotID model.ID
 	// Snapshot is the snapshot saved (nil when none was).
 	Snapshot *model.Snapshot
@@ -511,10 +511,20 @@ func (e *Repository) backup(ctx context.Context, b *backupRun, targets []string)
 	b.errMu.Lock()
 	res.Partial = b.failed
 	b.errMu.Unlock()
-	if opts.DryRun || (opts.SkipIfUnchanged && res.Parent != nil && res.Parent.Tree != nil && *res.Parent.Tree == rootID) {
+	if opts.SkipIfUnchanged && res.Parent != nil && res.Parent.Tree != nil && *res.Parent.Tree == rootID {
 		return res, nil
 	}
 	sn := newSnapshot(rootID, res, opts)
+	if opts.DryRun {
+		// restic reports the ID of the snapshot a real run would have
+		// stored
+		id, err := r.SnapshotID(sn)
+		if err != nil {
+			return nil, &BackupError{StageSnapshot, err}
+		}
+		res.SnapshotID = id
+		return res, nil
+	}
 	id, err := r.SaveSnapshot(ctx, sn)
 	if err != nil {
 		return nil, &BackupError{StageSnapshot, err}
