@@ -25,6 +25,7 @@ import (
 	"github.com/arca-backup/arca/repo/feature"
 	"github.com/arca-backup/arca/repo/filter"
 	"github.com/arca-backup/arca/repo/model"
+	"github.com/arca-backup/arca/repo/prune"
 	"github.com/spf13/cobra"
 )
 
@@ -40,7 +41,7 @@ type backupOptions struct {
 	stdin             bool
 	stdinFilename     string
 	stdinCommand      bool
-	tags              []string
+	tags              tagListsFlag
 	host              string
 	filesFrom         []string
 	filesFromVerbatim []string
@@ -113,7 +114,7 @@ Exit status is 12 if the password is incorrect.
 		f.BoolVar(&o.stdin, "stdin", false, "read backup from stdin")
 		f.StringVar(&o.stdinFilename, "stdin-filename", "stdin", "`filename` to use when reading from stdin")
 		f.BoolVar(&o.stdinCommand, "stdin-from-command", false, "interpret arguments as command to execute and store its stdout")
-		f.StringArrayVar(&o.tags, "tag", nil, "add `tags` for the new snapshot in the format `tag[,tag,...]` (can be specified multiple times)")
+		f.Var(&o.tags, "tag", "add `tags` for the new snapshot in the format `tag[,tag,...]` (can be specified multiple times)")
 		f.UintVar(&o.readConcurrency, "read-concurrency", 0, "read `n` files concurrently (default: $RESTIC_READ_CONCURRENCY or 2)")
 		f.StringVarP(&o.host, "host", "H", "", "set the `hostname` for the snapshot manually (default: $RESTIC_HOST). To prevent an expensive rescan use the \"parent\" flag")
 		f.StringVar(&o.host, "hostname", "", "set the `hostname` for the snapshot manually")
@@ -263,32 +264,6 @@ func (a *app) collectTargets(o *backupOptions, args []string) (targets []string,
 		return nil, false, fatalf("all source directories/files do not exist")
 	}
 	return out, len(out) < len(targets), nil
-}
-
-// parseSize parses restic's size strings: a number with an optional
-// b/k/m/g/t suffix (powers of 1024).
-func parseSize(s string) (int64, error) {
-	if s == "" {
-		return 0, errors.New("expected size, got empty string")
-	}
-	mult := int64(1)
-	switch s[len(s)-1] {
-	case 'b', 'B':
-		s = s[:len(s)-1]
-	case 'k', 'K':
-		mult, s = 1<<10, s[:len(s)-1]
-	case 'm', 'M':
-		mult, s = 1<<20, s[:len(s)-1]
-	case 'g', 'G':
-		mult, s = 1<<30, s[:len(s)-1]
-	case 't', 'T':
-		mult, s = 1<<40, s[:len(s)-1]
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return 0, err
-	}
-	return n * mult, nil
 }
 
 // backupProgress renders the archiver's callbacks as restic's text or JSON
@@ -530,7 +505,7 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions, args []string) er
 	interval, fpsSet := progressInterval()
 	opts := engine.BackupOptions{
 		Host:            o.host,
-		Tags:            flattenTags(o.tags),
+		Tags:            o.tags.flatten(),
 		Time:            timeStamp,
 		Start:           start,
 		ProgramVersion:  "restic " + resticVersion,
@@ -714,7 +689,7 @@ func (o *backupOptions) selects(targets []string, warn func(string, ...any)) (ar
 		selects = append(selects, f)
 	}
 	if o.excludeLargerThan != "" {
-		n, err := parseSize(o.excludeLargerThan)
+		n, err := prune.ParseSize(o.excludeLargerThan)
 		if err != nil {
 			return nil, err
 		}
@@ -861,14 +836,6 @@ type partialError struct{ err error }
 func (p partialError) Error() string { return p.err.Error() }
 func (p partialError) Is(target error) bool {
 	return target == errPartial
-}
-
-func flattenTags(values []string) []string {
-	var out []string
-	for _, l := range repo.ParseTagLists(values) {
-		out = append(out, l...)
-	}
-	return out
 }
 
 func (a *app) backupFinish(id model.ID, s *archiver.Summary, dryRun bool) {

@@ -16,6 +16,7 @@ import (
 	"github.com/arca-backup/arca/repo/checker"
 	"github.com/arca-backup/arca/repo/engine"
 	"github.com/arca-backup/arca/repo/model"
+	"github.com/arca-backup/arca/repo/prune"
 	"github.com/spf13/cobra"
 )
 
@@ -134,7 +135,7 @@ func parseSubset(s string) (subset, error) {
 		}
 		return subset{percent: v}, nil
 	}
-	size, err := parseSize(s)
+	size, err := prune.ParseSize(s)
 	if err != nil {
 		return subset{}, invalid
 	}
