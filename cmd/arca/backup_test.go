@@ -464,7 +464,8 @@ func TestBackupLateFilterErrors(t *testing.T) {
 }
 
 // TestBackupEmptyTags: empty items of --tag values are dropped as restic
-// drops them, so "--tag ''" adds no tag and "a,,b" adds two.
+// drops them, so an empty --tag value adds no tag and "a,,b" adds two;
+// and an empty --host is not replaced by RESTIC_HOST.
 func TestBackupEmptyTags(t *testing.T) {
 	resticBin(t)
 	t.Parallel()
@@ -494,5 +495,24 @@ func TestBackupEmptyTags(t *testing.T) {
 		if got := tagsOfLatest(); !slices.Equal(got, want) {
 			t.Errorf("--tag %q: arca stored %q, restic %q", tags, got, want)
 		}
+	}
+
+	// RESTIC_HOST is --host's default: an explicit empty --host gives the
+	// machine's hostname
+	hostOfLatest := func(prog string, arca bool) string {
+		henv := append(slices.Clone(env), "RESTIC_HOST=env-host")
+		if r := runPiped(t, arca, henv, "data", "backup", "-q", "--stdin", "--host", ""); r.exit != 0 {
+			t.Fatalf("%s: exit %d: %s", prog, r.exit, r.stderr)
+		}
+		var sns []struct {
+			Hostname string `json:"hostname"`
+		}
+		if err := json.Unmarshal(mustRestic(t, env, "snapshots", "--json", "latest"), &sns); err != nil || len(sns) != 1 {
+			t.Fatalf("snapshots: %v", err)
+		}
+		return sns[0].Hostname
+	}
+	if r, a := hostOfLatest("restic", false), hostOfLatest("arca", true); a != r || r == "env-host" {
+		t.Errorf("--host '' with RESTIC_HOST set: arca stored host %q, restic %q", a, r)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -86,10 +87,13 @@ Exit status is 12 if the password is incorrect.
 					}
 					o.readConcurrency = uint(n)
 				}
+				// RESTIC_HOST is the flag's default, so an explicit
+				// --host '' falls back to the hostname, as in restic
+				if h := os.Getenv("RESTIC_HOST"); h != "" && !c.Flags().Changed("host") && !c.Flags().Changed("hostname") {
+					o.host = h
+				}
 				if o.host == "" {
-					if h := os.Getenv("RESTIC_HOST"); h != "" {
-						o.host = h
-					} else if h, err := os.Hostname(); err == nil {
+					if h, err := os.Hostname(); err == nil {
 						o.host = h
 					}
 				}
@@ -619,7 +623,7 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions, args []string) er
 			filterWarn.release()
 			startStatus()
 			if !a.opts.JSON {
-				a.verbosef("start scan on %v\n", targets)
+				a.verbosef("start scan on %v\n", ev.Targets)
 			}
 		case engine.BackupScanFinished:
 			prog.mu.Lock()
@@ -636,11 +640,7 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions, args []string) er
 			filterWarn.release()
 			startStatus()
 			if !a.opts.JSON {
-				if stdin {
-					a.verbosef("read data from stdin\n")
-				} else {
-					a.verbosef("start backup on %v\n", targets)
-				}
+				a.verbosef("start backup on %v\n", ev.Targets)
 			}
 		case engine.BackupFileStarted:
 			prog.mu.Lock()
@@ -736,26 +736,83 @@ func (o *backupOptions) tagSelects(warn func(string, ...any)) (archiver.SelectFu
 // the user interrupts).
 func (a *app) backupStdin(o *backupOptions, args []string) func(ctx context.Context) (io.Reader, func() error, error) {
 	return func(ctx context.Context) (io.Reader, func() error, error) {
+		if !a.opts.JSON {
+			a.verbosef("read data from stdin\n")
+		}
 		if !o.stdinCommand {
+			if err := checkStdinFilename(o.stdinFilename); err != nil {
+				return nil, nil, err
+			}
 			return a.stdin, nil, nil
 		}
 		if len(args) == 0 {
-			return nil, nil, fatalf("nothing to backup, please specify source files/dirs")
+			return nil, nil, errors.New("no command was specified as argument")
 		}
 		cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 		cmd.WaitDelay = time.Second
-		cmd.Stderr = a.stderr
+		// restic passes the command's error output on line by line, each
+		// line prefixed with the command's name
+		stderr := &linePrefixer{w: a.stderr, prefix: "subprocess " + args[0] + ": "}
+		cmd.Stderr = stderr
 		out, err := cmd.StdoutPipe()
 		if err != nil {
 			return nil, nil, err
 		}
 		if err := cmd.Start(); err != nil {
-			return nil, nil, fatalf("failed to backup from stdin: %v", err)
+			return nil, nil, fmt.Errorf("failed to start command: %w", err)
 		}
-		rd := &commandReader{cmd: cmd, out: out}
+		rd := &commandReader{cmd: cmd, out: out, stderr: stderr}
+		if err := checkStdinFilename(o.stdinFilename); err != nil {
+			// restic starts the command before it checks the name
+			_ = rd.close()
+			return nil, nil, err
+		}
 		return rd, rd.close, nil
+	}
+}
+
+// checkStdinFilename refuses a --stdin-filename that names no file ("",
+// ".", "/"), with restic's message.
+func checkStdinFilename(name string) error {
+	if path.Join("/", name) == "/" {
+		return errors.New("failed to backup from stdin: invalid filename specified")
+	}
+	return nil
+}
+
+// linePrefixer writes what it is given line by line to w, each line
+// prefixed.
+type linePrefixer struct {
+	w       io.Writer
+	prefix  string
+	partial []byte // the unfinished last line
+}
+
+func (l *linePrefixer) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			l.partial = append(l.partial, p...)
+			break
+		}
+		line := append(l.partial, p[:i]...)
+		l.partial = l.partial[:0]
+		p = p[i+1:]
+		if _, err := fmt.Fprintf(l.w, "%s%s\n", l.prefix, line); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// flush writes the unfinished last line, if any.
+func (l *linePrefixer) flush() {
+	if len(l.partial) > 0 {
+		fmt.Fprintf(l.w, "%s%s\n", l.prefix, l.partial)
+		l.partial = nil
 	}
 }
 
@@ -766,6 +823,7 @@ func (a *app) backupStdin(o *backupOptions, args []string) func(ctx context.Cont
 type commandReader struct {
 	cmd    *exec.Cmd
 	out    io.Reader
+	stderr *linePrefixer
 	waited bool
 	err    error // sticky: the error the last Read returned
 }
@@ -787,7 +845,9 @@ func (c *commandReader) Read(p []byte) (int, error) {
 // wait waits for the command once.
 func (c *commandReader) wait() error {
 	c.waited = true
-	if err := c.cmd.Wait(); err != nil {
+	err := c.cmd.Wait()
+	c.stderr.flush() // Wait has copied all of it
+	if err != nil {
 		return &commandFailed{err}
 	}
 	return nil

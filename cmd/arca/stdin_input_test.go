@@ -210,3 +210,53 @@ func TestBackupStdinEmpty(t *testing.T) {
 		}
 	}
 }
+
+// TestBackupStdinMessages: the messages of a stdin backup are restic's:
+// a command's error output passed on with the command's name before each
+// line, a command that cannot be started or is missing, a
+// --stdin-filename that names no file, and the verbose lines around the
+// start (restic scans its one-file tree too). Each program has its own
+// repository: restic leaves its lock behind after some of these errors.
+func TestBackupStdinMessages(t *testing.T) {
+	resticBin(t)
+	t.Parallel()
+	const pw = "stdin-messages-pw"
+	_, renv := resticRepoEnv(t, pw)
+	_, aenv := resticRepoEnv(t, pw)
+	cases := []struct {
+		input string
+		args  []string
+		// stdout compares only the lines before the first with a time
+		stdout bool
+	}{
+		{args: []string{"backup", "-q", "--stdin-from-command", "--", "sh", "-c", "echo data; echo one >&2; printf 'two\\nthree' >&2"}},
+		{args: []string{"backup", "--json", "-q", "--stdin-from-command", "--", "sh", "-c", "echo data; echo one >&2"}},
+		{args: []string{"backup", "--stdin-from-command", "--", "no-such-command-arca-test"}},
+		{args: []string{"backup", "--stdin-from-command"}},
+		{args: []string{"backup", "--stdin-filename", "", "--stdin-from-command", "--", "echo", "x"}},
+		{input: "x", args: []string{"backup", "--stdin", "--stdin-filename", "."}},
+		{input: "x", args: []string{"backup", "-vv", "--stdin"}, stdout: true},
+		{input: "x", args: []string{"backup", "-v", "--no-scan", "--stdin"}, stdout: true},
+	}
+	untilTimed := func(s string) string {
+		var keep []string
+		for _, l := range strings.Split(s, "\n") {
+			if strings.Contains(l, " in 0") || strings.HasPrefix(l, "scan finished in ") {
+				keep = append(keep, strings.SplitN(l, " in ", 2)[0])
+				break
+			}
+			keep = append(keep, l)
+		}
+		return strings.Join(keep, "\n")
+	}
+	for _, c := range cases {
+		r := runPiped(t, false, renv, c.input, c.args...)
+		a := runPiped(t, true, aenv, c.input, c.args...)
+		if a.exit != r.exit || a.stderr != r.stderr {
+			t.Errorf("%q: arca exit %d, stderr:\n%s\nrestic exit %d, stderr:\n%s", c.args, a.exit, a.stderr, r.exit, r.stderr)
+		}
+		if ro, ao := untilTimed(r.stdout), untilTimed(a.stdout); c.stdout && ao != ro {
+			t.Errorf("%q: arca's output:\n%s\nrestic's:\n%s", c.args, ao, ro)
+		}
+	}
+}

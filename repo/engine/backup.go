@@ -471,7 +471,16 @@ func (e *Repository) backup(ctx context.Context, b *backupRun, targets []string)
 			}
 			return nil, &BackupError{StageStdin, err}
 		}
+		// restic scans its one-file stdin tree too: one file of unknown
+		// size, found at once
+		scanStart := time.Now()
+		if !opts.NoScan {
+			b.emit(BackupScanStarted{Targets: res.Targets})
+		}
 		b.emit(BackupStarted{Targets: res.Targets})
+		if !opts.NoScan {
+			b.emit(BackupScanFinished{Files: 1, Duration: time.Since(scanStart)})
+		}
 		src = &nonEmptyReader{r: src, name: path.Base(filename)}
 		rootID, res.Summary, err = arch.SnapshotReader(ctx, filename, src, opts.Time, parentTree)
 		if done != nil {
