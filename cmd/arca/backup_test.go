@@ -2,9 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -514,5 +516,86 @@ func TestBackupEmptyTags(t *testing.T) {
 	}
 	if r, a := hostOfLatest("restic", false), hostOfLatest("arca", true); a != r || r == "env-host" {
 		t.Errorf("--host '' with RESTIC_HOST set: arca stored host %q, restic %q", a, r)
+	}
+}
+
+// TestBackupPermissionErrorsAsRestic: files and directories that cannot
+// be read are reported with restic's messages and items (the absolute
+// path where restic uses it, the scanner's errors as "scan:" lines with
+// --verbose and as errors during "scan" with --json), and the exit code
+// is 3. As root, both programs run without capabilities, so that
+// permissions apply to them. The order of the lines differs between
+// runs of each program (the scanner runs alongside the backup), so the
+// lines are compared sorted.
+func TestBackupPermissionErrorsAsRestic(t *testing.T) {
+	resticBin(t)
+	t.Parallel()
+	var wrap []string
+	if os.Getuid() == 0 {
+		p, err := exec.LookPath("setpriv")
+		if err != nil {
+			t.Skip("running as root without setpriv: permissions do not apply")
+		}
+		wrap = []string{p, "--bounding-set=-all", "--"}
+	}
+	base := t.TempDir()
+	for name, data := range map[string]string{"s/ok.txt": "ok", "s/unreadable.txt": "u", "s/noexec/w": "w", "s/baddir/b": "b", "s/okdir/y": "y"} {
+		p := filepath.Join(base, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, mode := range map[string]os.FileMode{"s/unreadable.txt": 0, "s/noexec": 0o644, "s/baddir": 0} {
+		if err := os.Chmod(filepath.Join(base, name), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { // so that the test's directory can be removed
+		_ = os.Chmod(filepath.Join(base, "s/noexec"), 0o755)
+		_ = os.Chmod(filepath.Join(base, "s/baddir"), 0o755)
+	})
+	const pw = "permission-errors-pw"
+	_, renv := resticRepoEnv(t, pw)
+	_, aenv := resticRepoEnv(t, pw)
+	run := func(arca bool, env []string, args ...string) (string, int) {
+		var cmd *exec.Cmd
+		if arca {
+			self := arcaProcess(t, nil)
+			cmd = exec.Command(self.Path)
+			cmd.Env = append(resticTestCommandEnv(t.TempDir(), env), runAsArcaEnv+"=1")
+		} else {
+			cmd = exec.Command(resticBin(t))
+			cmd.Env = resticTestCommandEnv(t.TempDir(), env)
+		}
+		cmd.Args = append(append(slices.Clone(wrap), cmd.Path), args...)
+		if len(wrap) > 0 {
+			cmd.Path = wrap[0]
+		}
+		cmd.Dir = base
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		exit := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			exit = ee.ExitCode()
+		} else if err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		lines := strings.Split(strings.TrimSpace(string(dropVanishedLockWarnings([]byte(stderr.String())))), "\n")
+		sort.Strings(lines)
+		return strings.Join(lines, "\n"), exit
+	}
+	for _, args := range [][]string{{"backup", "s"}, {"backup", "-v", "s"}, {"backup", "--json", "s"}} {
+		r, rexit := run(false, renv, args...)
+		if rexit != 3 || !strings.Contains(r, "permission denied") {
+			t.Fatalf("%v: restic (test assumption): exit %d\n%s", args, rexit, r)
+		}
+		if a, aexit := run(true, aenv, args...); a != r || aexit != rexit {
+			t.Errorf("%v: arca exit %d, stderr (sorted):\n%s\nrestic exit %d:\n%s", args, aexit, a, rexit, r)
+		}
 	}
 }

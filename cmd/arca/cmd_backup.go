@@ -636,6 +636,12 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions, args []string) er
 					a.printf("scan finished in %.3fs: %v files, %s\n", ev.Duration.Seconds(), ev.Files, formatBytes(ev.Bytes))
 				}
 			}
+		case engine.BackupScanError:
+			if a.opts.JSON {
+				a.printJSONErr(newJSONItemError("scan", ev.Item, ev.Err))
+			} else if a.opts.verbosity() >= 2 {
+				a.warnf("scan: %v\n", ev.Err)
+			}
 		case engine.BackupStarted:
 			filterWarn.release()
 			startStatus()

@@ -259,19 +259,37 @@ func (a *Archiver) saveFile(ctx context.Context, job fileJob, s *slab, small *sm
 			a.track(job.snPath, nil, nil, ItemStats{}, 0)
 		}
 	}
+	// failOpen is fail for the file's opening and checks, which restic
+	// reports under the file's absolute path (and the rest under the path
+	// as given)
+	failOpen := func(err error) {
+		if err != nil {
+			if abs, aerr := a.paths.abs(job.path); aerr == nil {
+				job.path = abs
+			}
+		}
+		fail(err)
+	}
 	f, fi := job.opened, job.info
 	if f == nil {
 		var err error
 		if f, err = a.opts.Open(job.path); err != nil {
 			if job.unstated && isNotExist(err) {
 				err = nil // vanished since the directory was read
+			} else if job.unstated {
+				// restic's lstat comes first: where it fails too (a
+				// directory that may be listed but not searched), its
+				// error is the one restic reports
+				if _, lerr := os.Lstat(job.path); lerr != nil {
+					err = lerr
+				}
 			}
-			fail(err)
+			failOpen(err)
 			return
 		}
 		if fi, err = f.Stat(); err != nil {
 			f.Close()
-			fail(err)
+			failOpen(err)
 			return
 		}
 		if handOver != nil && fi.Mode().IsRegular() && fi.Size() >= chunker.MinSize {
@@ -291,7 +309,7 @@ func (a *Archiver) saveFile(ctx context.Context, job fileJob, s *slab, small *sm
 		a.cb.StartFile(job.snPath) // by the reader that reads it
 	}
 	if !fi.Mode().IsRegular() {
-		fail(fmt.Errorf("file %q changed type, refusing to archive", job.path))
+		failOpen(fmt.Errorf("file %q changed type, refusing to archive", job.path))
 		return
 	}
 	st := fsnode.StatOf(fi)

@@ -2,6 +2,7 @@ package archiver
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 
@@ -10,23 +11,27 @@ import (
 
 // Scan counts the regular files and their bytes below targets, applying
 // the same filters as a backup, to estimate the work (restic's scanner).
-// Errors are ignored; the count stops early when ctx is cancelled.
-func Scan(ctx context.Context, targets []string, byName SelectByNameFunc, sel SelectFunc) (files, bytes uint64) {
-	var paths absPaths
-	var walk func(p string, explicit bool)
-	walk = func(p string, explicit bool) {
-		if ctx.Err() != nil {
-			return
+// It walks absolute paths, as restic's does, and reports what it cannot
+// read to onError (may be nil) with the item's absolute path and goes on;
+// the backup reports those items again when it gets to them. The count
+// stops early when ctx is cancelled.
+func Scan(ctx context.Context, targets []string, byName SelectByNameFunc, sel SelectFunc, onError func(item string, err error)) (files, bytes uint64) {
+	report := func(item string, err error) {
+		if onError != nil {
+			onError(item, err)
 		}
-		abs, err := paths.abs(p)
-		if err != nil {
+	}
+	var walk func(abs string, explicit bool)
+	walk = func(abs string, explicit bool) {
+		if ctx.Err() != nil {
 			return
 		}
 		if !explicit && byName != nil && !byName(abs) {
 			return
 		}
-		fi, err := os.Lstat(p)
+		fi, err := os.Lstat(abs)
 		if err != nil {
+			report(abs, err)
 			return
 		}
 		st := fsnode.StatOf(fi)
@@ -38,19 +43,38 @@ func Scan(ctx context.Context, targets []string, byName SelectByNameFunc, sel Se
 			files++
 			bytes += uint64(st.Size)
 		case st.Mode.IsDir():
-			d, err := os.Open(p)
+			names, err := readdirnames(abs)
 			if err != nil {
+				report(abs, err)
 				return
 			}
-			names, _ := d.Readdirnames(-1)
-			d.Close()
 			for _, n := range names {
-				walk(filepath.Join(p, n), false)
+				walk(filepath.Join(abs, n), false)
 			}
 		}
 	}
+	var paths absPaths
 	for _, t := range targets {
-		walk(filepath.Clean(t), true)
+		abs, err := paths.abs(t)
+		if err != nil {
+			report(t, err)
+			continue
+		}
+		walk(abs, true)
 	}
 	return files, bytes
+}
+
+// readdirnames lists a directory's entries, with restic's error messages.
+func readdirnames(dir string) ([]string, error) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil, fmt.Errorf("openfile for readdirnames failed: %w", err)
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		return nil, fmt.Errorf("readdirnames %v failed: %w", dir, err)
+	}
+	return names, nil
 }

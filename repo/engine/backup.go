@@ -162,6 +162,13 @@ type BackupScanFinished struct {
 	Duration     time.Duration
 }
 
+// BackupScanError: the count could not read an item (absolute path). The
+// backup goes on; it reports the item again when it gets to it.
+type BackupScanError struct {
+	Item string
+	Err  error
+}
+
 // BackupStarted is reported when the archiver starts on the targets.
 type BackupStarted struct{ Targets []string }
 
@@ -191,6 +198,7 @@ func (BackupParent) backupEvent()       {}
 func (BackupIndexLoading) backupEvent() {}
 func (BackupScanStarted) backupEvent()  {}
 func (BackupScanFinished) backupEvent() {}
+func (BackupScanError) backupEvent()    {}
 func (BackupStarted) backupEvent()      {}
 func (BackupFileStarted) backupEvent()  {}
 func (BackupBytes) backupEvent()        {}
@@ -440,7 +448,9 @@ func (e *Repository) backup(ctx context.Context, b *backupRun, targets []string)
 		scanDone.Add(1)
 		go func() {
 			defer scanDone.Done()
-			files, bytes := archiver.Scan(runCtx, targets, opts.SelectByName, opts.Select)
+			files, bytes := archiver.Scan(runCtx, targets, opts.SelectByName, opts.Select, func(item string, err error) {
+				b.emit(BackupScanError{Item: item, Err: err})
+			})
 			// reported also when the backup ended first (partial counts)
 			b.emit(BackupScanFinished{Files: files, Bytes: bytes, Duration: time.Since(start)})
 		}()
