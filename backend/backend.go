@@ -165,6 +165,10 @@ type Backend interface {
 	Close() error
 }
 
+// ErrConfigExists is what Create returns (wrapped) when the location
+// already has a config file.
+var ErrConfigExists = errors.New("config file already exists")
+
 // IsNotExist reports whether err means a missing file.
 func IsNotExist(err error) bool { return errors.Is(err, ErrNotExist) }
 

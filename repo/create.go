@@ -15,9 +15,9 @@ import (
 // Errors Create returns (inside a *CreateError) when the location already
 // holds a repository. Their texts are restic's.
 var (
-	// ErrConfigExists: the location has a config file (checked before the
-	// backend is prepared).
-	ErrConfigExists = errors.New("config file already exists")
+	// ErrConfigExists: the location has a config file (the backend's
+	// Create found it).
+	ErrConfigExists = backend.ErrConfigExists
 	// ErrAlreadyInitialized: a config file appeared after the backend was prepared.
 	ErrAlreadyInitialized = errors.New("repository master key and config already initialized")
 	// ErrHasKeys: the location has no config but key files.
@@ -86,21 +86,18 @@ func Create(ctx context.Context, be backend.Backend, password string, opts Creat
 		return nil, &CreateError{Err: fmt.Errorf("chunker polynomial %v is not irreducible", *opts.ChunkerPolynomial)}
 	}
 
-	exists, err := configExists(ctx, be)
-	if err != nil {
-		return nil, &CreateError{Backend: true, Err: err}
-	}
-	if exists {
-		return nil, &CreateError{Backend: true, Err: ErrConfigExists}
-	}
+	// Each backend's Create looks for a config file first, as restic's
+	// do, and reports what keeps it from preparing the location (such as
+	// a path below a regular file) at once: a Stat through a retrying
+	// backend would retry that for minutes.
 	if err := be.Create(ctx); err != nil {
 		return nil, &CreateError{Backend: true, Err: err}
 	}
 
-	// The checks restic makes once the location is prepared: a backend
-	// whose Create does not look for a config, or a repository whose config
-	// and keys were removed by a retention policy, must not be overwritten.
-	if exists, err = configExists(ctx, be); err != nil {
+	// The checks restic makes once the location is prepared: a repository
+	// whose config and keys were removed by a retention policy must not be
+	// overwritten.
+	if exists, err := configExists(ctx, be); err != nil {
 		return nil, &CreateError{Err: err}
 	} else if exists {
 		return nil, &CreateError{Err: ErrAlreadyInitialized}

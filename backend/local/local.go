@@ -152,11 +152,11 @@ func (b *Backend) Create(ctx context.Context) error {
 	}
 	cfg := b.filename(backend.Handle{Type: backend.ConfigFile})
 	if _, err := os.Lstat(cfg); err == nil {
-		return fmt.Errorf("create repository at %s: config file already exists", b.dir)
+		return backend.ErrConfigExists
 	}
 	for _, d := range Paths(b.dir) {
 		if err := os.MkdirAll(d, b.modes.Dir); err != nil {
-			return fmt.Errorf("create repository at %s: %w", b.dir, err)
+			return err // (the caller names the repository)
 		}
 	}
 	return nil

@@ -9,7 +9,6 @@ package mem
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -85,7 +84,7 @@ func (b *Backend) Create(ctx context.Context) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if _, ok := b.files[key{t: backend.ConfigFile}]; ok {
-		return errors.New("create mem: config file already exists")
+		return backend.ErrConfigExists
 	}
 	return nil
 }

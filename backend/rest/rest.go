@@ -224,7 +224,7 @@ func drainAndClose(resp *http.Response) error {
 // exists there.
 func (b *Backend) Create(ctx context.Context) error {
 	if _, err := b.Stat(ctx, backend.Handle{Type: backend.ConfigFile}); err == nil {
-		return errors.New("config file already exists")
+		return backend.ErrConfigExists
 	}
 	release, err := b.acquire(ctx)
 	if err != nil {

@@ -270,7 +270,7 @@ func (b *Backend) Create(ctx context.Context) error {
 	_, err := b.Stat(ctx, cfg)
 	switch {
 	case err == nil:
-		return fmt.Errorf("create repository at %s: config file already exists", b.Location())
+		return backend.ErrConfigExists
 	case !backend.IsNotExist(err):
 		return fmt.Errorf("create repository: %w", err)
 	}

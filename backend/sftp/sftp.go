@@ -226,7 +226,7 @@ func (b *Backend) Create(ctx context.Context) error {
 	}
 	cfg := backend.Handle{Type: backend.ConfigFile}
 	if _, err := b.c.Lstat(b.filename(cfg)); err == nil {
-		return &backend.PermanentError{Err: fmt.Errorf("create repository at %s: config file already exists", b.Location())}
+		return &backend.PermanentError{Err: backend.ErrConfigExists}
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return b.wrapErr("create repository: stat", cfg, pathError("lstat", b.filename(cfg), err))
 	}
@@ -240,7 +240,7 @@ func (b *Backend) Create(ctx context.Context) error {
 		if isConnectionError(err) || b.proc.hasExited() {
 			err = b.lostError(err)
 		}
-		return fmt.Errorf("create repository at %s: %w", b.Location(), err)
+		return err // (the caller names the repository)
 	}
 	return nil
 }

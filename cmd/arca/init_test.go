@@ -221,6 +221,12 @@ func TestInitErrors(t *testing.T) {
 	mustRestic(t, nil, "-r", existing, "-p", pw, "init")
 	before := resticConfig(t, existing, pw)
 	keysBefore, _ := os.ReadDir(filepath.Join(existing, "keys"))
+	// a location below a regular file fails at once (arca retried its
+	// check for a config file there for about a quarter of an hour)
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	for _, args := range [][]string{
 		{"-r", existing, "-p", pw, "init"},
@@ -237,6 +243,9 @@ func TestInitErrors(t *testing.T) {
 		{"-r", filepath.Join(dir, "new"), "-p", pw, "init", "--copy-chunker-params", "--from-repo", existing, "--from-password-file", passwordFile(t, "wrong")},
 		{"-r", filepath.Join(dir, "new"), "-p", pw, "init", "--copy-chunker-params", "--from-repo", filepath.Join(dir, "missing"), "--from-password-file", pw},
 		{"-r", filepath.Join(dir, "new"), "-p", pw, "init", "--copy-chunker-params", "--from-repo", existing, "--from-repository-file", pw},
+		{"-r", file, "-p", pw, "init"},
+		{"-r", filepath.Join(file, "sub"), "-p", pw, "init"},
+		{"-r", "/proc/arca-no-such-dir/new", "-p", pw, "init"}, // (a directory nobody can create)
 	} {
 		rout, rerr, rexit := runRestic(t, nil, args...)
 		aout, aerr, aexit := arcaCmd(t, args...)
