@@ -345,6 +345,7 @@ func (a *app) openEngine(ctx context.Context, recall bool) (*engine.Repository, 
 			return pw, err
 		},
 		KnownPassword: known,
+		RetryPassword: a.retryPassword(),
 		KeyHint:       a.opts.KeyHint,
 		MaxKeys:       maxKeys,
 		Backend:       copts,
@@ -368,6 +369,27 @@ func (a *app) openEngine(ctx context.Context, recall bool) (*engine.Repository, 
 		a.reportCache(c)
 	}
 	return e, nil
+}
+
+// retryPassword returns the policy for a password that failed: as
+// restic, a person typing it at a terminal gets three tries in all, each
+// failure but the last followed by restic's "... Try again" line.
+func (a *app) retryPassword() func(err error) bool {
+	left := 2
+	return func(err error) bool {
+		prompted := a.stdinIsTerminal() && !a.opts.InsecureNoPassword && a.password.resolved && a.password.err == nil && a.password.value == ""
+		if !prompted || left == 0 || a.opts.checkPackSize() != nil {
+			return false
+		}
+		left--
+		msg := err.Error()
+		var fe *fatalError
+		if errors.As(err, &fe) {
+			msg = "Fatal: " + fe.msg
+		}
+		a.warnf("%s. Try again\n", msg)
+		return true
+	}
 }
 
 // printTerminal prints normal output only when stdout is a terminal and

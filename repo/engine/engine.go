@@ -31,6 +31,11 @@ type Options struct {
 	// location while it connects (see cache.RecallKey), as it does with
 	// Password.
 	KnownPassword func() (string, bool)
+	// RetryPassword, when set beside PasswordFunc, is called when
+	// PasswordFunc fails or its password opens no key
+	// (ErrWrongPassword); when it returns true, PasswordFunc is asked
+	// again (restic asks a person at a terminal up to three times).
+	RetryPassword func(err error) bool
 	// KeyHint names the key file to try first (ID or prefix); MaxKeys
 	// bounds how many key files are tried (0: all, restic tries 20).
 	KeyHint string
@@ -137,9 +142,34 @@ func OpenBackend(ctx context.Context, be backend.Backend, opts Options) (*Reposi
 // openBackend is OpenBackend with the early derivation Open started, if
 // any.
 func openBackend(ctx context.Context, be backend.Backend, opts Options, early *earlyKey) (*Repository, error) {
+	for {
+		r, err := openWithPassword(ctx, be, opts, early)
+		if err == nil {
+			return r, nil
+		}
+		var pf *passwordFuncError
+		if errors.As(err, &pf) {
+			err = pf.err
+		} else if !errors.Is(err, repo.ErrWrongPassword) {
+			return nil, err
+		}
+		if opts.RetryPassword == nil || ctx.Err() != nil || !opts.RetryPassword(err) {
+			return nil, err
+		}
+		early = nil // (it derived from the password that failed)
+	}
+}
+
+// passwordFuncError is an error of Options.PasswordFunc.
+type passwordFuncError struct{ err error }
+
+func (e *passwordFuncError) Error() string { return e.err.Error() }
+
+// openWithPassword asks for the password and opens the repository with it.
+func openWithPassword(ctx context.Context, be backend.Backend, opts Options, early *earlyKey) (*Repository, error) {
 	pw, err := opts.password(ctx)
 	if err != nil {
-		return nil, err
+		return nil, &passwordFuncError{err}
 	}
 	// writes wait for the gate in their context, if any (a backup that
 	// reads while its lock is confirmed; see backupEarly)
