@@ -17,4 +17,13 @@ var (
 	ErrNoSnapshot = errors.New("no matching snapshot found")
 	// ErrAmbiguousID: an ID prefix matched more than one file.
 	ErrAmbiguousID = errors.New("ambiguous ID prefix")
+	// ErrMaxKeysReached: none of the first OpenOptions.MaxKeys key files
+	// opens with the password, and there are more (restic's message). It
+	// is an ErrWrongPassword too.
+	ErrMaxKeysReached error = maxKeysError{}
 )
+
+type maxKeysError struct{}
+
+func (maxKeysError) Error() string { return "maximum number of keys reached" }
+func (maxKeysError) Unwrap() error { return ErrWrongPassword }

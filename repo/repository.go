@@ -49,7 +49,8 @@ type Repository struct {
 type OpenOptions struct {
 	// KeyHint names the key file to try first (an ID or prefix).
 	KeyHint string
-	// MaxKeys limits how many keys are tried (0: all).
+	// MaxKeys limits how many keys are tried (0: all); when there are more
+	// and none of them opens, Open fails with ErrMaxKeysReached.
 	MaxKeys int
 	// Early is a key file whose master key is being derived since before
 	// Open was called (nil: none). When the repository lists a key file of
@@ -212,7 +213,8 @@ func (r *Repository) searchKey(ctx context.Context, password string, opts OpenOp
 		}
 		names = rest
 	}
-	if opts.MaxKeys > 0 && len(names) > opts.MaxKeys {
+	truncated := opts.MaxKeys > 0 && len(names) > opts.MaxKeys
+	if truncated {
 		names = names[:opts.MaxKeys]
 	}
 	var lastErr error
@@ -239,7 +241,10 @@ func (r *Repository) searchKey(ctx context.Context, password string, opts OpenOp
 		r.keyID, _ = model.ParseID(name)
 		return nil
 	}
-	if lastErr != nil {
+	switch {
+	case truncated:
+		return ErrMaxKeysReached
+	case lastErr != nil:
 		return fmt.Errorf("%w (last error: %v)", ErrWrongPassword, lastErr)
 	}
 	return ErrWrongPassword

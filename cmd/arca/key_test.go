@@ -1,7 +1,9 @@
 package main
 
 import (
+	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -260,5 +262,49 @@ func TestKeyCommandsSearchKeys(t *testing.T) {
 	// ... the key commands do not
 	if got := currentKey(t, keyList(cached())).ID; got != searched {
 		t.Errorf("key list marks key %.8s current, the search opens %.8s", got, searched)
+	}
+}
+
+// TestMaxKeysReached: with more than 20 key files and a password that
+// opens none of those tried, restic gives up with "maximum number of keys
+// reached" and exit code 1 (not 12); arca does the same, in text and JSON.
+func TestMaxKeysReached(t *testing.T) {
+	resticBin(t)
+	t.Parallel()
+	const pw = "max-keys-pw"
+	repo := resticInitCheap(t, pw)
+	keys, err := os.ReadDir(filepath.Join(repo, "keys"))
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("keys: %v", err)
+	}
+	buf, err := os.ReadFile(filepath.Join(repo, "keys", keys[0].Name()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kf map[string]any
+	if err := json.Unmarshal(buf, &kf); err != nil {
+		t.Fatal(err)
+	}
+	// copies of the key under other user names: each its own key file
+	for i := range 21 {
+		kf["username"] = fmt.Sprintf("user-%d", i)
+		out, err := json.Marshal(kf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(repo, "keys", fmt.Sprintf("%x", sha256.Sum256(out))), out, 0o400); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := []string{"RESTIC_REPOSITORY=" + repo, "RESTIC_PASSWORD=wrong"}
+	for _, args := range [][]string{{"key", "list"}, {"--json", "snapshots"}} {
+		r := runPiped(t, false, env, "", args...)
+		a := runPiped(t, true, env, "", args...)
+		if r.exit != 1 || !strings.Contains(r.stderr, "maximum number of keys reached") {
+			t.Fatalf("%v: restic (test assumption): exit %d, %s", args, r.exit, r.stderr)
+		}
+		if a != r {
+			t.Errorf("%v: arca exit %d, stdout %q, stderr %q; restic exit %d, stdout %q, stderr %q", args, a.exit, a.stdout, a.stderr, r.exit, r.stdout, r.stderr)
+		}
 	}
 }

@@ -88,6 +88,8 @@ func exitCode(err error) int {
 		return exitNoRepository
 	case isLockConflict(err):
 		return exitLocked
+	case errors.Is(err, repo.ErrMaxKeysReached):
+		return exitError // (restic's exit code, though no key opened)
 	case errors.Is(err, repo.ErrWrongPassword):
 		return exitWrongPassword
 	case errors.Is(err, context.Canceled):
@@ -105,6 +107,8 @@ func exitMessage(err error) string {
 		return fmt.Sprintf("Warning: %v", err)
 	case errors.As(err, &fe):
 		return "Fatal: " + fe.msg
+	case errors.Is(err, repo.ErrMaxKeysReached):
+		return "Fatal: " + repo.ErrMaxKeysReached.Error()
 	case errors.Is(err, repo.ErrWrongPassword):
 		return "Fatal: wrong password or no key found"
 	case errors.Is(err, context.Canceled):
