@@ -98,7 +98,12 @@ func (l *Locker) try(ctx context.Context, exclusive bool, onWritten func()) (*He
 	}
 	id, err := l.store.SaveLock(ctx, buf)
 	if err != nil {
-		return nil, fmt.Errorf("lock: writing lock file: %w", err)
+		// restic's words: its backend's report of the failed save, then
+		// the error
+		if len(id) >= 10 && ctx.Err() == nil {
+			l.logf("Save(<lock/%s>) failed: %v", id[:10], err)
+		}
+		return nil, fmt.Errorf("unable to create lock in backend: %w", err)
 	}
 	l.addOwn(id, clk.Monotonic())
 	if onWritten != nil {

@@ -99,9 +99,11 @@ func (r *Repository) sealUnpacked(plaintext []byte) ([]byte, model.ID) {
 	return buf, model.Hash(buf)
 }
 
-// SaveLock stores an encrypted lock file (lock.Store).
+// SaveLock stores an encrypted lock file (lock.Store). Its error is the
+// backend's, which names the file.
 func (r *Repository) SaveLock(ctx context.Context, plaintext []byte) (string, error) {
-	id, err := r.SaveUnpacked(ctx, backend.LockFile, plaintext)
+	buf, id := r.sealUnpacked(plaintext)
+	err := r.be.Save(ctx, backend.Handle{Type: backend.LockFile, Name: id.String()}, backend.NewByteReader(buf))
 	return id.String(), err
 }
 

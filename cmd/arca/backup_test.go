@@ -530,14 +530,7 @@ func TestBackupEmptyTags(t *testing.T) {
 func TestBackupPermissionErrorsAsRestic(t *testing.T) {
 	resticBin(t)
 	t.Parallel()
-	var wrap []string
-	if os.Getuid() == 0 {
-		p, err := exec.LookPath("setpriv")
-		if err != nil {
-			t.Skip("running as root without setpriv: permissions do not apply")
-		}
-		wrap = []string{p, "--bounding-set=-all", "--"}
-	}
+	wrap := capabilityDrop(t)
 	base := t.TempDir()
 	for name, data := range map[string]string{"s/ok.txt": "ok", "s/unreadable.txt": "u", "s/noexec/w": "w", "s/baddir/b": "b", "s/okdir/y": "y"} {
 		p := filepath.Join(base, name)
@@ -561,33 +554,7 @@ func TestBackupPermissionErrorsAsRestic(t *testing.T) {
 	_, renv := resticRepoEnv(t, pw)
 	_, aenv := resticRepoEnv(t, pw)
 	run := func(arca bool, env []string, args ...string) (string, int) {
-		var cmd *exec.Cmd
-		if arca {
-			self := arcaProcess(t, nil)
-			cmd = exec.Command(self.Path)
-			cmd.Env = append(resticTestCommandEnv(t.TempDir(), env), runAsArcaEnv+"=1")
-		} else {
-			cmd = exec.Command(resticBin(t))
-			cmd.Env = resticTestCommandEnv(t.TempDir(), env)
-		}
-		cmd.Args = append(append(slices.Clone(wrap), cmd.Path), args...)
-		if len(wrap) > 0 {
-			cmd.Path = wrap[0]
-		}
-		cmd.Dir = base
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		err := cmd.Run()
-		exit := 0
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			exit = ee.ExitCode()
-		} else if err != nil {
-			t.Fatalf("%v: %v", args, err)
-		}
-		lines := strings.Split(strings.TrimSpace(string(dropVanishedLockWarnings([]byte(stderr.String())))), "\n")
-		sort.Strings(lines)
-		return strings.Join(lines, "\n"), exit
+		return runWithoutCapabilities(t, wrap, arca, env, base, args...)
 	}
 	for _, args := range [][]string{{"backup", "s"}, {"backup", "-v", "s"}, {"backup", "--json", "s"}} {
 		r, rexit := run(false, renv, args...)
@@ -598,4 +565,53 @@ func TestBackupPermissionErrorsAsRestic(t *testing.T) {
 			t.Errorf("%v: arca exit %d, stderr (sorted):\n%s\nrestic exit %d:\n%s", args, aexit, a, rexit, r)
 		}
 	}
+}
+
+// capabilityDrop returns the command that runs a program without
+// capabilities when the tests run as root (setpriv), so that file
+// permissions apply to it; nil otherwise. Without setpriv, as root, the
+// test is skipped.
+func capabilityDrop(t *testing.T) []string {
+	if os.Getuid() != 0 {
+		return nil
+	}
+	p, err := exec.LookPath("setpriv")
+	if err != nil {
+		t.Skip("running as root without setpriv: permissions do not apply")
+	}
+	return []string{p, "--bounding-set=-all", "--"}
+}
+
+// runWithoutCapabilities runs arca or restic in dir through wrap (see
+// capabilityDrop) and returns its standard error, lines sorted, and its
+// exit code.
+func runWithoutCapabilities(t *testing.T, wrap []string, arca bool, env []string, dir string, args ...string) (string, int) {
+	t.Helper()
+	var cmd *exec.Cmd
+	if arca {
+		self := arcaProcess(t, nil)
+		cmd = exec.Command(self.Path)
+		cmd.Env = append(resticTestCommandEnv(t.TempDir(), env), runAsArcaEnv+"=1")
+	} else {
+		cmd = exec.Command(resticBin(t))
+		cmd.Env = resticTestCommandEnv(t.TempDir(), env)
+	}
+	cmd.Args = append(append(slices.Clone(wrap), cmd.Path), args...)
+	if len(wrap) > 0 {
+		cmd.Path = wrap[0]
+	}
+	cmd.Dir = dir
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	exit := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		exit = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("%v: %v", args, err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(dropVanishedLockWarnings([]byte(stderr.String())))), "\n")
+	sort.Strings(lines)
+	return strings.Join(lines, "\n"), exit
 }
