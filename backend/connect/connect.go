@@ -137,7 +137,7 @@ func open(ctx context.Context, loc string, opts Options, create bool) (backend.B
 	var be backend.Backend
 	switch cfg := l.Config.(type) {
 	case *location.LocalConfig:
-		be, err = openLocal(ctx, l, cfg, xopts, create)
+		be, err = openLocal(ctx, l, cfg, xopts, opts, create)
 	case *location.S3Config:
 		be, err = openS3(ctx, l, cfg, xopts, opts, create)
 	case *location.SFTPConfig:
@@ -168,7 +168,7 @@ func open(ctx context.Context, loc string, opts Options, create bool) (backend.B
 	return be, nil
 }
 
-func openLocal(ctx context.Context, l location.Location, cfg *location.LocalConfig, xopts map[string]string, create bool) (backend.Backend, error) {
+func openLocal(ctx context.Context, l location.Location, cfg *location.LocalConfig, xopts map[string]string, opts Options, create bool) (backend.Backend, error) {
 	conns, err := localConnections(xopts)
 	if err != nil {
 		return nil, err
@@ -180,7 +180,13 @@ func openLocal(ctx context.Context, l location.Location, cfg *location.LocalConf
 		if errors.Is(err, backend.ErrNoRepository) || errors.Is(err, backend.ErrNotExist) {
 			return nil, noRepository(l.String(), err, statError(err).Error())
 		}
-		return nil, err
+		// restic's words: its backend's report of the failed stat (which
+		// restic retries for a quarter of an hour when the error is not
+		// permission denied; arca does not), then the error
+		if opts.Retry.Report != nil && !opts.NoRetry {
+			opts.Retry.Report("Stat(<config/>)", err, -1)
+		}
+		return nil, errorf(err, "unable to open config file: %v\n%v", err, l.String())
 	}
 	lb.SetConnections(conns)
 	return lb, nil

@@ -83,7 +83,8 @@ func New(dir string) *Backend {
 }
 
 // Open opens the repository at dir. The error wraps backend.ErrNoRepository
-// when dir holds no config file.
+// when dir holds no config file; otherwise it is the error of the config
+// file's stat.
 func Open(ctx context.Context, dir string) (*Backend, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -94,7 +95,7 @@ func Open(ctx context.Context, dir string) (*Backend, error) {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("%w: %w", backend.ErrNoRepository, err)
 		}
-		return nil, fmt.Errorf("open repository %s: %w", dir, err)
+		return nil, err
 	}
 	return b, nil
 }

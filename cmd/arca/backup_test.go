@@ -615,3 +615,30 @@ func runWithoutCapabilities(t *testing.T, wrap []string, arca bool, env []string
 	sort.Strings(lines)
 	return strings.Join(lines, "\n"), exit
 }
+
+// TestRepositoryNotReadable: a repository directory the user may not
+// read fails as in restic: the report of the failed stat of the config
+// file, then "unable to open config file: ..." and the location, exit
+// code 1.
+func TestRepositoryNotReadable(t *testing.T) {
+	resticBin(t)
+	t.Parallel()
+	wrap := capabilityDrop(t)
+	const pw = "repo-not-readable-pw"
+	repo := resticInitCheap(t, pw)
+	if err := os.Chmod(repo, 0); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.Chmod(repo, 0o700) })
+	env := []string{"RESTIC_REPOSITORY=" + repo, "RESTIC_PASSWORD=" + pw}
+	for _, args := range [][]string{{"snapshots"}, {"--json", "snapshots"}} {
+		r, rexit := runWithoutCapabilities(t, wrap, false, env, t.TempDir(), args...)
+		a, aexit := runWithoutCapabilities(t, wrap, true, env, t.TempDir(), args...)
+		if rexit != 1 || !strings.Contains(r, "unable to open config file") {
+			t.Fatalf("%v: restic (test assumption): exit %d\n%s", args, rexit, r)
+		}
+		if a != r || aexit != rexit {
+			t.Errorf("%v: arca exit %d:\n%s\nrestic exit %d:\n%s", args, aexit, a, rexit, r)
+		}
+	}
+}
