@@ -5,7 +5,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -125,35 +124,5 @@ func TestForeignLockExpiresByBothClocks(t *testing.T) {
 	// restic agrees the repository is fine and unlocked
 	if _, errOut, code := runRestic(t, resticTestEnv(dir, fx.Password), "check"); code != 0 {
 		t.Fatalf("restic check: exit %d\n%s", code, errOut)
-	}
-}
-
-// TestLockNotWritable: when the lock file cannot be written, the command
-// fails as restic's does: the report of the failed save, then "unable to
-// create lock in backend: ...", exit code 1.
-func TestLockNotWritable(t *testing.T) {
-	resticBin(t)
-	t.Parallel()
-	wrap := capabilityDrop(t)
-	const pw = "lock-not-writable-pw"
-	repo := resticInitCheap(t, pw)
-	locks := filepath.Join(repo, "locks")
-	if err := os.Chmod(locks, 0o500); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.Chmod(locks, 0o700) })
-	src := t.TempDir()
-	env := []string{"RESTIC_REPOSITORY=" + repo, "RESTIC_PASSWORD=" + pw}
-	ids := regexp.MustCompile(`[0-9a-f]{10,}[-0-9a-z]*`) // lock IDs and temporary names
-	for _, args := range [][]string{{"backup", src}, {"--json", "backup", src}} {
-		r, rexit := runWithoutCapabilities(t, wrap, false, env, src, args...)
-		a, aexit := runWithoutCapabilities(t, wrap, true, env, src, args...)
-		r, a = ids.ReplaceAllString(r, "ID"), ids.ReplaceAllString(a, "ID")
-		if rexit != 1 || !strings.Contains(r, "unable to create lock in backend") {
-			t.Fatalf("%v: restic (test assumption): exit %d\n%s", args, rexit, r)
-		}
-		if a != r || aexit != rexit {
-			t.Errorf("%v: arca exit %d:\n%s\nrestic exit %d:\n%s", args, aexit, a, rexit, r)
-		}
 	}
 }
