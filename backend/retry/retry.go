@@ -220,8 +220,10 @@ func (b *Backend) retry(ctx context.Context, t backend.FileType, op string, quie
 		select {
 		case <-t.C:
 		case <-ctx.Done():
+			// cancelled while waiting to retry: the cancellation is what
+			// ended it (restic reports "context canceled" then)
 			t.Stop()
-			return err
+			return ctx.Err()
 		}
 	}
 }

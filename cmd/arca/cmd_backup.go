@@ -889,7 +889,7 @@ func backupError(err error) error {
 	case errors.As(err, &be):
 		switch be.Stage {
 		case engine.StageData, engine.StageSnapshot:
-			return fatalf("unable to save snapshot: %v", be.Err)
+			return &fatalError{msg: fmt.Sprintf("unable to save snapshot: %v", be.Err), cause: be.Err}
 		}
 		return be.Err
 	}

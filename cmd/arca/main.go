@@ -38,7 +38,7 @@ func main() {
 
 // run executes one command line and returns the exit code.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signalContext(stderr)
 	defer stop()
 
 	// restic reads its feature flags before anything else: a bad value
@@ -69,10 +69,39 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // (restic's exit code 3).
 var errPartial = errors.New("not all data could be processed")
 
-// fatalError is an error whose message is shown as it is, prefixed with "Fatal: ".
-type fatalError struct{ msg string }
+// signalContext returns a context cancelled by SIGINT or SIGTERM; as
+// restic, it says so on stderr when the signal comes. stop ends the
+// watch.
+func signalContext(stderr io.Writer) (ctx context.Context, stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case s := <-ch:
+			fmt.Fprintf(stderr, "\rsignal %v received, cleaning up \n", s)
+			cancel()
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(ch)
+		close(done)
+		cancel()
+	}
+}
+
+// fatalError is an error whose message is shown as it is, prefixed with
+// "Fatal: ". cause, if set, is the error it reports (so that a
+// cancellation still gives exit code 130).
+type fatalError struct {
+	msg   string
+	cause error
+}
 
 func (e *fatalError) Error() string { return e.msg }
+func (e *fatalError) Unwrap() error { return e.cause }
 
 func fatalf(format string, args ...any) error {
 	return &fatalError{msg: fmt.Sprintf(format, args...)}
@@ -112,7 +141,7 @@ func exitMessage(err error) string {
 	case errors.Is(err, repo.ErrWrongPassword):
 		return "Fatal: wrong password or no key found"
 	case errors.Is(err, context.Canceled):
-		return "signal interrupt received, cleaning up"
+		return err.Error() // (the signal was reported when it came)
 	}
 	return err.Error()
 }

@@ -268,7 +268,7 @@ func connectError(err error) error {
 	case errors.As(err, &nr):
 		return fmt.Errorf("Fatal: %w", err)
 	case errors.As(err, &ce):
-		return fatalf("%s", ce.Msg)
+		return &fatalError{msg: ce.Msg, cause: ce}
 	}
 	return err
 }

@@ -9,7 +9,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // pipedRun is one run of a program with standard input from a pipe.
@@ -257,6 +259,75 @@ func TestBackupStdinMessages(t *testing.T) {
 		}
 		if ro, ao := untilTimed(r.stdout), untilTimed(a.stdout); c.stdout && ao != ro {
 			t.Errorf("%q: arca's output:\n%s\nrestic's:\n%s", c.args, ao, ro)
+		}
+	}
+}
+
+// TestBackupInterrupted: SIGINT or SIGTERM during a backup is reported
+// when it comes, as restic reports it ("signal interrupt received,
+// cleaning up"), the backup fails with restic's message, and the exit
+// code is 130, in text and JSON. Each program reads standard input, which
+// stays open until after the signal, sent once its lock file exists.
+func TestBackupInterrupted(t *testing.T) {
+	resticBin(t)
+	t.Parallel()
+	const pw = "interrupted-pw"
+	repo, env := resticRepoEnv(t, pw)
+	run := func(arca bool, sig syscall.Signal, args ...string) pipedRun {
+		var cmd *exec.Cmd
+		if arca {
+			cmd = arcaProcess(t, nil, args...)
+			cmd.Env = append(resticTestCommandEnv(t.TempDir(), env), runAsArcaEnv+"=1")
+		} else {
+			cmd = exec.Command(resticBin(t), args...)
+			cmd.Env = resticTestCommandEnv(t.TempDir(), env)
+		}
+		in, err := cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer in.Close()
+		var o, e bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &o, &e
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+			if locks, _ := os.ReadDir(filepath.Join(repo, "locks")); len(locks) > 0 {
+				time.Sleep(time.Second) // past restic's check of other locks
+				break
+			}
+			if time.Now().After(deadline) {
+				_ = cmd.Process.Kill()
+				t.Fatalf("%v: no lock file after a minute", args)
+			}
+		}
+		_ = cmd.Process.Signal(sig)
+		// restic ends only when its read of standard input returns
+		time.Sleep(300 * time.Millisecond)
+		in.Close()
+		err = cmd.Wait()
+		exit := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			exit = ee.ExitCode()
+		}
+		return pipedRun{o.String(), e.String(), exit}
+	}
+	for _, c := range []struct {
+		sig  syscall.Signal
+		args []string
+	}{
+		{syscall.SIGINT, []string{"backup", "-q", "--stdin"}},
+		{syscall.SIGTERM, []string{"--json", "backup", "-q", "--stdin"}},
+	} {
+		r := run(false, c.sig, c.args...)
+		a := run(true, c.sig, c.args...)
+		if r.exit != 130 {
+			t.Fatalf("%v: restic (test assumption): exit %d, %s", c.args, r.exit, r.stderr)
+		}
+		if a != r {
+			t.Errorf("%v: arca exit %d, stdout %q, stderr %q; restic exit %d, stdout %q, stderr %q", c.args, a.exit, a.stdout, a.stderr, r.exit, r.stdout, r.stderr)
 		}
 	}
 }

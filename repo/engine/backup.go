@@ -401,6 +401,10 @@ func (e *Repository) backup(ctx context.Context, b *backupRun, targets []string)
 	}
 	cb := archiver.Callbacks{
 		Error: func(item string, err error) error {
+			if cerr := ctx.Err(); cerr != nil {
+				// cancelled: what fails now fails because of that
+				return cerr
+			}
 			// the caller decides about the item, so it must hear of it:
 			// not before the lock is granted
 			if lerr := b.granted(ctx); lerr != nil {
