@@ -530,7 +530,9 @@ func (e *Repository) backup(ctx context.Context, b *backupRun, targets []string)
 		return nil, err
 	}
 
-	res.Summary.BackupStart = opts.Start
+	// as restic, the backup ends once its packs and index are stored
+	// (the archiver's end is that of the last tree)
+	res.Summary.BackupStart, res.Summary.BackupEnd = opts.Start, time.Now()
 	b.errMu.Lock()
 	res.Partial = b.failed
 	b.errMu.Unlock()

@@ -14,7 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/arca-backup/arca/backend"
 	"github.com/arca-backup/arca/backend/connect"
+	"github.com/arca-backup/arca/backend/mem"
 	"github.com/arca-backup/arca/chunker"
 	"github.com/arca-backup/arca/crypto"
 	"github.com/arca-backup/arca/repo"
@@ -468,5 +470,49 @@ func TestBackupStartIsTheCommandStart(t *testing.T) {
 	}
 	if !res.Snapshot.Time.Equal(given) || !res.Snapshot.Summary.BackupStart.Equal(start) {
 		t.Errorf("with a time: snapshot time %v, backup start %v; want %v and %v", res.Snapshot.Time, res.Snapshot.Summary.BackupStart, given, start)
+	}
+}
+
+// slowPacks is a backend whose pack uploads take delay each.
+type slowPacks struct {
+	backend.Backend
+	delay time.Duration
+}
+
+func (s slowPacks) Save(ctx context.Context, h backend.Handle, rd backend.RewindReader) error {
+	if h.Type == backend.PackFile {
+		time.Sleep(s.delay)
+	}
+	return s.Backend.Save(ctx, h, rd)
+}
+
+// TestBackupEndAfterUploads: the summary's backup end (and so its
+// duration) comes after the packs are stored, as in restic, not when the
+// last tree is done: with slow uploads the backup lasts at least as long
+// as they take.
+func TestBackupEndAfterUploads(t *testing.T) {
+	ctx := context.Background()
+	const delay = 400 * time.Millisecond
+	r, err := engine.InitBackend(ctx, slowPacks{mem.New(), delay}, engine.InitOptions{
+		Options: engine.Options{Password: password},
+		Create:  repo.CreateOptions{KDFParams: &cheapKDF},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	src := filepath.Join(t.TempDir(), "src")
+	writeTree(t, src, map[string][]byte{"a": []byte("a")})
+	start := time.Now()
+	res, err := r.Backup(ctx, []string{src}, engine.BackupOptions{Start: start})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// (the data and the tree pack may upload side by side)
+	sn := res.Snapshot.Summary
+	for name, d := range map[string]time.Duration{"result": res.Summary.BackupEnd.Sub(res.Summary.BackupStart), "snapshot": sn.BackupEnd.Sub(sn.BackupStart)} {
+		if d < delay {
+			t.Errorf("%s: backup took %v by its summary, want at least %v", name, d, delay)
+		}
 	}
 }
