@@ -516,3 +516,63 @@ func TestBackupEmptyTags(t *testing.T) {
 		t.Errorf("--host '' with RESTIC_HOST set: arca stored host %q, restic %q", a, r)
 	}
 }
+
+// TestBackupIgnoredChangesCountUnchanged: with --ignore-ctime (or
+// --ignore-inode), a file whose content is unchanged but whose mode (and
+// so ctime) or inode changed is not read again and counts as unmodified,
+// as in restic, which reports the parent's node for it.
+func TestBackupIgnoredChangesCountUnchanged(t *testing.T) {
+	resticBin(t)
+	t.Parallel()
+	const pw = "ignored-changes-pw"
+	_, env := resticRepoEnv(t, pw)
+	src := filepath.Join(t.TempDir(), "src")
+	at := func(name string) string { return filepath.Join(src, name) }
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"moded", "moved"} {
+		if err := os.WriteFile(at(name), []byte(name), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustRestic(t, env, "backup", "-q", src)
+	if err := os.Chmod(at("moded"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// a copy with the same times, renamed over the original: a new inode
+	fi, err := os.Stat(at("moved"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(at("moved.tmp"), []byte("moved"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(at("moved.tmp"), fi.ModTime(), fi.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(at("moved.tmp"), at("moved")); err != nil {
+		t.Fatal(err)
+	}
+	files := func(out string) []string {
+		var keep []string
+		for _, l := range strings.Split(out, "\n") {
+			if strings.HasPrefix(l, "unchanged ") || strings.HasPrefix(l, "modified ") || strings.HasPrefix(l, "new ") || strings.HasPrefix(l, "Files: ") {
+				keep = append(keep, strings.SplitN(l, ", saved in", 2)[0])
+			}
+		}
+		sort.Strings(keep)
+		return keep
+	}
+	for _, flag := range []string{"--ignore-ctime", "--ignore-inode"} {
+		args := []string{"backup", "--dry-run", "-vv", flag, src}
+		r := runPiped(t, false, env, "", args...)
+		a := runPiped(t, true, env, "", args...)
+		if !slices.Equal(files(a.stdout), files(r.stdout)) || a.exit != r.exit {
+			t.Errorf("%s: arca exit %d:\n%s\nrestic exit %d:\n%s", flag, a.exit, strings.Join(files(a.stdout), "\n"), r.exit, strings.Join(files(r.stdout), "\n"))
+		}
+		if !strings.Contains(r.stdout, "unchanged "+at("moded")) {
+			t.Errorf("%s: restic (test assumption) did not count the file with the new mode as unchanged:\n%s", flag, r.stdout)
+		}
+	}
+}

@@ -609,7 +609,11 @@ func (a *Archiver) save(ctx context.Context, snPath, p string, dirfd int, previo
 					return future{}, false, err
 				}
 				n.Content = previous.Content
-				a.track(snPath, previous, n, ItemStats{}, time.Since(start))
+				// reported as unchanged, as restic reports it (previous
+				// as both), also when metadata the change check was
+				// told to ignore (ctime, inode) or does not look at
+				// (mode) changed: n, which is stored, has them new
+				a.track(snPath, previous, previous, ItemStats{}, time.Since(start))
 				if a.cb.CompleteBlob != nil {
 					a.cb.CompleteBlob(previous.Size)
 				}
