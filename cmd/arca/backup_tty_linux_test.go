@@ -94,7 +94,7 @@ func TestBackupStatusOnTerminal(t *testing.T) {
 
 // TestBackupStatusToLogWithFPS: with RESTIC_PROGRESS_FPS set, a backup
 // whose output is not a terminal prints its status lines as they change,
-// as plain lines, as restic does for logs.
+// as plain lines, as restic does for logs, also with --quiet.
 func TestBackupStatusToLogWithFPS(t *testing.T) {
 	backupRepo(t, 2)
 	t.Setenv("RESTIC_PROGRESS_FPS", "60")
@@ -104,20 +104,29 @@ func TestBackupStatusToLogWithFPS(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(src, "a"), data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, errOut, exit := arcaCmd(t, "backup", src)
-	if exit != 0 {
-		t.Fatalf("exit %d\n%s", exit, errOut)
-	}
-	if strings.Contains(out, "\x1b") {
-		t.Errorf("escape sequences in the output:\n%q", out)
-	}
-	var status []string
-	for _, line := range strings.Split(out, "\n") {
-		if statusLine.MatchString(line) {
-			status = append(status, line)
+	// restic prints them with --quiet too: the variable asks for them
+	// (--force: each run reads the file again, so it lasts)
+	for _, args := range [][]string{{"backup", src}, {"backup", "--force", "-q", src}} {
+		out, errOut, exit := arcaCmd(t, args...)
+		if exit != 0 {
+			t.Fatalf("%v: exit %d\n%s", args, exit, errOut)
+		}
+		if strings.Contains(out, "\x1b") {
+			t.Errorf("%v: escape sequences in the output:\n%q", args, out)
+		}
+		var status []string
+		for _, line := range strings.Split(out, "\n") {
+			if statusLine.MatchString(line) {
+				status = append(status, line)
+			}
+		}
+		if len(status) == 0 || !strings.Contains(status[len(status)-1], "total 1 files") {
+			t.Errorf("%v: status lines %q in the output:\n%s", args, status, out)
 		}
 	}
-	if len(status) == 0 || !strings.Contains(status[len(status)-1], "total 1 files") {
-		t.Errorf("status lines %q in the output:\n%s", status, out)
+	// and so are JSON status messages
+	out, errOut, exit := arcaCmd(t, "backup", "--force", "--json", "-q", src)
+	if exit != 0 || !strings.Contains(out, `{"message_type":"status"`) {
+		t.Errorf("backup --json -q: exit %d, no status message in the output:\n%s\n%s", exit, out, errOut)
 	}
 }

@@ -530,7 +530,7 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions, args []string) er
 		// the scan's totals are shown only in JSON status lines, by -v and
 		// on a terminal; otherwise it would only compete with the backup
 		// for the disk and the CPU
-		NoScan: o.noScan || !((a.opts.JSON && !a.opts.Quiet) || a.opts.verbosity() >= 2 || a.stdoutIsTerminal() || (fpsSet && !a.opts.Quiet)),
+		NoScan: o.noScan || !((a.opts.JSON && !a.opts.Quiet) || a.opts.verbosity() >= 2 || a.stdoutIsTerminal() || fpsSet),
 		SnapshotError: func(id model.ID, err error) {
 			a.warnf("could not load snapshot %v: %v\n", id.Str(), err)
 		},
@@ -552,11 +552,11 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions, args []string) er
 	// On a terminal the progress is a block of status lines at the bottom,
 	// redrawn in place, which other output clears first (as restic's).
 	// Elsewhere they are printed as they change only when
-	// RESTIC_PROGRESS_FPS asks for them.
+	// RESTIC_PROGRESS_FPS asks for them, which it does with --quiet too.
 	var lines *termStatus
 	switch {
-	case a.opts.JSON || a.opts.Quiet:
-	case a.stdoutIsTerminal():
+	case a.opts.JSON, a.opts.Quiet && !fpsSet:
+	case a.stdoutIsTerminal() && !a.opts.Quiet:
 		lines = newTermStatus(a.stdout.(*os.File))
 		stdout, stderr := a.stdout, a.stderr
 		a.stdout, a.stderr = lines.through(stdout), lines.through(stderr)
@@ -579,7 +579,7 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions, args []string) er
 		prog.mu.Lock()
 		prog.start = time.Now()
 		prog.mu.Unlock()
-		if (!a.opts.JSON && lines == nil) || a.opts.Quiet {
+		if (!a.opts.JSON && lines == nil) || (a.opts.Quiet && !fpsSet) {
 			return
 		}
 		statusDone = make(chan struct{})
