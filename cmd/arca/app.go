@@ -232,12 +232,9 @@ func (o *globalOptions) finish(f *pflag.FlagSet) error {
 	if o.Quiet && o.Verbose > 0 {
 		return fatalf("--quiet and --verbose cannot be specified at the same time")
 	}
-	for _, kv := range o.Options {
-		if !strings.Contains(kv, "=") {
-			return fatalf("invalid option %q, must be key=value", kv)
-		}
-	}
-	return nil
+	// restic parses the -o options as a command starts
+	_, err := o.extendedOptions()
+	return err
 }
 
 // checkPackSize refuses a --pack-size (or RESTIC_PACK_SIZE) outside

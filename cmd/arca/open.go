@@ -273,16 +273,22 @@ func connectError(err error) error {
 	return err
 }
 
-// extendedOptions returns the -o key=value options as a map; a key given
-// twice keeps its last value, as in restic.
+// extendedOptions returns the -o key=value options as a map, parsed as
+// restic parses them.
 func (o *globalOptions) extendedOptions() (map[string]string, error) {
 	m := make(map[string]string, len(o.Options))
 	for _, kv := range o.Options {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return nil, fatalf("invalid option %q, must be key=value", kv)
+		// as restic: "key" alone is an empty value, a key given twice
+		// must have the same value
+		k, v, _ := strings.Cut(kv, "=")
+		k, v = strings.ToLower(strings.TrimSpace(k)), strings.TrimSpace(v)
+		if k == "" {
+			return nil, fatalf("empty key is not a valid option")
 		}
-		m[strings.ToLower(strings.TrimSpace(k))] = strings.TrimSpace(v)
+		if old, ok := m[k]; ok && old != v {
+			return nil, fatalf("key %q present more than once", k)
+		}
+		m[k] = v
 	}
 	return m, nil
 }

@@ -6,8 +6,8 @@ import (
 )
 
 // TestOptionsAreRestics: every extended option arca lists is listed by
-// restic with the same line, and an unknown local option is refused in
-// restic's words.
+// restic with the same line, and -o values are parsed as restic parses
+// them, with its words for those it refuses.
 func TestOptionsAreRestics(t *testing.T) {
 	want := strings.Split(string(mustRestic(t, nil, "options")), "\n")
 	got, _, code := arcaCmd(t, "options")
@@ -31,10 +31,19 @@ func TestOptionsAreRestics(t *testing.T) {
 	fx := resticRepoFixture(t, resticRepoOptions{Version: 2, Snapshots: 1})
 	pw := passwordFile(t, fx.Password)
 	args := []string{"-r", fx.Repo, "-p", pw, "--no-lock", "-o", "local.foo=1", "snapshots"}
-	_, rerr, rcode := runRestic(t, nil, args...)
-	_, aerr, acode := arcaCmd(t, args...)
-	if acode != rcode || aerr != string(rerr) {
-		t.Errorf("unknown option: restic exit %d %q, arca exit %d %q", rcode, rerr, acode, aerr)
+	// restic's parsing: a key alone is an empty value, an empty key is
+	// refused, so is a key given twice with different values
+	for _, opts := range [][]string{{"local.foo=1"}, {"=x"}, {"a=1", "a=2"}, {"a=1", "A= 1"}, {"local.connections"}} {
+		args := []string{"-r", fx.Repo, "-p", pw, "--no-lock"}
+		for _, o := range opts {
+			args = append(args, "-o", o)
+		}
+		args = append(args, "snapshots")
+		rout, rerr, rcode := runRestic(t, nil, args...)
+		aout, aerr, acode := arcaCmd(t, args...)
+		if acode != rcode || aerr != string(rerr) || aout != string(rout) {
+			t.Errorf("-o %q: restic exit %d %q %q, arca exit %d %q %q", opts, rcode, rout, rerr, acode, aout, aerr)
+		}
 	}
 	args[6] = "local.connections=1"
 	if out, stderr, code := arcaCmd(t, args...); code != 0 || !strings.Contains(out, "1 snapshots") {
