@@ -146,7 +146,8 @@ type Backend interface {
 	// Properties describes the backend.
 	Properties() Properties
 	// Create prepares an empty location for a new repository (directories,
-	// bucket). It fails when a config file already exists.
+	// bucket). It fails when a config file already exists, except on S3
+	// (as restic's backends; the repository's creation checks again).
 	Create(ctx context.Context) error
 	// Save stores a file. rd may be read more than once (after Rewind) when
 	// the backend retries.

@@ -86,10 +86,10 @@ func Create(ctx context.Context, be backend.Backend, password string, opts Creat
 		return nil, &CreateError{Err: fmt.Errorf("chunker polynomial %v is not irreducible", *opts.ChunkerPolynomial)}
 	}
 
-	// Each backend's Create looks for a config file first, as restic's
-	// do, and reports what keeps it from preparing the location (such as
-	// a path below a regular file) at once: a Stat through a retrying
-	// backend would retry that for minutes.
+	// The backends' Create looks for a config file first (but S3's), as
+	// restic's do, and reports what keeps it from preparing the location
+	// (such as a path below a regular file) at once: a Stat through a
+	// retrying backend would retry that for minutes.
 	if err := be.Create(ctx); err != nil {
 		return nil, &CreateError{Backend: true, Err: err}
 	}

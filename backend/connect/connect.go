@@ -158,11 +158,27 @@ func open(ctx context.Context, loc string, opts Options, create bool) (backend.B
 		}
 		be = retry.Wrap(be, ro)
 	}
-	// the local, S3 and SFTP backends check for the config file when they open
-	if !create && l.Scheme == "rest" {
-		if err := checkConfig(ctx, be, l.String()); err != nil {
-			be.Close()
-			return nil, err
+	// the local and SFTP backends check for the config file when they
+	// open; for REST and S3 the check goes through the retries, as in
+	// restic (a server that is down for a while is waited for)
+	if !create {
+		var describe func(error) string
+		switch l.Scheme {
+		case "rest":
+			describe = error.Error
+		case "s3":
+			describe = func(err error) string {
+				if errors.Is(err, context.Canceled) {
+					return err.Error()
+				}
+				return "Stat: " + s3.Describe(err)
+			}
+		}
+		if describe != nil {
+			if err := checkConfig(ctx, be, l.String(), describe); err != nil {
+				be.Close()
+				return nil, err
+			}
 		}
 	}
 	return be, nil
@@ -231,15 +247,9 @@ func openS3(ctx context.Context, l location.Location, loc *location.S3Config, xo
 			return nil, err
 		}
 	}
-	if create {
-		return s3.New(ctx, cfg)
-	}
-	be, err := s3.Open(ctx, cfg)
-	switch {
-	case errors.Is(err, backend.ErrNoRepository):
-		return nil, noRepository(l.String(), err, "Stat: "+s3.Describe(err))
-	case err != nil:
-		return nil, errorf(err, "unable to open config file: Stat: %s\n%v", s3.Describe(err), l.String())
+	be, err := s3.New(ctx, cfg) // (open checks for the config file)
+	if err != nil {
+		return nil, errorf(err, "unable to open repository at %s: %v", l.String(), err)
 	}
 	return be, nil
 }
@@ -327,13 +337,13 @@ func httpTransport(o transport.Options) (http.RoundTripper, error) {
 // checkConfig makes sure a remote repository has a config file: a missing
 // one means there is no repository, any other failure (such as refused
 // credentials) is an *Error.
-func checkConfig(ctx context.Context, be backend.Backend, shown string) error {
+func checkConfig(ctx context.Context, be backend.Backend, shown string, describe func(error) string) error {
 	fi, err := be.Stat(ctx, backend.Handle{Type: backend.ConfigFile})
 	switch {
 	case backend.IsNotExist(err):
-		return noRepository(shown, err, err.Error())
+		return noRepository(shown, err, describe(err))
 	case err != nil:
-		return errorf(err, "unable to open config file: %v\n%v", err, shown)
+		return errorf(err, "unable to open config file: %v\n%v", describe(err), shown)
 	case fi.Size == 0:
 		return errorf(nil, "config file has zero size, invalid repository?")
 	}

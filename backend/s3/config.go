@@ -33,8 +33,9 @@ type Config struct {
 	// Prefix is the repository's path inside the bucket, without slashes
 	// at either end; empty means the bucket root.
 	Prefix string
-	// Region signs the requests. Empty: AWS_REGION / AWS_DEFAULT_REGION,
-	// the region in an AWS endpoint name, or us-east-1.
+	// Region signs the requests. Empty: the region in an AWS endpoint
+	// name, AWS_DEFAULT_REGION (as restic, not AWS_REGION), or us-east-1
+	// (on AWS, the bucket's region where it tells).
 	Region string
 	// BucketLookup is LookupAuto (or empty), LookupDNS or LookupPath.
 	BucketLookup string

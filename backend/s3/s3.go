@@ -18,6 +18,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"os"
 	"path"
 	"strings"
 	"sync/atomic"
@@ -85,7 +87,11 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 		region = endpointRegion
 	}
 	if region == "" {
-		region = awsCfg.Region
+		// as restic: AWS_DEFAULT_REGION, not AWS_REGION or the shared
+		// configuration's region, which the SDK would use (other tools'
+		// settings there could sign for the wrong region; unknown, the
+		// bucket's region is asked for below)
+		region = os.Getenv("AWS_DEFAULT_REGION")
 	}
 	guessed := region == ""
 	if guessed {
@@ -260,21 +266,13 @@ func statusCode(err error) int {
 	return 0
 }
 
-// Create makes the bucket when it does not exist. It fails when the
-// location already holds a config file.
+// Create makes the bucket when it does not exist. Unlike the other
+// backends, and like restic's S3 backend, it does not look for a config
+// file: the repository's creation does (repo.Create), and a config found
+// then is restic's "repository master key and config already
+// initialized".
 func (b *Backend) Create(ctx context.Context) error {
-	if err := b.ensureBucket(ctx); err != nil {
-		return err
-	}
-	cfg := backend.Handle{Type: backend.ConfigFile}
-	_, err := b.Stat(ctx, cfg)
-	switch {
-	case err == nil:
-		return backend.ErrConfigExists
-	case !backend.IsNotExist(err):
-		return fmt.Errorf("create repository: %w", err)
-	}
-	return nil
+	return b.ensureBucket(ctx)
 }
 
 // ensureBucket creates the bucket unless it exists. When the credentials
@@ -595,6 +593,13 @@ func Describe(err error) string {
 	var ae smithy.APIError
 	if errors.As(err, &ae) && ae.ErrorMessage() != "" {
 		return ae.ErrorMessage()
+	}
+	// a request that got no answer: the HTTP client's error, as restic
+	// shows it (Head "https://host/bucket/config": dial tcp ...), not the
+	// SDK's account of its attempts around it
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Error()
 	}
 	return err.Error()
 }

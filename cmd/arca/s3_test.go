@@ -160,7 +160,7 @@ func TestS3ArcaRepositoryForRestic(t *testing.T) {
 	}
 	if _, errOut, code := runArcaEnv(t, env, "init"); code == 0 {
 		t.Fatalf("a second arca init on the same S3 location succeeded")
-	} else if !strings.Contains(errOut, "already") {
+	} else if !strings.Contains(errOut, "repository master key and config already initialized") {
 		t.Errorf("second init: %s", errOut)
 	}
 	cheapenBackendKey(t, be, pw)
@@ -338,9 +338,9 @@ func TestS3Locks(t *testing.T) {
 
 // TestS3OpenErrorsMatchRestic: a missing repository, a missing bucket,
 // wrong credentials and unknown options give restic's messages and exit
-// codes. (restic's retry layer also logs a warning before a 403, which
-// arca has no retry layer to print yet: only the lines from "Fatal:" on
-// are compared.)
+// codes. (Before a 403 both retry layers report the failed stat, in
+// words of their own S3 clients: only the lines from "Fatal:" on are
+// compared.)
 func TestS3OpenErrorsMatchRestic(t *testing.T) {
 	resticBin(t)
 	loc, _ := s3TestRepo(t)
