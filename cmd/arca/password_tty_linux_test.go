@@ -26,15 +26,7 @@ func TestPasswordRetryOnTerminal(t *testing.T) {
 	repo := resticInitCheap(t, pw)
 	run := func(arca bool, answers []string) (string, int) {
 		ctl, tty := openPTY(t)
-		var cmd *exec.Cmd
-		args := []string{"-r", repo, "cat", "config"}
-		if arca {
-			cmd = arcaProcess(t, nil, args...)
-			cmd.Env = append(resticTestCommandEnv(t.TempDir(), nil), runAsArcaEnv+"=1")
-		} else {
-			cmd = exec.Command(resticBin(t), args...)
-			cmd.Env = resticTestCommandEnv(t.TempDir(), nil)
-		}
+		cmd := programCmd(t, arca, nil, "-r", repo, "cat", "config")
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
 		var mu sync.Mutex
 		var screen bytes.Buffer

@@ -80,16 +80,8 @@ func capabilityDrop(t *testing.T) []string {
 // exit code.
 func runWithoutCapabilities(t *testing.T, wrap []string, arca bool, env []string, dir string, args ...string) (string, int) {
 	t.Helper()
-	var cmd *exec.Cmd
-	if arca {
-		self := arcaProcess(t, nil)
-		cmd = exec.Command(self.Path)
-		cmd.Env = append(resticTestCommandEnv(t.TempDir(), env), runAsArcaEnv+"=1")
-	} else {
-		cmd = exec.Command(resticBin(t))
-		cmd.Env = resticTestCommandEnv(t.TempDir(), env)
-	}
-	cmd.Args = append(append(slices.Clone(wrap), cmd.Path), args...)
+	cmd := programCmd(t, arca, env, args...)
+	cmd.Args = append(slices.Clone(wrap), cmd.Args...)
 	if len(wrap) > 0 {
 		cmd.Path = wrap[0]
 	}

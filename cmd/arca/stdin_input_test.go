@@ -20,18 +20,26 @@ type pipedRun struct {
 	exit           int
 }
 
+// programCmd returns the command that runs restic (arca false) or arca
+// as a separate process with env (no other RESTIC_* variables, the cache
+// in a temporary directory).
+func programCmd(t *testing.T, arca bool, env []string, args ...string) *exec.Cmd {
+	t.Helper()
+	if arca {
+		cmd := arcaProcess(t, nil, args...)
+		cmd.Env = append(resticTestCommandEnv(t.TempDir(), env), runAsArcaEnv+"=1")
+		return cmd
+	}
+	cmd := exec.Command(resticBin(t), args...)
+	cmd.Env = resticTestCommandEnv(t.TempDir(), env)
+	return cmd
+}
+
 // runPiped runs restic (arca false) or arca as a separate process with
 // input on standard input and env (no other RESTIC_* variables).
 func runPiped(t *testing.T, arca bool, env []string, input string, args ...string) pipedRun {
 	t.Helper()
-	var cmd *exec.Cmd
-	if arca {
-		cmd = arcaProcess(t, nil, args...)
-		cmd.Env = append(resticTestCommandEnv(t.TempDir(), env), runAsArcaEnv+"=1")
-	} else {
-		cmd = exec.Command(resticBin(t), args...)
-		cmd.Env = resticTestCommandEnv(t.TempDir(), env)
-	}
+	cmd := programCmd(t, arca, env, args...)
 	cmd.Stdin = strings.NewReader(input)
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
@@ -280,14 +288,7 @@ func TestBackupInterrupted(t *testing.T) {
 	const pw = "interrupted-pw"
 	repo, env := resticRepoEnv(t, pw)
 	run := func(arca bool, sig syscall.Signal, args ...string) pipedRun {
-		var cmd *exec.Cmd
-		if arca {
-			cmd = arcaProcess(t, nil, args...)
-			cmd.Env = append(resticTestCommandEnv(t.TempDir(), env), runAsArcaEnv+"=1")
-		} else {
-			cmd = exec.Command(resticBin(t), args...)
-			cmd.Env = resticTestCommandEnv(t.TempDir(), env)
-		}
+		cmd := programCmd(t, arca, env, args...)
 		in, err := cmd.StdinPipe()
 		if err != nil {
 			t.Fatal(err)
