@@ -178,6 +178,8 @@ type Archiver struct {
 	// none of the latter. Up to smallJobsQueued wait in it.
 	smallJobs    chan fileJob
 	smallReaders int
+	// slabs lets the slab of a lone reader of large files widen.
+	slabs *slabShare
 	// handedOver are files a reader of small files opened and found too
 	// long for it, for the readers of any file. It is closed once the
 	// readers of small files are done, so none sends on it after.
@@ -306,6 +308,7 @@ func (a *Archiver) Snapshot(ctx context.Context, targets []string, parent *model
 		a.handedOver = make(chan fileJob)
 	}
 	stopSavers := a.startSavers(ctx)
+	a.slabs = newSlabShare()
 	for i := 0; i < a.opts.ReadConcurrency; i++ {
 		a.workers.Add(1)
 		go func() {
@@ -792,7 +795,7 @@ func (a *Archiver) SnapshotReader(ctx context.Context, filename string, r io.Rea
 	if a.cb.StartFile != nil {
 		a.cb.StartFile(filename)
 	}
-	sl := &slab{}
+	sl := &slab{share: newSlabShare()} // the only reader: it may widen
 	defer sl.free()
 	state, size := a.chunkStream(ctx, r, sl, -1)
 	saved := make(chan struct{})

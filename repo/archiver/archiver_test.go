@@ -406,6 +406,115 @@ func TestSlabWaitsForSaves(t *testing.T) {
 	}
 }
 
+// TestSlabWidensAlone: the slab of the only reader of large files widens
+// to four blocks when its chunk first moves to the front, and narrows
+// again, its outer blocks given back, when its stream ends.
+func TestSlabWidensAlone(t *testing.T) {
+	sh := newSlabShare()
+	s := &slab{share: sh}
+	defer s.free()
+	s.join()
+	check := func(lo, hi, wantLo, wantHi, wantEnd int) {
+		t.Helper()
+		gotLo, gotHi, gotEnd := s.window(lo, hi)
+		if gotLo != wantLo || gotHi != wantHi || gotEnd != wantEnd {
+			t.Fatalf("window(%d, %d) = %d, %d, %d, want %d, %d, %d", lo, hi, gotLo, gotHi, gotEnd, wantLo, wantHi, wantEnd)
+		}
+	}
+	check(0, 0, 0, 0, blockSize)
+	check(100, blockSize, 100, blockSize, 2*blockSize)
+	check(2*blockSize-100, 2*blockSize, 0, 100, blockSize) // to the front: wide from here
+	if s.blocks != wideBlocks || sh.wide != s {
+		t.Fatalf("%d blocks after the first move to the front, want %d", s.blocks, wideBlocks)
+	}
+	check(0, blockSize, 0, blockSize, 2*blockSize)
+	check(0, 2*blockSize, 0, 2*blockSize, 3*blockSize)
+	check(3*blockSize-10, 3*blockSize, 3*blockSize-10, 3*blockSize, 4*blockSize)
+	for i := 2 * blockSize; i < 4*blockSize; i++ {
+		s.buf[i] = 1 // as read into
+	}
+	if n, ok := s.mem.Resident(); ok && n <= slabBlocks*blockSize {
+		t.Fatalf("%d bytes resident after reading into the outer blocks, want more than %d", n, slabBlocks*blockSize)
+	}
+	s.endStream(4*blockSize - 5)
+	if s.blocks != slabBlocks || sh.wide != nil {
+		t.Fatalf("%d blocks after the stream ended, want %d", s.blocks, slabBlocks)
+	}
+	if s.first != 0 {
+		t.Fatalf("next stream starts in block %d, want 0", s.first)
+	}
+	if n, ok := s.mem.Resident(); ok && n > slabBlocks*blockSize {
+		t.Fatalf("%d bytes resident after narrowing, want at most %d", n, slabBlocks*blockSize)
+	}
+}
+
+// TestSlabNarrowsForAnotherReader: a reader that takes its first file
+// while another's slab is wide waits until that slab has narrowed, at its
+// next move to the front and once the saves reading its outer blocks are
+// done; with two slabs in use neither widens.
+func TestSlabNarrowsForAnotherReader(t *testing.T) {
+	sh := newSlabShare()
+	a := &slab{share: sh}
+	defer a.free()
+	a.join()
+	a.window(0, 0)
+	a.window(0, blockSize)
+	a.window(2*blockSize-100, 2*blockSize)
+	a.window(0, 2*blockSize)
+	if a.blocks != wideBlocks {
+		t.Fatalf("the lone slab has %d blocks, want %d", a.blocks, wideBlocks)
+	}
+	a.hold(2*blockSize+10, 2*blockSize+20) // a save still reads block 2
+
+	b := &slab{share: sh}
+	defer b.free()
+	joined := make(chan struct{})
+	go func() {
+		b.join()
+		close(joined)
+	}()
+	for {
+		sh.mu.Lock()
+		w := sh.waiting
+		sh.mu.Unlock()
+		if w == 1 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	select {
+	case <-joined:
+		t.Fatal("second reader started while the first slab was wide")
+	default:
+	}
+	var released atomic.Bool
+	go func() {
+		time.Sleep(10 * time.Millisecond)
+		released.Store(true)
+		a.release(2*blockSize+10, 2*blockSize+20)
+	}()
+	lo, hi, _ := a.window(4*blockSize-50, 4*blockSize) // to the front: narrows
+	if lo != 0 || hi != 50 {
+		t.Fatalf("chunk at [%d, %d), want [0, 50)", lo, hi)
+	}
+	if !released.Load() {
+		t.Fatal("narrowed while a save still read an outer block")
+	}
+	select {
+	case <-joined:
+	case <-time.After(10 * time.Second):
+		t.Fatal("second reader still waits after the first slab narrowed")
+	}
+	if a.blocks != slabBlocks {
+		t.Fatalf("first slab has %d blocks, want %d", a.blocks, slabBlocks)
+	}
+	a.window(0, blockSize)
+	a.window(2*blockSize-10, 2*blockSize)
+	if a.blocks != slabBlocks || sh.wide != nil {
+		t.Fatal("a slab widened while two were in use")
+	}
+}
+
 // TestOneReaderManyFiles: one reader takes files of all sizes in turn
 // through its slab (streams starting in either half, long chunks moving to
 // the front), and every file is cut exactly as the streaming chunker cuts

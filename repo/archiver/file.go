@@ -20,103 +20,238 @@ import (
 	"github.com/arca-backup/arca/repo/model"
 )
 
-// blockSize is how much of a file is read at once: half of a reader's
-// slab (see slab).
+// blockSize is how much of a file is read at once: half of the longest
+// chunk.
 const blockSize = chunker.MaxSize / 2
 
-// slab is a reader's buffer: one allocation of chunker.MaxSize bytes, read
-// in halves of blockSize. While the chunks cut from one half are being
-// saved, the next block is read into the other half, so reading overlaps
-// saving as with two buffers. Because the halves are adjacent, a chunk
-// that began in the first half simply continues into the second: only the
-// incomplete chunk at the end of the slab moves to the front, and as a
-// chunk is at most MaxSize long, it always fits. The slab is never
-// regrown or dropped, so a reader's memory is fixed at MaxSize whatever
-// the chunk lengths and file sizes, and reading makes no garbage; pages a
-// small file never reaches are never touched.
+// slabBlocks is how many blocks a slab has; a wide one has wideBlocks.
+const (
+	slabBlocks = 2
+	wideBlocks = 4
+)
+
+// slab is a reader's buffer: one allocation of slabBlocks (or, while it is
+// wide, wideBlocks) blocks, read a block at a time. While the chunks cut
+// from one block are being saved, the next block is read, so reading
+// overlaps saving. Because the blocks are adjacent, a chunk that began in
+// one block simply continues into the next: only the incomplete chunk at
+// the end of the slab moves to the front, and as a chunk is at most
+// MaxSize (two blocks) long, it always fits. The slab is never regrown or
+// dropped, so a reader's memory is fixed whatever the chunk lengths and
+// file sizes, and reading makes no garbage; pages a small file never
+// reaches are never touched.
+//
+// A slab of a reader of large files may widen while it is the only one
+// such slab in use (see slabShare).
 type slab struct {
 	mem *offheap.Buffer // outside the Go heap (see package offheap)
 	buf []byte
-	// pending counts the saves of chunks lying (partly) in each half; a
-	// half is overwritten only when its count is zero.
-	pending [2]sync.WaitGroup
-	// first is the half the next stream starts in: streams alternate, so
+	// blocks is how many blocks of buf are in use: slabBlocks, or
+	// wideBlocks while the slab is wide.
+	blocks int
+	// share decides when the slab may widen; nil: never.
+	share  *slabShare
+	joined bool // counted in share
+	// pending counts the saves of chunks lying (partly) in each block; a
+	// block is overwritten only when its count is zero.
+	pending [wideBlocks]sync.WaitGroup
+	// first is the block the next stream starts in: streams move on, so
 	// one file's chunks are saved while the next file is read.
 	first int
 }
 
+// blockRange returns the blocks [b0, b1) that the bytes [from, to) lie in.
+func blockRange(from, to int) (b0, b1 int) {
+	if from >= to {
+		return 0, 0
+	}
+	return from / blockSize, (to-1)/blockSize + 1
+}
+
 // wait blocks until no save reads the bytes [from, to) of the slab.
 func (s *slab) wait(from, to int) {
-	if from < blockSize && from < to {
-		s.pending[0].Wait()
-	}
-	if to > blockSize && from < to {
-		s.pending[1].Wait()
+	b0, b1 := blockRange(from, to)
+	for b := b0; b < b1; b++ {
+		s.pending[b].Wait()
 	}
 }
 
 // hold marks the bytes [from, to) as read by one more save; release undoes
 // it.
 func (s *slab) hold(from, to int) {
-	if from < blockSize {
-		s.pending[0].Add(1)
-	}
-	if to > blockSize {
-		s.pending[1].Add(1)
+	b0, b1 := blockRange(from, to)
+	for b := b0; b < b1; b++ {
+		s.pending[b].Add(1)
 	}
 }
 
 func (s *slab) release(from, to int) {
-	if from < blockSize {
-		s.pending[0].Done()
-	}
-	if to > blockSize {
-		s.pending[1].Done()
+	b0, b1 := blockRange(from, to)
+	for b := b0; b < b1; b++ {
+		s.pending[b].Done()
 	}
 }
 
 // free waits until every save from the slab is done and releases its
 // memory.
 func (s *slab) free() {
-	s.pending[0].Wait()
-	s.pending[1].Wait()
+	s.wait(0, wideBlocks*blockSize)
+	if s.joined {
+		s.share.leave(s)
+		s.joined = false
+	}
 	if s.mem != nil {
 		s.mem.Free()
 		s.mem, s.buf = nil, nil
 	}
 }
 
-// ensure allocates the slab's memory on first use.
-func (s *slab) ensure() {
-	if s.buf == nil {
-		s.mem = offheap.Alloc(chunker.MaxSize)
-		s.buf = s.mem.Bytes
+// join counts the slab in its share before its reader starts on its first
+// file (see slabShare.join).
+func (s *slab) join() {
+	if s.share != nil && !s.joined {
+		s.share.join()
+		s.joined = true
 	}
 }
 
-// window returns where a stream's next bytes go: the incomplete chunk
-// buf[lo:hi] (empty at the start of a stream) is moved to the front when
-// the slab is full, and the bytes up to the returned end are free to read
-// into. It waits for the saves still reading that region.
+// ensure allocates the slab's memory on first use. Only its first
+// slabBlocks blocks are touched until it widens.
+func (s *slab) ensure() {
+	if s.buf == nil {
+		s.join()
+		size := slabBlocks * blockSize
+		if s.share != nil {
+			size = wideBlocks * blockSize
+		}
+		s.mem = offheap.Alloc(size)
+		s.buf = s.mem.Bytes
+		s.blocks = slabBlocks
+	}
+}
+
+// window returns where a stream's next bytes go: hi is at the end of a
+// block; the incomplete chunk buf[lo:hi] (empty at the start of a stream)
+// continues into the next block, or moves to the front when the slab is
+// full, and the bytes up to the returned end are free to read into. It
+// waits for the saves still reading that region. The slab widens or
+// narrows when a full slab's chunk moves to the front.
 func (s *slab) window(lo, hi int) (newLo, newHi, end int) {
 	s.ensure()
-	if hi == blockSize {
-		// the first half is full (or a stream starts in the second): the
-		// incomplete chunk continues into the second half
-		s.wait(blockSize, chunker.MaxSize)
-		return lo, hi, chunker.MaxSize
+	if hi > 0 && hi < s.blocks*blockSize {
+		s.wait(hi, hi+blockSize)
+		return lo, hi, hi + blockSize
 	}
 	// the slab is full (or a stream starts at the front): the incomplete
-	// chunk moves to the front, followed by the rest of the first half, or
-	// of the whole slab when the chunk is longer than a half
+	// chunk moves to the front, followed by the rest of its last block
 	n := hi - lo
-	end = blockSize
-	if n >= blockSize {
-		end = chunker.MaxSize
-	}
+	end = (n/blockSize + 1) * blockSize
 	s.wait(0, end)
 	copy(s.buf, s.buf[lo:hi])
+	if hi > 0 {
+		s.share.resize(s)
+	}
 	return 0, n, end
+}
+
+// endStream is called when a stream has ended at hi: a wide slab narrows
+// (its reader may take small files next, or none), and the next stream
+// starts in the block after the one this one ended in.
+func (s *slab) endStream(hi int) {
+	s.share.narrow(s)
+	s.first = (max(hi-1, 0)/blockSize + 1) % slabBlocks
+}
+
+// slabShare lets a reader of large files widen its slab from two blocks to
+// four while no other reader of large files has taken a file: a single
+// large file (a disk image, a database dump) then has two more blocks of
+// chunks waiting for the savers, which otherwise ran dry each time the
+// reader waited for a block to be released. With several large files read
+// at once the readers together keep the savers busy, and the slabs stay
+// narrow, so a backup's memory for slabs never exceeds two blocks per
+// reader.
+//
+// A slab widens when a full slab's chunk moves to the front (window) and
+// narrows at the end of its stream or, when another reader waits to start
+// on its first file, at its next move to the front; the waiting reader
+// waits until then. A narrowed slab's outer blocks are given back to the
+// system.
+//
+// Backup of one 1 GiB file (alternating 4 MiB runs of text and random
+// bytes) on the 2-core VM, three alternating runs each: 2.49-2.72 s
+// against 2.90-3.03 s with slabs of two blocks at the default
+// compression, 1.98-2.20 s against 2.06-2.31 s with compression off, at
+// 54 MiB of peak memory against 44 MiB. Slabs of six or eight blocks
+// gained nothing more than four. The mixed corpus, whose two readers keep
+// the cores busy already, ran no faster with four blocks per reader.
+type slabShare struct {
+	mu      sync.Mutex
+	changed sync.Cond
+	holders int   // slabs in use (joined)
+	wide    *slab // the wide slab, if any
+	waiting int   // readers waiting in join for the wide slab to narrow
+}
+
+func newSlabShare() *slabShare {
+	sh := &slabShare{}
+	sh.changed.L = &sh.mu
+	return sh
+}
+
+// join counts one more slab in use, first waiting for a wide one to
+// narrow. A reader joins when it takes its first file, before it opens
+// it: a slab then does not widen because the others' readers were still
+// opening theirs.
+func (sh *slabShare) join() {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	sh.waiting++
+	for sh.wide != nil {
+		sh.changed.Wait()
+	}
+	sh.waiting--
+	sh.holders++
+}
+
+// leave counts one slab in use less.
+func (sh *slabShare) leave(s *slab) {
+	sh.narrow(s)
+	sh.mu.Lock()
+	sh.holders--
+	sh.mu.Unlock()
+}
+
+// resize widens s when it is the only slab in use, or narrows it when
+// another reader waits. Its chunk must be at the front.
+func (sh *slabShare) resize(s *slab) {
+	if sh == nil {
+		return
+	}
+	sh.mu.Lock()
+	waiting := sh.waiting > 0
+	if s.blocks == slabBlocks && !waiting && sh.holders == 1 && sh.wide == nil {
+		sh.wide, s.blocks = s, wideBlocks
+	}
+	sh.mu.Unlock()
+	if waiting {
+		sh.narrow(s)
+	}
+}
+
+// narrow makes s narrow again if it is wide: once the saves reading its
+// outer blocks are done, their memory goes back to the system and a
+// waiting reader may allocate its slab.
+func (sh *slabShare) narrow(s *slab) {
+	if sh == nil || s.blocks != wideBlocks {
+		return
+	}
+	s.wait(slabBlocks*blockSize, wideBlocks*blockSize)
+	s.mem.Discard(slabBlocks * blockSize)
+	s.blocks = slabBlocks
+	sh.mu.Lock()
+	sh.wide = nil
+	sh.changed.Broadcast()
+	sh.mu.Unlock()
 }
 
 type fileJob struct {
@@ -155,6 +290,9 @@ const smallReaders = 2
 // sends there, open, the files it finds too long for it.
 func (a *Archiver) fileWorker(ctx context.Context, q queues, handOver chan<- fileJob) {
 	s := &slab{}
+	if handOver == nil {
+		s.share = a.slabs // a reader of any file
+	}
 	defer s.free()
 	var small smallBatch
 	defer a.saveSmall(ctx, s, &small)
@@ -170,6 +308,7 @@ func (a *Archiver) fileWorker(ctx context.Context, q queues, handOver chan<- fil
 		if !ok {
 			return
 		}
+		s.join()
 		a.saveFile(ctx, job, s, &small, handOver)
 	}
 }
@@ -365,13 +504,7 @@ func (a *Archiver) chunkStream(ctx context.Context, r io.Reader, s *slab, length
 	// buf[lo:hi] is the incomplete chunk read so far
 	lo := s.first * blockSize
 	hi := lo
-	defer func() {
-		// the next stream starts in the other half than this one ended in
-		s.first = 0
-		if hi <= blockSize {
-			s.first = 1
-		}
-	}()
+	defer func() { s.endStream(hi) }()
 	var cuts []int
 	var hashes blockHashes
 	eof := false
