@@ -407,8 +407,9 @@ func TestSlabWaitsForSaves(t *testing.T) {
 }
 
 // TestSlabWidensAlone: the slab of the only reader of large files widens
-// to four blocks when its chunk first moves to the front, and narrows
-// again, its outer blocks given back, when its stream ends.
+// to four blocks when its chunk first moves to the front, stays wide from
+// one stream to the next, and narrows again, its outer blocks given back,
+// when its reader waits for files.
 func TestSlabWidensAlone(t *testing.T) {
 	sh := newSlabShare()
 	s := &slab{share: sh}
@@ -436,12 +437,18 @@ func TestSlabWidensAlone(t *testing.T) {
 	if n, ok := s.mem.Resident(); ok && n <= slabBlocks*blockSize {
 		t.Fatalf("%d bytes resident after reading into the outer blocks, want more than %d", n, slabBlocks*blockSize)
 	}
-	s.endStream(4*blockSize - 5)
-	if s.blocks != slabBlocks || sh.wide != nil {
-		t.Fatalf("%d blocks after the stream ended, want %d", s.blocks, slabBlocks)
+	s.endStream(3*blockSize - 5)
+	if s.blocks != wideBlocks || s.first != 3 {
+		t.Fatalf("after the stream ended: %d blocks, next stream in block %d, want %d and 3", s.blocks, s.first, wideBlocks)
 	}
+	check(3*blockSize, 3*blockSize, 3*blockSize, 3*blockSize, 4*blockSize) // the next stream
+	s.endStream(4*blockSize - 5)
 	if s.first != 0 {
 		t.Fatalf("next stream starts in block %d, want 0", s.first)
+	}
+	s.idle()
+	if s.blocks != slabBlocks || sh.wide != nil {
+		t.Fatalf("%d blocks once its reader waits for files, want %d", s.blocks, slabBlocks)
 	}
 	if n, ok := s.mem.Resident(); ok && n > slabBlocks*blockSize {
 		t.Fatalf("%d bytes resident after narrowing, want at most %d", n, slabBlocks*blockSize)
@@ -473,15 +480,7 @@ func TestSlabNarrowsForAnotherReader(t *testing.T) {
 		b.join()
 		close(joined)
 	}()
-	for {
-		sh.mu.Lock()
-		w := sh.waiting
-		sh.mu.Unlock()
-		if w == 1 {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+	untilWaiting(sh, 1)
 	select {
 	case <-joined:
 		t.Fatal("second reader started while the first slab was wide")
@@ -512,6 +511,52 @@ func TestSlabNarrowsForAnotherReader(t *testing.T) {
 	a.window(2*blockSize-10, 2*blockSize)
 	if a.blocks != slabBlocks || sh.wide != nil {
 		t.Fatal("a slab widened while two were in use")
+	}
+}
+
+// untilWaiting returns once n readers wait in sh.join.
+func untilWaiting(sh *slabShare, n int) {
+	for {
+		sh.mu.Lock()
+		w := sh.waiting
+		sh.mu.Unlock()
+		if w == n {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestSlabNarrowsAtStreamEnd: a wide slab whose stream ends while another
+// reader waits to start narrows then, not only at its next move to the
+// front.
+func TestSlabNarrowsAtStreamEnd(t *testing.T) {
+	sh := newSlabShare()
+	a := &slab{share: sh}
+	defer a.free()
+	a.join()
+	a.window(0, 0)
+	a.window(0, blockSize)
+	a.window(2*blockSize-100, 2*blockSize)
+	if a.blocks != wideBlocks {
+		t.Fatalf("the lone slab has %d blocks, want %d", a.blocks, wideBlocks)
+	}
+	b := &slab{share: sh}
+	defer b.free()
+	joined := make(chan struct{})
+	go func() {
+		b.join()
+		close(joined)
+	}()
+	untilWaiting(sh, 1)
+	a.endStream(blockSize + 7)
+	select {
+	case <-joined:
+	case <-time.After(10 * time.Second):
+		t.Fatal("second reader still waits after the wide slab's stream ended")
+	}
+	if a.blocks != slabBlocks || a.first != 0 {
+		t.Fatalf("after the stream ended: %d blocks, next stream in block %d, want %d and 0", a.blocks, a.first, slabBlocks)
 	}
 }
 

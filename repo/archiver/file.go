@@ -149,17 +149,23 @@ func (s *slab) window(lo, hi int) (newLo, newHi, end int) {
 	s.wait(0, end)
 	copy(s.buf, s.buf[lo:hi])
 	if hi > 0 {
-		s.share.resize(s)
+		s.share.resize(s, true)
 	}
 	return 0, n, end
 }
 
 // endStream is called when a stream has ended at hi: a wide slab narrows
-// (its reader may take small files next, or none), and the next stream
-// starts in the block after the one this one ended in.
+// if another reader waits, and the next stream starts in the block after
+// the one this one ended in.
 func (s *slab) endStream(hi int) {
+	s.first = (max(hi-1, 0)/blockSize + 1) % max(s.blocks, slabBlocks)
+	s.share.resize(s, false)
+}
+
+// idle is called when the slab's reader waits for files: a wide slab
+// narrows, so that no reader waits for it meanwhile.
+func (s *slab) idle() {
 	s.share.narrow(s)
-	s.first = (max(hi-1, 0)/blockSize + 1) % slabBlocks
 }
 
 // slabShare lets a reader of large files widen its slab from two blocks to
@@ -171,10 +177,11 @@ func (s *slab) endStream(hi int) {
 // narrow, so a backup's memory for slabs never exceeds two blocks per
 // reader.
 //
-// A slab widens when a full slab's chunk moves to the front (window) and
-// narrows at the end of its stream or, when another reader waits to start
-// on its first file, at its next move to the front; the waiting reader
-// waits until then. A narrowed slab's outer blocks are given back to the
+// A slab widens when a full slab's chunk moves to the front (window). It
+// narrows when its reader waits for files, or when another reader waits
+// to start on its first file, at the wide one's next move to the front or
+// the end of its stream, whichever comes first; the waiting reader waits
+// until then. A narrowed slab's outer blocks are given back to the
 // system.
 //
 // Backup of one 1 GiB file (alternating 4 MiB runs of text and random
@@ -221,15 +228,16 @@ func (sh *slabShare) leave(s *slab) {
 	sh.mu.Unlock()
 }
 
-// resize widens s when it is the only slab in use, or narrows it when
-// another reader waits. Its chunk must be at the front.
-func (sh *slabShare) resize(s *slab) {
+// resize narrows s when another reader waits, or, with widen, widens it
+// when it is the only slab in use. Its stream must be at the front or
+// ended.
+func (sh *slabShare) resize(s *slab, widen bool) {
 	if sh == nil {
 		return
 	}
 	sh.mu.Lock()
 	waiting := sh.waiting > 0
-	if s.blocks == slabBlocks && !waiting && sh.holders == 1 && sh.wide == nil {
+	if widen && s.blocks == slabBlocks && !waiting && sh.holders == 1 && sh.wide == nil {
 		sh.wide, s.blocks = s, wideBlocks
 	}
 	sh.mu.Unlock()
@@ -248,6 +256,7 @@ func (sh *slabShare) narrow(s *slab) {
 	s.wait(slabBlocks*blockSize, wideBlocks*blockSize)
 	s.mem.Discard(slabBlocks * blockSize)
 	s.blocks = slabBlocks
+	s.first %= slabBlocks
 	sh.mu.Lock()
 	sh.wide = nil
 	sh.changed.Broadcast()
@@ -303,6 +312,7 @@ func (a *Archiver) fileWorker(ctx context.Context, q queues, handOver chan<- fil
 			a.saveSmall(ctx, s, &small)
 		}
 		if !ok {
+			s.idle()
 			job, ok = q.next(true)
 		}
 		if !ok {
