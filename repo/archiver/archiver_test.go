@@ -527,36 +527,48 @@ func untilWaiting(sh *slabShare, n int) {
 	}
 }
 
-// TestSlabNarrowsAtStreamEnd: a wide slab whose stream ends while another
-// reader waits to start narrows then, not only at its next move to the
-// front.
-func TestSlabNarrowsAtStreamEnd(t *testing.T) {
-	sh := newSlabShare()
-	a := &slab{share: sh}
-	defer a.free()
-	a.join()
-	a.window(0, 0)
-	a.window(0, blockSize)
-	a.window(2*blockSize-100, 2*blockSize)
-	if a.blocks != wideBlocks {
-		t.Fatalf("the lone slab has %d blocks, want %d", a.blocks, wideBlocks)
-	}
-	b := &slab{share: sh}
-	defer b.free()
-	joined := make(chan struct{})
-	go func() {
-		b.join()
-		close(joined)
-	}()
-	untilWaiting(sh, 1)
-	a.endStream(blockSize + 7)
-	select {
-	case <-joined:
-	case <-time.After(10 * time.Second):
-		t.Fatal("second reader still waits after the wide slab's stream ended")
-	}
-	if a.blocks != slabBlocks || a.first != 0 {
-		t.Fatalf("after the stream ended: %d blocks, next stream in block %d, want %d and 0", a.blocks, a.first, slabBlocks)
+// TestSlabNarrowsBetweenFiles: a wide slab whose stream ends, or whose
+// reader takes its next file, while another reader waits to start
+// narrows then, not only at its next move to the front.
+func TestSlabNarrowsBetweenFiles(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		then      func(*slab)
+		wantFirst int
+	}{
+		{"stream end", func(s *slab) { s.endStream(blockSize + 7) }, 0},
+		{"next file", func(s *slab) { s.nextFile() }, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sh := newSlabShare()
+			a := &slab{share: sh}
+			defer a.free()
+			a.nextFile()
+			a.window(0, 0)
+			a.window(0, blockSize)
+			a.window(2*blockSize-100, 2*blockSize)
+			if a.blocks != wideBlocks {
+				t.Fatalf("the lone slab has %d blocks, want %d", a.blocks, wideBlocks)
+			}
+			a.first = 3
+			b := &slab{share: sh}
+			defer b.free()
+			joined := make(chan struct{})
+			go func() {
+				b.nextFile()
+				close(joined)
+			}()
+			untilWaiting(sh, 1)
+			tc.then(a)
+			select {
+			case <-joined:
+			case <-time.After(10 * time.Second):
+				t.Fatal("second reader still waits")
+			}
+			if a.blocks != slabBlocks || a.first != tc.wantFirst {
+				t.Fatalf("%d blocks, next stream in block %d, want %d and %d", a.blocks, a.first, slabBlocks, tc.wantFirst)
+			}
+		})
 	}
 }
 

@@ -162,6 +162,17 @@ func (s *slab) endStream(hi int) {
 	s.share.resize(s, false)
 }
 
+// nextFile is called when the slab's reader takes a file: it joins the
+// share with its first, and a wide slab narrows if another reader waits
+// (its reader may go on with small files for a while).
+func (s *slab) nextFile() {
+	if !s.joined {
+		s.join()
+		return
+	}
+	s.share.resize(s, false)
+}
+
 // idle is called when the slab's reader waits for files: a wide slab
 // narrows, so that no reader waits for it meanwhile.
 func (s *slab) idle() {
@@ -179,9 +190,9 @@ func (s *slab) idle() {
 //
 // A slab widens when a full slab's chunk moves to the front (window). It
 // narrows when its reader waits for files, or when another reader waits
-// to start on its first file, at the wide one's next move to the front or
-// the end of its stream, whichever comes first; the waiting reader waits
-// until then. A narrowed slab's outer blocks are given back to the
+// to start on its first file, at the wide one's next move to the front,
+// the end of its stream or its next file, whichever comes first; the
+// waiting reader waits until then. A narrowed slab's outer blocks are given back to the
 // system.
 //
 // Backup of one 1 GiB file (alternating 4 MiB runs of text and random
@@ -318,7 +329,7 @@ func (a *Archiver) fileWorker(ctx context.Context, q queues, handOver chan<- fil
 		if !ok {
 			return
 		}
-		s.join()
+		s.nextFile()
 		a.saveFile(ctx, job, s, &small, handOver)
 	}
 }
