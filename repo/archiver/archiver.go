@@ -308,7 +308,7 @@ func (a *Archiver) Snapshot(ctx context.Context, targets []string, parent *model
 		a.handedOver = make(chan fileJob)
 	}
 	stopSavers := a.startSavers(ctx)
-	a.slabs = newSlabShare()
+	a.slabs = newSlabShare(a.opts.ReadConcurrency)
 	for i := 0; i < a.opts.ReadConcurrency; i++ {
 		a.workers.Add(1)
 		go func() {
@@ -795,7 +795,8 @@ func (a *Archiver) SnapshotReader(ctx context.Context, filename string, r io.Rea
 	if a.cb.StartFile != nil {
 		a.cb.StartFile(filename)
 	}
-	sl := &slab{share: newSlabShare()} // the only reader: it may widen
+	// the only reader: it may take the memory of the others there would be
+	sl := &slab{share: newSlabShare(a.opts.ReadConcurrency)}
 	defer sl.free()
 	state, size := a.chunkStream(ctx, r, sl, -1)
 	saved := make(chan struct{})

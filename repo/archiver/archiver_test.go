@@ -411,7 +411,7 @@ func TestSlabWaitsForSaves(t *testing.T) {
 // one stream to the next, and narrows again, its outer blocks given back,
 // when its reader waits for files.
 func TestSlabWidensAlone(t *testing.T) {
-	sh := newSlabShare()
+	sh := newSlabShare(2)
 	s := &slab{share: sh}
 	defer s.free()
 	s.join()
@@ -455,12 +455,27 @@ func TestSlabWidensAlone(t *testing.T) {
 	}
 }
 
+// TestSlabOfOnlyReaderStaysNarrow: with one reader in all (compression
+// max, --read-concurrency 1) there is no other reader's memory to take,
+// and the slab never widens.
+func TestSlabOfOnlyReaderStaysNarrow(t *testing.T) {
+	s := &slab{share: newSlabShare(1)}
+	defer s.free()
+	s.nextFile()
+	s.window(0, 0)
+	s.window(0, blockSize)
+	s.window(2*blockSize-100, 2*blockSize)
+	if s.blocks != slabBlocks {
+		t.Fatalf("the only reader's slab has %d blocks, want %d", s.blocks, slabBlocks)
+	}
+}
+
 // TestSlabNarrowsForAnotherReader: a reader that takes its first file
 // while another's slab is wide waits until that slab has narrowed, at its
 // next move to the front and once the saves reading its outer blocks are
 // done; with two slabs in use neither widens.
 func TestSlabNarrowsForAnotherReader(t *testing.T) {
-	sh := newSlabShare()
+	sh := newSlabShare(2)
 	a := &slab{share: sh}
 	defer a.free()
 	a.join()
@@ -540,7 +555,7 @@ func TestSlabNarrowsBetweenFiles(t *testing.T) {
 		{"next file", func(s *slab) { s.nextFile() }, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			sh := newSlabShare()
+			sh := newSlabShare(2)
 			a := &slab{share: sh}
 			defer a.free()
 			a.nextFile()

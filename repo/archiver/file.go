@@ -180,7 +180,8 @@ func (s *slab) idle() {
 }
 
 // slabShare lets a reader of large files widen its slab from two blocks to
-// four while no other reader of large files has taken a file: a single
+// four while no other reader of large files has taken a file (and there
+// are others, so that their memory is free to take): a single
 // large file (a disk image, a database dump) then has two more blocks of
 // chunks waiting for the savers, which otherwise ran dry each time the
 // reader waited for a block to be released. With several large files read
@@ -203,6 +204,7 @@ func (s *slab) idle() {
 // gained nothing more than four. The mixed corpus, whose two readers keep
 // the cores busy already, ran no faster with four blocks per reader.
 type slabShare struct {
+	readers int // how many readers there are: a slab widens only with two or more
 	mu      sync.Mutex
 	changed sync.Cond
 	holders int   // slabs in use (joined)
@@ -210,8 +212,11 @@ type slabShare struct {
 	waiting int   // readers waiting in join for the wide slab to narrow
 }
 
-func newSlabShare() *slabShare {
-	sh := &slabShare{}
+// newSlabShare returns the share of the slabs of readers readers. With
+// one reader (compression max, or --read-concurrency 1) no slab widens:
+// the memory of slabs stays at two blocks per reader.
+func newSlabShare(readers int) *slabShare {
+	sh := &slabShare{readers: readers}
 	sh.changed.L = &sh.mu
 	return sh
 }
@@ -248,7 +253,7 @@ func (sh *slabShare) resize(s *slab, widen bool) {
 	}
 	sh.mu.Lock()
 	waiting := sh.waiting > 0
-	if widen && s.blocks == slabBlocks && !waiting && sh.holders == 1 && sh.wide == nil {
+	if widen && sh.readers > 1 && s.blocks == slabBlocks && !waiting && sh.holders == 1 && sh.wide == nil {
 		sh.wide, s.blocks = s, wideBlocks
 	}
 	sh.mu.Unlock()
