@@ -31,6 +31,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -180,6 +181,8 @@ type Archiver struct {
 	smallReaders int
 	// slabs lets the slab of a lone reader of large files widen.
 	slabs *slabShare
+	// cpus tells the readers when to leave hashing to the savers.
+	cpus cpuUse
 	// handedOver are files a reader of small files opened and found too
 	// long for it, for the readers of any file. It is closed once the
 	// readers of small files are done, so none sends on it after.
@@ -207,7 +210,9 @@ func New(r Repo, saver BlobSaver, pol chunker.Pol, opts Options, cb Callbacks) (
 	if opts.Open == nil {
 		opts.Open = openFile
 	}
-	return &Archiver{repo: r, saver: saver, table: t, names: fsnode.NewNames(), opts: opts, cb: cb, smallReaders: small}, nil
+	a := &Archiver{repo: r, saver: saver, table: t, names: fsnode.NewNames(), opts: opts, cb: cb, smallReaders: small}
+	a.cpus.cpus = int32(runtime.GOMAXPROCS(0))
+	return a, nil
 }
 
 // result is a finished node (or an error) for a place in a tree.
@@ -798,7 +803,9 @@ func (a *Archiver) SnapshotReader(ctx context.Context, filename string, r io.Rea
 	// the only reader: it may take the memory of the others there would be
 	sl := &slab{share: newSlabShare(a.opts.ReadConcurrency)}
 	defer sl.free()
+	a.cpus.readers.Add(1)
 	state, size := a.chunkStream(ctx, r, sl, -1)
+	a.cpus.readers.Add(-1)
 	saved := make(chan struct{})
 	state.whenSaved(func() { close(saved) })
 	<-saved

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -618,15 +619,40 @@ func TestOneReaderManyFiles(t *testing.T) {
 	storedAsChunked(t, dir, files, Options{ReadConcurrency: 1})
 }
 
+// TestChunksHashedByReadersOrSavers: whether the readers hash the chunks
+// (no CPU to spare) or leave them to the savers (always a CPU to spare),
+// every file is stored whole under the IDs of its chunks.
+func TestChunksHashedByReadersOrSavers(t *testing.T) {
+	dir := t.TempDir()
+	rnd := rand.New(rand.NewChaCha8([32]byte{5}))
+	files := map[string][]byte{}
+	for i, n := range []int{chunker.MaxSize*2 + 12345, 3 * blockSize, blockSize + 1, 700 << 10, 100} {
+		b := make([]byte, n)
+		for j := range b {
+			b[j] = byte(rnd.Uint32())
+		}
+		name := fmt.Sprintf("f%d", i)
+		files[name] = b
+		writeFile(t, filepath.Join(dir, name), b)
+	}
+	for _, cpus := range []int32{0, 1 << 20} {
+		storedAsChunked(t, dir, files, Options{}, func(a *Archiver) { a.cpus.cpus = cpus })
+		storedAsChunked(t, dir, files, Options{ReadConcurrency: 1}, func(a *Archiver) { a.cpus.cpus = cpus })
+	}
+}
+
 // storedAsChunked backs up dir with opts and checks that each of files
 // (by its path below dir) is stored whole and cut exactly as the
 // streaming chunker cuts it.
-func storedAsChunked(t *testing.T, dir string, files map[string][]byte, opts Options) {
+func storedAsChunked(t *testing.T, dir string, files map[string][]byte, opts Options, adjust ...func(*Archiver)) {
 	t.Helper()
 	m := newMemRepo()
 	a, err := New(m, m, testPol, opts, Callbacks{})
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, f := range adjust {
+		f(a)
 	}
 	root, _, err := a.Snapshot(context.Background(), []string{dir}, nil)
 	if err != nil {
