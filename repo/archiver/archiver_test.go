@@ -477,26 +477,13 @@ func TestSlabOfOnlyReaderStaysNarrow(t *testing.T) {
 // done; with two slabs in use neither widens.
 func TestSlabNarrowsForAnotherReader(t *testing.T) {
 	sh := newSlabShare(2)
-	a := &slab{share: sh}
+	a := wideSlab(t, sh)
 	defer a.free()
-	a.join()
-	a.window(0, 0)
-	a.window(0, blockSize)
-	a.window(2*blockSize-100, 2*blockSize)
 	a.window(0, 2*blockSize)
-	if a.blocks != wideBlocks {
-		t.Fatalf("the lone slab has %d blocks, want %d", a.blocks, wideBlocks)
-	}
 	a.hold(2*blockSize+10, 2*blockSize+20) // a save still reads block 2
 
-	b := &slab{share: sh}
+	b, joined := secondReader(sh)
 	defer b.free()
-	joined := make(chan struct{})
-	go func() {
-		b.join()
-		close(joined)
-	}()
-	untilWaiting(sh, 1)
 	select {
 	case <-joined:
 		t.Fatal("second reader started while the first slab was wide")
@@ -530,14 +517,38 @@ func TestSlabNarrowsForAnotherReader(t *testing.T) {
 	}
 }
 
-// untilWaiting returns once n readers wait in sh.join.
-func untilWaiting(sh *slabShare, n int) {
+// wideSlab returns a slab of sh, the only one in use, that has widened at
+// its stream's first move to the front and holds the stream's chunk at
+// [0, 100).
+func wideSlab(t *testing.T, sh *slabShare) *slab {
+	t.Helper()
+	s := &slab{share: sh}
+	s.nextFile()
+	s.window(0, 0)
+	s.window(0, blockSize)
+	s.window(2*blockSize-100, 2*blockSize)
+	if s.blocks != wideBlocks {
+		t.Fatalf("the lone slab has %d blocks, want %d", s.blocks, wideBlocks)
+	}
+	return s
+}
+
+// secondReader starts a reader of sh on its first file and returns its
+// slab once it waits in sh.join, with a channel that is closed when it
+// may start.
+func secondReader(sh *slabShare) (*slab, <-chan struct{}) {
+	b := &slab{share: sh}
+	joined := make(chan struct{})
+	go func() {
+		b.nextFile()
+		close(joined)
+	}()
 	for {
 		sh.mu.Lock()
 		w := sh.waiting
 		sh.mu.Unlock()
-		if w == n {
-			return
+		if w == 1 {
+			return b, joined
 		}
 		time.Sleep(time.Millisecond)
 	}
@@ -557,24 +568,11 @@ func TestSlabNarrowsBetweenFiles(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sh := newSlabShare(2)
-			a := &slab{share: sh}
+			a := wideSlab(t, sh)
 			defer a.free()
-			a.nextFile()
-			a.window(0, 0)
-			a.window(0, blockSize)
-			a.window(2*blockSize-100, 2*blockSize)
-			if a.blocks != wideBlocks {
-				t.Fatalf("the lone slab has %d blocks, want %d", a.blocks, wideBlocks)
-			}
 			a.first = 3
-			b := &slab{share: sh}
+			b, joined := secondReader(sh)
 			defer b.free()
-			joined := make(chan struct{})
-			go func() {
-				b.nextFile()
-				close(joined)
-			}()
-			untilWaiting(sh, 1)
 			tc.then(a)
 			select {
 			case <-joined:
