@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -377,6 +378,64 @@ func TestBackupStdin(t *testing.T) {
 	}
 	if got := mustRestic(t, env, "dump", "latest", "/dir/data.txt"); string(got) != string(data) {
 		t.Errorf("dumped data differs (%d bytes, want %d)", len(got), len(data))
+	}
+}
+
+// TestBackupOneLargeFile: a backup of a single large file, whose reader
+// widens its slab (no other reader takes a file), and of the same file
+// changed in the middle, whose reader leaves hashing to the savers, are
+// cut as restic cuts them (restic's backup of the file then adds no data)
+// and pass restic check --read-data; restic restores the file, and dumps
+// it from a --stdin backup, byte for byte.
+func TestBackupOneLargeFile(t *testing.T) {
+	resticBin(t)
+	_, env := backupRepo(t, 2)
+	src := filepath.Join(t.TempDir(), "src")
+	if err := os.Mkdir(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(src, "large.bin")
+	var data []byte
+	for i := range 20 { // 40 MiB: runs of text and of random bytes
+		if i%2 == 0 {
+			data = append(data, fixtureText(fmt.Sprint("large", i), 2<<20)...)
+		} else {
+			data = append(data, fixtureRandomBytes(fmt.Sprint("large", i), 2<<20)...)
+		}
+	}
+	if err := os.WriteFile(file, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	restored := func() {
+		t.Helper()
+		mustRestic(t, env, "check", "--read-data")
+		dst := t.TempDir()
+		mustRestic(t, env, "restore", "latest", "--path", src, "--target", dst)
+		compareTrees(t, src, filepath.Join(dst, src), compareOptions{})
+	}
+
+	first := arcaBackup(t, 0, src)
+	restored()
+	if n := num(resticBackup(t, env, "--force", src), "data_blobs"); n != 0 {
+		t.Errorf("restic's backup of the file arca saved added %d data blobs", n)
+	}
+
+	copy(data[len(data)/2:], "a change in the middle of the file")
+	if err := os.WriteFile(file, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	second := arcaBackup(t, 0, src)
+	if num(second, "files_changed") != 1 || num(second, "data_blobs") < 1 || num(second, "data_blobs") > 2 {
+		t.Errorf("backup of the changed file: want 1 changed file and 1-2 new data blobs, got %v (first: %v data blobs)", second, num(first, "data_blobs"))
+	}
+	restored()
+	if n := num(resticBackup(t, env, "--force", src), "data_blobs"); n != 0 {
+		t.Errorf("restic's backup of the changed file added %d data blobs", n)
+	}
+
+	arcaBackup(t, 0, "--stdin-from-command", "--stdin-filename", "large.bin", "--", "cat", file)
+	if got := mustRestic(t, env, "dump", "latest", "/large.bin"); !bytes.Equal(got, data) {
+		t.Errorf("dump of the stdin backup: %d bytes, want the file's %d, or they differ", len(got), len(data))
 	}
 }
 
