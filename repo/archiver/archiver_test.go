@@ -462,10 +462,7 @@ func TestSlabWidensAlone(t *testing.T) {
 func TestSlabOfOnlyReaderStaysNarrow(t *testing.T) {
 	s := &slab{share: newSlabShare(1)}
 	defer s.free()
-	s.nextFile()
-	s.window(0, 0)
-	s.window(0, blockSize)
-	s.window(2*blockSize-100, 2*blockSize)
+	toFirstMove(s)
 	if s.blocks != slabBlocks {
 		t.Fatalf("the only reader's slab has %d blocks, want %d", s.blocks, slabBlocks)
 	}
@@ -523,14 +520,20 @@ func TestSlabNarrowsForAnotherReader(t *testing.T) {
 func wideSlab(t *testing.T, sh *slabShare) *slab {
 	t.Helper()
 	s := &slab{share: sh}
-	s.nextFile()
-	s.window(0, 0)
-	s.window(0, blockSize)
-	s.window(2*blockSize-100, 2*blockSize)
+	toFirstMove(s)
 	if s.blocks != wideBlocks {
 		t.Fatalf("the lone slab has %d blocks, want %d", s.blocks, wideBlocks)
 	}
 	return s
+}
+
+// toFirstMove starts s's reader on a file and reads it up to its first
+// move to the front, which leaves the chunk at [0, 100).
+func toFirstMove(s *slab) {
+	s.nextFile()
+	s.window(0, 0)
+	s.window(0, blockSize)
+	s.window(2*blockSize-100, 2*blockSize)
 }
 
 // secondReader starts a reader of sh on its first file and returns its

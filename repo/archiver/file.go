@@ -150,7 +150,7 @@ func (s *slab) window(lo, hi int) (newLo, newHi, end int) {
 	s.wait(0, end)
 	copy(s.buf, s.buf[lo:hi])
 	if hi > 0 {
-		s.share.resize(s, true)
+		s.share.resize(s)
 	}
 	return 0, n, end
 }
@@ -160,7 +160,7 @@ func (s *slab) window(lo, hi int) (newLo, newHi, end int) {
 // the one this one ended in.
 func (s *slab) endStream(hi int) {
 	s.first = (max(hi-1, 0)/blockSize + 1) % max(s.blocks, slabBlocks)
-	s.share.resize(s, false)
+	s.share.yield(s)
 }
 
 // nextFile is called when the slab's reader takes a file: it joins the
@@ -171,7 +171,7 @@ func (s *slab) nextFile() {
 		s.join()
 		return
 	}
-	s.share.resize(s, false)
+	s.share.yield(s)
 }
 
 // idle is called when the slab's reader waits for files: a wide slab
@@ -194,8 +194,8 @@ func (s *slab) idle() {
 // narrows when its reader waits for files, or when another reader waits
 // to start on its first file, at the wide one's next move to the front,
 // the end of its stream or its next file, whichever comes first; the
-// waiting reader waits until then. A narrowed slab's outer blocks are given back to the
-// system.
+// waiting reader waits until then. A narrowed slab's outer blocks are
+// given back to the system.
 //
 // Backup of one 1 GiB file (alternating 4 MiB runs of text and random
 // bytes) on the 2-core VM, three alternating runs each: 2.49-2.72 s
@@ -245,18 +245,30 @@ func (sh *slabShare) leave(s *slab) {
 	sh.mu.Unlock()
 }
 
-// resize narrows s when another reader waits, or, with widen, widens it
-// when it is the only slab in use. Its stream must be at the front or
-// ended.
-func (sh *slabShare) resize(s *slab, widen bool) {
+// resize narrows s when another reader waits, or widens it when it is
+// the only slab in use. Its chunk must be at the front.
+func (sh *slabShare) resize(s *slab) {
+	if sh == nil {
+		return
+	}
+	sh.mu.Lock()
+	widen := sh.readers > 1 && s.blocks == slabBlocks && sh.waiting == 0 && sh.holders == 1 && sh.wide == nil
+	if widen {
+		sh.wide, s.blocks = s, wideBlocks
+	}
+	sh.mu.Unlock()
+	if !widen {
+		sh.yield(s)
+	}
+}
+
+// yield narrows s when another reader waits. Its stream must have ended.
+func (sh *slabShare) yield(s *slab) {
 	if sh == nil {
 		return
 	}
 	sh.mu.Lock()
 	waiting := sh.waiting > 0
-	if widen && sh.readers > 1 && s.blocks == slabBlocks && !waiting && sh.holders == 1 && sh.wide == nil {
-		sh.wide, s.blocks = s, wideBlocks
-	}
 	sh.mu.Unlock()
 	if waiting {
 		sh.narrow(s)
@@ -668,10 +680,7 @@ func (h *blockHashes) none(n int) ([]model.ID, []uint32) {
 // reading of the next block (a chunk shorter than the minimum size is
 // hashed when its reader saves it, saveChunk).
 func (h *blockHashes) of(block []byte, cuts []int) ([]model.ID, []uint32) {
-	h.ids = slices.Grow(h.ids[:0], len(cuts))[:len(cuts)]
-	clear(h.ids)
-	h.crcs = slices.Grow(h.crcs[:0], len(cuts))[:len(cuts)]
-	clear(h.crcs)
+	h.none(len(cuts))
 	if len(cuts) < 2 {
 		return h.ids, h.crcs
 	}
