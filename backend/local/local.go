@@ -255,6 +255,10 @@ func (b *Backend) copy(ctx context.Context, final string, rd backend.RewindReade
 		n, err = io.Copy(f, rd)
 	}
 	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) && pe == err && pe.Path == f.Name() {
+			return err // names the file already: "write <file>: no space left on device"
+		}
 		return fmt.Errorf("write %s: %w", f.Name(), err)
 	}
 	if n != rd.Length() {

@@ -509,25 +509,33 @@ const sftpServerBin = "/usr/lib/openssh/sftp-server"
 // noSpaceMessage matches the ways arca may say that the server's disk is full.
 var noSpaceMessage = regexp.MustCompile(`(?i)no space left|insufficient storage|not enough space|disk (is )?full`)
 
-// TestFaultDiskFull gives each kind of server a small disk (a tmpfs under
-// the private server's state, which holds its data; for SFTP the
-// repository directory of an sftp-server that arca starts itself) that
-// fills up in the middle of an arca backup. The backup fails with an error that says the
-// server ran out of space; restic check accepts the state left behind;
-// once the disk is larger, the next backup succeeds and restores exactly.
+// TestFaultDiskFull gives a local repository and each kind of server a
+// small disk (a tmpfs under the repository or the private server's state,
+// which holds its data; for SFTP the repository directory of an
+// sftp-server that arca starts itself) that fills up in the middle of an
+// arca backup. The backup fails with an error that says the disk is full
+// (for a local repository, naming the file that did not fit once);
+// restic check accepts the state left behind; once the disk is larger,
+// the next backup succeeds and restores exactly.
 func TestFaultDiskFull(t *testing.T) {
 	t.Parallel()
 	resticBin(t)
-	for _, kind := range []string{"s3", "sftp", "rest"} {
+	for _, kind := range []string{"local", "s3", "sftp", "rest"} {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
-			if ok, why := privateServerWanted(kind); !ok {
-				t.Skip(why)
+			if kind != "local" {
+				if ok, why := privateServerWanted(kind); !ok {
+					t.Skip(why)
+				}
 			}
 			root := t.TempDir()
 			mountTmpfs(t, root, "6m")
 			var r faultRepo
-			if kind == "sftp" {
+			switch kind {
+			case "local":
+				dir := filepath.Join(root, "repo")
+				r = faultRepo{kind: kind, loc: dir, dir: dir}
+			case "sftp":
 				// the disk is sftp-server's business, whether sshd or arca
 				// starts it; without sshd no SSH login costs seconds
 				if _, err := os.Stat(sftpServerBin); err != nil {
@@ -535,7 +543,7 @@ func TestFaultDiskFull(t *testing.T) {
 				}
 				dir := filepath.Join(root, "repo")
 				r = faultRepo{kind: kind, loc: "sftp:subprocess:" + dir, opts: []string{"-o", "sftp.command=" + sftpServerBin}, dir: dir}
-			} else {
+			default:
 				vars := startPrivateServer(t, kind, "SERVERS_STATE_DIR="+root)
 				r = privateFaultRepo(t, kind, vars)
 			}
@@ -560,6 +568,8 @@ func TestFaultDiskFull(t *testing.T) {
 				}
 			case !noSpaceMessage.MatchString(last):
 				t.Errorf("the error does not say that the server's disk is full:\n%s", last)
+			case kind == "local" && strings.Count(last, "-tmp-") != 1:
+				t.Errorf("the error does not name the file that did not fit exactly once:\n%s", last)
 			}
 			r.resticCheck(t, "on the full disk")
 
