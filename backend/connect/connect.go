@@ -240,7 +240,7 @@ func openS3(ctx context.Context, l location.Location, loc *location.S3Config, xo
 		return nil, errorf(err, "unable to open repository at %s: %v", l.String(), err)
 	}
 	// Without TLS options the SDK's own transport is used: it honours
-	// AWS_CA_BUNDLE and the SDK's other settings.
+	// the SDK's settings, AWS_CA_BUNDLE for HTTPS endpoints among them.
 	t := opts.TLS
 	if len(t.RootCertFiles) > 0 || t.ClientCertKeyFile != "" || t.InsecureTLS || t.UserAgent != "" {
 		if cfg.Transport, err = httpTransport(t); err != nil {

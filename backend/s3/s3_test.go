@@ -571,3 +571,50 @@ func TestStorageClassChoice(t *testing.T) {
 		}
 	}
 }
+
+// TestCABundleOnlyForHTTPS: a CA bundle from AWS_CA_BUNDLE (which restic
+// ignores) is read only where it could be used, for an HTTPS endpoint
+// through the SDK's own transport. Over plain HTTP, or through a
+// transport of arca's, a missing or unparsable bundle does not stop the
+// backend; for HTTPS through the SDK's transport a missing one is an
+// error.
+func TestCABundleOnlyForHTTPS(t *testing.T) {
+	ts := s3Server(t)
+	ctx := context.Background()
+	cfg := ts.config(t, ts.bucket, uniquePrefix(t), nil)
+	if !cfg.UseHTTP {
+		t.Skipf("the test server %s is not plain HTTP", ts.endpoint)
+	}
+	missing := filepath.Join(t.TempDir(), "missing.pem")
+	unparsable := filepath.Join(t.TempDir(), "unparsable.pem")
+	if err := os.WriteFile(unparsable, []byte("not a certificate\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h := backend.Handle{Type: backend.ConfigFile}
+	for i, bundle := range []string{missing, unparsable} {
+		t.Setenv("AWS_CA_BUNDLE", bundle)
+		be, err := s3.New(ctx, cfg)
+		if err != nil {
+			t.Fatalf("AWS_CA_BUNDLE=%s over plain HTTP: %v", bundle, err)
+		}
+		if i == 0 {
+			t.Cleanup(func() { backendtest.RemoveAll(t, be) })
+			if err := be.Save(ctx, h, backend.NewByteReader([]byte("cfg"))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := be.Stat(ctx, h); err != nil {
+			t.Errorf("AWS_CA_BUNDLE=%s over plain HTTP: %v", bundle, err)
+		}
+	}
+
+	t.Setenv("AWS_CA_BUNDLE", missing)
+	https := s3.Config{Endpoint: "127.0.0.1:1", Bucket: "b", Region: "us-east-1"}
+	if _, err := s3.New(ctx, https); err == nil || !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a missing AWS_CA_BUNDLE for an HTTPS endpoint through the SDK's transport: %v, want the file's error", err)
+	}
+	https.Transport = http.DefaultTransport
+	if _, err := s3.New(ctx, https); err != nil {
+		t.Errorf("a missing AWS_CA_BUNDLE for an HTTPS endpoint through arca's transport: %v", err)
+	}
+}
