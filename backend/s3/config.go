@@ -52,7 +52,8 @@ type Config struct {
 	// Anonymous sends unsigned requests (no credentials looked up).
 	Anonymous bool
 	// Transport, when set, carries every request (TLS options such as a
-	// custom CA). Nil: the SDK's own transport, which honours AWS_CA_BUNDLE.
+	// custom CA). Nil: the SDK's own transport, which honours AWS_CA_BUNDLE
+	// for an HTTPS endpoint.
 	Transport http.RoundTripper
 }
 
