@@ -252,13 +252,14 @@ func (sh *slabShare) resize(s *slab) {
 		return
 	}
 	sh.mu.Lock()
-	widen := sh.readers > 1 && s.blocks == slabBlocks && sh.waiting == 0 && sh.holders == 1 && sh.wide == nil
+	waiting := sh.waiting > 0
+	widen := sh.readers > 1 && s.blocks == slabBlocks && !waiting && sh.holders == 1 && sh.wide == nil
 	if widen {
 		sh.wide, s.blocks = s, wideBlocks
 	}
 	sh.mu.Unlock()
-	if !widen {
-		sh.yield(s)
+	if waiting {
+		sh.narrow(s)
 	}
 }
 
