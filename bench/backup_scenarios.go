@@ -105,15 +105,19 @@ func init() {
 	add := func(name, about string, run func(context.Context, *benchEnv, program, int) (sample, error), bytes func(*corpusSet) int64) {
 		scenarios[name] = scenario{about: about, run: run, bytes: bytes}
 	}
+	// addEditing adds a scenario that needs the edited corpus
+	addEditing := func(name, about string, run func(context.Context, *benchEnv, program, int) (sample, error), bytes func(*corpusSet) int64) {
+		scenarios[name] = scenario{about: about, run: run, bytes: bytes, edits: true}
+	}
 	add("init", "create a repository (the key derivation dominates)", initRepo, noBytes)
 	add("backup", "first backup into an empty repository, --compression auto", firstBackup("backup", "auto"), corpusBytes)
 	add("backup-off", "first backup into an empty repository, --compression off", firstBackup("backup-off", "off"), corpusBytes)
 	add("backup-max", "first backup into an empty repository, --compression max", firstBackup("backup-max", "max"), corpusBytes)
-	add("backup-incremental", "backup of the edited corpus (about 2% appended, inserted, touched, deleted) onto a snapshot of the original", nextBackup("backup-incremental", "edited"), corpusBytes)
+	addEditing("backup-incremental", "backup of the edited corpus (about 2% appended, inserted, touched, deleted) onto a snapshot of the original", nextBackup("backup-incremental", "edited"), corpusBytes)
 	add("backup-unchanged", "backup of the unchanged corpus onto a snapshot of it", nextBackup("backup-unchanged", "base"), corpusBytes)
 	add("restore", "restore the latest snapshot of a restic-written repository into an empty directory", restore, corpusBytes)
 	add("check", "check a restic-written repository (structure only)", onShared("base", "check"), noBytes)
 	add("check-read-data", "check --read-data of a restic-written repository", onShared("base", "check", "--read-data"), corpusBytes)
-	add("forget", "forget --keep-last 1 on a fresh copy of a repository with four snapshots", onFresh("forget", "multi", "forget", "--keep-last", "1"), noBytes)
-	add("prune", "prune a fresh copy of that repository after the forget", onFresh("prune", "forgotten", "prune"), noBytes)
+	addEditing("forget", "forget --keep-last 1 on a fresh copy of a repository with four snapshots", onFresh("forget", "multi", "forget", "--keep-last", "1"), noBytes)
+	addEditing("prune", "prune a fresh copy of that repository after the forget", onFresh("prune", "forgotten", "prune"), noBytes)
 }

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -49,7 +50,11 @@ func cheapenKey(repoDir, password string) error {
 // round, cheap keys, everything under t's temporary directories.
 func tinyConfig(t *testing.T, args ...string) config {
 	t.Helper()
-	cfg, err := parseConfig(append([]string{"-restic", resticForTest(t), "-size", "1MiB", "-rounds", "1", "-work", t.TempDir(), "-out", t.TempDir()}, args...))
+	base := []string{"-restic", resticForTest(t), "-rounds", "1", "-work", t.TempDir(), "-out", t.TempDir()}
+	if !slices.Contains(args, "-source") {
+		base = append(base, "-size", "1MiB")
+	}
+	cfg, err := parseConfig(append(base, args...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -339,6 +344,124 @@ exec %q "$@"
 	}
 }
 
+// TestHarnessSourceDirectory runs the harness on a directory of the
+// user's (-source): both programs back it up in place, the scenarios that
+// would edit it are left out, the report names the directory with its
+// counts, and the directory is exactly as it was, down to its files'
+// inodes and change times.
+func TestHarnessSourceDirectory(t *testing.T) {
+	src := t.TempDir()
+	w := newCorpusWriter(src, 5, 1)
+	for i, c := range []content{wordText, randomBytes, codeText, wordText} {
+		if err := w.write(fmt.Sprintf("d%d/f%d", i%2, i), int64(100<<10*(i+1)), c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(src, "empty"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("d0/f0", filepath.Join(src, "link")); err != nil {
+		t.Fatal(err)
+	}
+	identity := func() string {
+		cmd := exec.Command("sh", "-c", "find . -exec stat -c '%n %i %Z %Y %s' {} + | sort")
+		cmd.Dir = src
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(out)
+	}
+	before, digest := identity(), treeDigest(t, src)
+
+	cfg := tinyConfig(t, "-source", src)
+	chdirModuleRoot(t)
+	if err := runConfig(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	if after := identity(); after != before || !sameTree(digest, treeDigest(t, src)) {
+		t.Errorf("the source directory changed:\n%s\nafter:\n%s", before, after)
+	}
+	rep := readReport(t, cfg.outDir)
+	want := corpusStats{Files: 5, Bytes: w.stats.Bytes}
+	if len(rep.Corpora) != 1 || rep.Corpora[0].Kind != sourceCorpus || rep.Corpora[0].Source != src || rep.Corpora[0].Stats != want {
+		t.Fatalf("corpora %+v, want the source %s with %+v", rep.Corpora, src, want)
+	}
+	var ran []string
+	for _, r := range rep.Results {
+		ran = append(ran, r.Name)
+		for _, p := range []string{"arca", "restic"} {
+			if (p == "restic" || arcaHas[r.Name]) && (r.Status[p] != statusOK || len(r.Samples[p]) != 1) {
+				t.Errorf("%s %s: %s %q", r.Name, p, r.Status[p], r.Error[p])
+			}
+		}
+	}
+	if wantRan := slices.DeleteFunc(scenarioNames(), func(n string) bool { return scenarios[n].edits }); !slices.Equal(ran, wantRan) ||
+		slices.Contains(ran, "backup-incremental") || len(ran) < 6 {
+		t.Errorf("scenarios run: %v, want %v", ran, wantRan)
+	}
+	// a first backup stores all of the directory; a backup of it onto
+	// that snapshot finds every file unchanged and adds little
+	grow := func(name string) int64 {
+		s := rep.result(t, sourceCorpus, name).Samples["restic"]
+		if len(s) == 0 || s[0].RepoDelta == nil {
+			t.Fatalf("%s: no repository growth measured", name)
+		}
+		return *s[0].RepoDelta
+	}
+	if d := grow("backup-off"); d < want.Bytes {
+		t.Errorf("first backup grew the repository by %d bytes, the directory has %d", d, want.Bytes)
+	}
+	if d := grow("backup-unchanged"); d <= 0 || d > want.Bytes/8 {
+		t.Errorf("backup of the unchanged directory grew the repository by %d bytes", d)
+	}
+	md, err := os.ReadFile(filepath.Join(cfg.outDir, "report.md"))
+	if err != nil || !strings.Contains(string(md), "| source (`"+src+"`) | 5 |") {
+		t.Errorf("report.md does not name the source: %v\n%s", err, md)
+	}
+}
+
+// TestSourceFlag checks what -source accepts and refuses.
+func TestSourceFlag(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := parseConfig([]string{"-source", dir, "backup", "restore"})
+	if err != nil || !slices.Equal(cfg.corpora, []string{sourceCorpus}) || !slices.Equal(cfg.scenarios, []string{"backup", "restore"}) || cfg.source != dir {
+		t.Errorf("-source %s backup restore: %+v, %v", dir, cfg, err)
+	}
+	for _, c := range []struct {
+		args []string
+		err  string
+	}{
+		{[]string{"-source", dir, "-corpus", "mixed"}, "-source and -corpus exclude each other"},
+		{[]string{"-source", dir, "-size", "1GiB"}, "-source and -size exclude each other"},
+		{[]string{"-source", dir, "backup", "prune"}, "scenario prune edits the corpus"},
+		{[]string{"-source", file}, "is not a directory"},
+		{[]string{"-source", filepath.Join(dir, "missing")}, "no such file or directory"},
+	} {
+		if _, err := parseConfig(c.args); err == nil || !strings.Contains(err.Error(), c.err) {
+			t.Errorf("%v: error %v, want one saying %q", c.args, err, c.err)
+		}
+	}
+	// the harness writes its repositories into the work directory
+	for _, work := range []string{dir, filepath.Join(dir, "work"), filepath.Dir(dir)} {
+		cfg, err := parseConfig([]string{"-restic", "/bin/false", "-source", dir, "-work", work})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.stdout, cfg.stderr = io.Discard, io.Discard
+		if err := runConfig(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "must not contain each other") {
+			t.Errorf("-work %s: error %v", work, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "work")); !os.IsNotExist(err) {
+		t.Errorf("the run wrote into the source: %v", err)
+	}
+}
+
 // treeDigest maps each file under dir to a hash of its content.
 func treeDigest(t *testing.T, dir string) map[string][32]byte {
 	t.Helper()
@@ -594,7 +717,7 @@ func TestEstimateOfTheDefaultRun(t *testing.T) {
 	}
 	// the default run has to fit in 15 minutes on the project's 2-core
 	// machine; the estimate is the harness's own model of that.
-	d := estimate(cfg)
+	d := estimate(cfg, nil)
 	t.Logf("default run estimated at %v", d)
 	if d < 2*time.Minute || d > 13*time.Minute {
 		t.Errorf("default run estimated at %v", d)

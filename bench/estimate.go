@@ -25,14 +25,21 @@ var assumedRate = map[string]struct {
 }
 
 // estimate guesses the duration of a run of cfg: corpus generation,
-// preparation with restic, and every scenario, round and program.
-func estimate(cfg config) time.Duration {
+// preparation with restic, and every scenario, round and program. source
+// is the corpus of a -source run (nil for generated ones).
+func estimate(cfg config, source *corpusSet) time.Duration {
 	mb := float64(cfg.size) / 1e6
+	if source != nil {
+		mb = float64(source.stats.Bytes) / 1e6
+	}
 	secs := func(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 	var total time.Duration
 	for _, kind := range cfg.corpora {
 		files := cfg.size / (128 << 10)
-		if kind == "small-files" {
+		switch {
+		case source != nil:
+			files = int64(source.stats.Files)
+		case kind == "small-files":
 			files = cfg.size / (8 << 10)
 		}
 		cost := func(name string) time.Duration {
@@ -43,7 +50,11 @@ func estimate(cfg config) time.Duration {
 			}
 			return d
 		}
-		total += secs(mb/150) + cost("backup") + 3*cost("backup-incremental") // corpus and templates
+		if source != nil {
+			total += cost("backup") // the one template with a snapshot
+		} else {
+			total += secs(mb/150) + cost("backup") + 3*cost("backup-incremental") // corpus and templates
+		}
 		for _, s := range cfg.scenarios {
 			total += time.Duration(2*cfg.rounds) * cost(s)
 		}

@@ -1,13 +1,15 @@
 // Command bench measures arca against a restic binary on the same data in
-// the same run. It generates deterministic corpora from a seed, prepares
-// repositories with restic, then runs each scenario with both programs,
-// alternating them over several rounds, and reports medians, ranges and
-// arca/restic ratios of wall time, CPU time, peak memory and repository
-// growth as Markdown, JSON and an SVG chart.
+// the same run. It generates deterministic corpora from a seed (or reads a
+// directory given with -source in place), prepares repositories with
+// restic, then runs each scenario with both programs, alternating them
+// over several rounds, and reports medians, ranges and arca/restic ratios
+// of wall time, CPU time, peak memory and repository growth as Markdown,
+// JSON and an SVG chart.
 //
 //	go run ./bench -restic $(which restic)                      # the full default run
 //	go run ./bench -restic $(which restic) -size 64MiB -rounds 1 -corpus small-files,huge-file restore prune
 //	go run ./bench -restic $(which restic) -backend sftp backup  # after eval "$(scripts/testservers/start-sftp.sh)"
+//	go run ./bench -restic $(which restic) -source ~/photos      # your own data, read in place
 package main
 
 import (
@@ -44,6 +46,9 @@ type config struct {
 	seed      uint64
 	rounds    int
 	corpora   []string
+	// source, when set, is a directory benchmarked in place instead of
+	// generated corpora (see sourceCorpus)
+	source    string
 	backend   string
 	scenarios []string
 	keep      bool
@@ -71,6 +76,7 @@ func parseConfig(args []string) (config, error) {
 	fs.Uint64Var(&cfg.seed, "seed", 1, "corpus seed")
 	fs.IntVar(&cfg.rounds, "rounds", 3, "rounds per scenario and program")
 	fs.StringVar(&corpora, "corpus", "mixed", "corpus kinds, comma-separated: "+strings.Join(corpusNames(), ", "))
+	fs.StringVar(&cfg.source, "source", "", "benchmark on this directory instead of generated corpora: it is backed up in place and never changed, so the scenarios that edit a corpus ("+strings.Join(editingScenarios(), ", ")+") do not run; -corpus, -size and -seed do not apply")
 	fs.StringVar(&cfg.backend, "backend", "local", "repository kind: "+strings.Join(storeKinds, ", ")+" (remote ones use the servers of scripts/testservers)")
 	fs.BoolVar(&cfg.keep, "keep", false, "keep the work directory")
 	fs.BoolVar(&cfg.cache, "cache", false, "run the programs with a local cache (one, in the work directory) instead of --no-cache; a program first lists the latest snapshot of a repository it measures a command on (not timed), as the night before a nightly backup")
@@ -103,12 +109,52 @@ func parseConfig(args []string) (config, error) {
 		cfg.corpora = append(cfg.corpora, k)
 	}
 	cfg.scenarios = fs.Args()
-	if len(cfg.scenarios) == 0 {
-		cfg.scenarios = scenarioNames()
-	}
 	for _, s := range cfg.scenarios {
 		if _, ok := scenarios[s]; !ok {
 			return cfg, fmt.Errorf("unknown scenario %q (have %s)", s, strings.Join(scenarioNames(), ", "))
+		}
+	}
+	if cfg.source != "" {
+		return useSource(fs, cfg)
+	}
+	if len(cfg.scenarios) == 0 {
+		cfg.scenarios = scenarioNames()
+	}
+	return cfg, nil
+}
+
+// useSource completes a configuration with -source: the one corpus is the
+// directory, and the scenarios are those that do not edit it.
+func useSource(fs *flag.FlagSet, cfg config) (config, error) {
+	var err error
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "corpus" || f.Name == "size" || f.Name == "seed" {
+			err = fmt.Errorf("-source and -%s exclude each other", f.Name)
+		}
+	})
+	if err != nil {
+		return cfg, err
+	}
+	if cfg.source, err = filepath.Abs(cfg.source); err != nil {
+		return cfg, err
+	}
+	if fi, err := os.Stat(cfg.source); err != nil {
+		return cfg, fmt.Errorf("-source: %w", err)
+	} else if !fi.IsDir() {
+		return cfg, fmt.Errorf("-source: %s is not a directory", cfg.source)
+	}
+	cfg.corpora = []string{sourceCorpus}
+	if len(cfg.scenarios) == 0 {
+		for _, s := range scenarioNames() {
+			if !scenarios[s].edits {
+				cfg.scenarios = append(cfg.scenarios, s)
+			}
+		}
+		return cfg, nil
+	}
+	for _, s := range cfg.scenarios {
+		if scenarios[s].edits {
+			return cfg, fmt.Errorf("scenario %s edits the corpus, so it does not run on a -source directory", s)
 		}
 	}
 	return cfg, nil
@@ -141,6 +187,9 @@ func runConfig(ctx context.Context, cfg config) error {
 	if cfg.workDir, err = filepath.Abs(cfg.workDir); err != nil {
 		return err
 	}
+	if cfg.source != "" && (within(cfg.source, cfg.workDir) || within(cfg.workDir, cfg.source)) {
+		return fmt.Errorf("the -source directory %s and the work directory %s must not contain each other", cfg.source, cfg.workDir)
+	}
 	if cfg.resticBin, err = findRestic(cfg.resticBin); err != nil {
 		return err
 	}
@@ -162,4 +211,10 @@ func runConfig(ctx context.Context, cfg config) error {
 		return fmt.Errorf("%d scenario runs failed (see the report)", n)
 	}
 	return nil
+}
+
+// within tells whether path is dir or below it (both absolute and clean).
+func within(path, dir string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }

@@ -21,8 +21,8 @@ func readThrough(root string) (int64, error) {
 	var total int64
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil // removed meanwhile: nothing to read
+			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
+				return nil // removed meanwhile, or unreadable (in a -source directory): nothing to read
 			}
 			return err
 		}
@@ -30,7 +30,9 @@ func readThrough(root string) (int64, error) {
 			return nil
 		}
 		f, err := os.Open(p)
-		if err != nil {
+		if errors.Is(err, fs.ErrPermission) {
+			return nil
+		} else if err != nil {
 			return err
 		}
 		n, err := io.CopyBuffer(io.Discard, onlyReader{f}, buf)
@@ -49,3 +51,31 @@ func readThrough(root string) (int64, error) {
 // onlyReader hides a file's WriteTo, so io.CopyBuffer reads through buf
 // (io.Discard's ReadFrom would read in 8 KiB pieces).
 type onlyReader struct{ io.Reader }
+
+// countFiles counts the regular files under root and their bytes. Entries
+// that cannot be read are left out, as the programs report and skip them.
+func countFiles(root string) (corpusStats, error) {
+	var st corpusStats
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if p != root && (errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission)) {
+				return nil
+			}
+			return err
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return nil // removed meanwhile
+		}
+		st.Files++
+		st.Bytes += fi.Size()
+		return nil
+	})
+	if err != nil {
+		return st, fmt.Errorf("count the files of %s: %w", root, err)
+	}
+	return st, nil
+}

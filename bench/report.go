@@ -31,6 +31,8 @@ type corpusInfo struct {
 	About string      `json:"about"`
 	Stats corpusStats `json:"stats"`
 	Edits editStats   `json:"edits"`
+	// Source is the directory of a -source corpus, which has no edits
+	Source string `json:"source,omitempty"`
 }
 
 // failures counts program runs that failed (not those not available).
@@ -142,6 +144,10 @@ func (rep *report) markdown(w io.Writer) {
 	fmt.Fprintln(w, "| corpus | files | size | edits for the incremental backup |")
 	fmt.Fprintln(w, "|---|---|---|---|")
 	for _, c := range rep.Corpora {
+		if c.Source != "" {
+			fmt.Fprintf(w, "| %s (`%s`) | %d | %s | none (-source: read in place, never changed) |\n", c.Kind, mdEscape(c.Source), c.Stats.Files, fmtBytes(c.Stats.Bytes))
+			continue
+		}
 		fmt.Fprintf(w, "| %s | %d | %s | %s |\n", c.Kind, c.Stats.Files, fmtBytes(c.Stats.Bytes), c.Edits)
 	}
 	fmt.Fprintln(w)

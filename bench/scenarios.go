@@ -33,6 +33,9 @@ type scenario struct {
 	about string
 	run   func(ctx context.Context, e *benchEnv, prog program, round int) (sample, error)
 	bytes func(c *corpusSet) int64
+	// edits: the scenario needs the corpus's edited state, which a
+	// -source directory does not have
+	edits bool
 }
 
 // scenarioOrder is the order scenarios run and are reported in.
@@ -43,25 +46,48 @@ var scenarioOrder = []string{
 
 func scenarioNames() []string { return append([]string(nil), scenarioOrder...) }
 
+// editingScenarios lists the scenarios that need the edited corpus.
+func editingScenarios() []string {
+	var names []string
+	for _, n := range scenarioOrder {
+		if scenarios[n].edits {
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
 // corpusSet is a generated corpus in its two states: the original ("base")
 // and the edited one, which shares the unchanged files by hard links. The
 // programs always back up the same path, <root>/corpus; activate renames
 // the wanted state there, so the files keep their inodes and ctimes and a
 // backup of an unchanged state finds every file unchanged.
+//
+// A corpus from -source is a directory the user gave: it has only its
+// base state, which stays where it is.
 type corpusSet struct {
 	kind   string
 	root   string
+	source string // the directory of a -source corpus
 	active string
 	stats  corpusStats
 	edits  editStats
 }
 
-func (c *corpusSet) dir() string { return filepath.Join(c.root, "corpus") }
+func (c *corpusSet) dir() string {
+	if c.source != "" {
+		return c.source
+	}
+	return filepath.Join(c.root, "corpus")
+}
 
 // activate puts state ("base" or "edited") at c.dir().
 func (c *corpusSet) activate(state string) error {
 	if c.active == state {
 		return nil
+	}
+	if c.source != "" {
+		return fmt.Errorf("a -source directory has no %s state", state)
 	}
 	if c.active != "" {
 		if err := os.Rename(c.dir(), filepath.Join(c.root, c.active)); err != nil {
@@ -95,6 +121,19 @@ func prepareCorpus(kind string, root string, size int64, seed uint64) (*corpusSe
 		return nil, fmt.Errorf("edit %s corpus: %w", kind, err)
 	}
 	return c, c.activate("base")
+}
+
+// sourceCorpus is the kind of the corpus of a -source run.
+const sourceCorpus = "source"
+
+// openSource makes the directory dir a corpus, counting its regular files
+// and their bytes.
+func openSource(dir string) (*corpusSet, error) {
+	st, err := countFiles(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &corpusSet{kind: sourceCorpus, source: dir, active: "base", stats: st}, nil
 }
 
 // run executes one command of prog against repository repoName (global
@@ -305,17 +344,33 @@ func runScenarios(ctx context.Context, cfg config) (*report, error) {
 	e := &benchEnv{cfg: cfg, store: st, password: "bench-password", built: map[string]string{}}
 	progs := []program{{"arca", cfg.arcaBin}, {"restic", cfg.resticBin}}
 	e.progress = newProgressBar(cfg.stderr, len(cfg.corpora)*len(cfg.scenarios)*cfg.rounds*len(progs))
-	e.progress.note(fmt.Sprintf("estimated duration: %s (restic-like speeds on an idle machine of this kind)", estimate(cfg).Round(time.Second)))
-	rep := &report{Seed: cfg.seed, Rounds: cfg.rounds, Backend: cfg.backend, Cache: cfg.cache, Restic: cfg.resticBin, Machine: collectMachineInfo(ctx, cfg.resticBin, cfg.arcaBin)}
-	for _, kind := range cfg.corpora {
-		e.progress.note(fmt.Sprintf("generating the %s corpus (%s)", kind, fmtBytes(cfg.size)))
-		c, err := prepareCorpus(kind, filepath.Join(cfg.workDir, "corpus-"+kind), cfg.size, cfg.seed)
-		if err != nil {
+	var source *corpusSet
+	if cfg.source != "" {
+		e.progress.note("counting the files of " + cfg.source)
+		if source, err = openSource(cfg.source); err != nil {
 			return nil, err
 		}
+	}
+	e.progress.note(fmt.Sprintf("estimated duration: %s (restic-like speeds on an idle machine of this kind)", estimate(cfg, source).Round(time.Second)))
+	rep := &report{Seed: cfg.seed, Rounds: cfg.rounds, Backend: cfg.backend, Cache: cfg.cache, Restic: cfg.resticBin, Machine: collectMachineInfo(ctx, cfg.resticBin, cfg.arcaBin)}
+	for _, kind := range cfg.corpora {
+		c := source
+		if kind != sourceCorpus {
+			e.progress.note(fmt.Sprintf("generating the %s corpus (%s)", kind, fmtBytes(cfg.size)))
+			if c, err = prepareCorpus(kind, filepath.Join(cfg.workDir, "corpus-"+kind), cfg.size, cfg.seed); err != nil {
+				return nil, err
+			}
+		}
 		e.corpus = c
-		e.progress.note(fmt.Sprintf("%s: %d files, %s; edits: %s", kind, c.stats.Files, fmtBytes(c.stats.Bytes), c.edits))
-		rep.Corpora = append(rep.Corpora, corpusInfo{Kind: kind, About: corpusKinds[kind].about, Stats: c.stats, Edits: c.edits})
+		info := corpusInfo{Kind: kind, Stats: c.stats, Edits: c.edits}
+		if c.source != "" {
+			info.About, info.Source = "the directory "+c.source+", backed up in place", c.source
+			e.progress.note(fmt.Sprintf("%s: %d files, %s", c.source, c.stats.Files, fmtBytes(c.stats.Bytes)))
+		} else {
+			info.About = corpusKinds[kind].about
+			e.progress.note(fmt.Sprintf("%s: %d files, %s; edits: %s", kind, c.stats.Files, fmtBytes(c.stats.Bytes), c.edits))
+		}
+		rep.Corpora = append(rep.Corpora, info)
 		for _, name := range cfg.scenarios {
 			res, err := e.runScenario(ctx, name, progs)
 			if err != nil {
@@ -324,7 +379,9 @@ func runScenarios(ctx context.Context, cfg config) (*report, error) {
 			rep.Results = append(rep.Results, res)
 		}
 		if !cfg.keep {
-			_ = os.RemoveAll(c.root)
+			if c.source == "" {
+				_ = os.RemoveAll(c.root)
+			}
 			for key, repo := range e.built {
 				if key != "empty" {
 					e.store.remove(repo)
