@@ -415,6 +415,10 @@ func TestHarnessSourceDirectory(t *testing.T) {
 	if d := grow("backup-unchanged"); d <= 0 || d > want.Bytes/8 {
 		t.Errorf("backup of the unchanged directory grew the repository by %d bytes", d)
 	}
+	// the restores' targets are gone once their scenario ended
+	if left, _ := filepath.Glob(filepath.Join(cfg.workDir, "runs", "restore-*")); len(left) > 0 {
+		t.Errorf("restore targets left behind: %v", left)
+	}
 	md, err := os.ReadFile(filepath.Join(cfg.outDir, "report.md"))
 	if err != nil || !strings.Contains(string(md), "| source (`"+src+"`) | 5 |") {
 		t.Errorf("report.md does not name the source: %v\n%s", err, md)

@@ -24,6 +24,9 @@ type benchEnv struct {
 	built map[string]string
 	// key describes the scrypt parameters of the templates' key
 	key string
+	// restored lists the directories the current scenario restored into,
+	// which runScenario removes when the scenario ends (see restore)
+	restored []string
 }
 
 // scenario is one measured operation. run performs it once with prog;
@@ -432,6 +435,10 @@ func (e *benchEnv) runScenario(ctx context.Context, name string, progs []program
 			}
 		}
 	}
+	for _, d := range e.restored {
+		_ = os.RemoveAll(d)
+	}
+	e.restored = nil
 	return res, nil
 }
 
