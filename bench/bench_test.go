@@ -92,6 +92,17 @@ func (rep *report) result(t *testing.T, kind, name string) scenarioResult {
 	return scenarioResult{}
 }
 
+// resticGrowth is how much restic's first run of scenario name on corpus
+// kind grew the repository.
+func (rep *report) resticGrowth(t *testing.T, kind, name string) int64 {
+	t.Helper()
+	s := rep.result(t, kind, name).Samples["restic"]
+	if len(s) == 0 || s[0].RepoDelta == nil {
+		t.Fatalf("%s/%s: no repository growth measured", kind, name)
+	}
+	return *s[0].RepoDelta
+}
+
 // arcaHas lists the scenarios the arca of this branch must run.
 var arcaHas = map[string]bool{"init": true, "backup": true, "backup-off": true, "backup-max": true, "backup-incremental": true, "backup-unchanged": true, "restore": true}
 
@@ -144,13 +155,7 @@ func TestHarnessTinyCorpus(t *testing.T) {
 		// compression, at least all of it); a backup of the unchanged
 		// corpus onto its parent stores only a snapshot and a few trees;
 		// the edited corpus stores about the edited bytes.
-		delta := func(name string) int64 {
-			s := rep.result(t, c.Kind, name).Samples["restic"]
-			if len(s) == 0 || s[0].RepoDelta == nil {
-				t.Fatalf("%s/%s: no repository growth measured", c.Kind, name)
-			}
-			return *s[0].RepoDelta
-		}
+		delta := func(name string) int64 { return rep.resticGrowth(t, c.Kind, name) }
 		if d := delta("backup-off"); d < c.Stats.Bytes {
 			t.Errorf("%s: first backup grew the repository by %d bytes, corpus has %d", c.Kind, d, c.Stats.Bytes)
 		}
@@ -402,13 +407,7 @@ func TestHarnessSourceDirectory(t *testing.T) {
 	}
 	// a first backup stores all of the directory; a backup of it onto
 	// that snapshot finds every file unchanged and adds little
-	grow := func(name string) int64 {
-		s := rep.result(t, sourceCorpus, name).Samples["restic"]
-		if len(s) == 0 || s[0].RepoDelta == nil {
-			t.Fatalf("%s: no repository growth measured", name)
-		}
-		return *s[0].RepoDelta
-	}
+	grow := func(name string) int64 { return rep.resticGrowth(t, sourceCorpus, name) }
 	if d := grow("backup-off"); d < want.Bytes {
 		t.Errorf("first backup grew the repository by %d bytes, the directory has %d", d, want.Bytes)
 	}

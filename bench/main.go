@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -145,11 +146,7 @@ func useSource(fs *flag.FlagSet, cfg config) (config, error) {
 	}
 	cfg.corpora = []string{sourceCorpus}
 	if len(cfg.scenarios) == 0 {
-		for _, s := range scenarioNames() {
-			if !scenarios[s].edits {
-				cfg.scenarios = append(cfg.scenarios, s)
-			}
-		}
+		cfg.scenarios = slices.DeleteFunc(scenarioNames(), func(s string) bool { return scenarios[s].edits })
 		return cfg, nil
 	}
 	for _, s := range cfg.scenarios {

@@ -408,6 +408,12 @@ func (e *benchEnv) runScenario(ctx context.Context, name string, progs []program
 	for _, p := range progs {
 		res.Status[p.Name] = statusOK
 	}
+	defer func() {
+		for _, d := range e.restored {
+			_ = os.RemoveAll(d)
+		}
+		e.restored = nil
+	}()
 	for round := 0; round < e.cfg.rounds; round++ {
 		order := progs
 		if round%2 == 1 {
@@ -435,10 +441,6 @@ func (e *benchEnv) runScenario(ctx context.Context, name string, progs []program
 			}
 		}
 	}
-	for _, d := range e.restored {
-		_ = os.RemoveAll(d)
-	}
-	e.restored = nil
 	return res, nil
 }
 
