@@ -10,6 +10,8 @@ import (
 	"runtime/metrics"
 	"runtime/pprof"
 	"runtime/trace"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -63,7 +65,15 @@ func startMemProfile(path string) func() {
 		{Name: "/memory/classes/heap/objects:bytes"},
 		{Name: "/memory/classes/total:bytes"},
 	}
-	var peakObj, peakTotal uint64
+	var peakObj, peakTotal, peakRSS uint64
+	var atPeakRSS string
+	all := metrics.All()
+	classes := make([]metrics.Sample, 0, len(all))
+	for _, d := range all {
+		if strings.HasPrefix(d.Name, "/memory/classes/") || d.Name == "/gc/heap/live:bytes" {
+			classes = append(classes, metrics.Sample{Name: d.Name})
+		}
+	}
 	write := func() {
 		f, err := os.Create(path)
 		if err != nil {
@@ -92,6 +102,18 @@ func startMemProfile(path string) func() {
 			if total > peakTotal {
 				peakTotal = total
 			}
+			if rss := residentBytes(); rss > peakRSS {
+				peakRSS = rss
+				metrics.Read(classes)
+				var b strings.Builder
+				fmt.Fprintf(&b, "at the peak RSS (%d KiB):\n", rss>>10)
+				for _, c := range classes {
+					if c.Value.Kind() == metrics.KindUint64 {
+						fmt.Fprintf(&b, "  %-50s %8d KiB\n", c.Name, c.Value.Uint64()>>10)
+					}
+				}
+				atPeakRSS = b.String()
+			}
 			if obj > peakObj+1<<20 {
 				peakObj = obj
 				write()
@@ -103,7 +125,25 @@ func startMemProfile(path string) func() {
 		<-done
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
-		msg := fmt.Sprintf("peak heap objects %d MiB, peak Go memory total %d MiB, NumGC %d\n", peakObj>>20, peakTotal>>20, ms.NumGC)
+		msg := fmt.Sprintf("peak heap objects %d MiB, peak Go memory total %d MiB, NumGC %d\n", peakObj>>20, peakTotal>>20, ms.NumGC) + atPeakRSS
 		_ = os.WriteFile(path+".txt", []byte(msg), 0o644)
 	}
+}
+
+// residentBytes is the process's resident set size, from /proc/self/statm
+// (0 where that is missing).
+func residentBytes() uint64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0
+	}
+	pages, err := strconv.ParseUint(f[1], 10, 64)
+	if err != nil {
+		return 0
+	}
+	return pages * uint64(os.Getpagesize())
 }
