@@ -2,6 +2,8 @@ package model
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -144,5 +146,34 @@ func TestConfigValidate(t *testing.T) {
 		if bad.Validate() == nil {
 			t.Errorf("invalid config accepted: %+v", bad)
 		}
+	}
+}
+
+// TestTreeIDMatchesEncoding checks that TreeID hashes the bytes EncodeTree
+// makes, for trees below and well above the piece TreeID hashes at once,
+// and that it refuses what EncodeTree refuses.
+func TestTreeIDMatchesEncoding(t *testing.T) {
+	mtime := time.Date(2026, 12, 5, 12, 0, 0, 123456789, time.FixedZone("", 3600))
+	for _, count := range []int{0, 1, 160, 2000} {
+		nodes := make([]*Node, count)
+		for i := range nodes {
+			nodes[i] = &Node{Name: fmt.Sprintf("file-%05d", i), Type: NodeTypeFile, Mode: 0o644, ModTime: mtime,
+				AccessTime: mtime, ChangeTime: mtime, User: "user", Group: "group", Inode: uint64(i), Size: uint64(i),
+				Links: 1, Content: IDs{Hash([]byte{byte(i)})}}
+		}
+		buf, err := EncodeTree(nodes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, err := TreeID(nodes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if id != Hash(buf) {
+			t.Errorf("%d nodes (%d bytes): TreeID %v, hash of the encoding %v", count, len(buf), id.Str(), Hash(buf).Str())
+		}
+	}
+	if _, err := TreeID([]*Node{{Name: "b"}, {Name: "a"}}); !errors.Is(err, ErrTreeNotOrdered) {
+		t.Errorf("unsorted nodes: %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,7 +18,31 @@ var ErrTreeNotOrdered = errors.New("nodes are not ordered or duplicate")
 // EncodeTree returns the tree blob for nodes, byte-identical to restic's:
 // {"nodes":[...]} and a newline. Nodes must be sorted by name, without duplicates.
 func EncodeTree(nodes []*Node) ([]byte, error) {
-	buf := make([]byte, 0, encodedTreeSize(nodes))
+	return appendTree(make([]byte, 0, encodedTreeSize(nodes)), nodes, nil)
+}
+
+// TreeID returns the ID of the tree blob EncodeTree makes of nodes (the
+// SHA-256 of its bytes) without holding the whole blob in memory: the
+// encoding goes through the hash in pieces of about treeHashPiece bytes.
+func TreeID(nodes []*Node) (ID, error) {
+	h := sha256.New()
+	rest, err := appendTree(make([]byte, 0, treeHashPiece+4096), nodes, func(b []byte) { h.Write(b) })
+	if err != nil {
+		return ID{}, err
+	}
+	h.Write(rest)
+	var id ID
+	h.Sum(id[:0])
+	return id, nil
+}
+
+// treeHashPiece is how much of a tree's encoding TreeID hashes at once.
+const treeHashPiece = 64 << 10
+
+// appendTree appends the encoding of nodes to buf. With spill, whenever
+// buf holds treeHashPiece bytes or more they go to spill and buf starts
+// over; the rest is returned.
+func appendTree(buf []byte, nodes []*Node, spill func([]byte)) ([]byte, error) {
 	buf = append(buf, `{"nodes":[`...)
 	for i, n := range nodes {
 		if i > 0 {
@@ -29,6 +54,10 @@ func EncodeTree(nodes []*Node) ([]byte, error) {
 		var err error
 		if buf, err = n.AppendJSON(buf); err != nil {
 			return nil, fmt.Errorf("encode node %q: %w", n.Name, err)
+		}
+		if spill != nil && len(buf) >= treeHashPiece {
+			spill(buf)
+			buf = buf[:0]
 		}
 	}
 	return append(buf, "]}\n"...), nil
