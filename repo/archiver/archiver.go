@@ -27,12 +27,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -769,7 +767,7 @@ func (a *Archiver) saveDir(ctx context.Context, snPath, dir string, st fsnode.St
 	if err != nil {
 		return future{}, fmt.Errorf("openfile for readdirnames failed: %w", err)
 	}
-	entries, err := d.ReadDir(-1) // the types, where the file system gives them, without an lstat
+	entries, err := readDir(d) // the types, where the file system gives them, without an lstat
 	if err != nil {
 		d.Close()
 		return future{}, fmt.Errorf("readdirnames %v failed: %w", dir, err)
@@ -788,19 +786,18 @@ func (a *Archiver) saveDir(ctx context.Context, snPath, dir string, st fsnode.St
 	} else {
 		d.Close()
 	}
-	slices.SortFunc(entries, func(x, y fs.DirEntry) int { return strings.Compare(x.Name(), y.Name()) })
-	children := make([]future, 0, len(entries))
+	children := make([]future, 0, entries.len())
 	lastExcluded := ""
-	for _, e := range entries {
+	for i := range entries.len() {
 		if err := ctx.Err(); err != nil {
 			return future{}, err
 		}
-		name := e.Name()
+		name := entries.name(i)
 		if name == lastExcluded {
 			continue
 		}
 		p := filepath.Join(dir, name)
-		f, excluded, err := a.save(ctx, path.Join(snPath, name), p, dirfd, findNode(prev, name), false, e.Type().IsRegular())
+		f, excluded, err := a.save(ctx, path.Join(snPath, name), p, dirfd, findNode(prev, name), false, entries.regular(i))
 		if err != nil {
 			if err = a.itemError(p, err); err != nil {
 				return future{}, err
