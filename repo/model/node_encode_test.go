@@ -3,13 +3,16 @@ package model
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 )
 
@@ -202,6 +205,7 @@ func sameDecoding(t *testing.T, data []byte) {
 	t.Helper()
 	want, werr := decodeReference(data)
 	fast, ferr := decodeTreeFast(data)
+	sameStreamDecoding(t, data, fast, ferr)
 	if ferr != nil {
 		return // the fast path may give up on anything
 	}
@@ -218,6 +222,26 @@ func sameDecoding(t *testing.T, data []byte) {
 			if !sameStoredTime(p[0], p[1]) {
 				t.Fatalf("time decoded as %v, want %v", p[0], p[1])
 			}
+		}
+	}
+}
+
+// sameStreamDecoding checks that DecodeTreeStream, reading data a byte
+// at a time and in one piece, takes only trees the fast path takes (fast,
+// ferr are its answer) and decodes them the same, and gives up on the
+// rest with ErrTreeNotStreamable.
+func sameStreamDecoding(t *testing.T, data []byte, fast *Tree, ferr error) {
+	t.Helper()
+	for _, r := range []io.Reader{bytes.NewReader(data), iotest.OneByteReader(bytes.NewReader(data))} {
+		streamed, err := DecodeTreeStream(r)
+		switch {
+		case errors.Is(err, ErrTreeNotStreamable):
+		case err != nil:
+			t.Fatalf("stream decoding: %v\n%s", err, data)
+		case ferr != nil:
+			t.Fatalf("stream decoding took what the fast path gives up on:\n%s", data)
+		case !reflect.DeepEqual(streamed, fast):
+			t.Fatalf("stream decoding differs from the fast path:\n%s\n got %#v\nwant %#v", data, streamed.Nodes, fast.Nodes)
 		}
 	}
 }
@@ -249,6 +273,10 @@ func TestDecodeTreeFastMatchesJSON(t *testing.T) {
 		sameDecoding(t, data)
 		if _, err := decodeTreeFast(data); err == nil {
 			accepted++
+			// what arca and restic write, the stream decoder takes
+			if _, err := DecodeTreeStream(iotest.HalfReader(bytes.NewReader(data))); err != nil {
+				t.Fatalf("stream decoding gave up on a tree the fast path takes: %v\n%s", err, data)
+			}
 		}
 		if i%10 == 0 {
 			// white space and key order that encoding/json accepts too
@@ -324,5 +352,32 @@ func TestEncodedTreeSizeBound(t *testing.T) {
 	want = append(want, "]}\n"...)
 	if !bytes.Equal(buf, want) {
 		t.Fatalf("EncodeTree differs from encoding/json:\n%s\n%s", buf, want)
+	}
+}
+
+// TestDecodeTreeStreamErrors: a read error ends stream decoding with that
+// error, and a blob that ends early is not taken.
+func TestDecodeTreeStreamErrors(t *testing.T) {
+	var nodes []*Node
+	for i := range 500 {
+		nodes = append(nodes, &Node{Name: fmt.Sprintf("f%04d", i), Type: NodeTypeFile, Content: IDs{{byte(i)}}})
+	}
+	data, err := EncodeTree(nodes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	for _, cut := range []int{0, 5, 11, len(data) / 2, len(data) - 3, len(data) - 2} {
+		r := io.MultiReader(bytes.NewReader(data[:cut]), iotest.ErrReader(boom))
+		if _, err := DecodeTreeStream(r); !errors.Is(err, boom) {
+			t.Errorf("read error after %d bytes: %v", cut, err)
+		}
+		if _, err := DecodeTreeStream(bytes.NewReader(data[:cut])); !errors.Is(err, ErrTreeNotStreamable) {
+			t.Errorf("blob cut after %d bytes: %v", cut, err)
+		}
+	}
+	tree, err := DecodeTreeStream(bytes.NewReader(data))
+	if err != nil || len(tree.Nodes) != 500 || tree.Nodes[499].Name != "f0499" {
+		t.Fatalf("whole blob: %v", err)
 	}
 }

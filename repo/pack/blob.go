@@ -16,13 +16,9 @@ var ErrBlobHash = fmt.Errorf("blob content does not match its ID")
 // DecodeBlob decrypts (and decompresses) one stored blob and checks that
 // its plaintext hashes to its ID. dst is reused when large enough.
 func DecodeBlob(key *crypto.Key, dec *zstd.Decoder, b model.Blob, stored, dst []byte) ([]byte, error) {
-	if uint(len(stored)) != b.Length {
-		return nil, fmt.Errorf("blob %v: got %d bytes, want %d", b.BlobHandle, len(stored), b.Length)
-	}
-	// decrypt in place: the plaintext lands exactly where the ciphertext was
-	plain, err := key.Open(stored[ivSize:ivSize], stored)
+	plain, err := OpenBlob(key, b, stored)
 	if err != nil {
-		return nil, fmt.Errorf("decrypt blob %v: %w", b.BlobHandle, err)
+		return nil, err
 	}
 	if b.IsCompressed() {
 		out, err := dec.DecodeAll(plain, dst[:0])
@@ -38,6 +34,20 @@ func DecodeBlob(key *crypto.Key, dec *zstd.Decoder, b model.Blob, stored, dst []
 	}
 	if model.Hash(plain) != b.ID {
 		return nil, fmt.Errorf("blob %v: %w", b.BlobHandle, ErrBlobHash)
+	}
+	return plain, nil
+}
+
+// OpenBlob decrypts one stored blob in place and returns its plaintext as
+// stored: compressed if the blob is. Its hash is not checked.
+func OpenBlob(key *crypto.Key, b model.Blob, stored []byte) ([]byte, error) {
+	if uint(len(stored)) != b.Length {
+		return nil, fmt.Errorf("blob %v: got %d bytes, want %d", b.BlobHandle, len(stored), b.Length)
+	}
+	// the plaintext lands exactly where the ciphertext was
+	plain, err := key.Open(stored[ivSize:ivSize], stored)
+	if err != nil {
+		return nil, fmt.Errorf("decrypt blob %v: %w", b.BlobHandle, err)
 	}
 	return plain, nil
 }
