@@ -166,13 +166,13 @@ func (c *Checker) checkTreeBlob(ctx context.Context, id model.ID) ([]model.ID, [
 	if !c.idx.Has(model.BlobHandle{ID: id, Type: model.TreeBlob}) {
 		return nil, []error{&MissingTreeError{TreeID: id}}
 	}
-	buf, err := c.r.LoadBlob(ctx, model.TreeBlob, id, nil)
+	tree, err := c.r.LoadTree(ctx, id)
+	var decodeErr *model.TreeDecodeError
+	if errors.As(err, &decodeErr) {
+		return nil, []error{&NodeError{TreeID: id, Err: fmt.Errorf("failed to decode tree %v: %w", id, decodeErr)}}
+	}
 	if err != nil {
 		return nil, []error{err}
-	}
-	tree, err := model.DecodeTree(buf)
-	if err != nil {
-		return nil, []error{&NodeError{TreeID: id, Err: fmt.Errorf("failed to decode tree %v: %w", id, err)}}
 	}
 	return c.checkNodes(id, tree)
 }

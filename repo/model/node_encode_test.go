@@ -335,7 +335,7 @@ func TestEncodedTreeSizeBound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if est := encodedTreeSize(nodes); len(buf) > est {
+	if est := EncodedTreeSize(nodes); len(buf) > est {
 		t.Fatalf("tree of %d bytes, estimate %d", len(buf), est)
 	}
 	want := []byte(`{"nodes":[`)

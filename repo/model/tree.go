@@ -18,7 +18,7 @@ var ErrTreeNotOrdered = errors.New("nodes are not ordered or duplicate")
 // EncodeTree returns the tree blob for nodes, byte-identical to restic's:
 // {"nodes":[...]} and a newline. Nodes must be sorted by name, without duplicates.
 func EncodeTree(nodes []*Node) ([]byte, error) {
-	return appendTree(make([]byte, 0, encodedTreeSize(nodes)), nodes, nil)
+	return appendTree(make([]byte, 0, EncodedTreeSize(nodes)), nodes, nil)
 }
 
 // TreeID returns the ID of the tree blob EncodeTree makes of nodes (the
@@ -63,11 +63,11 @@ func appendTree(buf []byte, nodes []*Node, spill func([]byte)) ([]byte, error) {
 	return append(buf, "]}\n"...), nil
 }
 
-// encodedTreeSize estimates the length of nodes' tree blob from above for
+// EncodedTreeSize estimates the length of nodes' tree blob from above for
 // typical nodes, so that encoding it rarely grows the buffer (growing it
 // from small took twice the blob's size in allocations, a fifth of all of
 // a backup of many small files).
-func encodedTreeSize(nodes []*Node) int {
+func EncodedTreeSize(nodes []*Node) int {
 	size := 16
 	for _, n := range nodes {
 		// the fixed fields of a file with long user and group names take
@@ -87,15 +87,21 @@ func DecodeTree(data []byte) (*Tree, error) {
 	}
 	var t Tree
 	if err := json.Unmarshal(data, &t); err != nil {
-		return nil, fmt.Errorf("decode tree: %w", err)
+		return nil, &TreeDecodeError{err}
 	}
 	for i, n := range t.Nodes {
 		if n == nil {
-			return nil, fmt.Errorf("decode tree: node %d is null", i)
+			return nil, &TreeDecodeError{fmt.Errorf("node %d is null", i)}
 		}
 	}
 	return &t, nil
 }
+
+// TreeDecodeError is DecodeTree's error: the blob is not a tree.
+type TreeDecodeError struct{ Err error }
+
+func (e *TreeDecodeError) Error() string { return "decode tree: " + e.Err.Error() }
+func (e *TreeDecodeError) Unwrap() error { return e.Err }
 
 // Find returns the node with the given name, or nil.
 func (t *Tree) Find(name string) *Node {

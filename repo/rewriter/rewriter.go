@@ -16,6 +16,7 @@ import (
 	"path"
 
 	"github.com/arca-backup/arca/repo/model"
+	"github.com/arca-backup/arca/repo/walker"
 )
 
 // BlobLoader loads blobs; *repo.Repository is one.
@@ -190,11 +191,7 @@ func (rw *Rewriter) RewriteTree(ctx context.Context, loader BlobLoader, saver Bl
 }
 
 func loadTree(ctx context.Context, loader BlobLoader, id model.ID) (*model.Tree, error) {
-	buf, err := loader.LoadBlob(ctx, model.TreeBlob, id, nil)
-	if err != nil {
-		return nil, err
-	}
-	return model.DecodeTree(buf)
+	return walker.LoadTree(ctx, loader, id)
 }
 
 func saveTree(ctx context.Context, saver BlobSaver, nodes []*model.Node) (model.ID, error) {

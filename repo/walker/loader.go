@@ -16,8 +16,16 @@ type BlobLoader interface {
 	LoadBlob(ctx context.Context, t model.BlobType, id model.ID, buf []byte) ([]byte, error)
 }
 
+// TreeSource is a BlobLoader that loads trees itself, as *repo.Repository
+// does: it decodes a large tree as it decompresses it rather than after.
+// A TreeLoader on one loads trees through it.
+type TreeSource interface {
+	BlobLoader
+	LoadTree(ctx context.Context, id model.ID) (*model.Tree, error)
+}
+
 // DefaultCacheBytes is the default budget of a TreeLoader's cache, counted
-// in bytes of tree JSON.
+// in bytes of tree JSON (as model.EncodedTreeSize estimates them).
 const DefaultCacheBytes = 32 << 20
 
 // LoaderOptions tune a TreeLoader.
@@ -176,15 +184,28 @@ func (l *TreeLoader) run(ctx context.Context, id model.ID, c *loadCall) {
 }
 
 func (l *TreeLoader) load(ctx context.Context, id model.ID) (*model.Tree, int, error) {
-	buf, err := l.blobs.LoadBlob(ctx, model.TreeBlob, id, nil)
+	t, err := LoadTree(ctx, l.blobs, id)
 	if err != nil {
-		return nil, 0, fmt.Errorf("load tree %s: %w", id.Str(), err)
+		return nil, 0, err
+	}
+	return t, model.EncodedTreeSize(t.Nodes), nil
+}
+
+// LoadTree loads and decodes the tree id through bl, with bl's own
+// LoadTree when it is a TreeSource.
+func LoadTree(ctx context.Context, bl BlobLoader, id model.ID) (*model.Tree, error) {
+	if ts, ok := bl.(TreeSource); ok {
+		return ts.LoadTree(ctx, id) // its errors name the tree
+	}
+	buf, err := bl.LoadBlob(ctx, model.TreeBlob, id, nil)
+	if err != nil {
+		return nil, fmt.Errorf("load tree %s: %w", id.Str(), err)
 	}
 	t, err := model.DecodeTree(buf)
 	if err != nil {
-		return nil, 0, fmt.Errorf("tree %s: %w", id.Str(), err)
+		return nil, fmt.Errorf("tree %s: %w", id.Str(), err)
 	}
-	return t, len(buf), nil
+	return t, nil
 }
 
 func (l *TreeLoader) addLocked(id model.ID, t *model.Tree, size int) {

@@ -289,7 +289,11 @@ func TestLoaderBudget(t *testing.T) {
 	for i := range 10 {
 		ids = append(ids, m.makeTree(t, tree{fmt.Sprintf("file-%d", i): nil}))
 	}
-	size := len(m.blobs[ids[0]])
+	first, err := model.DecodeTree(m.blobs[ids[0]])
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := model.EncodedTreeSize(first.Nodes) // the trees are alike
 	l := NewTreeLoader(m, LoaderOptions{CacheBytes: 3 * size})
 	ctx := context.Background()
 	for _, id := range ids {
@@ -313,5 +317,48 @@ func TestLoaderBudget(t *testing.T) {
 	}
 	if m.total.Load() != before+1 {
 		t.Errorf("evicted tree not loaded again")
+	}
+}
+
+// treeSource is a memBlobs that also loads trees itself, marking them.
+type treeSource struct {
+	*memBlobs
+	loadTrees atomic.Int64
+}
+
+func (s *treeSource) LoadTree(ctx context.Context, id model.ID) (*model.Tree, error) {
+	s.loadTrees.Add(1)
+	buf, err := s.LoadBlob(ctx, model.TreeBlob, id, nil)
+	if err != nil {
+		return nil, err
+	}
+	t, err := model.DecodeTree(buf)
+	if err == nil {
+		t.Nodes = append(t.Nodes, &model.Node{Name: "~from LoadTree", Type: model.NodeTypeFile})
+	}
+	return t, err
+}
+
+// TestLoaderUsesTreeSource: a TreeLoader on a TreeSource loads every tree
+// through its LoadTree.
+func TestLoaderUsesTreeSource(t *testing.T) {
+	m := newMemBlobs()
+	root := m.makeTree(t, tree{"a": tree{"b": nil}, "c": nil})
+	src := &treeSource{memBlobs: m}
+	var names []string
+	err := Walk(context.Background(), src, root, Visitor{Node: func(_ model.ID, p string, n *model.Node) error {
+		if n != nil {
+			names = append(names, p)
+		}
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := src.loadTrees.Load(); got != 2 || m.total.Load() != 2 {
+		t.Errorf("%d trees loaded through LoadTree, %d blobs loaded, want 2 and 2", got, m.total.Load())
+	}
+	if !slices.Contains(names, "/a/~from LoadTree") {
+		t.Errorf("walked %q, not the trees LoadTree gave", names)
 	}
 }
