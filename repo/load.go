@@ -156,7 +156,19 @@ func (r *Repository) DecodeBlob(b model.Blob, stored, buf []byte) ([]byte, error
 // compresses to 1 MB.
 const streamTreesFrom = 1 << 20
 
-// LoadTree loads and decodes a tree blob.
+// TreeLoadError is LoadTree's error when the tree's blob could not be
+// read: Err is what LoadBlob gave.
+type TreeLoadError struct {
+	ID  model.ID
+	Err error
+}
+
+func (e *TreeLoadError) Error() string { return fmt.Sprintf("load tree %s: %v", e.ID.Str(), e.Err) }
+func (e *TreeLoadError) Unwrap() error { return e.Err }
+
+// LoadTree loads and decodes a tree blob. A blob that cannot be read gives
+// a *TreeLoadError, one that is not a tree a damaged error that wraps a
+// *model.TreeDecodeError.
 func (r *Repository) LoadTree(ctx context.Context, id model.ID) (*model.Tree, error) {
 	h := model.BlobHandle{ID: id, Type: model.TreeBlob}
 	if copies := r.idx.Lookup(h); len(copies) > 0 && copies[0].UncompressedLength >= streamTreesFrom {
@@ -174,12 +186,12 @@ func (r *Repository) LoadTree(ctx context.Context, id model.ID) (*model.Tree, er
 			}
 		}
 		if err != nil {
-			return nil, fmt.Errorf("load tree %s: %w", id.Str(), err)
+			return nil, &TreeLoadError{ID: id, Err: err}
 		}
 	}
 	buf, err := r.LoadBlob(ctx, model.TreeBlob, id, nil)
 	if err != nil {
-		return nil, fmt.Errorf("load tree %s: %w", id.Str(), err)
+		return nil, &TreeLoadError{ID: id, Err: err}
 	}
 	t, err := model.DecodeTree(buf)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/arca-backup/arca/repo"
 	"github.com/arca-backup/arca/repo/model"
 )
 
@@ -170,6 +171,10 @@ func (c *Checker) checkTreeBlob(ctx context.Context, id model.ID) ([]model.ID, [
 	var decodeErr *model.TreeDecodeError
 	if errors.As(err, &decodeErr) {
 		return nil, []error{&NodeError{TreeID: id, Err: fmt.Errorf("failed to decode tree %v: %w", id, decodeErr)}}
+	}
+	var loadErr *repo.TreeLoadError
+	if errors.As(err, &loadErr) {
+		return nil, []error{loadErr.Err} // "error for tree <id>:" is said already
 	}
 	if err != nil {
 		return nil, []error{err}
