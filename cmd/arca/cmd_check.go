@@ -256,6 +256,7 @@ func (a *app) prepareCheckCache(o *reportPrinter, withCache bool) func() {
 }
 
 func (a *app) runCheck(ctx context.Context, opts checkOptions, args []string) (checkSummary, error) {
+	defer limitMemory()()
 	summary := checkSummary{MessageType: "summary"}
 	out := &reportPrinter{a: a}
 	cleanup := a.prepareCheckCache(out, opts.WithCache)

@@ -10,13 +10,15 @@ import (
 	"time"
 )
 
-// The soft memory limit during a backup.
+// The soft memory limit during a backup, a restore and a check.
 //
 // The backup's memory is mostly large, reused, pointer-free buffers (read
 // blocks, seal buffers, zstd state), so garbage collection costs little,
 // but with only GOGC the runtime lets the heap grow to twice the live data
 // and keeps freed pages (the key derivation's 32 MiB, buffers replaced by
-// larger ones) resident for a long time. After every collection the
+// larger ones) resident for a long time. A restore and a check decode
+// every tree of a snapshot, a restore each twice: there the heap grew to
+// twice the trees in memory at once. After every collection the
 // limiter sets the soft memory limit a headroom above what that
 // collection found live (and again every 100 ms, as the runtime's other
 // memory changes), so the runtime collects and returns memory to the
@@ -25,7 +27,7 @@ import (
 // collector run continuously. GOMEMLIMIT in the environment disables it.
 
 // manageProcessMemory lets run tune the memory of the whole process: the
-// limiter during backups and returnFreeMemory. main sets it; in-process
+// limiter during backups, restores and checks, and returnFreeMemory. main sets it; in-process
 // callers of run (the tests run many commands in parallel in one process)
 // leave it off.
 var manageProcessMemory bool
