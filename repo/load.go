@@ -81,7 +81,16 @@ func (r *Repository) LoadIndex(ctx context.Context, progress IndexProgress) erro
 
 // LoadIndexFile loads and decodes one index file.
 func (r *Repository) LoadIndexFile(ctx context.Context, id model.ID) (*index.File, error) {
-	buf, err := r.LoadUnpacked(ctx, backend.IndexFile, id)
+	raw, err := r.LoadRaw(ctx, backend.IndexFile, id)
+	if err != nil {
+		return nil, err
+	}
+	return r.decodeIndexFile(id, raw)
+}
+
+// decodeIndexFile decodes an index file loaded by LoadRaw.
+func (r *Repository) decodeIndexFile(id model.ID, raw []byte) (*index.File, error) {
+	buf, err := r.unpack(backend.IndexFile, id, raw)
 	if err != nil {
 		return nil, err
 	}
@@ -256,9 +265,22 @@ func (r *Repository) ForEachIndexFile(ctx context.Context, fn func(id model.ID, 
 		return fmt.Errorf("list index files: %w", err)
 	}
 	var mu sync.Mutex
+	// as in LoadIndex, files download in parallel and fewer are decoded
+	// at once; a decoded file's slot is given back once fn is done with it
 	workers := runtime.GOMAXPROCS(0) + int(r.be.Properties().Connections)
+	decoding := make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))
 	return forEachParallel(ctx, workers, ids, func(ctx context.Context, id model.ID) error {
-		f, err := r.LoadIndexFile(ctx, id)
+		var f *index.File
+		raw, err := r.LoadRaw(ctx, backend.IndexFile, id)
+		if err == nil {
+			select {
+			case decoding <- struct{}{}:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			defer func() { <-decoding }()
+			f, err = r.decodeIndexFile(id, raw)
+		}
 		mu.Lock()
 		defer mu.Unlock()
 		if ctx.Err() != nil {
