@@ -27,9 +27,9 @@ import (
 // collector run continuously. GOMEMLIMIT in the environment disables it.
 
 // manageProcessMemory lets run tune the memory of the whole process: the
-// limiter during backups, restores and checks, and returnFreeMemory. main sets it; in-process
-// callers of run (the tests run many commands in parallel in one process)
-// leave it off.
+// limiter during backups, restores and checks, and returnFreeMemory. main
+// sets it; in-process callers of run (the tests run many commands in
+// parallel in one process) leave it off.
 var manageProcessMemory bool
 
 // minMemoryHeadroom is the least the Go runtime may allocate beyond the

@@ -59,6 +59,41 @@ func (m *memRepo) HasBlob(t model.BlobType, id model.ID) bool {
 	return ok
 }
 
+// recorder is a memRepo that records a value for each blob offered to
+// SaveBlob that note picks.
+type recorder[T any] struct {
+	*memRepo
+	note func(t model.BlobType, buf []byte, id model.ID) (v T, picked bool)
+	mu   sync.Mutex
+	seen []T
+}
+
+func newRecorder[T any](note func(t model.BlobType, buf []byte, id model.ID) (T, bool)) *recorder[T] {
+	return &recorder[T]{memRepo: newMemRepo(), note: note}
+}
+
+func (r *recorder[T]) SaveBlob(ctx context.Context, t model.BlobType, buf []byte, id model.ID) (model.ID, bool, int, error) {
+	if v, ok := r.note(t, buf, id); ok {
+		r.mu.Lock()
+		r.seen = append(r.seen, v)
+		r.mu.Unlock()
+	}
+	return r.memRepo.SaveBlob(ctx, t, buf, id)
+}
+
+// values returns what was recorded since the start or the last reset.
+func (r *recorder[T]) values() []T {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.seen)
+}
+
+func (r *recorder[T]) reset() {
+	r.mu.Lock()
+	r.seen = nil
+	r.mu.Unlock()
+}
+
 const testPol = chunker.Pol(0x3DA3358B4DC173)
 
 func writeFile(t *testing.T, p string, data []byte) {

@@ -6,42 +6,33 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 
 	"github.com/arca-backup/arca/repo/model"
 )
 
-// treeOffers is a memRepo that records the number of nodes of every tree
-// blob offered to SaveBlob.
-type treeOffers struct {
-	*memRepo
-	mu    sync.Mutex
-	sizes []int
-}
-
-func (o *treeOffers) SaveBlob(ctx context.Context, t model.BlobType, buf []byte, id model.ID) (model.ID, bool, int, error) {
-	if t == model.TreeBlob {
+// treeOffers records the number of nodes of every tree blob offered to
+// SaveBlob.
+func treeOffers() *recorder[int] {
+	return newRecorder(func(t model.BlobType, buf []byte, _ model.ID) (int, bool) {
+		if t != model.TreeBlob {
+			return 0, false
+		}
 		tree, err := model.DecodeTree(buf)
 		if err != nil {
-			return id, false, 0, err
+			return -1, true
 		}
-		o.mu.Lock()
-		o.sizes = append(o.sizes, len(tree.Nodes))
-		o.mu.Unlock()
-	}
-	return o.memRepo.SaveBlob(ctx, t, buf, id)
+		return len(tree.Nodes), true
+	})
 }
 
 // largest returns the most nodes of a tree offered since the last call.
-func (o *treeOffers) largest() int {
-	o.mu.Lock()
-	defer o.mu.Unlock()
+func largest(r *recorder[int]) int {
 	most := 0
-	for _, n := range o.sizes {
+	for _, n := range r.values() {
 		most = max(most, n)
 	}
-	o.sizes = nil
+	r.reset()
 	return most
 }
 
@@ -59,7 +50,7 @@ func TestLargeDirectoryRerun(t *testing.T) {
 		writeFile(t, filepath.Join(big, fmt.Sprintf("f%05d", i)), []byte(fmt.Sprintf("file %d", i)))
 	}
 	writeFile(t, filepath.Join(dir, "small", "a"), []byte("a"))
-	repo := &treeOffers{memRepo: newMemRepo()}
+	repo := treeOffers()
 	snapshot := func(opts Options, parent *model.ID) (model.ID, *Summary) {
 		t.Helper()
 		a, err := New(repo.memRepo, repo, testPol, opts, Callbacks{})
@@ -82,13 +73,13 @@ func TestLargeDirectoryRerun(t *testing.T) {
 	}
 
 	first, _ := snapshot(Options{}, nil)
-	if n := repo.largest(); n != files {
+	if n := largest(repo); n != files {
 		t.Fatalf("first backup: largest tree offered has %d nodes, want %d", n, files)
 	}
 	before := bigTree(first)
 
 	second, sum := snapshot(Options{}, &first)
-	if n := repo.largest(); n >= hashFirstNodes {
+	if n := largest(repo); n >= hashFirstNodes {
 		t.Errorf("unchanged re-run: a tree of %d nodes was encoded and offered", n)
 	}
 	if s1, s2 := lookup(t, repo.memRepo, first, big).Subtree, lookup(t, repo.memRepo, second, big).Subtree; *s1 != *s2 {
@@ -105,7 +96,7 @@ func TestLargeDirectoryRerun(t *testing.T) {
 		t.Fatal(err)
 	}
 	third, sum := snapshot(Options{IgnoreCtime: true}, &second)
-	if n := repo.largest(); n != files {
+	if n := largest(repo); n != files {
 		t.Errorf("changed re-run: largest tree offered has %d nodes, want %d", n, files)
 	}
 	// the chmodded file counts as unchanged, as in restic

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/arca-backup/arca/chunker"
@@ -20,25 +19,10 @@ import (
 
 // idRecorder is a memRepo that records, for each data blob saved, whether
 // the caller passed its ID.
-type idRecorder struct {
-	*memRepo
-	mu    sync.Mutex
-	given []bool
-}
-
-func (r *idRecorder) SaveBlob(ctx context.Context, t model.BlobType, buf []byte, id model.ID) (model.ID, bool, int, error) {
-	if t == model.DataBlob {
-		r.mu.Lock()
-		r.given = append(r.given, !id.IsNull())
-		r.mu.Unlock()
-	}
-	return r.memRepo.SaveBlob(ctx, t, buf, id)
-}
-
-func (r *idRecorder) saved() []bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.given)
+func idRecorder() *recorder[bool] {
+	return newRecorder(func(t model.BlobType, _ []byte, id model.ID) (bool, bool) {
+		return !id.IsNull(), t == model.DataBlob
+	})
 }
 
 // finished collects what readSmall's finish reports.
@@ -51,7 +35,7 @@ type finished struct {
 // smallBatchLen of them, then saves them with the IDs it computed for all
 // of them at once; an empty file is reported at once with no chunks.
 func TestSmallFilesSavedInBatches(t *testing.T) {
-	r := &idRecorder{memRepo: newMemRepo()}
+	r := idRecorder()
 	a, err := New(r, r, testPol, Options{}, Callbacks{})
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +62,7 @@ func TestSmallFilesSavedInBatches(t *testing.T) {
 		if !a.readSmall(ctx, bytes.NewReader(data), int64(n), s, &b, finish) {
 			t.Fatalf("file of %d bytes not taken as small", n)
 		}
-		saved := len(r.saved())
+		saved := len(r.values())
 		switch {
 		case i < smallBatchLen-1 && (saved != 0 || len(got) != 0):
 			t.Fatalf("after %d small files: %d saved, %d reported, want none before the batch is full", i+1, saved, len(got))
@@ -99,7 +83,7 @@ func TestSmallFilesSavedInBatches(t *testing.T) {
 			t.Fatalf("file %d: stored blob differs", i)
 		}
 	}
-	if given := r.saved(); slices.Contains(given, false) {
+	if given := r.values(); slices.Contains(given, false) {
 		t.Fatalf("IDs passed to the saver: %v, want all", given)
 	}
 	if a.readSmall(ctx, bytes.NewReader(nil), chunker.MinSize-1, s, &b, finish) {
@@ -111,7 +95,7 @@ func TestSmallFilesSavedInBatches(t *testing.T) {
 // any other file from all of its bytes, after the files read before it
 // were saved; a read error is the file's.
 func TestSmallFileThatGrew(t *testing.T) {
-	r := &idRecorder{memRepo: newMemRepo()}
+	r := idRecorder()
 	a, err := New(r, r, testPol, Options{}, Callbacks{})
 	if err != nil {
 		t.Fatal(err)
