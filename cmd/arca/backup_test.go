@@ -635,3 +635,69 @@ func TestBackupIgnoredChangesCountUnchanged(t *testing.T) {
 		}
 	}
 }
+
+// TestLargeTreeInterop: a directory whose tree is over 1 MiB, which arca
+// decodes as it decompresses it, written by restic. arca lists it as
+// restic does, backs it up onto restic's snapshot with the same tree and
+// nothing added, and restic accepts the result. A second directory of the
+// same size has a name that needs an escape in JSON, which the streaming
+// decoder leaves to the whole-blob one.
+func TestLargeTreeInterop(t *testing.T) {
+	resticBin(t)
+	t.Parallel()
+	const pw = "large-tree-pw"
+	_, env := resticRepoEnv(t, pw)
+	src := filepath.Join(t.TempDir(), "src")
+	for _, dir := range []string{"plain", "escaped"} {
+		if err := os.MkdirAll(filepath.Join(src, dir), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 4000 {
+			name := fmt.Sprintf("a-file-with-a-long-name-%05d.txt", i)
+			if dir == "escaped" && i == 2500 {
+				name = `a "quoted" name`
+			}
+			var data []byte
+			if i%500 == 0 {
+				data = []byte(name)
+			}
+			if err := os.WriteFile(filepath.Join(src, dir, name), data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	first := resticBackup(t, env, src)
+	firstID := first["snapshot_id"].(string)
+	size := len(mustRestic(t, env, "cat", "blob", subtreeAt(t, env, firstID, filepath.Join(src, "plain"))))
+	if size < 1<<20 {
+		t.Fatalf("the tree of 4000 files has %d bytes, not over 1 MiB", size)
+	}
+
+	ls := []string{"ls", "--long", firstID}
+	if a, r := runPiped(t, true, env, "", ls...), runPiped(t, false, env, "", ls...); a.stdout != r.stdout || a.exit != 0 {
+		t.Errorf("ls of restic's snapshot: arca exit %d, %d lines, restic %d lines\n%s", a.exit, strings.Count(a.stdout, "\n"), strings.Count(r.stdout, "\n"), a.stderr)
+	}
+	before := blobCount(t, env)
+	a := runPiped(t, true, env, "", "backup", "--json", src)
+	if a.exit != 0 {
+		t.Fatalf("arca backup: exit %d\n%s", a.exit, a.stderr)
+	}
+	second := summaryOf(t, a.stdout)
+	secondID := second["snapshot_id"].(string)
+	if num(second, "files_unmodified") != 8000 || num(second, "data_blobs") != 0 {
+		t.Errorf("arca backup onto restic's snapshot: %v", second)
+	}
+	for _, dir := range []string{"plain", "escaped"} {
+		p := filepath.Join(src, dir)
+		if x, y := subtreeAt(t, env, firstID, p), subtreeAt(t, env, secondID, p); x != y {
+			t.Errorf("%s: arca's tree %s, restic's %s", dir, y, x)
+		}
+	}
+	if got := blobCount(t, env); got-before != int(num(second, "tree_blobs")) {
+		t.Errorf("%d blobs added, summary says %d tree blobs", got-before, num(second, "tree_blobs"))
+	}
+	if c := runPiped(t, true, env, "", "check"); c.exit != 0 {
+		t.Errorf("arca check: exit %d\n%s%s", c.exit, c.stdout, c.stderr)
+	}
+	mustRestic(t, env, "check", "--read-data")
+}
