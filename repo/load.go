@@ -179,24 +179,16 @@ func (e *TreeLoadError) Unwrap() error { return e.Err }
 // a *TreeLoadError, one that is not a tree a damaged error that wraps a
 // *model.TreeDecodeError.
 func (r *Repository) LoadTree(ctx context.Context, id model.ID) (*model.Tree, error) {
-	h := model.BlobHandle{ID: id, Type: model.TreeBlob}
-	if copies := r.idx.Lookup(h); len(copies) > 0 && copies[0].UncompressedLength >= streamTreesFrom {
-		var err error
-		for _, pb := range copies {
-			var t *model.Tree
-			t, err = loadStored(ctx, r, pb, func(stored []byte) (*model.Tree, error) {
-				return r.decodeTreeStream(pb.Blob, stored)
-			})
-			if err == nil && t != nil {
-				return t, nil
-			}
-			if err == nil {
-				break // not streamable: read it whole
-			}
-		}
+	copies := r.idx.Lookup(model.BlobHandle{ID: id, Type: model.TreeBlob})
+	if len(copies) > 0 && copies[0].UncompressedLength >= streamTreesFrom {
+		t, err := r.loadTreeStreamed(ctx, copies)
 		if err != nil {
 			return nil, &TreeLoadError{ID: id, Err: err}
 		}
+		if t != nil {
+			return t, nil
+		}
+		// not streamable: read it whole
 	}
 	buf, err := r.LoadBlob(ctx, model.TreeBlob, id, nil)
 	if err != nil {
@@ -288,6 +280,23 @@ func (r *Repository) ForEachIndexFile(ctx context.Context, fn func(id model.ID, 
 		}
 		return fn(id, f, err)
 	})
+}
+
+// loadTreeStreamed loads a tree from the first of its copies that can be
+// read, decoding it as it is decompressed. It returns neither tree nor
+// error when the tree is intact but not in the shape that streams.
+func (r *Repository) loadTreeStreamed(ctx context.Context, copies []model.PackedBlob) (*model.Tree, error) {
+	var err error
+	for _, pb := range copies {
+		var t *model.Tree
+		t, err = loadStored(ctx, r, pb, func(stored []byte) (*model.Tree, error) {
+			return r.decodeTreeStream(pb.Blob, stored)
+		})
+		if err == nil {
+			return t, nil
+		}
+	}
+	return nil, err
 }
 
 // decodeTreeStream decodes the stored bytes of a compressed tree blob b

@@ -221,29 +221,21 @@ type result struct {
 	err    error
 }
 
-// future is a result that may not be ready yet. One that is ready with
-// only a node, as every unchanged file's, holds the node itself: a
-// directory's futures live until its tree is saved, and a result apiece
-// would cost a large directory of unchanged files memory for nothing.
+// future is a result that may not be ready yet. One made ready holds
+// just its node: a directory's futures live until its tree is saved, and
+// for a large directory of unchanged files a result apiece cost memory
+// for nothing.
 type future struct {
 	ch   chan result
-	res  *result
 	node *model.Node
 }
 
-func ready(r result) future {
-	if r.err == nil && r.target == "" && r.stats == (ItemStats{}) && r.node != nil {
-		return future{node: r.node}
-	}
-	return future{res: &r}
-}
+// ready is the future of a node that is done.
+func ready(n *model.Node) future { return future{node: n} }
 
 func (f future) wait(ctx context.Context) result {
 	if f.node != nil {
 		return result{node: f.node}
-	}
-	if f.res != nil {
-		return *f.res
 	}
 	select {
 	case r := <-f.ch:
@@ -671,7 +663,7 @@ func (a *Archiver) save(ctx context.Context, snPath, p string, dirfd int, previo
 				if a.cb.CompleteBlob != nil {
 					a.cb.CompleteBlob(previous.Size)
 				}
-				return ready(result{node: n}), false, nil
+				return ready(n), false, nil
 			}
 			if err := a.itemError(abs, fmt.Errorf("parts of %v not found in the repository index; storing the file again", p)); err != nil {
 				return future{}, false, err
@@ -698,7 +690,7 @@ func (a *Archiver) save(ctx context.Context, snPath, p string, dirfd int, previo
 		if err != nil {
 			return future{}, false, err
 		}
-		return ready(result{node: n}), false, nil
+		return ready(n), false, nil
 	}
 }
 
@@ -878,7 +870,7 @@ func (a *Archiver) SnapshotReader(ctx context.Context, filename string, r io.Rea
 		}
 		var children []future
 		if node != nil {
-			children = []future{ready(result{node: node})}
+			children = []future{ready(node)}
 		}
 		res := a.finishTree(ctx, dn, children, nil)
 		if res.err != nil {
