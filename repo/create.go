@@ -134,7 +134,8 @@ func Create(ctx context.Context, be backend.Backend, password string, opts Creat
 		r.Close()
 		return nil, &CreateError{Err: err}
 	}
-	r.key, r.keyID = master, k.ID
+	r.setKey(master)
+	r.keyID = k.ID
 
 	if err := r.saveConfig(ctx, cfg); err != nil {
 		r.Close()

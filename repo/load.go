@@ -122,7 +122,7 @@ func (r *Repository) LoadBlob(ctx context.Context, t model.BlobType, id model.ID
 
 func (r *Repository) loadPackedBlob(ctx context.Context, pb model.PackedBlob, buf []byte) ([]byte, error) {
 	return loadStored(ctx, r, pb, func(stored []byte) ([]byte, error) {
-		return pack.DecodeBlob(r.key, r.dec, pb.Blob, stored, buf)
+		return pack.DecodeBlob(r.cipher, r.dec, pb.Blob, stored, buf)
 	})
 }
 
@@ -156,7 +156,7 @@ func loadStored[T any](ctx context.Context, r *Repository, pb model.PackedBlob, 
 
 // DecodeBlob decrypts, decompresses and verifies one stored blob.
 func (r *Repository) DecodeBlob(b model.Blob, stored, buf []byte) ([]byte, error) {
-	return pack.DecodeBlob(r.key, r.dec, b, stored, buf)
+	return pack.DecodeBlob(r.cipher, r.dec, b, stored, buf)
 }
 
 // streamTreesFrom is the size from which a compressed tree is decoded as
@@ -190,11 +190,19 @@ func (r *Repository) LoadTree(ctx context.Context, id model.ID) (*model.Tree, er
 		}
 		// not streamable: read it whole
 	}
-	buf, err := r.LoadBlob(ctx, model.TreeBlob, id, nil)
+	bp, _ := r.treeBufs.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+	}
+	buf, err := r.LoadBlob(ctx, model.TreeBlob, id, *bp)
 	if err != nil {
 		return nil, &TreeLoadError{ID: id, Err: err}
 	}
 	t, err := model.DecodeTree(buf)
+	if cap(buf) <= streamTreesFrom {
+		*bp = buf[:0]
+		r.treeBufs.Put(bp)
+	}
 	if err != nil {
 		return nil, damaged(fmt.Errorf("tree %s: %w", id.Str(), err))
 	}
@@ -238,7 +246,7 @@ func (r *Repository) ListPack(ctx context.Context, id model.ID, size int64) ([]m
 		}
 	}
 	enc := tail[len(tail)-total : len(tail)-pack.HeaderLengthSize]
-	blobs, err := pack.ParseHeader(r.key, enc)
+	blobs, err := pack.ParseHeader(r.cipher, enc)
 	if err != nil {
 		return nil, 0, fmt.Errorf("pack %s: %w", id, err)
 	}
@@ -304,7 +312,7 @@ func (r *Repository) loadTreeStreamed(ctx context.Context, copies []model.Packed
 // pack.DecodeBlob does. A blob that is intact but not in the shape
 // model.DecodeTreeStream reads gives neither a tree nor an error.
 func (r *Repository) decodeTreeStream(b model.Blob, stored []byte) (*model.Tree, error) {
-	plain, err := pack.OpenBlob(r.key, b, stored)
+	plain, err := pack.OpenBlob(r.cipher, b, stored)
 	if err != nil {
 		return nil, err
 	}

@@ -319,7 +319,7 @@ func (r *Repository) NewWriter(ctx context.Context, opts WriteOptions) (*Writer,
 	w := &Writer{
 		r:             r,
 		opts:          opts,
-		cipher:        r.key.Cipher(),
+		cipher:        r.cipher,
 		packSize:      opts.PackSize,
 		verify:        !opts.NoExtraVerify,
 		pending:       make(map[model.BlobHandle]struct{}),

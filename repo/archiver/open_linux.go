@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/arca-backup/arca/repo/fsnode"
 	"golang.org/x/sys/unix"
 )
 
@@ -110,13 +111,17 @@ func (f *fdFile) Close() error {
 	return nil
 }
 
-// lstatAt returns what os.Lstat(path) would, where dirfd is path's
+// lstatAt returns the Stat of what os.Lstat(path) would, where dirfd is path's
 // directory, open: through fstatat on path's last element, so that the
 // kernel looks up the one name instead of every component of path again.
 // With dirfd negative it is os.Lstat(path).
-func lstatAt(dirfd int, path string) (os.FileInfo, error) {
+func lstatAt(dirfd int, path string) (fsnode.Stat, error) {
 	if dirfd < 0 {
-		return os.Lstat(path)
+		fi, err := os.Lstat(path)
+		if err != nil {
+			return fsnode.Stat{}, err
+		}
+		return fsnode.StatOf(fi), nil
 	}
 	var st unix.Stat_t
 	for {
@@ -125,16 +130,16 @@ func lstatAt(dirfd int, path string) (os.FileInfo, error) {
 			continue
 		}
 		if err != nil {
-			return nil, &os.PathError{Op: "lstat", Path: path, Err: err}
+			return fsnode.Stat{}, &os.PathError{Op: "lstat", Path: path, Err: err}
 		}
 		break
 	}
-	return &statInfo{path: path, st: syscall.Stat_t{
+	return fsnode.StatOfSys(fileMode(st.Mode), &syscall.Stat_t{
 		Dev: st.Dev, Ino: st.Ino, Nlink: st.Nlink, Mode: st.Mode,
 		Uid: st.Uid, Gid: st.Gid, Rdev: st.Rdev, Size: st.Size,
 		Blksize: st.Blksize, Blocks: st.Blocks,
 		Atim: syscall.Timespec(st.Atim), Mtim: syscall.Timespec(st.Mtim), Ctim: syscall.Timespec(st.Ctim),
-	}}, nil
+	}), nil
 }
 
 // statInfo is an os.FileInfo made from a stat structure.

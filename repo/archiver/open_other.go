@@ -5,6 +5,8 @@ package archiver
 import (
 	"os"
 	"syscall"
+
+	"github.com/arca-backup/arca/repo/fsnode"
 )
 
 // openFile opens a regular file for reading its content; a symlink put
@@ -13,8 +15,12 @@ func openFile(path string) (File, error) {
 	return os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 }
 
-// lstatAt is os.Lstat(path); only Linux looks path up in its open
-// directory dirfd.
-func lstatAt(dirfd int, path string) (os.FileInfo, error) {
-	return os.Lstat(path)
+// lstatAt is the Stat of os.Lstat(path); only Linux looks path up in
+// its open directory dirfd.
+func lstatAt(dirfd int, path string) (fsnode.Stat, error) {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return fsnode.Stat{}, err
+	}
+	return fsnode.StatOf(fi), nil
 }

@@ -354,7 +354,7 @@ func (v *packVerifier) parseHeader(buf []byte) ([]model.Blob, int, error) {
 		return nil, 0, err
 	}
 	total := hlen + pack.HeaderLengthSize
-	blobs, err := pack.ParseHeader(v.c.r.Key(), buf[len(buf)-total:len(buf)-pack.HeaderLengthSize])
+	blobs, err := pack.ParseHeader(v.c.r.Cipher(), buf[len(buf)-total:len(buf)-pack.HeaderLengthSize])
 	if err != nil {
 		return nil, 0, err
 	}

@@ -288,7 +288,17 @@ func (b *backupRun) emit(ev BackupEvent) {
 	if b.opts.Events == nil {
 		return
 	}
-	b.report(func() { b.opts.Events(ev) })
+	// as report, without a closure for each of the many reports that are
+	// not held
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch {
+	case b.dropped:
+	case b.holding:
+		b.held = append(b.held, func() { b.opts.Events(ev) })
+	default:
+		b.opts.Events(ev)
+	}
 }
 
 // deliver makes the reports held so far, and lets later ones through.

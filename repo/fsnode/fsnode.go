@@ -78,6 +78,9 @@ type Options struct {
 	// from elsewhere (an unchanged file's node in the parent snapshot);
 	// they are not read from the file system then.
 	Xattrs *[]model.ExtendedAttribute
+	// Into, when not nil, is overwritten with the node and returned,
+	// instead of a new node.
+	Into *model.Node
 }
 
 // Stat is the part of lstat(2) a node is made of.
@@ -93,15 +96,25 @@ type Stat struct {
 func StatOf(fi os.FileInfo) Stat {
 	st := Stat{Mode: fi.Mode(), Size: fi.Size(), Mtime: fi.ModTime()}
 	if s, ok := fi.Sys().(*syscall.Stat_t); ok {
-		st.Dev = uint64(s.Dev)
-		st.Ino = s.Ino
-		st.Nlink = uint64(s.Nlink)
-		st.Rdev = uint64(s.Rdev)
-		st.UID = s.Uid
-		st.GID = s.Gid
-		st.Size = s.Size
-		st.Atime, st.Mtime, st.Ctime = statTimes(s)
+		return StatOfSys(st.Mode, s)
 	}
+	return st
+}
+
+// StatOfSys extracts Stat from a stat structure; mode is its mode as
+// package os gives it.
+func StatOfSys(mode os.FileMode, s *syscall.Stat_t) Stat {
+	st := Stat{
+		Mode:  mode,
+		Dev:   uint64(s.Dev),
+		Ino:   s.Ino,
+		Nlink: uint64(s.Nlink),
+		Rdev:  uint64(s.Rdev),
+		UID:   s.Uid,
+		GID:   s.Gid,
+		Size:  s.Size,
+	}
+	st.Atime, st.Mtime, st.Ctime = statTimes(s)
 	return st
 }
 
@@ -147,7 +160,11 @@ func FromOpenFile(fd int, path, name string, st Stat, names *Names, opts Options
 func fromStat(src xattrSource, name string, st Stat, names *Names, opts Options) (*model.Node, error) {
 	path := src.path
 	mask := os.ModePerm | os.ModeType | os.ModeSetuid | os.ModeSetgid | os.ModeSticky
-	n := &model.Node{
+	n := opts.Into
+	if n == nil {
+		n = new(model.Node)
+	}
+	*n = model.Node{
 		Name:       name,
 		Type:       TypeOf(st.Mode),
 		Mode:       st.Mode & mask,

@@ -21,9 +21,13 @@ func (n *Node) AppendJSON(buf []byte) ([]byte, error) {
 		b, err := n.MarshalJSON()
 		return append(buf, b...), err
 	}
-	q := strconv.Quote(n.Name)
+	name := n.Name
+	if !goQuotesAsIs(name) {
+		q := strconv.Quote(name)
+		name = q[1 : len(q)-1]
+	}
 	buf = append(buf, `{"name":`...)
-	buf = appendJSONString(buf, q[1:len(q)-1])
+	buf = appendJSONString(buf, name)
 	buf = append(buf, `,"type":`...)
 	buf = appendJSONString(buf, string(n.Type))
 	if n.Mode != 0 {
@@ -130,6 +134,17 @@ func appendJSONBytes(buf []byte, b []byte) []byte {
 // appendJSONString appends s as encoding/json writes it. Strings of
 // printable ASCII without the characters it escapes are copied; the rest
 // go through encoding/json.
+// goQuotesAsIs reports whether strconv.Quote leaves s as it is between
+// the quotes: printable ASCII without quote or backslash.
+func goQuotesAsIs(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
 func appendJSONString(buf []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
 		c := s[i]

@@ -10,6 +10,7 @@ import (
 	"os"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -379,5 +380,23 @@ func TestDecodeTreeStreamErrors(t *testing.T) {
 	tree, err := DecodeTreeStream(bytes.NewReader(data))
 	if err != nil || len(tree.Nodes) != 500 || tree.Nodes[499].Name != "f0499" {
 		t.Fatalf("whole blob: %v", err)
+	}
+}
+
+// goQuotesAsIs must be true exactly where strconv.Quote adds nothing but
+// the quotes: for every byte alone and inside a name.
+func TestGoQuotesAsIs(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		for _, s := range []string{string([]byte{byte(c)}), "a" + string([]byte{byte(c)}) + "b"} {
+			asIs := strconv.Quote(s) == `"`+s+`"`
+			if got := goQuotesAsIs(s); got != asIs {
+				t.Errorf("goQuotesAsIs(%q) = %v, strconv.Quote leaves it as it is: %v", s, got, asIs)
+			}
+		}
+	}
+	for _, s := range []string{"", "plain name.txt", "über", "a\u00a0b", "<&>"} {
+		if got, asIs := goQuotesAsIs(s), strconv.Quote(s) == `"`+s+`"`; got && !asIs {
+			t.Errorf("goQuotesAsIs(%q) = true, but strconv.Quote changes it", s)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // Tree is a directory listing: nodes sorted by name.
@@ -19,6 +20,11 @@ var ErrTreeNotOrdered = errors.New("nodes are not ordered or duplicate")
 // {"nodes":[...]} and a newline. Nodes must be sorted by name, without duplicates.
 func EncodeTree(nodes []*Node) ([]byte, error) {
 	return appendTree(make([]byte, 0, EncodedTreeSize(nodes)), nodes, nil)
+}
+
+// AppendTree appends the tree blob EncodeTree makes of nodes to dst.
+func AppendTree(dst []byte, nodes []*Node) ([]byte, error) {
+	return appendTree(slices.Grow(dst, EncodedTreeSize(nodes)), nodes, nil)
 }
 
 // TreeID returns the ID of the tree blob EncodeTree makes of nodes (the
@@ -81,6 +87,8 @@ func EncodedTreeSize(nodes []*Node) int {
 }
 
 // DecodeTree parses a tree blob.
+//
+// The tree keeps no reference to data, which may be reused.
 func DecodeTree(data []byte) (*Tree, error) {
 	if t, err := decodeTreeFast(data); err == nil {
 		return t, nil

@@ -15,8 +15,8 @@ var ErrBlobHash = fmt.Errorf("blob content does not match its ID")
 
 // DecodeBlob decrypts (and decompresses) one stored blob and checks that
 // its plaintext hashes to its ID. dst is reused when large enough.
-func DecodeBlob(key *crypto.Key, dec *zstd.Decoder, b model.Blob, stored, dst []byte) ([]byte, error) {
-	plain, err := OpenBlob(key, b, stored)
+func DecodeBlob(c *crypto.Cipher, dec *zstd.Decoder, b model.Blob, stored, dst []byte) ([]byte, error) {
+	plain, err := OpenBlob(c, b, stored)
 	if err != nil {
 		return nil, err
 	}
@@ -40,12 +40,12 @@ func DecodeBlob(key *crypto.Key, dec *zstd.Decoder, b model.Blob, stored, dst []
 
 // OpenBlob decrypts one stored blob in place and returns its plaintext as
 // stored: compressed if the blob is. Its hash is not checked.
-func OpenBlob(key *crypto.Key, b model.Blob, stored []byte) ([]byte, error) {
+func OpenBlob(c *crypto.Cipher, b model.Blob, stored []byte) ([]byte, error) {
 	if uint(len(stored)) != b.Length {
 		return nil, fmt.Errorf("blob %v: got %d bytes, want %d", b.BlobHandle, len(stored), b.Length)
 	}
 	// the plaintext lands exactly where the ciphertext was
-	plain, err := key.Open(stored[ivSize:ivSize], stored)
+	plain, err := c.Open(stored[ivSize:ivSize], stored)
 	if err != nil {
 		return nil, fmt.Errorf("decrypt blob %v: %w", b.BlobHandle, err)
 	}

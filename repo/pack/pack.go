@@ -59,8 +59,8 @@ func HeaderLength(tail []byte, size int64) (int, error) {
 
 // ParseHeader decrypts a pack header (without the length field) and returns
 // the blobs it lists, with offsets computed from their order.
-func ParseHeader(key *crypto.Key, encHeader []byte) ([]model.Blob, error) {
-	plain, err := key.Open(nil, encHeader)
+func ParseHeader(c *crypto.Cipher, encHeader []byte) ([]model.Blob, error) {
+	plain, err := c.Open(nil, encHeader)
 	if err != nil {
 		return nil, fmt.Errorf("decrypt pack header: %w", err)
 	}

@@ -87,14 +87,14 @@ func TestDecodeBlob(t *testing.T) {
 
 	stored := key.Seal(nil, plain)
 	b := model.Blob{BlobHandle: model.BlobHandle{ID: id, Type: model.DataBlob}, Length: uint(len(stored))}
-	got, err := DecodeBlob(key, dec, b, append([]byte(nil), stored...), nil)
+	got, err := DecodeBlob(key.Cipher(), dec, b, append([]byte(nil), stored...), nil)
 	if err != nil || !bytes.Equal(got, plain) {
 		t.Fatalf("plain blob: %v", err)
 	}
 
 	cstored := key.Seal(nil, enc.EncodeAll(plain, nil))
 	cb := model.Blob{BlobHandle: b.BlobHandle, Length: uint(len(cstored)), UncompressedLength: uint(len(plain))}
-	got, err = DecodeBlob(key, dec, cb, append([]byte(nil), cstored...), make([]byte, 10))
+	got, err = DecodeBlob(key.Cipher(), dec, cb, append([]byte(nil), cstored...), make([]byte, 10))
 	if err != nil || !bytes.Equal(got, plain) {
 		t.Fatalf("compressed blob: %v", err)
 	}
@@ -102,13 +102,13 @@ func TestDecodeBlob(t *testing.T) {
 	// a flipped bit fails authentication
 	bad := append([]byte(nil), stored...)
 	bad[40] ^= 1
-	if _, err := DecodeBlob(key, dec, b, bad, nil); !errors.Is(err, crypto.ErrUnauthenticated) {
+	if _, err := DecodeBlob(key.Cipher(), dec, b, bad, nil); !errors.Is(err, crypto.ErrUnauthenticated) {
 		t.Fatalf("flipped bit: got %v", err)
 	}
 	// a wrong ID fails the hash check
 	wrong := b
 	wrong.ID = model.ID{9}
-	if _, err := DecodeBlob(key, dec, wrong, append([]byte(nil), stored...), nil); !errors.Is(err, ErrBlobHash) {
+	if _, err := DecodeBlob(key.Cipher(), dec, wrong, append([]byte(nil), stored...), nil); !errors.Is(err, ErrBlobHash) {
 		t.Fatalf("wrong id: got %v", err)
 	}
 }

@@ -120,7 +120,7 @@ func TestPackerRoundTrip(t *testing.T) {
 			t.Fatal("header length field")
 		}
 		hdr := data[len(data)-4-hlen : len(data)-4]
-		blobs, err := pack.ParseHeader(key, hdr)
+		blobs, err := pack.ParseHeader(key.Cipher(), hdr)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -132,7 +132,7 @@ func TestPackerRoundTrip(t *testing.T) {
 				t.Fatalf("blob %d: header %+v, packer %+v", i, b, pk.Blobs[i])
 			}
 			stored := append([]byte(nil), data[b.Offset:b.Offset+b.Length]...)
-			plain, err := pack.DecodeBlob(key, dec, b, stored, nil)
+			plain, err := pack.DecodeBlob(key.Cipher(), dec, b, stored, nil)
 			if err != nil {
 				t.Fatalf("blob %d: %v", i, err)
 			}
