@@ -198,14 +198,18 @@ func newPackVerifier(c *Checker, gate blobroom.Gate) *packVerifier {
 // blob reads the next blob b of the pack from v.rd and verifies it:
 // damage is what is wrong with the blob, err what ends the pack.
 func (v *packVerifier) blob(b model.Blob) (damage, err error) {
-	stored := v.rooms.Stored(int(b.Length))
+	stored := v.rooms.Stored(b)
 	if _, err := io.ReadFull(v.rd, stored); err != nil {
 		return nil, &streamError{fmt.Errorf("readFull: %w", err)}
 	}
 	if b.Length <= 16 {
 		return nil, &streamError{fmt.Errorf("invalid blob length %v", b)}
 	}
-	plain, err := v.c.r.DecodeBlob(b, stored, v.rooms.Plain())
+	var dst []byte // an uncompressed blob is decrypted where it was read
+	if b.IsCompressed() {
+		dst = v.rooms.Plain()
+	}
+	plain, err := v.c.r.DecodeBlob(b, stored, dst)
 	if err != nil {
 		return fmt.Errorf("blob %v: %w", b.ID, err), nil
 	}

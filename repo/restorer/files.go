@@ -323,7 +323,7 @@ func (fr *fileRestorer) restorePart(ctx context.Context, packID model.ID, tasks 
 // restoreBlob reads blob t from br, decodes it and writes it where it
 // goes; it only reads past it when it was done before (a retried Load).
 func (fr *fileRestorer) restoreBlob(ctx context.Context, packID model.ID, t *blobTask, br *bufio.Reader, rooms *blobroom.Rooms) error {
-	stored := rooms.Stored(int(t.blob.Length))
+	stored := rooms.Stored(t.blob)
 	if _, err := io.ReadFull(br, stored); err != nil {
 		return fmt.Errorf("read pack %s: %w", packID, err)
 	}

@@ -44,18 +44,28 @@ func TestGate(t *testing.T) {
 	leave()
 }
 
-// TestRooms: blobs up to a data blob's largest size use the rooms, larger
-// ones a heap buffer that is not kept; a decoding buffer that outgrew its
-// room is kept until the next long blob is left.
+// TestRooms: blobs up to a data blob's largest size use the rooms, a
+// compressed one the stored room, an uncompressed one the decoding room;
+// larger ones a heap buffer that is not kept; a decoding buffer that
+// outgrew its room is kept until the next long blob is left.
 func TestRooms(t *testing.T) {
 	r := New(NewGate())
 	defer r.Free()
-	if s := r.Stored(repo.MaxStoredChunk); &s[0] != &r.room[0].Bytes[0] {
-		t.Fatal("a blob of the largest data size is not read into the stored room")
+	compressed := func(n int) model.Blob {
+		return model.Blob{Length: uint(n), UncompressedLength: uint(n) + 1}
 	}
-	huge := r.Stored(repo.MaxStoredChunk + 1)
-	if len(huge) != repo.MaxStoredChunk+1 || cap(r.Stored(1)) != repo.MaxStoredChunk {
+	if s := r.Stored(compressed(repo.MaxStoredChunk)); &s[0] != &r.room[0].Bytes[0] {
+		t.Fatal("a compressed blob of the largest data size is not read into the stored room")
+	}
+	if s := r.Stored(model.Blob{Length: repo.MaxStoredChunk}); &s[0] != &r.room[1].Bytes[0] || len(s) != repo.MaxStoredChunk {
+		t.Fatal("an uncompressed blob of the largest data size is not read into the decoding room")
+	}
+	huge := r.Stored(compressed(repo.MaxStoredChunk + 1))
+	if len(huge) != repo.MaxStoredChunk+1 || cap(r.Stored(compressed(1))) != repo.MaxStoredChunk {
 		t.Fatal("a huge blob's buffer replaced the stored room")
+	}
+	if huge := r.Stored(model.Blob{Length: repo.MaxStoredChunk + 1}); &huge[0] == &r.room[1].Bytes[0] {
+		t.Fatal("a huge uncompressed blob is read into the decoding room")
 	}
 	grown := make([]byte, 10, repo.MaxStoredChunk+5)
 	r.KeepPlain(grown)
