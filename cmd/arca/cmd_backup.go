@@ -454,7 +454,7 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions, args []string) er
 	if err := o.check(a, args); err != nil {
 		return err
 	}
-	defer limitMemory()()
+	defer limitMemory(lowMemoryHeadroom)()
 	targets, partial, err := a.collectTargets(o, args)
 	if err != nil {
 		return err

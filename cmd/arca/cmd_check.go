@@ -256,7 +256,11 @@ func (a *app) prepareCheckCache(o *reportPrinter, withCache bool) func() {
 }
 
 func (a *app) runCheck(ctx context.Context, opts checkOptions, args []string) (checkSummary, error) {
-	defer limitMemory()()
+	headroom := uint64(minMemoryHeadroom)
+	if opts.ReadData || opts.ReadDataSubset != "" {
+		headroom = lowMemoryHeadroom
+	}
+	defer limitMemory(headroom)()
 	summary := checkSummary{MessageType: "summary"}
 	out := &reportPrinter{a: a}
 	cleanup := a.prepareCheckCache(out, opts.WithCache)

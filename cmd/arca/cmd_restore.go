@@ -115,7 +115,7 @@ func patternError(err error) error {
 }
 
 func (a *app) runRestore(ctx context.Context, o *restoreOptions, args []string) error {
-	defer limitMemory()()
+	defer limitMemory(minMemoryHeadroom)()
 	out := newRestoreOutput(a)
 	rejects, err := o.excludes.RejectFuncs(out.warnf)
 	if err != nil {

@@ -32,8 +32,9 @@ func waitLimit(t *testing.T, what string, ok func(int64) bool) int64 {
 
 // TestLimitMemory: while a backup runs the soft memory limit sits the
 // headroom above the live heap (never below it) and follows it after each
-// collection; concurrent users share the limiter and the last one restores the
-// previous limit. GOMEMLIMIT in the environment turns it off.
+// collection; concurrent users share the limiter, with the largest
+// headroom any of them asked for, and the last one restores the previous
+// limit. GOMEMLIMIT in the environment turns it off.
 func TestLimitMemory(t *testing.T) {
 	t.Setenv("GOMEMLIMIT", "")
 	const before = 1 << 40
@@ -41,7 +42,7 @@ func TestLimitMemory(t *testing.T) {
 	defer debug.SetMemoryLimit(prev)
 
 	// off unless main turned it on
-	limitMemory()()
+	limitMemory(minMemoryHeadroom)()
 	runtime.GC()
 	time.Sleep(100 * time.Millisecond)
 	if l := debug.SetMemoryLimit(-1); l != before {
@@ -50,11 +51,20 @@ func TestLimitMemory(t *testing.T) {
 	manageProcessMemory = true
 	defer func() { manageProcessMemory = false }()
 
-	release := limitMemory()
+	release := limitMemory(lowMemoryHeadroom)
 	waitLimit(t, "started", func(l int64) bool {
 		live := int64(liveHeap())
-		return l != before && l >= live+minMemoryHeadroom && l < live+live/8+minMemoryHeadroom+256<<20
+		return l != before && l >= live+lowMemoryHeadroom && l < live+live/8+lowMemoryHeadroom+256<<20
 	})
+	release2 := limitMemory(minMemoryHeadroom)
+	memoryLimiter.mu.Lock()
+	h := memoryLimiter.headroom
+	memoryLimiter.mu.Unlock()
+	if h != minMemoryHeadroom {
+		t.Fatalf("headroom %d MiB with two users, want the larger, %d MiB", h>>20, minMemoryHeadroom>>20)
+	}
+	runtime.GC()
+	waitLimit(t, "a second user's larger headroom", func(l int64) bool { return l >= int64(liveHeap())+minMemoryHeadroom })
 	ballast := make([]byte, 64<<20)
 	for i := range ballast {
 		ballast[i] = byte(i)
@@ -63,7 +73,6 @@ func TestLimitMemory(t *testing.T) {
 	waitLimit(t, "after the live heap grew", func(l int64) bool { return l >= 64<<20+minMemoryHeadroom })
 	runtime.KeepAlive(ballast)
 
-	release2 := limitMemory()
 	release()
 	if l := debug.SetMemoryLimit(-1); l == before {
 		t.Fatal("the first of two users restored the limit")
@@ -74,7 +83,7 @@ func TestLimitMemory(t *testing.T) {
 	}
 
 	t.Setenv("GOMEMLIMIT", "100MiB")
-	release = limitMemory()
+	release = limitMemory(minMemoryHeadroom)
 	runtime.GC()
 	time.Sleep(100 * time.Millisecond)
 	if l := debug.SetMemoryLimit(-1); l != before {
