@@ -58,8 +58,9 @@ func startToFile(path, what string, start func(io.Writer) error, stop func()) fu
 // startMemProfile watches the Go heap while a command runs
 // (ARCA_MEMPROFILE, for memory work): whenever the live heap reaches a new
 // high (by more than 1 MiB) it writes a heap profile to path, so the file
-// ends up describing the allocations at the peak. It also writes the peak
-// figures to path+".txt". Call the returned function at the end.
+// ends up describing the allocations at the peak; path+".rss" is the
+// same at the peak of the resident set. It also writes the peak figures
+// to path+".txt". Call the returned function at the end.
 func startMemProfile(path string) func() {
 	samples := []metrics.Sample{
 		{Name: "/memory/classes/heap/objects:bytes"},
@@ -74,7 +75,7 @@ func startMemProfile(path string) func() {
 			classes = append(classes, metrics.Sample{Name: d.Name})
 		}
 	}
-	write := func() {
+	write := func(path string) {
 		f, err := os.Create(path)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "mem profile: %v\n", err)
@@ -103,6 +104,9 @@ func startMemProfile(path string) func() {
 				peakTotal = total
 			}
 			if rss := residentBytes(); rss > peakRSS {
+				if rss > peakRSS+1<<20 {
+					write(path + ".rss")
+				}
 				peakRSS = rss
 				metrics.Read(classes)
 				var b strings.Builder
@@ -116,7 +120,7 @@ func startMemProfile(path string) func() {
 			}
 			if obj > peakObj+1<<20 {
 				peakObj = obj
-				write()
+				write(path)
 			}
 		}
 	}()
