@@ -134,6 +134,9 @@ type Properties struct {
 	// repository on the same file system): the file's bytes then go to
 	// this disk whatever happens, and writing them early saves waiting.
 	LinksFiles bool
+	// Remote is true when every request goes over a network (REST, S3,
+	// SFTP): one request for a few kilobytes costs a round trip.
+	Remote bool
 }
 
 // Backend stores a repository's files.

@@ -128,8 +128,18 @@ func (r *Repository) loadPackedBlob(ctx context.Context, pb model.PackedBlob, bu
 
 // loadStored reads the stored bytes of pb and returns what decode makes
 // of them. When decode fails on a cached copy of the pack, the copy is
-// dropped and the blob read again from the backend.
+// dropped and the blob read again from the backend. A tree comes from
+// the tree memo where there is one (treeMemo); if it does not decode
+// from there, it is read from the backend as any blob, so that its
+// damage is reported as it would be without the memo.
 func loadStored[T any](ctx context.Context, r *Repository, pb model.PackedBlob, decode func(stored []byte) (T, error)) (T, error) {
+	if m := r.treeMemo(); m != nil && pb.Type == model.TreeBlob {
+		if stored, ok := m.stored(ctx, r, pb); ok {
+			if out, err := decode(stored); err == nil {
+				return out, nil
+			}
+		}
+	}
 	stored := make([]byte, pb.Length)
 	h := backend.Handle{Type: backend.PackFile, Name: pb.PackID.String(), Metadata: pb.Type == model.TreeBlob}
 	load := func() (T, error) {

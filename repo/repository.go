@@ -39,7 +39,11 @@ type Repository struct {
 	// tree's plaintext in a fresh one were a tenth of the allocations of
 	// an unchanged re-run of /usr
 	treeBufs sync.Pool
-	idxMu    sync.Mutex
+	// trees holds small tree packs in memory on a remote backend without
+	// a cache (see treeMemo); made on first use
+	trees        *treeMemo
+	treeMemoOnce sync.Once
+	idxMu        sync.Mutex
 	// batch holds the stored packs no index file names yet
 	batch indexBatch
 

@@ -159,7 +159,7 @@ func (b *Backend) Location() string { return b.location }
 // Properties reports the connection limit; REST servers refuse (rest-server)
 // or do not promise to replace existing files atomically.
 func (b *Backend) Properties() backend.Properties {
-	return backend.Properties{Connections: b.conns, HasAtomicReplace: false}
+	return backend.Properties{Connections: b.conns, HasAtomicReplace: false, Remote: true}
 }
 
 // acquire takes one of the connection slots.

@@ -195,7 +195,7 @@ func (b *Backend) Location() string { return b.cfg.String() }
 // Listings are consistent on AWS and R2, and on MinIO once it has
 // answered a request (consistency.go).
 func (b *Backend) Properties() backend.Properties {
-	return backend.Properties{Connections: b.cfg.Connections, HasAtomicReplace: true, ConsistentList: b.listsConsistently()}
+	return backend.Properties{Connections: b.cfg.Connections, HasAtomicReplace: true, ConsistentList: b.listsConsistently(), Remote: true}
 }
 
 // Close releases nothing: the SDK's connections are idle between calls.

@@ -106,7 +106,7 @@ func (b *Backend) Location() string { return b.cfg.String() }
 // Properties describes the backend. Replacing a file is atomic only when
 // the server supports posix-rename@openssh.com.
 func (b *Backend) Properties() backend.Properties {
-	return backend.Properties{Connections: b.cfg.Connections, HasAtomicReplace: b.posixRename}
+	return backend.Properties{Connections: b.cfg.Connections, HasAtomicReplace: b.posixRename, Remote: true}
 }
 
 // Modes returns the permissions the backend uses for new files and directories.

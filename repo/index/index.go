@@ -35,6 +35,8 @@ type Index struct {
 	mu      sync.RWMutex
 	packs   []model.ID
 	packNum map[model.ID]uint32
+	// ends has, for each pack number, the end of the pack's last blob
+	ends    []uint32
 	records recordList
 	slots   []uint32 // record number + 1; 0 means empty
 }
@@ -125,6 +127,7 @@ func (idx *Index) packNumber(pack model.ID) uint32 {
 	if !ok {
 		n = uint32(len(idx.packs))
 		idx.packs = append(idx.packs, pack)
+		idx.ends = append(idx.ends, 0)
 		idx.packNum[pack] = n
 	}
 	return n
@@ -132,6 +135,7 @@ func (idx *Index) packNumber(pack model.ID) uint32 {
 
 func (idx *Index) add(pack model.ID, b model.Blob) {
 	pn := idx.packNumber(pack)
+	idx.ends[pn] = max(idx.ends[pn], uint32(b.Offset+b.Length))
 	r := record{id: b.ID, pack: pn, offset: uint32(b.Offset), length: uint32(b.Length), ulen: uint32(b.UncompressedLength), typ: b.Type}
 	// skip exact duplicates (the same index entry loaded twice)
 	for i := idx.probe(&b.ID); ; i = (i + 1) & uint64(len(idx.slots)-1) {
@@ -192,6 +196,18 @@ func (idx *Index) packed(r *record) model.PackedBlob {
 		},
 		PackID: idx.packs[r.pack],
 	}
+}
+
+// PackDataEnd returns where the last blob the index lists in pack ends,
+// and false when it lists none there.
+func (idx *Index) PackDataEnd(pack model.ID) (uint, bool) {
+	idx.mu.RLock()
+	defer idx.mu.RUnlock()
+	n, ok := idx.packNum[pack]
+	if !ok {
+		return 0, false
+	}
+	return uint(idx.ends[n]), true
 }
 
 // Lookup returns every stored copy of the blob.
@@ -273,7 +289,7 @@ func (idx *Index) MemoryPerBlob() float64 {
 	if idx.records.len() == 0 {
 		return 0
 	}
-	bytes := idx.records.bytes() + cap(idx.slots)*4 + cap(idx.packs)*(model.IDSize) + len(idx.packNum)*(model.IDSize+4+8)
+	bytes := idx.records.bytes() + cap(idx.slots)*4 + cap(idx.packs)*(model.IDSize) + cap(idx.ends)*4 + len(idx.packNum)*(model.IDSize+4+8)
 	return float64(bytes) / float64(idx.records.len())
 }
 

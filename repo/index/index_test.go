@@ -272,3 +272,25 @@ func TestEncodeMatchesJSON(t *testing.T) {
 		t.Fatalf("invalid blob type: error %v", err)
 	}
 }
+
+// PackDataEnd is where the last blob listed in a pack ends, whatever the
+// order the blobs were added in.
+func TestPackDataEnd(t *testing.T) {
+	idx := New()
+	p, q := model.Hash([]byte("p")), model.Hash([]byte("q"))
+	blob := func(i byte, off, n uint) model.Blob {
+		return model.Blob{BlobHandle: model.BlobHandle{ID: model.Hash([]byte{i}), Type: model.TreeBlob}, Offset: off, Length: n}
+	}
+	idx.Add(p, blob(1, 100, 50))
+	idx.AddPack(q, []model.Blob{blob(2, 0, 10)})
+	idx.Add(p, blob(3, 0, 100))
+	if end, ok := idx.PackDataEnd(p); !ok || end != 150 {
+		t.Errorf("pack p ends at %d (%v), want 150", end, ok)
+	}
+	if end, ok := idx.PackDataEnd(q); !ok || end != 10 {
+		t.Errorf("pack q ends at %d (%v), want 10", end, ok)
+	}
+	if _, ok := idx.PackDataEnd(model.Hash([]byte("none"))); ok {
+		t.Error("an unknown pack has an end")
+	}
+}
