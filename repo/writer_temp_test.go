@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -130,10 +131,14 @@ func TestWriterTempFiles(t *testing.T) {
 					t.Fatalf("error %v, want cancellation", saveErr)
 				}
 			}
+			// an upload that the failure did not stop may still be
+			// running: it takes mu, which must not be held while waiting
+			// for its file to be closed
 			mu.Lock()
-			defer mu.Unlock()
-			if len(openDuringUpload) == 0 || openDuringUpload[0] < 1 {
-				t.Fatalf("open temporary pack files during uploads: %v; packs do not go through TempDir", openDuringUpload)
+			seen := slices.Clone(openDuringUpload)
+			mu.Unlock()
+			if len(seen) == 0 || seen[0] < 1 {
+				t.Fatalf("open temporary pack files during uploads: %v; packs do not go through TempDir", seen)
 			}
 			waitNoTempPacks(t, tmp)
 		})
