@@ -335,7 +335,7 @@ func (a *Archiver) Snapshot(ctx context.Context, targets []string, parent *model
 			a.fileWorker(ctx, queues{a.smallJobs}, a.handedOver)
 		}()
 	}
-	defer func() {
+	stopWorkers := sync.OnceFunc(func() {
 		close(a.jobs)
 		if a.smallJobs != nil {
 			close(a.smallJobs)
@@ -344,7 +344,8 @@ func (a *Archiver) Snapshot(ctx context.Context, targets []string, parent *model
 		}
 		a.workers.Wait()
 		stopSavers()
-	}()
+	})
+	defer stopWorkers()
 
 	a.trees = newTreePrefetch(a.repo.LoadTree)
 	var prev *model.Tree
@@ -374,6 +375,10 @@ func (a *Archiver) Snapshot(ctx context.Context, targets []string, parent *model
 	if count == 0 {
 		return model.ID{}, nil, errors.New("snapshot is empty")
 	}
+	// a reader reports a file it could not save after handing over its
+	// result (saveFile's fail), so the tree can be done before the
+	// reader: the summary is read once the readers have stopped
+	stopWorkers()
 	a.summary.BackupEnd = time.Now()
 	s := a.summary
 	return *res.node.Subtree, &s, nil
