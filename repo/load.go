@@ -200,19 +200,14 @@ func (r *Repository) LoadTree(ctx context.Context, id model.ID) (*model.Tree, er
 		}
 		// not streamable: read it whole
 	}
-	bp, _ := r.treeBufs.Get().(*[]byte)
-	if bp == nil {
-		bp = new([]byte)
-	}
+	bp := r.treeBufs.Get()
 	buf, err := r.LoadBlob(ctx, model.TreeBlob, id, *bp)
 	if err != nil {
 		return nil, &TreeLoadError{ID: id, Err: err}
 	}
 	t, err := model.DecodeTree(buf)
-	if cap(buf) <= streamTreesFrom {
-		*bp = buf[:0]
-		r.treeBufs.Put(bp)
-	}
+	*bp = buf
+	r.treeBufs.Put(bp)
 	if err != nil {
 		return nil, damaged(fmt.Errorf("tree %s: %w", id.Str(), err))
 	}

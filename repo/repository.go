@@ -14,6 +14,7 @@ import (
 	"github.com/arca-backup/arca/backend/cache"
 	"github.com/arca-backup/arca/crypto"
 	"github.com/arca-backup/arca/repo/index"
+	"github.com/arca-backup/arca/repo/internal/bufpool"
 	"github.com/arca-backup/arca/repo/model"
 	"github.com/klauspost/compress/zstd"
 )
@@ -35,10 +36,11 @@ type Repository struct {
 
 	idx       *index.Index
 	idxLoaded bool
-	// treeBufs are buffers (*[]byte) to load trees into (LoadTree): each
+	// treeBufs are buffers to load trees into (LoadTree; larger trees
+	// are decoded as they are decompressed): each
 	// tree's plaintext in a fresh one were a tenth of the allocations of
 	// an unchanged re-run of /usr
-	treeBufs sync.Pool
+	treeBufs bufpool.Pool
 	// trees holds small tree packs in memory on a remote backend without
 	// a cache (see treeMemo); made on first use
 	trees        *treeMemo
@@ -143,7 +145,8 @@ func newRepository(be backend.Backend) *Repository {
 	if err != nil {
 		panic(err) // only invalid options fail
 	}
-	return &Repository{be: be, idx: index.New(), dec: dec, unpackedLevel: zstd.SpeedDefault, encs: map[zstd.EncoderLevel]*encoder{}}
+	return &Repository{be: be, idx: index.New(), dec: dec, unpackedLevel: zstd.SpeedDefault, encs: map[zstd.EncoderLevel]*encoder{},
+		treeBufs: bufpool.Pool{Max: streamTreesFrom}}
 }
 
 // Close releases the repository's resources (not the backend's).

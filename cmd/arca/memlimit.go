@@ -52,9 +52,10 @@ const minMemoryHeadroom = 8 << 20
 // lowMemoryHeadroom replaces minMemoryHeadroom for a backup and a check
 // --read-data, whose time it does not change. Once a re-run's garbage was
 // halved (426 to 249 MB on an unchanged re-run of /usr), 4 MiB there gave
-// 42-44 MiB of peak RSS against 46-46 with 8 in the same 2.4-2.8 s; the
-// 1 GiB mixed corpus's first backup 56-59 MiB against 60, 2.5 s both;
-// check --read-data of /usr 59-60 MiB against 63-64 in 5.4-5.8 s. A
+// 42.1-42.8 MiB of peak RSS against 46.0-46.6 with 8 in the same
+// 2.3-2.8 s; the 1 GiB mixed corpus's first backup 54-57 MiB against 59,
+// 2.5 s both; check --read-data of /usr 57.4-57.9 MiB against 61.6-62.3
+// in 5.4-5.8 s. A
 // check of the structure only took 12% longer with it (1.11 s against
 // 0.99 s on /usr), a restore of /usr 15% more CPU time, for 1-3 MiB.
 const lowMemoryHeadroom = 4 << 20
@@ -67,12 +68,12 @@ const memoryLimiterPeriod = 100 * time.Millisecond
 // concurrent users (in-process tests run backups in parallel) starts it,
 // the last one stops it and restores the previous limit.
 var memoryLimiter struct {
-	mu     sync.Mutex
-	users  int
-	prev   int64
+	mu    sync.Mutex
+	users int
+	prev  int64
 	// headroom is the largest that a current user asked for
 	headroom uint64
-	active *int // identifies the running limiter; nil when stopped
+	active   *int // identifies the running limiter; nil when stopped
 	// stopTicker ends the running limiter's ticker
 	stopTicker func()
 }

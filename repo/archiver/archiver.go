@@ -38,6 +38,7 @@ import (
 
 	"github.com/arca-backup/arca/chunker"
 	"github.com/arca-backup/arca/repo/fsnode"
+	"github.com/arca-backup/arca/repo/internal/bufpool"
 	"github.com/arca-backup/arca/repo/model"
 )
 
@@ -169,8 +170,8 @@ type Archiver struct {
 	// unchanged is where unchangedNode builds nodes; only the walk's
 	// goroutine uses it.
 	unchanged model.Node
-	// treeBufs are buffers (*[]byte) to encode trees in (saveTreeBlob)
-	treeBufs sync.Pool
+	// treeBufs are buffers to encode trees in (saveTreeBlob)
+	treeBufs bufpool.Pool
 
 	mu      sync.Mutex
 	summary Summary
@@ -213,7 +214,8 @@ func New(r Repo, saver BlobSaver, pol chunker.Pol, opts Options, cb Callbacks) (
 	if opts.Open == nil {
 		opts.Open = openFile
 	}
-	a := &Archiver{repo: r, saver: saver, table: t, names: fsnode.NewNames(), opts: opts, cb: cb, smallReaders: small}
+	a := &Archiver{repo: r, saver: saver, table: t, names: fsnode.NewNames(), opts: opts, cb: cb, smallReaders: small,
+		treeBufs: bufpool.Pool{Max: maxPooledTreeBuffer}}
 	a.cpus.cpus = int32(runtime.GOMAXPROCS(0))
 	return a, nil
 }
@@ -615,19 +617,14 @@ func (a *Archiver) saveTreeBlob(ctx context.Context, nodes []*model.Node) (model
 			return id, stats, nil
 		}
 	}
-	bp, _ := a.treeBufs.Get().(*[]byte)
-	if bp == nil {
-		bp = new([]byte)
-	}
-	buf, err := model.AppendTree((*bp)[:0], nodes)
+	bp := a.treeBufs.Get()
+	buf, err := model.AppendTree(*bp, nodes)
 	if err != nil {
 		return model.ID{}, stats, err
 	}
 	id, known, size, err := a.saver.SaveBlob(ctx, model.TreeBlob, buf, model.ID{})
-	if cap(buf) <= maxPooledTreeBuffer {
-		*bp = buf
-		a.treeBufs.Put(bp)
-	}
+	*bp = buf
+	a.treeBufs.Put(bp)
 	if err != nil {
 		return model.ID{}, stats, &fatal{fmt.Errorf("save tree: %w", err)}
 	}
