@@ -15,10 +15,12 @@
 // long one on to the others, open. A reader fills large buffers, finds the
 // chunk boundaries and saves each chunk in its own goroutine (bounded), so
 // both hashing/encryption of one large file and several small files
-// proceed in parallel. Each directory waits for its children's results in
-// its own goroutine, then encodes and saves its tree. The parent
-// snapshot's subtrees are loaded ahead of the walk (treePrefetch). Nothing
-// here prints: progress and errors go to the callbacks in Callbacks.
+// proceed in parallel. Each directory takes its children's results in
+// order in its own goroutine, while the walk is still queueing them, and
+// then saves its tree; a new directory's nodes are encoded as they come.
+// The parent snapshot's subtrees are loaded ahead of the walk
+// (treePrefetch). Nothing here prints: progress and errors go to the
+// callbacks in Callbacks.
 package archiver
 
 import (
@@ -469,7 +471,7 @@ func (a *Archiver) saveTargets(ctx context.Context, snPath string, t *target, pr
 		}
 		children = append(children, f)
 	}
-	return a.saveTree(ctx, node, children, complete), len(children), nil
+	return a.saveTree(ctx, node, children, prev == nil, complete), len(children), nil
 }
 
 // metaNode builds the node of a directory above a target, named after
@@ -544,18 +546,77 @@ func (a *Archiver) node(snPath, p string, st fsnode.Stat, fd int, opts fsnode.Op
 	return n, err
 }
 
-// saveTree waits for the children, then encodes and saves the tree.
-func (a *Archiver) saveTree(ctx context.Context, node *model.Node, children []future, complete func(*model.Node, ItemStats)) future {
-	ch := make(chan result, 1)
-	go func() {
-		ch <- a.finishTree(ctx, node, children, complete)
-	}()
-	return future{ch: ch}
+// A dirTree takes a directory's children from the walk as it visits the
+// directory's entries, and in a goroutine of its own adds their nodes to
+// the directory's tree, in order, each as soon as it is done, then saves
+// the tree. Its queue has room for every entry, so the walk never waits
+// for it. (A tree that waited for the walk to finish the directory first
+// found nearly all of a large directory's files read, and held all their
+// results.)
+type dirTree struct {
+	children  chan future
+	abandoned bool // set before children is closed: save nothing
+	out       chan result
 }
 
-func (a *Archiver) finishTree(ctx context.Context, node *model.Node, children []future, complete func(*model.Node, ItemStats)) result {
-	nodes := make([]*model.Node, 0, len(children))
+// startTree starts the tree of the directory whose node is node, with
+// room for entries children. fresh tells that the directory has no tree
+// in the parent snapshot, so that its children's nodes are new and not
+// worth keeping (see finishTree). complete, unless nil, is called with
+// the node and the tree's stats once the tree is saved.
+func (a *Archiver) startTree(ctx context.Context, node *model.Node, entries int, fresh bool, complete func(*model.Node, ItemStats)) *dirTree {
+	t := &dirTree{children: make(chan future, entries), out: make(chan result, 1)}
+	go func() {
+		t.out <- a.finishTree(ctx, node, t, fresh, complete)
+	}()
+	return t
+}
+
+// add queues the next child, whose name sorts after the previous one's.
+func (t *dirTree) add(f future) { t.children <- f }
+
+// done tells that all children are queued and returns the directory's
+// future.
+func (t *dirTree) done() future {
+	close(t.children)
+	return future{ch: t.out}
+}
+
+// abandon stops the tree without saving it.
+func (t *dirTree) abandon() {
+	t.abandoned = true
+	close(t.children)
+}
+
+// saveTree saves the tree of children, all known, in the background (see
+// startTree).
+func (a *Archiver) saveTree(ctx context.Context, node *model.Node, children []future, fresh bool, complete func(*model.Node, ItemStats)) future {
+	t := a.startTree(ctx, node, len(children), fresh, complete)
 	for _, c := range children {
+		t.add(c)
+	}
+	return t.done()
+}
+
+// errTreeAbandoned is the result of a tree that was abandoned.
+var errTreeAbandoned = errors.New("tree abandoned")
+
+// finishTree takes the children from t in order and saves their tree.
+// The nodes of a fresh directory are encoded as they come and then
+// dropped: a directory of many new files otherwise held all their nodes
+// (and paths) until its last file was read. The nodes of a directory the
+// parent snapshot has are mostly that snapshot's, in memory anyway, and
+// are kept, so that a large tree is hashed, and found unchanged, without
+// being held encoded (see saveTreeBlob).
+func (a *Archiver) finishTree(ctx context.Context, node *model.Node, t *dirTree, fresh bool, complete func(*model.Node, ItemStats)) result {
+	tree := treeNodes{buf: a.treeBufs.Get()}
+	if fresh {
+		tree.enc = model.NewTreeEncoder(*tree.buf)
+	} else {
+		tree.nodes = make([]*model.Node, 0, cap(t.children))
+	}
+	var last *model.Node
+	for c := range t.children {
 		r := c.wait(ctx)
 		if r.err != nil {
 			if err := a.itemError(r.target, r.err); err != nil {
@@ -566,8 +627,7 @@ func (a *Archiver) finishTree(ctx context.Context, node *model.Node, children []
 		if r.node == nil {
 			continue
 		}
-		if len(nodes) > 0 && nodes[len(nodes)-1].Name >= r.node.Name {
-			last := nodes[len(nodes)-1]
+		if last != nil && last.Name >= r.node.Name {
 			if last.Name == r.node.Name && sameNode(last, r.node) {
 				item := r.node.Path
 				if item == "" { // a node of the parent snapshot, shared
@@ -578,9 +638,15 @@ func (a *Archiver) finishTree(ctx context.Context, node *model.Node, children []
 			}
 			return result{err: fmt.Errorf("node %q after %q: %w", r.node.Name, last.Name, model.ErrTreeNotOrdered)}
 		}
-		nodes = append(nodes, r.node)
+		if err := tree.add(r.node); err != nil {
+			return result{err: err}
+		}
+		last = r.node
 	}
-	id, stats, err := a.saveTreeBlob(ctx, nodes)
+	if t.abandoned {
+		return result{err: errTreeAbandoned}
+	}
+	id, stats, err := a.saveTreeBlob(ctx, &tree)
 	if err != nil {
 		return result{err: err}
 	}
@@ -591,7 +657,24 @@ func (a *Archiver) finishTree(ctx context.Context, node *model.Node, children []
 	return result{node: node, stats: stats}
 }
 
-// hashFirstNodes is the number of nodes from which a tree's ID is
+// treeNodes are a directory's nodes on their way into its tree blob:
+// either encoded as they are added (enc) or kept (nodes). buf is the
+// pooled buffer for the blob.
+type treeNodes struct {
+	enc   *model.TreeEncoder
+	nodes []*model.Node
+	buf   *[]byte
+}
+
+func (t *treeNodes) add(n *model.Node) error {
+	if t.enc != nil {
+		return t.enc.Add(n)
+	}
+	t.nodes = append(t.nodes, n)
+	return nil
+}
+
+// hashFirstNodes is the number of kept nodes from which a tree's ID is
 // computed before its blob is made: the blob of a directory of 17,844
 // files (/usr/share/man/man1 here) is 6.3 MB, for which EncodeTree
 // reserves 9.4 MB, the largest allocation of an unchanged re-run, and a
@@ -604,33 +687,38 @@ const hashFirstNodes = 1024
 // an eighth of the allocations of an unchanged re-run of /usr.
 const maxPooledTreeBuffer = 1 << 20
 
-// saveTreeBlob stores the tree of nodes unless the repository has it and
-// returns its ID and what it added.
-func (a *Archiver) saveTreeBlob(ctx context.Context, nodes []*model.Node) (model.ID, ItemStats, error) {
+// saveTreeBlob stores the tree unless the repository has it and returns
+// its ID and what it added.
+func (a *Archiver) saveTreeBlob(ctx context.Context, tree *treeNodes) (model.ID, ItemStats, error) {
+	defer a.treeBufs.Put(tree.buf)
 	var stats ItemStats
-	if len(nodes) >= hashFirstNodes {
-		id, err := model.TreeID(nodes)
-		if err != nil {
+	var id model.ID
+	var blob []byte
+	if tree.enc != nil {
+		id, blob = tree.enc.ID(), tree.enc.Blob()
+	} else {
+		if len(tree.nodes) >= hashFirstNodes {
+			var err error
+			if id, err = model.TreeID(tree.nodes); err != nil {
+				return model.ID{}, stats, err
+			}
+			if a.repo.HasBlob(model.TreeBlob, id) {
+				return id, stats, nil
+			}
+		}
+		var err error
+		if blob, err = model.AppendTree(*tree.buf, tree.nodes); err != nil {
 			return model.ID{}, stats, err
 		}
-		if a.repo.HasBlob(model.TreeBlob, id) {
-			return id, stats, nil
-		}
 	}
-	bp := a.treeBufs.Get()
-	buf, err := model.AppendTree(*bp, nodes)
-	if err != nil {
-		return model.ID{}, stats, err
-	}
-	id, known, size, err := a.saver.SaveBlob(ctx, model.TreeBlob, buf, model.ID{})
-	*bp = buf
-	a.treeBufs.Put(bp)
+	id, known, size, err := a.saver.SaveBlob(ctx, model.TreeBlob, blob, id)
+	*tree.buf = blob
 	if err != nil {
 		return model.ID{}, stats, &fatal{fmt.Errorf("save tree: %w", err)}
 	}
 	if !known {
 		stats.TreeBlobs++
-		stats.TreeSize += uint64(len(buf))
+		stats.TreeSize += uint64(len(blob))
 		stats.TreeSizeInRepo += uint64(size)
 	}
 	return id, stats, nil
@@ -806,10 +894,11 @@ func (a *Archiver) saveDir(ctx context.Context, snPath, dir string, st fsnode.St
 	} else {
 		d.Close()
 	}
-	children := make([]future, 0, entries.len())
+	tree := a.startTree(ctx, node, entries.len(), prev == nil, complete)
 	lastExcluded := ""
 	for i := range entries.len() {
 		if err := ctx.Err(); err != nil {
+			tree.abandon()
 			return future{}, err
 		}
 		name := entries.name(i)
@@ -820,6 +909,7 @@ func (a *Archiver) saveDir(ctx context.Context, snPath, dir string, st fsnode.St
 		f, excluded, err := a.save(ctx, path.Join(snPath, name), p, dirfd, findNode(prev, name), false, entries.regular(i))
 		if err != nil {
 			if err = a.itemError(p, err); err != nil {
+				tree.abandon()
 				return future{}, err
 			}
 			continue
@@ -828,9 +918,9 @@ func (a *Archiver) saveDir(ctx context.Context, snPath, dir string, st fsnode.St
 			lastExcluded = name
 			continue
 		}
-		children = append(children, f)
+		tree.add(f)
 	}
-	return a.saveTree(ctx, node, children, complete), nil
+	return tree.done(), nil
 }
 
 // SnapshotReader backs up the data read from r as the file filename
@@ -900,7 +990,7 @@ func (a *Archiver) SnapshotReader(ctx context.Context, filename string, r io.Rea
 		if node != nil {
 			children = []future{ready(node)}
 		}
-		res := a.finishTree(ctx, dn, children, nil)
+		res := a.saveTree(ctx, dn, children, true, nil).wait(ctx)
 		if res.err != nil {
 			return model.ID{}, nil, res.err
 		}
