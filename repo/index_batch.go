@@ -3,6 +3,7 @@ package repo
 import (
 	"context"
 	"fmt"
+	"io"
 	"sync"
 	"time"
 
@@ -36,6 +37,9 @@ func (b *indexBatch) add(pj index.PackJSON, size int) {
 	b.bytes += size
 }
 
+// indexPiece is how much of an index file's JSON is encoded at a time.
+const indexPiece = 64 << 10
+
 // write saves the batch as one index file and empties it; it returns the
 // file's ID, or false when the batch was empty. After a failed write the
 // batch keeps its packs for the next attempt. The caller holds b.mu.
@@ -44,11 +48,9 @@ func (b *indexBatch) write(ctx context.Context, r *Repository) (id model.ID, wri
 		return id, false, nil
 	}
 	f := index.File{Packs: b.packs}
-	buf, err := f.Encode()
-	if err != nil {
-		return id, false, err
-	}
-	saved, err := r.SaveUnpacked(ctx, backend.IndexFile, buf)
+	saved, err := r.SaveUnpackedFrom(ctx, backend.IndexFile, b.bytes, func(w io.Writer) error {
+		return f.EncodeTo(w, indexPiece)
+	})
 	if err != nil {
 		return id, false, fmt.Errorf("save index: %w", err)
 	}

@@ -3,10 +3,13 @@ package repo
 import (
 	"context"
 	"fmt"
+	"io"
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/arca-backup/arca/backend"
+	"github.com/arca-backup/arca/crypto"
 	"github.com/arca-backup/arca/repo/internal/affine"
 	"github.com/arca-backup/arca/repo/model"
 	"github.com/klauspost/compress/zstd"
@@ -77,10 +80,30 @@ func (e *encoder) Close() {
 // SaveUnpacked compresses (version 2), encrypts and stores a snapshot,
 // index or lock file and returns its ID, the SHA-256 of the stored bytes.
 func (r *Repository) SaveUnpacked(ctx context.Context, t backend.FileType, plaintext []byte) (model.ID, error) {
+	s := r.newSealer(len(plaintext))
+	s.write(plaintext, true)
+	return r.saveSealed(ctx, t, s)
+}
+
+// SaveUnpackedFrom is SaveUnpacked for a plaintext that write writes in
+// pieces; size is what it is expected to come to. A large file (an index
+// file of 50,000 blobs is 6-8 MB of JSON) is so never whole in memory as
+// plaintext: it is compressed as it comes, in frames of unpackedFrame
+// bytes each.
+func (r *Repository) SaveUnpackedFrom(ctx context.Context, t backend.FileType, size int, write func(io.Writer) error) (model.ID, error) {
+	s := r.newSealer(size)
+	if err := write(s); err != nil {
+		return model.ID{}, err // what failed to encode says what it was
+	}
+	return r.saveSealed(ctx, t, s)
+}
+
+// saveSealed stores what s sealed as an unpacked file of type t.
+func (r *Repository) saveSealed(ctx context.Context, t backend.FileType, s *sealer) (model.ID, error) {
 	if t == backend.ConfigFile || t == backend.PackFile || t == backend.KeyFile {
 		return model.ID{}, fmt.Errorf("SaveUnpacked: %s files are not unpacked files", t)
 	}
-	buf, id := r.sealUnpacked(plaintext)
+	buf, id := s.seal()
 	h := backend.Handle{Type: t, Name: id.String()}
 	if err := r.be.Save(ctx, h, backend.NewByteReader(buf)); err != nil {
 		return model.ID{}, fmt.Errorf("save %s %s: %w", t, id.Str(), err)
@@ -88,15 +111,88 @@ func (r *Repository) SaveUnpacked(ctx context.Context, t backend.FileType, plain
 	return id, nil
 }
 
+// unpackedFrame is the most plaintext of an unpacked file that goes into
+// one zstd frame. A compressed file is a sequence of frames, which
+// restic's decoder, as arca's, reads as one stream; at zstdWindow no
+// match is lost to the frames' boundaries.
+const unpackedFrame = zstdWindow
+
+// A sealer makes an unpacked file's stored form from its plaintext,
+// written to it: compressed in version 2 (frame by frame), then
+// encrypted in place.
+type sealer struct {
+	r       *Repository
+	buf     []byte // ivRoom bytes of room (for the IV), then the version byte and frames, or the plaintext
+	pending []byte // version 2: plaintext for the next frame, less than unpackedFrame
+	frames  int
+}
+
+func (r *Repository) newSealer(size int) *sealer {
+	s := &sealer{r: r}
+	if r.cfg.Version >= 2 {
+		// what compresses well enough to be worth it: most of the
+		// plaintext, an index file's JSON, to about half
+		size = min(size, size/2+1024)
+	}
+	s.buf = make([]byte, ivRoom, ivRoom+1+size+crypto.Extension)
+	if r.cfg.Version >= 2 {
+		s.buf = append(s.buf, 2)
+	}
+	return s
+}
+
+func (s *sealer) Write(p []byte) (int, error) {
+	s.write(p, false)
+	return len(p), nil
+}
+
+// write takes p; with final, p is the last of the plaintext, and its
+// tail is compressed from where it is rather than kept for the next
+// frame.
+func (s *sealer) write(p []byte, final bool) {
+	if s.r.cfg.Version < 2 {
+		s.buf = append(s.buf, p...)
+		return
+	}
+	if len(s.pending) > 0 {
+		k := min(len(p), unpackedFrame-len(s.pending))
+		s.pending = append(s.pending, p[:k]...)
+		p = p[k:]
+		if len(s.pending) < unpackedFrame {
+			return
+		}
+		s.frame(s.pending)
+		s.pending = s.pending[:0]
+	}
+	for len(p) >= unpackedFrame || final && len(p) > 0 {
+		n := min(len(p), unpackedFrame)
+		s.frame(p[:n])
+		p = p[n:]
+	}
+	s.pending = append(s.pending, p...)
+}
+
+func (s *sealer) frame(p []byte) {
+	s.buf = s.r.encoder(s.r.unpackedLevel).EncodeAll(p, s.buf)
+	s.frames++
+}
+
+// seal returns the stored bytes and their ID.
+func (s *sealer) seal() ([]byte, model.ID) {
+	if s.r.cfg.Version >= 2 && (len(s.pending) > 0 || s.frames == 0) {
+		s.frame(s.pending)
+	}
+	s.buf = slices.Grow(s.buf, crypto.Extension-ivRoom)
+	buf := s.r.cipher.Seal(s.buf[:0], s.buf[ivRoom:])
+	return buf, model.Hash(buf)
+}
+
 // sealUnpacked returns an unpacked file as it is stored (compressed in
 // version 2, then encrypted) and its ID, the SHA-256 of those bytes.
 func (r *Repository) sealUnpacked(plaintext []byte) ([]byte, model.ID) {
-	p := plaintext
-	if r.cfg.Version >= 2 {
-		p = r.encoder(r.unpackedLevel).EncodeAll(plaintext, []byte{2})
-	}
-	buf := r.key.Seal(make([]byte, 0, len(p)+32), p)
-	return buf, model.Hash(buf)
+	s := r.newSealer(len(plaintext))
+	s.write(plaintext, true)
+	return s.seal()
 }
 
 // SaveLock stores an encrypted lock file (lock.Store). Its error is the

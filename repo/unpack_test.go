@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -183,4 +184,113 @@ func TestUnpackedFilesFollowCompression(t *testing.T) {
 			t.Errorf("created with max: stored the file at %s", levelOf(got))
 		}
 	})
+}
+
+// zstdFrames splits a sequence of zstd frames into its frames, by their
+// headers and block headers.
+func zstdFrames(t *testing.T, b []byte) [][]byte {
+	t.Helper()
+	var frames [][]byte
+	for len(b) > 0 {
+		if len(b) < 6 || !bytes.Equal(b[:4], []byte{0x28, 0xb5, 0x2f, 0xfd}) {
+			t.Fatalf("frame %d does not start with the zstd magic", len(frames))
+		}
+		fhd := b[4]
+		single := fhd&0x20 != 0
+		n := 5
+		if !single {
+			n++ // window descriptor
+		}
+		n += []int{0, 1, 2, 4}[fhd&3]
+		fcs := []int{0, 2, 4, 8}[fhd>>6]
+		if fcs == 0 && single {
+			fcs = 1
+		}
+		n += fcs
+		for last := false; !last; {
+			if n+3 > len(b) {
+				t.Fatalf("frame %d ends inside a block header", len(frames))
+			}
+			h := int(b[n]) | int(b[n+1])<<8 | int(b[n+2])<<16
+			last = h&1 != 0
+			size := h >> 3
+			if (h>>1)&3 == 1 { // an RLE block stores one byte
+				size = 1
+			}
+			n += 3 + size
+		}
+		if fhd&0x04 != 0 {
+			n += 4
+		}
+		if n > len(b) {
+			t.Fatalf("frame %d is cut short", len(frames))
+		}
+		frames = append(frames, b[:n])
+		b = b[n:]
+	}
+	return frames
+}
+
+// A large unpacked file is compressed in frames of at most unpackedFrame
+// bytes of plaintext, whichever way it is written, and reads back whole.
+func TestSaveUnpackedInFrames(t *testing.T) {
+	ctx := context.Background()
+	r, _ := wtLocalRepo(t)
+	rng := rand.New(rand.NewPCG(1, 2))
+	var plain []byte
+	for len(plain) < 5*unpackedFrame/2 {
+		plain = fmt.Appendf(plain, `{"id":"%016x%016x","offset":%d},`, rng.Uint64(), rng.Uint64(), rng.IntN(1<<24))
+	}
+	writes := map[string]func(w io.Writer) error{
+		"at once": func(w io.Writer) error { _, err := w.Write(plain); return err },
+		"in pieces": func(w io.Writer) error {
+			for rest := plain; len(rest) > 0; {
+				n := min(len(rest), 1+rng.IntN(3*unpackedFrame/4))
+				if _, err := w.Write(rest[:n]); err != nil {
+					return err
+				}
+				rest = rest[n:]
+			}
+			return nil
+		},
+	}
+	for name, write := range writes {
+		id, err := r.SaveUnpackedFrom(ctx, backend.IndexFile, len(plain), write)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := r.LoadRaw(ctx, backend.IndexFile, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := r.Key().Open(nil, raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p[0] != 2 {
+			t.Fatalf("%s: version byte %d", name, p[0])
+		}
+		frames := zstdFrames(t, p[1:])
+		if want := (len(plain) + unpackedFrame - 1) / unpackedFrame; len(frames) != want {
+			t.Errorf("%s: %d frames for %d bytes, want %d", name, len(frames), len(plain), want)
+		}
+		var joined []byte
+		for i, f := range frames {
+			d, err := r.dec.DecodeAll(f, nil)
+			if err != nil {
+				t.Fatalf("%s: frame %d: %v", name, i, err)
+			}
+			if len(d) > unpackedFrame {
+				t.Errorf("%s: frame %d holds %d bytes", name, i, len(d))
+			}
+			joined = append(joined, d...)
+		}
+		if !bytes.Equal(joined, plain) {
+			t.Errorf("%s: frames do not join to the plaintext", name)
+		}
+		got, err := r.LoadUnpacked(ctx, backend.IndexFile, id)
+		if err != nil || !bytes.Equal(got, plain) {
+			t.Errorf("%s: LoadUnpacked: %v (%d bytes, want %d)", name, err, len(got), len(plain))
+		}
+	}
 }

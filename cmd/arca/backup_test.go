@@ -701,3 +701,62 @@ func TestLargeTreeInterop(t *testing.T) {
 	}
 	mustRestic(t, env, "check", "--read-data")
 }
+
+// TestFreshLargeDirectoryInterop: arca backs up, with no parent, a
+// directory of 4000 new files whose tree (over 1 MiB) it encodes as the
+// files come in, and an index over one zstd frame (512 KiB of JSON).
+// restic reads the index (every blob listed), accepts the repository, and
+// its own backup of the same files, read again with --force, has the same
+// trees and adds no data.
+func TestFreshLargeDirectoryInterop(t *testing.T) {
+	resticBin(t)
+	t.Parallel()
+	const pw = "fresh-large-dir-pw"
+	_, env := resticRepoEnv(t, pw)
+	src := filepath.Join(t.TempDir(), "src")
+	dir := filepath.Join(src, "big")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4000 {
+		name := fmt.Sprintf("a-file-with-a-long-name-%05d.txt", i)
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(name), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := runPiped(t, true, env, "", "backup", "--json", src)
+	if a.exit != 0 {
+		t.Fatalf("arca backup: exit %d\n%s", a.exit, a.stderr)
+	}
+	first := summaryOf(t, a.stdout)
+	firstID := first["snapshot_id"].(string)
+	if num(first, "data_blobs") != 4000 {
+		t.Fatalf("arca backup: %v", first)
+	}
+	tree := subtreeAt(t, env, firstID, dir)
+	if size := len(mustRestic(t, env, "cat", "blob", tree)); size < 1<<20 {
+		t.Fatalf("the tree of 4000 files has %d bytes, not over 1 MiB", size)
+	}
+	if got, want := blobCount(t, env), int(num(first, "data_blobs")+num(first, "tree_blobs")); got != want {
+		t.Errorf("restic lists %d blobs in the index, arca stored %d", got, want)
+	}
+	largest := 0
+	for _, id := range strings.Fields(string(mustRestic(t, env, "list", "index"))) {
+		largest = max(largest, len(mustRestic(t, env, "cat", "index", id)))
+	}
+	if largest <= 512<<10 {
+		t.Errorf("the largest index file has %d bytes of JSON, not more than one frame", largest)
+	}
+	mustRestic(t, env, "check", "--read-data")
+
+	// the directories above src (/tmp) may change meanwhile; src does not
+	second := resticBackup(t, env, "--force", src)
+	for _, p := range []string{dir, src} {
+		if x, y := subtreeAt(t, env, second["snapshot_id"].(string), p), subtreeAt(t, env, firstID, p); x != y {
+			t.Errorf("%s: restic's tree %s, arca's %s", p, x, y)
+		}
+	}
+	if num(second, "data_blobs") != 0 {
+		t.Errorf("restic's backup after arca's added data: %v", second)
+	}
+}

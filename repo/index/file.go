@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strconv"
 
 	"github.com/arca-backup/arca/repo/model"
@@ -111,7 +112,23 @@ func (f *File) Encode() ([]byte, error) {
 	for _, p := range f.Packs {
 		size += len(`{"id":"","blobs":[]},`) + 2*model.IDSize + len(p.Blobs)*blobJSONRoom
 	}
-	b := make([]byte, 0, size)
+	var enc []byte
+	err := f.encode(make([]byte, 0, size), func(b []byte) error { enc = b; return nil }, 0)
+	return enc, err
+}
+
+// EncodeTo writes what Encode returns to w in pieces of about piece
+// bytes, so that a large index file is never in memory whole as JSON.
+func (f *File) EncodeTo(w io.Writer, piece int) error {
+	return f.encode(make([]byte, 0, piece+piece/4), func(p []byte) error {
+		_, err := w.Write(p)
+		return err
+	}, piece)
+}
+
+// encode appends the JSON to b, handing b to out whenever it holds piece
+// bytes or more (piece 0: at the end only) and starting over.
+func (f *File) encode(b []byte, out func([]byte) error, piece int) error {
 	b = append(b, `{"packs":`...)
 	if f.Packs == nil {
 		b = append(b, "null"...)
@@ -123,12 +140,18 @@ func (f *File) Encode() ([]byte, error) {
 			}
 			var err error
 			if b, err = p.appendJSON(b); err != nil {
-				return nil, fmt.Errorf("encode index: %w", err)
+				return fmt.Errorf("encode index: %w", err)
+			}
+			if piece > 0 && len(b) >= piece {
+				if err := out(b); err != nil {
+					return err
+				}
+				b = b[:0]
 			}
 		}
 		b = append(b, ']')
 	}
-	return append(b, "}\n"...), nil
+	return out(append(b, "}\n"...))
 }
 
 // blobJSONRoom is the most a blob entry takes in an index file.
