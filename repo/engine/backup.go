@@ -522,6 +522,7 @@ func (e *Repository) backup(ctx context.Context, b *backupRun, targets []string)
 			err = writer.Flush(ctx)
 		}
 	}
+	waitScan(&scanDone, scanGrace)
 	stopRun()
 	scanDone.Wait()
 	if err != nil {
@@ -706,4 +707,26 @@ func largeFileReaders(mode repo.CompressionMode, compressesData bool) int {
 		return 1
 	}
 	return 0
+}
+
+// scanGrace is how long a backup that is done waits for its scan before
+// it stops it. restic stops its scan when the backup is done too, but
+// starts it earlier and finishes a small backup later: without a moment's
+// grace, a backup of a few files on a loaded machine sometimes ended
+// before its scan had reported the items it could not read.
+const scanGrace = 100 * time.Millisecond
+
+// waitScan waits for scan, or for at most grace.
+func waitScan(scan *sync.WaitGroup, grace time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		scan.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
 }
