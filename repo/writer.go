@@ -20,12 +20,14 @@ package repo
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -406,6 +408,52 @@ func (w *Writer) failed() error {
 // it completed a pack; restic's accounting). Safe for concurrent use; it
 // blocks while uploads are behind, so memory stays bounded.
 func (w *Writer) SaveBlob(ctx context.Context, t model.BlobType, buf []byte, id model.ID) (model.ID, bool, int, error) {
+	return w.save(ctx, t, blobBytes{first: buf, n: len(buf)}, id)
+}
+
+// SaveBlobPieces is SaveBlob for a blob given in pieces, which are joined
+// in their order: the blob is never in one buffer in memory. Compressed,
+// each piece becomes a zstd frame of its own (which restic's decoder, as
+// arca's, reads as one stream); pieces of 512 KiB, the encoder's window,
+// lose almost nothing to that (0.08% on a 6.3 MB tree, 0.4% with pieces
+// of 64 KiB).
+func (w *Writer) SaveBlobPieces(ctx context.Context, t model.BlobType, pieces [][]byte, id model.ID) (model.ID, bool, int, error) {
+	b := blobBytes{}
+	for i, p := range pieces {
+		if i == 0 {
+			b.first = p
+		}
+		b.n += len(p)
+	}
+	if len(pieces) > 1 {
+		b.rest = pieces[1:]
+	}
+	return w.save(ctx, t, b, id)
+}
+
+// blobBytes is a blob's plaintext: first, then the pieces of rest, n
+// bytes in all.
+type blobBytes struct {
+	first []byte
+	rest  [][]byte
+	n     int
+}
+
+func (b blobBytes) hash() model.ID {
+	if b.rest == nil {
+		return hashBlob(b.first)
+	}
+	h := sha256.New()
+	h.Write(b.first)
+	for _, p := range b.rest {
+		h.Write(p)
+	}
+	var id model.ID
+	h.Sum(id[:0])
+	return id
+}
+
+func (w *Writer) save(ctx context.Context, t model.BlobType, b blobBytes, id model.ID) (model.ID, bool, int, error) {
 	if t != model.DataBlob && t != model.TreeBlob {
 		return id, false, 0, fmt.Errorf("save blob: invalid blob type %v", t)
 	}
@@ -415,17 +463,17 @@ func (w *Writer) SaveBlob(ctx context.Context, t model.BlobType, buf []byte, id 
 	if err := ctx.Err(); err != nil {
 		return id, false, 0, err
 	}
-	if uint64(len(buf)) > math.MaxUint32 {
+	if uint64(b.n) > math.MaxUint32 {
 		return id, false, 0, errors.New("blob is larger than 4GB")
 	}
 	if id.IsNull() {
-		id = hashBlob(buf)
+		id = b.hash()
 	}
 	h := model.BlobHandle{ID: id, Type: t}
 	if !w.reserve(h) {
 		return id, true, 0, nil
 	}
-	n, added, err := w.store(ctx, t, id, buf)
+	n, added, err := w.store(ctx, t, id, b)
 	if err != nil {
 		if !added {
 			w.release(h)
@@ -516,8 +564,8 @@ func (w *Writer) compresses(t model.BlobType) bool {
 // set). One buffer of about the blob's size is all it needs: compression
 // writes into it and sealing encrypts there in place; verification
 // decrypts and decompresses in small pieces.
-func (w *Writer) store(ctx context.Context, t model.BlobType, id model.ID, buf []byte) (n int, added bool, err error) {
-	long := len(buf) > LongBlob
+func (w *Writer) store(ctx context.Context, t model.BlobType, id model.ID, b blobBytes) (n int, added bool, err error) {
+	long := b.n > LongBlob
 	if long {
 		select {
 		case w.long <- struct{}{}:
@@ -538,16 +586,45 @@ func (w *Writer) store(ctx context.Context, t model.BlobType, id model.ID, buf [
 		w.scratch.Put(lease)
 	}()
 	ulen := 0
-	s.reserve(sealBound(len(buf)))
-	if len(buf) > 0 && w.compresses(t) {
-		comp := w.enc.EncodeAll(buf, s.sealed[:ivRoom])
+	compress := b.n > 0 && w.compresses(t)
+	switch {
+	case b.rest == nil && compress:
+		s.reserve(sealBound(b.n))
+		comp := w.enc.EncodeAll(b.first, s.sealed[:ivRoom])
 		s.sealed = w.cipher.Seal(comp[:0], comp[ivRoom:])
-		ulen = len(buf)
-	} else {
-		s.sealed = w.cipher.Seal(s.sealed[:0], buf)
+	case b.rest == nil:
+		s.reserve(sealBound(b.n))
+		s.sealed = w.cipher.Seal(s.sealed[:0], b.first)
+	default:
+		// in pieces: compressed a frame per piece, or copied, after the
+		// IV's room, and sealed in place; the compressed blob of a large
+		// tree is a fraction of it, so the scratch's own buffer is
+		// reserved and grows only if need be
+		if compress {
+			s.reserve(min(sealBound(b.n), maxScratch))
+		} else {
+			s.reserve(sealBound(b.n))
+		}
+		p := s.sealed[:ivRoom]
+		for i := -1; i < len(b.rest); i++ {
+			piece := b.first
+			if i >= 0 {
+				piece = b.rest[i]
+			}
+			if compress {
+				p = w.enc.EncodeAll(piece, p)
+			} else {
+				p = append(p, piece...)
+			}
+		}
+		p = slices.Grow(p, crypto.Extension-ivRoom)
+		s.sealed = w.cipher.Seal(p[:0], p[ivRoom:])
+	}
+	if compress {
+		ulen = b.n
 	}
 	if w.verify {
-		if err := w.checkSealed(s, buf, ulen != 0); err != nil {
+		if err := w.checkSealed(s, b, compress); err != nil {
 			err = fmt.Errorf("detected data corruption while saving blob %v: %w", id, err)
 			w.fail(err)
 			return 0, false, err
@@ -561,12 +638,12 @@ func (w *Writer) store(ctx context.Context, t model.BlobType, id model.ID, buf [
 // decompressed when it is compressed, give back exactly the original. The
 // original's hash is known, so comparing bytes is enough; nothing is
 // hashed again.
-func (w *Writer) checkSealed(s *scratch, orig []byte, compressed bool) error {
+func (w *Writer) checkSealed(s *scratch, orig blobBytes, compressed bool) error {
 	rd, err := w.cipher.OpenReader(s.sealed)
 	if err != nil {
 		return fmt.Errorf("decryption failed: %w", err)
 	}
-	cmp := &equalWriter{want: orig}
+	cmp := &equalWriter{want: orig.first, rest: orig.rest}
 	if compressed {
 		if s.dec == nil {
 			if s.dec, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true)); err != nil {
@@ -585,7 +662,7 @@ func (w *Writer) checkSealed(s *scratch, orig []byte, compressed bool) error {
 		_, err = io.CopyBuffer(cmp, rd, s.piece)
 	}
 	switch {
-	case errors.Is(err, errDiffers) || err == nil && len(cmp.want) > 0:
+	case errors.Is(err, errDiffers) || err == nil && (len(cmp.want) > 0 || len(cmp.rest) > 0):
 		return errors.New("decrypted data differs from the original")
 	case err != nil && compressed:
 		return fmt.Errorf("decompression failed: %w", err)
@@ -597,15 +674,26 @@ func (w *Writer) checkSealed(s *scratch, orig []byte, compressed bool) error {
 
 var errDiffers = errors.New("data differs")
 
-// equalWriter accepts exactly the bytes of want, in order.
-type equalWriter struct{ want []byte }
+// equalWriter accepts exactly the bytes of want and then of the pieces
+// of rest, in order.
+type equalWriter struct {
+	want []byte
+	rest [][]byte
+}
 
 func (e *equalWriter) Write(p []byte) (int, error) {
-	if len(p) > len(e.want) || !bytes.Equal(p, e.want[:len(p)]) {
-		return 0, errDiffers
+	n := len(p)
+	for len(p) > 0 {
+		for len(e.want) == 0 && len(e.rest) > 0 {
+			e.want, e.rest = e.rest[0], e.rest[1:]
+		}
+		k := min(len(p), len(e.want))
+		if k == 0 || !bytes.Equal(p[:k], e.want[:k]) {
+			return 0, errDiffers
+		}
+		e.want, p = e.want[k:], p[k:]
 	}
-	e.want = e.want[len(p):]
-	return len(p), nil
+	return n, nil
 }
 
 // addToPack puts a sealed blob into an open pack of its type and hands

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -234,27 +235,44 @@ func TestWriterCheckSealed(t *testing.T) {
 			}
 		}
 		s.sealed = w.cipher.Seal(nil, plain)
-		if err := w.checkSealed(s, orig, compressed); err != nil {
-			t.Fatalf("compressed=%v: intact blob rejected: %v", compressed, err)
+		for _, pieces := range []int{0, 1, 7000, 100 << 10} {
+			if err := w.checkSealed(s, inPieces(orig, pieces), compressed); err != nil {
+				t.Fatalf("compressed=%v, pieces of %d: intact blob rejected: %v", compressed, pieces, err)
+			}
 		}
 		other := bytes.Clone(orig)
 		other[len(other)/2] ^= 1
 		for name, want := range map[string][]byte{"other data": other, "shorter": orig[:len(orig)-1], "longer": append(bytes.Clone(orig), 'a')} {
-			if err := w.checkSealed(s, want, compressed); err == nil || !strings.Contains(err.Error(), "differs") {
-				t.Fatalf("compressed=%v, %s: %v", compressed, name, err)
+			for _, pieces := range []int{0, 7000} {
+				if err := w.checkSealed(s, inPieces(want, pieces), compressed); err == nil || !strings.Contains(err.Error(), "differs") {
+					t.Fatalf("compressed=%v, %s, pieces of %d: %v", compressed, name, pieces, err)
+				}
 			}
 		}
 		good := s.sealed
 		s.sealed = bytes.Clone(good)
 		s.sealed[100] ^= 4
-		if err := w.checkSealed(s, orig, compressed); err == nil || !strings.Contains(err.Error(), "decryption failed") {
+		if err := w.checkSealed(s, inPieces(orig, 0), compressed); err == nil || !strings.Contains(err.Error(), "decryption failed") {
 			t.Fatalf("compressed=%v, damaged: %v", compressed, err)
 		}
 	}
 	s := &scratch{sealed: w.cipher.Seal(nil, orig)}
-	if err := w.checkSealed(s, orig, true); err == nil || !strings.Contains(err.Error(), "decompression failed") {
+	if err := w.checkSealed(s, inPieces(orig, 0), true); err == nil || !strings.Contains(err.Error(), "decompression failed") {
 		t.Fatalf("not zstd: %v", err)
 	}
+}
+
+// inPieces returns b as blobBytes: whole for n 0, else in pieces of n
+// bytes with an empty piece after the first.
+func inPieces(b []byte, n int) blobBytes {
+	if n == 0 {
+		return blobBytes{first: b, n: len(b)}
+	}
+	bb := blobBytes{first: b[:min(n, len(b))], rest: [][]byte{{}}, n: len(b)}
+	for p := b[len(bb.first):]; len(p) > 0; p = p[min(n, len(p)):] {
+		bb.rest = append(bb.rest, p[:min(n, len(p))])
+	}
+	return bb
 }
 
 // TestWriterScratchReuse: blobs sealed one after the other through the
@@ -325,4 +343,74 @@ func wtLocalRepo(t testing.TB) (*Repository, string) {
 	}
 	t.Cleanup(r.Close)
 	return r, dir
+}
+
+// TestSaveBlobPieces: a tree given in pieces is stored as the blob of
+// the pieces joined, under the joined bytes' hash; compressed, each
+// piece is a zstd frame of its own, which LoadBlob reads as one stream.
+// Uncompressed (version 1) the pieces are stored as they are. A second
+// save of the same pieces finds the blob known.
+func TestSaveBlobPieces(t *testing.T) {
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(21, 8))
+	var plain []byte
+	for len(plain) < 1300<<10 {
+		plain = fmt.Appendf(plain, `{"name":"file-%06d","size":%d,"mtime":"2026-12-%02dT10:00:00Z"},`, rng.IntN(1e6), rng.IntN(1<<20), 1+rng.IntN(28))
+	}
+	pieces := [][]byte{plain[:512<<10], plain[512<<10 : 1024<<10], {}, plain[1024<<10:]}
+	for _, version := range []uint{2, 1} { // trees are compressed in version 2 whatever the mode
+		r := wtMemRepo(t, version, nil)
+		w, err := r.NewWriter(ctx, WriteOptions{Compression: CompressionOff})
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, known, _, err := w.SaveBlobPieces(ctx, model.TreeBlob, pieces, model.ID{})
+		if err != nil || known {
+			t.Fatalf("v%d: known=%v, %v", version, known, err)
+		}
+		if id != model.Hash(plain) {
+			t.Fatalf("v%d: ID %v, want the hash of the joined pieces", version, id.Str())
+		}
+		if _, known, _, err := w.SaveBlobPieces(ctx, model.TreeBlob, pieces, model.ID{}); err != nil || !known {
+			t.Fatalf("v%d: second save: known=%v, %v", version, known, err)
+		}
+		if err := w.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		got, err := r.LoadBlob(ctx, model.TreeBlob, id, nil)
+		if err != nil || !bytes.Equal(got, plain) {
+			t.Fatalf("v%d: blob reads back different (%d of %d bytes): %v", version, len(got), len(plain), err)
+		}
+		copies := r.Index().Lookup(model.BlobHandle{ID: id, Type: model.TreeBlob})
+		if len(copies) != 1 {
+			t.Fatalf("v%d: index has %v", version, copies)
+		}
+		stored, err := loadStored(ctx, r, copies[0], func(b []byte) ([]byte, error) { return b, nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		opened, err := r.cipher.Open(nil, stored)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if version == 1 {
+			if copies[0].IsCompressed() || !bytes.Equal(opened, plain) {
+				t.Errorf("v1: stored compressed=%v, %d bytes", copies[0].IsCompressed(), len(opened))
+			}
+			continue
+		}
+		if int(copies[0].UncompressedLength) != len(plain) {
+			t.Errorf("v2: uncompressed length %d, want %d", copies[0].UncompressedLength, len(plain))
+		}
+		frames := zstdFrames(t, opened)
+		if len(frames) != len(pieces) {
+			t.Fatalf("v2: %d zstd frames for %d pieces", len(frames), len(pieces))
+		}
+		for i, f := range frames {
+			d, err := r.dec.DecodeAll(f, nil)
+			if err != nil || !bytes.Equal(d, pieces[i]) {
+				t.Errorf("v2: frame %d holds %d bytes, piece %d: %v", i, len(d), len(pieces[i]), err)
+			}
+		}
+	}
 }

@@ -51,6 +51,14 @@ type BlobSaver interface {
 	SaveBlob(ctx context.Context, t model.BlobType, buf []byte, id model.ID) (rid model.ID, known bool, sizeInRepo int, err error)
 }
 
+// PieceSaver is a BlobSaver that also stores a blob given in pieces,
+// never joined in memory (repo.Writer implements it). The archiver uses
+// it for the tree of a large new directory, which it encodes in pieces.
+type PieceSaver interface {
+	BlobSaver
+	SaveBlobPieces(ctx context.Context, t model.BlobType, pieces [][]byte, id model.ID) (rid model.ID, known bool, sizeInRepo int, err error)
+}
+
 // Repo is what the archiver reads from the repository: the parent
 // snapshot's trees and whether blobs exist.
 type Repo interface {
@@ -695,7 +703,13 @@ func (a *Archiver) saveTreeBlob(ctx context.Context, tree *treeNodes) (model.ID,
 	var id model.ID
 	var blob []byte
 	if tree.enc != nil {
-		id, blob = tree.enc.ID(), tree.enc.Blob()
+		id = tree.enc.ID()
+		if ps, ok := a.saver.(PieceSaver); ok {
+			if pieces := tree.enc.Pieces(); len(pieces) > 1 {
+				return a.saveTreePieces(ctx, ps, tree, pieces, id)
+			}
+		}
+		blob = tree.enc.Blob()
 	} else {
 		if len(tree.nodes) >= hashFirstNodes {
 			var err error
@@ -719,6 +733,24 @@ func (a *Archiver) saveTreeBlob(ctx context.Context, tree *treeNodes) (model.ID,
 	if !known {
 		stats.TreeBlobs++
 		stats.TreeSize += uint64(len(blob))
+		stats.TreeSizeInRepo += uint64(size)
+	}
+	return id, stats, nil
+}
+
+// saveTreePieces is saveTreeBlob for a tree encoded in several pieces:
+// a directory of 200,000 new files has a tree of 60 MB, which joined
+// for SaveBlob was held twice.
+func (a *Archiver) saveTreePieces(ctx context.Context, ps PieceSaver, tree *treeNodes, pieces [][]byte, id model.ID) (model.ID, ItemStats, error) {
+	var stats ItemStats
+	id, known, size, err := ps.SaveBlobPieces(ctx, model.TreeBlob, pieces, id)
+	*tree.buf = pieces[0] // the pooled buffer the encoder started in
+	if err != nil {
+		return model.ID{}, stats, &fatal{fmt.Errorf("save tree: %w", err)}
+	}
+	if !known {
+		stats.TreeBlobs++
+		stats.TreeSize += uint64(tree.enc.Len())
 		stats.TreeSizeInRepo += uint64(size)
 	}
 	return id, stats, nil

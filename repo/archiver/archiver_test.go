@@ -826,3 +826,61 @@ func TestReadersPerFileSize(t *testing.T) {
 		})
 	}
 }
+
+// pieceRepo is a memRepo that also takes blobs in pieces, and records
+// how many pieces each blob given so had.
+type pieceRepo struct {
+	*memRepo
+	mu     sync.Mutex
+	pieces map[model.ID]int
+}
+
+func (p *pieceRepo) SaveBlobPieces(ctx context.Context, t model.BlobType, pieces [][]byte, id model.ID) (model.ID, bool, int, error) {
+	p.mu.Lock()
+	p.pieces[id] = len(pieces)
+	p.mu.Unlock()
+	return p.memRepo.SaveBlob(ctx, t, bytes.Join(pieces, nil), id)
+}
+
+// TestLargeTreeInPieces: the tree of a large new directory goes to a
+// PieceSaver in pieces (under the ID of the pieces joined), and only that
+// tree; the snapshot is the one a plain BlobSaver gets.
+func TestLargeTreeInPieces(t *testing.T) {
+	dir := t.TempDir()
+	for i := range 5000 {
+		writeFile(t, filepath.Join(dir, "big", fmt.Sprintf("a-file-with-a-long-name-%05d", i)), nil)
+	}
+	writeFile(t, filepath.Join(dir, "small", "one"), []byte("one"))
+	run := func(saver BlobSaver, repo Repo) model.ID {
+		a, err := New(repo, saver, testPol, Options{}, Callbacks{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		root, _, err := a.Snapshot(context.Background(), []string{dir}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return root
+	}
+	p := &pieceRepo{memRepo: newMemRepo(), pieces: map[model.ID]int{}}
+	root := run(p, p.memRepo)
+	big := lookup(t, p.memRepo, root, filepath.Join(dir, "big"))
+	blob := p.blobs[model.BlobHandle{ID: *big.Subtree, Type: model.TreeBlob}]
+	if model.Hash(blob) != *big.Subtree {
+		t.Fatalf("the tree of big is stored under %v, its hash is %v", big.Subtree.Str(), model.Hash(blob).Str())
+	}
+	if got, want := p.pieces[*big.Subtree], (len(blob)+(512<<10)-1)/(512<<10); got < 2 || got > want {
+		t.Errorf("the tree of big (%d bytes) was given in %d pieces, want 2 to %d", len(blob), got, want)
+	}
+	if len(p.pieces) != 1 {
+		t.Errorf("%d trees given in pieces, want only big's", len(p.pieces))
+	}
+	tree, err := model.DecodeTree(blob)
+	if err != nil || len(tree.Nodes) != 5000 {
+		t.Fatalf("tree of big: %v", err)
+	}
+	m := newMemRepo()
+	if plain := run(m, m); plain != root {
+		t.Errorf("root %v with pieces, %v without", root.Str(), plain.Str())
+	}
+}

@@ -9,8 +9,8 @@ import (
 // A TreeEncoder makes a tree blob one node at a time, so that whoever
 // builds a large directory's tree need hold neither all of its nodes nor
 // one buffer that grows to the blob's size by copying itself: the
-// encoding collects in pieces of about treeHashPiece bytes, which are
-// hashed as they fill. A directory of 17,844 new files (6.3 MB of tree)
+// encoding collects in pieces of about encoderPiece bytes, which are
+// hashed as they fill and can be stored as they are (Pieces). A directory of 17,844 new files (6.3 MB of tree)
 // held 9 MB of nodes and a 9.4 MB buffer at once when encoded whole.
 //
 // The zero TreeEncoder is ready to use. Its blob is byte for byte the
@@ -52,17 +52,23 @@ func (e *TreeEncoder) Add(n *Node) error {
 	}
 	e.last = n.Name
 	e.nodes++
-	if len(e.cur) >= treeHashPiece {
+	if len(e.cur) >= encoderPiece {
 		if e.h == nil {
 			e.h = sha256.New()
 		}
 		e.h.Write(e.cur)
 		e.full = append(e.full, e.cur)
 		e.size += len(e.cur)
-		e.cur = make([]byte, 0, treeHashPiece+4096) // room for the node that crosses treeHashPiece
+		e.cur = make([]byte, 0, encoderPiece+4096) // room for the node that crosses encoderPiece
 	}
 	return nil
 }
+
+// encoderPiece is the size from which a TreeEncoder starts a new piece:
+// the repository's zstd window, so that a large tree stored as one zstd
+// frame per piece compresses almost as well as in one frame (0.08% larger
+// on a 6.3 MB tree; 0.4% with pieces of 64 KiB).
+const encoderPiece = 512 << 10
 
 // Nodes returns how many nodes were added.
 func (e *TreeEncoder) Nodes() int { return e.nodes }
@@ -96,6 +102,15 @@ func (e *TreeEncoder) Len() int {
 func (e *TreeEncoder) ID() ID {
 	e.finish()
 	return e.id
+}
+
+// Pieces returns the blob as the pieces that joined in order make it:
+// one for a blob that fits in one piece, in the buffer given to
+// NewTreeEncoder (or a larger one that replaced it). The encoder keeps
+// them. No node may be added after it.
+func (e *TreeEncoder) Pieces() [][]byte {
+	e.finish()
+	return append(e.full[:len(e.full):len(e.full)], e.cur)
 }
 
 // Blob returns the whole blob. One that fits in one piece is returned in

@@ -15,7 +15,7 @@ import (
 // (names, times, link targets, attributes), and compares blob and ID.
 func TestTreeEncoderMatchesEncodeTree(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 5))
-	for _, count := range []int{0, 1, 2, 150, 400, 3000} {
+	for _, count := range []int{0, 1, 2, 150, 400, 3000, 12000} {
 		nodes := make([]*Node, 0, count)
 		seen := map[string]bool{}
 		for len(nodes) < count {
@@ -47,11 +47,25 @@ func TestTreeEncoderMatchesEncodeTree(t *testing.T) {
 		if got := e.ID(); got != Hash(want) {
 			t.Errorf("%d nodes (%d bytes): ID %v, want %v", count, len(want), got.Str(), Hash(want).Str())
 		}
+		pieces := e.Pieces()
+		if joined := bytes.Join(pieces, nil); !bytes.Equal(joined, want) {
+			t.Errorf("%d nodes (%d bytes): pieces joined differ (%d bytes)", count, len(want), len(joined))
+		}
+		// a piece ends after the node that fills it to encoderPiece, so
+		// there are several when all but the closing "]}\n" fills one
+		if many := len(want)-3 >= encoderPiece; many != (len(pieces) > 1) {
+			t.Errorf("%d nodes (%d bytes): %d pieces", count, len(want), len(pieces))
+		}
+		for i, p := range pieces[:len(pieces)-1] {
+			if len(p) < encoderPiece {
+				t.Errorf("%d nodes: piece %d has %d bytes", count, i, len(p))
+			}
+		}
 		got := e.Blob()
 		if !bytes.Equal(got, want) {
 			t.Errorf("%d nodes (%d bytes): blobs differ (%d bytes)", count, len(want), len(got))
 		}
-		if len(want) > treeHashPiece && cap(got) != len(got) {
+		if len(pieces) > 1 && cap(got) != len(got) {
 			t.Errorf("%d nodes: blob of several pieces has capacity %d for %d bytes", count, cap(got), len(got))
 		}
 		if again := e.Blob(); !bytes.Equal(again, want) || e.ID() != Hash(want) {
