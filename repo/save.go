@@ -80,9 +80,8 @@ func (e *encoder) Close() {
 // SaveUnpacked compresses (version 2), encrypts and stores a snapshot,
 // index or lock file and returns its ID, the SHA-256 of the stored bytes.
 func (r *Repository) SaveUnpacked(ctx context.Context, t backend.FileType, plaintext []byte) (model.ID, error) {
-	s := r.newSealer(len(plaintext))
-	s.write(plaintext, true)
-	return r.saveSealed(ctx, t, s)
+	buf, id := r.sealUnpacked(plaintext)
+	return r.saveSealed(ctx, t, buf, id)
 }
 
 // SaveUnpackedFrom is SaveUnpacked for a plaintext that write writes in
@@ -95,15 +94,15 @@ func (r *Repository) SaveUnpackedFrom(ctx context.Context, t backend.FileType, s
 	if err := write(s); err != nil {
 		return model.ID{}, err // what failed to encode says what it was
 	}
-	return r.saveSealed(ctx, t, s)
+	buf, id := s.seal()
+	return r.saveSealed(ctx, t, buf, id)
 }
 
-// saveSealed stores what s sealed as an unpacked file of type t.
-func (r *Repository) saveSealed(ctx context.Context, t backend.FileType, s *sealer) (model.ID, error) {
+// saveSealed stores buf, an unpacked file of type t as sealed, under id.
+func (r *Repository) saveSealed(ctx context.Context, t backend.FileType, buf []byte, id model.ID) (model.ID, error) {
 	if t == backend.ConfigFile || t == backend.PackFile || t == backend.KeyFile {
 		return model.ID{}, fmt.Errorf("SaveUnpacked: %s files are not unpacked files", t)
 	}
-	buf, id := s.seal()
 	h := backend.Handle{Type: t, Name: id.String()}
 	if err := r.be.Save(ctx, h, backend.NewByteReader(buf)); err != nil {
 		return model.ID{}, fmt.Errorf("save %s %s: %w", t, id.Str(), err)

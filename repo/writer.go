@@ -438,13 +438,23 @@ type blobBytes struct {
 	n     int
 }
 
+// all yields the pieces in order.
+func (b blobBytes) all(yield func([]byte) bool) {
+	if yield(b.first) {
+		for _, p := range b.rest {
+			if !yield(p) {
+				return
+			}
+		}
+	}
+}
+
 func (b blobBytes) hash() model.ID {
 	if b.rest == nil {
 		return hashBlob(b.first)
 	}
 	h := sha256.New()
-	h.Write(b.first)
-	for _, p := range b.rest {
+	for p := range b.all {
 		h.Write(p)
 	}
 	var id model.ID
@@ -586,30 +596,21 @@ func (w *Writer) store(ctx context.Context, t model.BlobType, id model.ID, b blo
 	}()
 	ulen := 0
 	compress := b.n > 0 && w.compresses(t)
-	switch {
-	case b.rest == nil && compress:
+	if !compress && b.rest == nil {
 		s.reserve(sealBound(b.n))
-		comp := w.enc.EncodeAll(b.first, s.sealed[:ivRoom])
-		s.sealed = w.cipher.Seal(comp[:0], comp[ivRoom:])
-	case b.rest == nil:
-		s.reserve(sealBound(b.n))
-		s.sealed = w.cipher.Seal(s.sealed[:0], b.first)
-	default:
-		// in pieces: compressed a frame per piece, or copied, after the
-		// IV's room, and sealed in place; the compressed blob of a large
-		// tree is a fraction of it, so the scratch's own buffer is
-		// reserved and grows only if need be
-		if compress {
-			s.reserve(min(sealBound(b.n), maxScratch))
-		} else {
-			s.reserve(sealBound(b.n))
+		s.sealed = w.cipher.Seal(s.sealed[:0], b.first) // no copy before sealing
+	} else {
+		// compressed, a zstd frame per piece, or copied, after the IV's
+		// room, then sealed in place; the compressed form of a tree in
+		// pieces is a fraction of it, so for one only the scratch's own
+		// buffer is reserved, which grows if need be
+		room := sealBound(b.n)
+		if compress && b.rest != nil {
+			room = min(room, maxScratch)
 		}
+		s.reserve(room)
 		p := s.sealed[:ivRoom]
-		for i := -1; i < len(b.rest); i++ {
-			piece := b.first
-			if i >= 0 {
-				piece = b.rest[i]
-			}
+		for piece := range b.all {
 			if compress {
 				p = w.enc.EncodeAll(piece, p)
 			} else {

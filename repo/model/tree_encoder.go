@@ -10,8 +10,9 @@ import (
 // builds a large directory's tree need hold neither all of its nodes nor
 // one buffer that grows to the blob's size by copying itself: the
 // encoding collects in pieces of about encoderPiece bytes, which are
-// hashed as they fill and can be stored as they are (Pieces). A directory of 17,844 new files (6.3 MB of tree)
-// held 9 MB of nodes and a 9.4 MB buffer at once when encoded whole.
+// hashed as they fill and can be stored as they are (Pieces). A
+// directory of 17,844 new files (6.3 MB of tree) held 9 MB of nodes and a
+// 9.4 MB buffer at once when encoded whole.
 //
 // The zero TreeEncoder is ready to use. Its blob is byte for byte the
 // one EncodeTree makes of the same nodes.
