@@ -236,13 +236,13 @@ func calibrate(timeout time.Duration, memory int, run func(Params) (time.Duratio
 //
 // The difference d2-d1 is one lane only if the machine ran both at the
 // same speed. A virtual machine's CPU does not: on the 2-CPU VM measured,
-// lanes of the same derivation took 65 ms at one moment and 100 ms at
-// another, while the set-up (clearing a table that warmHeap has made
-// resident) took 0-7 ms. A one-lane run slowed that way made the
-// difference look like a short lane after a long set-up, and p came out
-// 10 to 13 where restic picks 4 to 6. So a difference that would make
-// the set-up more than a fifth of d2 (or negative) is not believed: the
-// lanes then take all of d2.
+// x/crypto's lanes took 65 ms in one trial and 100 ms in another, while
+// the set-up (clearing a table that warmHeap has made resident) came to
+// 0-7 ms where the two trials ran at one speed. A one-lane trial slowed
+// that way made the difference look like a short lane after a long
+// set-up, and p came out 10 to 13 where restic picks 4 to 6. So a
+// difference that would make the set-up more than a fifth of d2 (or
+// negative) is not believed: the lanes then take all of d2.
 func splitSetup(d1, d2 time.Duration) (perLane, setup time.Duration) {
 	perLane = d2 - d1
 	if perLane < 2*d2/5 || perLane > d2/2 {
