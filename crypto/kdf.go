@@ -133,18 +133,13 @@ func Calibrate(timeout time.Duration, memory int) (Params, error) {
 		epoch := time.Now()
 		now = func() time.Duration { return time.Since(epoch) }
 	}
-	trials := 0
+	warm := false
 	run := func(p Params) (time.Duration, error) {
-		if trials > 0 {
-			// The last trial's table goes back to the system before
-			// warmHeap faults in memory for this one: freed by a mere
-			// collection and kept, it was not always where the next
-			// table went, and init then peaked with both tables
-			// resident (78-80 MiB instead of 48, in 6 of 53 runs).
-			debug.FreeOSMemory()
+		if !warm {
+			warmHeap(p.Memory())
+			warm = true
 		}
-		trials++
-		warmHeap(p.Memory())
+		runtime.GC() // frees the last trial's table for this one
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
 		start := now()

@@ -136,11 +136,9 @@ t_test=$(date +%s)
 test_rc=0
 go test -race -timeout "${GO_TEST_TIMEOUT:-40m}" "${pkgs[@]}" </dev/null 2>&1 || test_rc=$?
 log "go test finished in $(($(date +%s) - t_test))s with exit code $test_rc"
-# the profiling build's own test, with the whole suite, and the tests of
-# peak memory, which need a run without the race detector's shadow memory
+# the profiling build's own test, with the whole suite
 if (($# == 0)); then
 	go test -tags arcaprofile -run TestProfilesWrite ./cmd/arca/ </dev/null 2>&1 || test_rc=$?
-	go test -count=1 -run PeakMemory ./crypto/ </dev/null 2>&1 || test_rc=$?
 fi
 
 # ---- S3 again, on MinIO ------------------------------------------------------
