@@ -125,54 +125,105 @@ func KDF(p Params, salt []byte, password string) (*Key, error) {
 // defaults); negative values are errors. On error DefaultParams are
 // returned along with it.
 func Calibrate(timeout time.Duration, memory int) (Params, error) {
-	var salt [SaltSize]byte
-	_, _ = rand.Read(salt[:])
-	password := []byte("calibration password")
+	t := newTrials()
+	defer t.close()
+	return calibrate(timeout, memory, t.run)
+}
+
+// trials runs Calibrate's timed derivations.
+//
+// Each trial's table is x/crypto's to allocate, and all of them must take
+// the same memory, one after the other: "init" would otherwise hold two
+// tables at once (68 MiB of calibration instead of 36, in one calibration
+// of eight to fifteen measured) and, since fresh memory is slow to fault in, that
+// trial would pay for it, and the calibration would choose a p too small.
+// So the first trial is preceded by faultIn, which leaves a table's memory
+// resident, and each one by a collection, which makes the last table's
+// memory free for the next. In between, the Go runtime must not move or
+// give back that memory:
+//   - no collection may start during a trial: it would still count the
+//     table as in use when the next trial allocates its own;
+//   - the scavenger must rest: it gives free memory back to the system
+//     and, while it does, holds it, so a table allocated then no longer
+//     fits in the last one's place (and memory given back is slow to use
+//     again);
+//   - faultIn leaves a margin beyond a table (without it, one calibration
+//     of 60 measured still held two tables): the heap places a trial's
+//     small allocations at the lowest free address, the start of the last
+//     table, and the next table must still fit there.
+//
+// The runtime has no switch for the scavenger. It paces itself after each
+// collection by how far the collector's heap goal moved, though: a goal
+// raised ten-thousandfold after the collection lets it retain ten
+// thousand times the heap in use, so it has nothing to do. So trials collect at
+// GOGC=100 and then raise GOGC to pausedGCPercent, which also keeps the
+// collector from starting on its own.
+type trials struct {
+	salt      [SaltSize]byte
+	now       func() time.Duration
+	gcPercent int // restored by close
+	warm      bool
+}
+
+// pausedGCPercent is GOGC during trials: high enough that neither the
+// collector nor the scavenger works on a heap of a few tables.
+const pausedGCPercent = 1 << 20
+
+func newTrials() *trials {
+	t := &trials{gcPercent: debug.SetGCPercent(pausedGCPercent)}
+	_, _ = rand.Read(t.salt[:])
 	now, ok := cpuClock()
 	if !ok {
 		epoch := time.Now()
 		now = func() time.Duration { return time.Since(epoch) }
 	}
-	warm := false
-	run := func(p Params) (time.Duration, error) {
-		if !warm {
-			warmHeap(p.Memory())
-			warm = true
-		}
-		runtime.GC() // frees the last trial's table for this one
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		start := now()
-		if _, err := scrypt.Key(password, salt[:], p.N, p.R, p.P, encKeySize+macKSize+macRSize); err != nil {
-			return 0, fmt.Errorf("crypto: calibrate: scrypt N=%d r=%d p=%d: %w", p.N, p.R, p.P, err)
-		}
-		return now() - start, nil
-	}
-	p, err := calibrate(timeout, memory, run)
-	// The trials' tables (and warmHeap's) are garbage on the Go heap now,
-	// up to twice the memory of a derivation. A key derivation follows,
-	// with a table of its own: given back to the system, they do not add
-	// to its peak (init: 62-64 MiB before, 49 after).
-	debug.FreeOSMemory()
-	return p, err
+	t.now = now
+	return t
 }
 
-// warmHeap has the Go heap fault in size bytes and keep them, so that
-// the table golang.org/x/crypto's scrypt allocates in each timed
+// run times one derivation with p.
+func (t *trials) run(p Params) (time.Duration, error) {
+	if !t.warm {
+		faultIn(p.Memory() + 1<<20)
+		t.warm = true
+	}
+	// Free the last table (or faultIn's memory) for this one, then stop
+	// the collector and the scavenger for the trial.
+	debug.SetGCPercent(100)
+	runtime.GC()
+	debug.SetGCPercent(pausedGCPercent)
+
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	start := t.now()
+	if _, err := scrypt.Key([]byte("calibration password"), t.salt[:], p.N, p.R, p.P, encKeySize+macKSize+macRSize); err != nil {
+		return 0, fmt.Errorf("crypto: calibrate: scrypt N=%d r=%d p=%d: %w", p.N, p.R, p.P, err)
+	}
+	return t.now() - start, nil
+}
+
+// close restores GOGC and gives the trials' tables back to the system: a
+// key derivation follows, with a table of its own, and they would add to
+// its peak (init: 62-64 MiB with them, 49 without).
+func (t *trials) close() {
+	debug.SetGCPercent(t.gcPercent)
+	debug.FreeOSMemory()
+}
+
+// faultIn has the Go heap fault in size bytes and leaves them garbage, so
+// that the table golang.org/x/crypto's scrypt allocates in a timed
 // derivation (after a collection) is memory the process already has.
-// Faulting in fresh memory is slow on some machines (100-200 ms of CPU
-// for 32 MiB on the virtual machine measured, against 80 ms for the
-// derivation itself), and a trial that pays it measures the machine's
-// memory set-up, not scrypt; in restic's trials whether it is paid
-// depends on when the garbage collector last ran.
-func warmHeap(size int64) {
+// Faulting in fresh memory is slow on some machines (100-200 ms of CPU for
+// 32 MiB on the virtual machine measured, against 80 ms for the derivation
+// itself), and a trial that pays it measures the machine's memory set-up,
+// not scrypt; in restic's trials whether it is paid depends on when the
+// garbage collector last ran.
+func faultIn(size int64) {
 	b := make([]byte, size)
 	for i := 0; i < len(b); i += 4096 {
 		b[i] = 1
 	}
 	runtime.KeepAlive(b)
-	b = nil
-	runtime.GC()
 }
 
 // calibrate is Calibrate with the timed derivation run.
