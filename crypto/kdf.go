@@ -135,29 +135,30 @@ func Calibrate(timeout time.Duration, memory int) (Params, error) {
 // Each trial's table is x/crypto's to allocate, and all of them must take
 // the same memory, one after the other: "init" would otherwise hold two
 // tables at once (68 MiB of calibration instead of 36, in one calibration
-// of eight to fifteen measured) and, since fresh memory is slow to fault in, that
-// trial would pay for it, and the calibration would choose a p too small.
-// So the first trial is preceded by faultIn, which leaves a table's memory
-// resident, and each one by a collection, which makes the last table's
-// memory free for the next. In between, the Go runtime must not move or
-// give back that memory:
+// of eight to fifteen measured), and since fresh memory is slow to fault
+// in, that trial would pay for it and the calibration would choose a p
+// too small. So the first trial is preceded by faultIn, which leaves a
+// table's memory resident, and each one by a collection, which makes the
+// last table's memory free for the next. In between, the Go runtime must
+// not move that memory or give it back:
 //   - no collection may start during a trial: it would still count the
 //     table as in use when the next trial allocates its own;
 //   - the scavenger must rest: it gives free memory back to the system
-//     and, while it does, holds it, so a table allocated then no longer
-//     fits in the last one's place (and memory given back is slow to use
-//     again);
+//     and marks what it is giving back as in use meanwhile, so a table
+//     allocated at that moment no longer fits in the last one's place
+//     (and memory given back is slow to use again);
 //   - faultIn leaves a margin beyond a table (without it, one calibration
 //     of 60 measured still held two tables): the heap places a trial's
 //     small allocations at the lowest free address, the start of the last
 //     table, and the next table must still fit there.
 //
-// The runtime has no switch for the scavenger. It paces itself after each
-// collection by how far the collector's heap goal moved, though: a goal
-// raised ten-thousandfold after the collection lets it retain ten
-// thousand times the heap in use, so it has nothing to do. So trials collect at
-// GOGC=100 and then raise GOGC to pausedGCPercent, which also keeps the
-// collector from starting on its own.
+// The runtime has no switch for the scavenger, but it paces it after
+// each collection by how far the collector's heap goal moved: a goal
+// raised ten-thousandfold right after a collection lets the heap retain
+// ten thousand times what it uses, so the scavenger has nothing to do.
+// So each trial collects at GOGC=100 and then raises GOGC to
+// pausedGCPercent, which also keeps the collector from starting on its
+// own.
 type trials struct {
 	salt      [SaltSize]byte
 	now       func() time.Duration
