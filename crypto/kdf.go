@@ -158,7 +158,10 @@ func Calibrate(timeout time.Duration, memory int) (Params, error) {
 // ten thousand times what it uses, so the scavenger has nothing to do.
 // So each trial collects at GOGC=100 and then raises GOGC to
 // pausedGCPercent, which also keeps the collector from starting on its
-// own.
+// own. The scavenger may have started in between: the trial waits
+// scavengerSettle for it to put back what it holds. Without that wait,
+// one calibration in about 180 still held two tables with two busy loops
+// beside it; with it, none of 600.
 type trials struct {
 	salt      [SaltSize]byte
 	now       func() time.Duration
@@ -169,6 +172,11 @@ type trials struct {
 // pausedGCPercent is GOGC during trials: high enough that neither the
 // collector nor the scavenger works on a heap of a few tables.
 const pausedGCPercent = 1 << 20
+
+// scavengerSettle is how long a trial waits after raising GOGC for the
+// scavenger to finish with memory it took before (it gives back 64 KiB
+// at a time, in microseconds, unless the system preempts it).
+const scavengerSettle = 2 * time.Millisecond
 
 func newTrials() *trials {
 	t := &trials{gcPercent: debug.SetGCPercent(pausedGCPercent)}
@@ -193,6 +201,7 @@ func (t *trials) run(p Params) (time.Duration, error) {
 	debug.SetGCPercent(100)
 	runtime.GC()
 	debug.SetGCPercent(pausedGCPercent)
+	time.Sleep(scavengerSettle)
 
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
