@@ -147,10 +147,11 @@ func Calibrate(timeout time.Duration, memory int) (Params, error) {
 //     and marks what it is giving back as in use meanwhile, so a table
 //     allocated at that moment no longer fits in the last one's place
 //     (and memory given back is slow to use again);
-//   - faultIn leaves a margin beyond a table (without it, one calibration
-//     of 60 measured still held two tables): the heap places a trial's
-//     small allocations at the lowest free address, the start of the last
-//     table, and the next table must still fit there.
+//   - faultIn leaves a margin beyond a table (without it, 18 of 360
+//     calibrations under load held two tables): after a collection, a
+//     CPU (P) that allocates small objects first takes a page cache of up
+//     to 512 KiB from the lowest free address, the start of the last
+//     table, and the next table must still fit behind those.
 //
 // The runtime has no switch for the scavenger, but it paces it after
 // each collection by how far the collector's heap goal moved: a goal
@@ -173,6 +174,13 @@ type trials struct {
 // collector nor the scavenger works on a heap of a few tables.
 const pausedGCPercent = 1 << 20
 
+// pageCacheMargin is the memory faultIn adds to a table for the page
+// caches of the CPUs that allocate between trials: 512 KiB each (the Go
+// runtime's 64 pages of 8 KiB), for up to four of them. Measured on two.
+func pageCacheMargin() int64 {
+	return int64(min(runtime.GOMAXPROCS(0), 4)) * 512 << 10
+}
+
 // scavengerSettle is how long a trial waits after raising GOGC for the
 // scavenger to finish with memory it took before (it gives back 64 KiB
 // at a time, in microseconds, unless the system preempts it).
@@ -193,7 +201,7 @@ func newTrials() *trials {
 // run times one derivation with p.
 func (t *trials) run(p Params) (time.Duration, error) {
 	if !t.warm {
-		faultIn(p.Memory() + 1<<20)
+		faultIn(p.Memory() + pageCacheMargin())
 		t.warm = true
 	}
 	// Free the last table (or faultIn's memory) for this one, then stop
