@@ -160,9 +160,9 @@ func Calibrate(timeout time.Duration, memory int) (Params, error) {
 // So each trial collects at GOGC=100 and then raises GOGC to
 // pausedGCPercent, which also keeps the collector from starting on its
 // own. The scavenger may have started in between: the trial waits
-// scavengerSettle for it to put back what it holds. Without that wait,
-// one calibration in about 180 still held two tables with two busy loops
-// beside it; with it, none of 600.
+// scavengerSettle for it to put back what it holds. With two busy loops
+// beside it, one calibration in about 180 still held two tables without
+// that wait, and 2 of 840 with it: rare, not impossible.
 type trials struct {
 	salt      [SaltSize]byte
 	now       func() time.Duration
