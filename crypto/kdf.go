@@ -306,7 +306,7 @@ func calibrate(timeout time.Duration, memory int, run func(Params) (time.Duratio
 // The difference d2-d1 is one lane only if the machine ran both at the
 // same speed. A virtual machine's CPU does not: on the 2-CPU VM measured,
 // x/crypto's lanes took 65 ms in one trial and 100 ms in another, while
-// the set-up (clearing a table that warmHeap has made resident) came to
+// the set-up (clearing a table that faultIn has made resident) came to
 // 0-7 ms where the two trials ran at one speed. A one-lane trial slowed
 // that way made the difference look like a short lane after a long
 // set-up, and p came out 10 to 13 where restic picks 4 to 6. So a
