@@ -169,6 +169,15 @@ func TestBackupInterop(t *testing.T) {
 				}
 			}
 			if tc.resticFirst {
+				// the second backup had restic's snapshot as parent; read
+				// everything again, so that every node is arca's own
+				forced := arcaBackup(t, 0, comp, "--force", src)
+				if n := num(forced, "data_blobs"); n != 0 {
+					t.Errorf("arca --force after restic added %d data blobs", n)
+				}
+				if got := subtreeAt(t, env, forced["snapshot_id"].(string), src); got != a {
+					t.Errorf("tree of %s: arca --force %s, restic %s", src, got, a)
+				}
 				mustRestic(t, env, "check", "--read-data")
 			}
 		})
