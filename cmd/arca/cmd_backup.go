@@ -476,17 +476,48 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions, args []string) er
 	}
 	defer e.Close()
 
+	opts, err := a.backupEngineOptions(o, args, timeStamp, start)
+	if err != nil {
+		return err
+	}
+	rep := a.startBackupReport(ctx)
+	defer rep.close()
+	opts.OnError = rep.prog.errorf
+	opts.Events = rep.event
+	// built where restic builds them, after the parent and the index
+	opts.SelectLater = func() (archiver.SelectFunc, error) {
+		if o.stdin || o.stdinCommand {
+			return o.tagSelects(rep.filterWarn.warnf)
+		}
+		return o.selects(targets, rep.filterWarn.warnf)
+	}
+
+	res, err := e.Backup(ctx, targets, opts)
+	rep.stopStatus()
+	if err != nil {
+		return backupError(err)
+	}
+	a.backupFinish(res.SnapshotID, res.Summary, o.dryRun)
+	if partial || res.Partial {
+		return partialError{errSourceUnreadable}
+	}
+	return nil
+}
+
+// backupEngineOptions turns the flags into the engine's options, all but
+// the reporting ones. Like restic, it reads the exclude files only once
+// the repository is open.
+func (a *app) backupEngineOptions(o *backupOptions, args []string, timeStamp, start time.Time) (engine.BackupOptions, error) {
 	// exclude filters by name
-	warn := func(format string, args ...any) { a.warnf(format, args...) }
-	rejects, err := o.excludes.RejectFuncs(warn)
+	rejects, err := o.excludes.RejectFuncs(func(format string, args ...any) { a.warnf(format, args...) })
 	if err != nil {
 		// restic: bad patterns are fatal, an unreadable pattern file is
 		// an ordinary error
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
-			return err
+			return engine.BackupOptions{}, err
 		}
-		return fatalf("%v", err)
+		return engine.BackupOptions{}, fatalf("%v", err)
 	}
 	var selectByName archiver.SelectByNameFunc
 	if len(rejects) > 0 {
@@ -502,11 +533,10 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions, args []string) er
 	wopts := repo.WriteOptions{}
 	if !o.dryRun {
 		if wopts, err = a.writeOptions(); err != nil {
-			return err
+			return engine.BackupOptions{}, err
 		}
 	}
-	stdin := o.stdin || o.stdinCommand
-	interval, fpsSet := progressInterval()
+	_, fpsSet := progressInterval()
 	opts := engine.BackupOptions{
 		Host:            o.host,
 		Tags:            o.tags.flatten(),
@@ -535,152 +565,176 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions, args []string) er
 			a.warnf("could not load snapshot %v: %v\n", id.Str(), err)
 		},
 	}
-	if stdin {
+	if o.stdin || o.stdinCommand {
 		opts.StdinFilename = o.stdinFilename
 		opts.Stdin = a.backupStdin(o, args)
 		// restic looks for a parent unless --stdin is given, even
 		// together with --stdin-from-command (which then still runs)
 		opts.StdinParent = o.stdinCommand && !o.stdin
 	}
+	return opts, nil
+}
 
-	// the filters run while the lock is confirmed (the engine reads
-	// meanwhile): their warnings wait for the scan or the backup to be
-	// reported, which happens only once the lock is granted
-	filterWarn := &heldWarnings{warn: warn}
-	prog := &backupProgress{a: a, start: time.Now(), currentFiles: map[string]struct{}{}}
-	opts.OnError = prog.errorf
-	// On a terminal the progress is a block of status lines at the bottom,
-	// redrawn in place, which other output clears first (as restic's).
-	// Elsewhere they are printed as they change only when
-	// RESTIC_PROGRESS_FPS asks for them, which it does with --quiet too.
-	var lines *termStatus
+// backupReport renders a backup's events as restic does: messages, the
+// status lines, and the filters' warnings, which it holds back until the
+// scan or the backup starts. The filters run while the lock is confirmed
+// (the engine reads meanwhile), and the engine reports the scan and the
+// backup only once the lock is granted.
+type backupReport struct {
+	a          *app
+	prog       *backupProgress
+	filterWarn *heldWarnings
+
+	// On a terminal the status is a block of lines at the bottom, redrawn
+	// in place, which other output clears first (as restic's). Elsewhere
+	// the lines are printed as they change only when RESTIC_PROGRESS_FPS
+	// asks for them, which it does with --quiet too. nil: no lines.
+	lines    *termStatus
+	interval time.Duration
+	fpsSet   bool
+	restore  func() // puts back the app's stdout and stderr
+
+	ctx     context.Context // ends the status updates
+	cancel  context.CancelFunc
+	started bool
+	done    chan struct{} // closed when the status updates have stopped
+}
+
+// startBackupReport prepares the output of a backup; close it when done.
+func (a *app) startBackupReport(ctx context.Context) *backupReport {
+	r := &backupReport{
+		a:          a,
+		prog:       &backupProgress{a: a, start: time.Now(), currentFiles: map[string]struct{}{}},
+		filterWarn: &heldWarnings{warn: func(format string, args ...any) { a.warnf(format, args...) }},
+		restore:    func() {},
+	}
+	r.interval, r.fpsSet = progressInterval()
 	switch {
-	case a.opts.JSON, a.opts.Quiet && !fpsSet:
+	case a.opts.JSON, a.opts.Quiet && !r.fpsSet:
 	case a.stdoutIsTerminal() && !a.opts.Quiet:
-		lines = newTermStatus(a.stdout.(*os.File))
+		r.lines = newTermStatus(a.stdout.(*os.File))
 		stdout, stderr := a.stdout, a.stderr
-		a.stdout, a.stderr = lines.through(stdout), lines.through(stderr)
-		defer func() { a.stdout, a.stderr = stdout, stderr }()
-	case fpsSet:
-		lines = newPlainStatus(a.stdout)
+		a.stdout, a.stderr = r.lines.through(stdout), r.lines.through(stderr)
+		r.restore = func() { a.stdout, a.stderr = stdout, stderr }
+	case r.fpsSet:
+		r.lines = newPlainStatus(a.stdout)
 	}
-	// JSON status lines, or the terminal's status, are updated ten times
-	// a second (RESTIC_PROGRESS_FPS) as restic does when not quiet, from
-	// the start of the scan or backup on
-	statusCtx, stopStatus := context.WithCancel(ctx)
-	defer stopStatus()
-	var statusDone chan struct{}
-	started := false
-	startStatus := func() {
-		if started {
-			return
-		}
-		started = true
-		prog.mu.Lock()
-		prog.start = time.Now()
-		prog.mu.Unlock()
-		if (!a.opts.JSON && lines == nil) || (a.opts.Quiet && !fpsSet) {
-			return
-		}
-		statusDone = make(chan struct{})
-		go func() {
-			defer close(statusDone)
-			t := time.NewTicker(interval)
-			defer t.Stop()
-			for {
-				select {
-				case <-statusCtx.Done():
-					if lines != nil {
-						lines.set(nil) // off the terminal; prints nothing in a log
-					}
-					return
-				case <-t.C:
-					if lines != nil {
-						lines.set(prog.textStatus())
-					} else {
-						prog.status()
-					}
-				}
-			}
-		}()
-	}
-	opts.Events = func(ev engine.BackupEvent) {
-		switch ev := ev.(type) {
-		case engine.BackupParent:
-			// (a stdin backup hears of a parent only with a command, as in restic)
-			if !a.opts.JSON {
-				if ev.Snapshot != nil {
-					a.printf("using parent snapshot %v\n", ev.Snapshot.ID.Str())
-				} else {
-					a.printf("no parent snapshot found, will read all files\n")
-				}
-			}
-		case engine.BackupIndexLoading:
-			if !a.opts.JSON {
-				a.verbosef("load index files\n")
-			}
-		case engine.BackupScanStarted:
-			filterWarn.release()
-			startStatus()
-			if !a.opts.JSON {
-				a.verbosef("start scan on %v\n", ev.Targets)
-			}
-		case engine.BackupScanFinished:
-			prog.mu.Lock()
-			prog.totalFiles, prog.totalBytes, prog.scanDone = ev.Files, ev.Bytes, true
-			prog.mu.Unlock()
-			if a.opts.verbosity() >= 2 {
-				if a.opts.JSON {
-					_ = a.printJSON(verboseStatus{MessageType: "verbose_status", Action: "scan_finished", Duration: ev.Duration.Seconds(), DataSize: ev.Bytes, TotalFiles: uint(ev.Files)})
-				} else {
-					a.printf("scan finished in %.3fs: %v files, %s\n", ev.Duration.Seconds(), ev.Files, formatBytes(ev.Bytes))
-				}
-			}
-		case engine.BackupScanError:
-			if a.opts.JSON {
-				a.printJSONErr(newJSONItemError("scan", ev.Item, ev.Err))
-			} else if a.opts.verbosity() >= 2 {
-				a.warnf("scan: %v\n", ev.Err)
-			}
-		case engine.BackupStarted:
-			filterWarn.release()
-			startStatus()
-			if !a.opts.JSON {
-				a.verbosef("start backup on %v\n", ev.Targets)
-			}
-		case engine.BackupFileStarted:
-			prog.mu.Lock()
-			prog.currentFiles[ev.Item] = struct{}{}
-			prog.mu.Unlock()
-		case engine.BackupBytes:
-			prog.mu.Lock()
-			prog.bytesDone += ev.Bytes
-			prog.mu.Unlock()
-		case engine.BackupItemDone:
-			prog.completeItem(ev.Item, ev.Previous, ev.Current, ev.Stats, ev.Duration)
-		}
-	}
-	// built where restic builds them, after the parent and the index
-	opts.SelectLater = func() (archiver.SelectFunc, error) {
-		if stdin {
-			return o.tagSelects(filterWarn.warnf)
-		}
-		return o.selects(targets, filterWarn.warnf)
-	}
+	r.ctx, r.cancel = context.WithCancel(ctx)
+	return r
+}
 
-	res, err := e.Backup(ctx, targets, opts)
-	stopStatus()
-	if statusDone != nil {
-		<-statusDone
+// startStatus starts the status updates at the start of the scan or the
+// backup, whichever comes first: JSON status lines, or the terminal's
+// status, ten times a second (RESTIC_PROGRESS_FPS) as restic does when
+// not quiet.
+func (r *backupReport) startStatus() {
+	if r.started {
+		return
 	}
-	if err != nil {
-		return backupError(err)
+	r.started = true
+	r.prog.mu.Lock()
+	r.prog.start = time.Now()
+	r.prog.mu.Unlock()
+	if (!r.a.opts.JSON && r.lines == nil) || (r.a.opts.Quiet && !r.fpsSet) {
+		return
 	}
-	a.backupFinish(res.SnapshotID, res.Summary, o.dryRun)
-	if partial || res.Partial {
-		return partialError{errSourceUnreadable}
+	r.done = make(chan struct{})
+	go func() {
+		defer close(r.done)
+		t := time.NewTicker(r.interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-r.ctx.Done():
+				if r.lines != nil {
+					r.lines.set(nil) // off the terminal; prints nothing in a log
+				}
+				return
+			case <-t.C:
+				if r.lines != nil {
+					r.lines.set(r.prog.textStatus())
+				} else {
+					r.prog.status()
+				}
+			}
+		}
+	}()
+}
+
+// stopStatus ends the status updates and takes the status lines off the
+// terminal.
+func (r *backupReport) stopStatus() {
+	r.cancel()
+	if r.done != nil {
+		<-r.done
 	}
-	return nil
+}
+
+// close stops the status updates and gives the app its output back.
+func (r *backupReport) close() {
+	r.stopStatus()
+	r.restore()
+}
+
+// begin reports the start of the scan or of the backup (what): the held
+// warnings go out, and the status updates start with whichever is first.
+func (r *backupReport) begin(what string, targets []string) {
+	r.filterWarn.release()
+	r.startStatus()
+	if !r.a.opts.JSON {
+		r.a.verbosef("start %s on %v\n", what, targets)
+	}
+}
+
+// event renders one of the engine's events.
+func (r *backupReport) event(ev engine.BackupEvent) {
+	a, prog := r.a, r.prog
+	switch ev := ev.(type) {
+	case engine.BackupParent:
+		// (a stdin backup hears of a parent only with a command, as in restic)
+		if !a.opts.JSON {
+			if ev.Snapshot != nil {
+				a.printf("using parent snapshot %v\n", ev.Snapshot.ID.Str())
+			} else {
+				a.printf("no parent snapshot found, will read all files\n")
+			}
+		}
+	case engine.BackupIndexLoading:
+		if !a.opts.JSON {
+			a.verbosef("load index files\n")
+		}
+	case engine.BackupScanStarted:
+		r.begin("scan", ev.Targets)
+	case engine.BackupScanFinished:
+		prog.mu.Lock()
+		prog.totalFiles, prog.totalBytes, prog.scanDone = ev.Files, ev.Bytes, true
+		prog.mu.Unlock()
+		if a.opts.verbosity() >= 2 {
+			if a.opts.JSON {
+				_ = a.printJSON(verboseStatus{MessageType: "verbose_status", Action: "scan_finished", Duration: ev.Duration.Seconds(), DataSize: ev.Bytes, TotalFiles: uint(ev.Files)})
+			} else {
+				a.printf("scan finished in %.3fs: %v files, %s\n", ev.Duration.Seconds(), ev.Files, formatBytes(ev.Bytes))
+			}
+		}
+	case engine.BackupScanError:
+		if a.opts.JSON {
+			a.printJSONErr(newJSONItemError("scan", ev.Item, ev.Err))
+		} else if a.opts.verbosity() >= 2 {
+			a.warnf("scan: %v\n", ev.Err)
+		}
+	case engine.BackupStarted:
+		r.begin("backup", ev.Targets)
+	case engine.BackupFileStarted:
+		prog.mu.Lock()
+		prog.currentFiles[ev.Item] = struct{}{}
+		prog.mu.Unlock()
+	case engine.BackupBytes:
+		prog.mu.Lock()
+		prog.bytesDone += ev.Bytes
+		prog.mu.Unlock()
+	case engine.BackupItemDone:
+		prog.completeItem(ev.Item, ev.Previous, ev.Current, ev.Stats, ev.Duration)
+	}
 }
 
 // selects builds the filters by metadata: --one-file-system,
