@@ -350,48 +350,14 @@ func (b *backupRun) refused() bool {
 }
 
 func (e *Repository) backup(ctx context.Context, b *backupRun, targets []string) (*BackupResult, error) {
-	opts := b.opts
-	if f := opts.SnapshotError; f != nil {
-		opts.SnapshotError = func(id model.ID, err error) { b.report(func() { f(id, err) }) }
-	}
-	if opts.Start.IsZero() {
-		opts.Start = time.Now()
-	}
-	if opts.Time.IsZero() {
-		opts.Time = opts.Start
-	}
-	if opts.Host == "" {
-		h, err := os.Hostname()
-		if err != nil {
-			return nil, fmt.Errorf("hostname: %w", err)
-		}
-		opts.Host = h
+	opts, err := b.options()
+	if err != nil {
+		return nil, err
 	}
 	r := e.r
 	res := &BackupResult{Targets: targets}
-	// the index loads while the parent is chosen (both only read; the
-	// events keep their order)
-	idxCtx, stopIdx := context.WithCancel(ctx)
-	defer stopIdx()
-	idxLoaded := make(chan error, 1)
-	go func() { idxLoaded <- r.LoadIndex(idxCtx, nil) }()
-	withParent := opts.Stdin == nil || opts.StdinParent
-	if withParent && !opts.NoParent {
-		// for Stdin, targets is empty: no paths to match
-		parent, err := e.findParent(ctx, targets, opts)
-		if err != nil {
-			stopIdx()
-			<-idxLoaded
-			return nil, &BackupError{StageParent, err}
-		}
-		res.Parent = parent
-	}
-	if withParent {
-		b.emit(BackupParent{Snapshot: res.Parent})
-	}
-	b.emit(BackupIndexLoading{})
-	if err := <-idxLoaded; err != nil {
-		return nil, &BackupError{StageIndex, err}
+	if res.Parent, err = e.loadParentAndIndex(ctx, b, targets, opts); err != nil {
+		return nil, err
 	}
 	if opts.SelectLater != nil {
 		sel, err := opts.SelectLater()
@@ -409,35 +375,6 @@ func (e *Repository) backup(ctx context.Context, b *backupRun, targets []string)
 	if err != nil {
 		return nil, &BackupError{StageData, err}
 	}
-	cb := archiver.Callbacks{
-		Error: func(item string, err error) error {
-			if cerr := ctx.Err(); cerr != nil {
-				// cancelled: what fails now fails because of that
-				return cerr
-			}
-			// the caller decides about the item, so it must hear of it:
-			// not before the lock is granted
-			if lerr := b.granted(ctx); lerr != nil {
-				return lerr
-			}
-			b.errMu.Lock()
-			b.failed = true
-			b.errMu.Unlock()
-			b.emit(BackupItemError{Item: item, Err: err})
-			if opts.OnError != nil {
-				return opts.OnError(item, err)
-			}
-			return nil
-		},
-		StartFile:    func(item string) { b.emit(BackupFileStarted{Item: item}) },
-		CompleteBlob: func(n uint64) { b.emit(BackupBytes{Bytes: n}) },
-		CompleteItem: func(item string, previous, current *model.Node, s archiver.ItemStats, d time.Duration) {
-			b.emit(BackupItemDone{Item: item, Previous: previous, Current: current, Stats: s, Duration: d})
-		},
-	}
-	if opts.Events == nil {
-		cb.StartFile, cb.CompleteBlob, cb.CompleteItem = nil, nil, nil
-	}
 	arch, err := archiver.New(treeSource{r}, writer, r.Config().ChunkerPolynomial, archiver.Options{
 		ReadConcurrency:  opts.ReadConcurrency,
 		LargeFileReaders: largeFileReaders(opts.Write.Compression, writer.Compresses(model.DataBlob)),
@@ -448,7 +385,7 @@ func (e *Repository) backup(ctx context.Context, b *backupRun, targets []string)
 		Select:           opts.Select,
 
 		DeviceIDOnlyForHardlinks: opts.DeviceIDOnlyForHardlinks,
-	}, cb)
+	}, b.callbacks(ctx))
 	if err != nil {
 		return nil, err
 	}
@@ -457,17 +394,7 @@ func (e *Repository) backup(ctx context.Context, b *backupRun, targets []string)
 	defer stopRun()
 	var scanDone sync.WaitGroup
 	if !opts.NoScan && opts.Stdin == nil {
-		b.emit(BackupScanStarted{Targets: targets})
-		start := time.Now()
-		scanDone.Add(1)
-		go func() {
-			defer scanDone.Done()
-			files, bytes := archiver.Scan(runCtx, targets, opts.SelectByName, opts.Select, func(item string, err error) {
-				b.emit(BackupScanError{Item: item, Err: err})
-			})
-			// reported also when the backup ended first (partial counts)
-			b.emit(BackupScanFinished{Files: files, Bytes: bytes, Duration: time.Since(start)})
-		}()
+		b.startScan(runCtx, &scanDone, targets, opts)
 	}
 
 	var rootID model.ID
@@ -567,6 +494,113 @@ func (e *Repository) backup(ctx context.Context, b *backupRun, targets []string)
 	}
 	res.SnapshotID, res.Snapshot = id, sn
 	return res, nil
+}
+
+// options returns the run's options with the defaults filled in: start
+// and snapshot time now, the host this one, and the snapshot errors
+// reported as the events are (held while the lock is pending).
+func (b *backupRun) options() (BackupOptions, error) {
+	opts := b.opts
+	if f := opts.SnapshotError; f != nil {
+		opts.SnapshotError = func(id model.ID, err error) { b.report(func() { f(id, err) }) }
+	}
+	if opts.Start.IsZero() {
+		opts.Start = time.Now()
+	}
+	if opts.Time.IsZero() {
+		opts.Time = opts.Start
+	}
+	if opts.Host == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return opts, fmt.Errorf("hostname: %w", err)
+		}
+		opts.Host = h
+	}
+	return opts, nil
+}
+
+// loadParentAndIndex loads the index while it chooses the parent snapshot
+// (both only read; the events keep their order) and returns the parent,
+// nil when there is none or none is wanted.
+func (e *Repository) loadParentAndIndex(ctx context.Context, b *backupRun, targets []string, opts BackupOptions) (*model.Snapshot, error) {
+	idxCtx, stopIdx := context.WithCancel(ctx)
+	defer stopIdx()
+	idxLoaded := make(chan error, 1)
+	go func() { idxLoaded <- e.r.LoadIndex(idxCtx, nil) }()
+	var parent *model.Snapshot
+	withParent := opts.Stdin == nil || opts.StdinParent
+	if withParent && !opts.NoParent {
+		// for Stdin, targets is empty: no paths to match
+		var err error
+		parent, err = e.findParent(ctx, targets, opts)
+		if err != nil {
+			stopIdx()
+			<-idxLoaded
+			return nil, &BackupError{StageParent, err}
+		}
+	}
+	if withParent {
+		b.emit(BackupParent{Snapshot: parent})
+	}
+	b.emit(BackupIndexLoading{})
+	if err := <-idxLoaded; err != nil {
+		return nil, &BackupError{StageIndex, err}
+	}
+	return parent, nil
+}
+
+// callbacks are the archiver's callbacks for this run: they turn into
+// events, and an item's error goes to OnError once the lock is granted.
+func (b *backupRun) callbacks(ctx context.Context) archiver.Callbacks {
+	opts := b.opts
+	cb := archiver.Callbacks{
+		Error: func(item string, err error) error {
+			if cerr := ctx.Err(); cerr != nil {
+				// cancelled: what fails now fails because of that
+				return cerr
+			}
+			// the caller decides about the item, so it must hear of it:
+			// not before the lock is granted
+			if lerr := b.granted(ctx); lerr != nil {
+				return lerr
+			}
+			b.errMu.Lock()
+			b.failed = true
+			b.errMu.Unlock()
+			b.emit(BackupItemError{Item: item, Err: err})
+			if opts.OnError != nil {
+				return opts.OnError(item, err)
+			}
+			return nil
+		},
+		StartFile:    func(item string) { b.emit(BackupFileStarted{Item: item}) },
+		CompleteBlob: func(n uint64) { b.emit(BackupBytes{Bytes: n}) },
+		CompleteItem: func(item string, previous, current *model.Node, s archiver.ItemStats, d time.Duration) {
+			b.emit(BackupItemDone{Item: item, Previous: previous, Current: current, Stats: s, Duration: d})
+		},
+	}
+	if opts.Events == nil {
+		cb.StartFile, cb.CompleteBlob, cb.CompleteItem = nil, nil, nil
+	}
+	return cb
+}
+
+// startScan counts the files and bytes below targets beside the backup,
+// for the progress, until ctx ends; done is released when it has
+// reported its result.
+func (b *backupRun) startScan(ctx context.Context, done *sync.WaitGroup, targets []string, opts BackupOptions) {
+	b.emit(BackupScanStarted{Targets: targets})
+	start := time.Now()
+	done.Add(1)
+	go func() {
+		defer done.Done()
+		files, bytes := archiver.Scan(ctx, targets, opts.SelectByName, opts.Select, func(item string, err error) {
+			b.emit(BackupScanError{Item: item, Err: err})
+		})
+		// reported also when the backup ended first (partial counts)
+		b.emit(BackupScanFinished{Files: files, Bytes: bytes, Duration: time.Since(start)})
+	}()
 }
 
 // findParent returns the parent snapshot named by opts.Parent, or the
