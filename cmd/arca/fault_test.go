@@ -272,7 +272,10 @@ func TestFaultServerKilled(t *testing.T) {
 			r := privateFaultRepo(t, kind, vars)
 			cache := t.TempDir()
 			r.init(t)
-			src := faultSource(t, 6, 2<<20, "killed")
+			// enough packs that the rest cannot be stored between the
+			// first one and the kill (with 6 files an SFTP backup once
+			// finished in that moment, in the CI replica of 2026-12-06)
+			src := faultSource(t, 16, 2<<20, "killed")
 
 			// killed and left down: retries, then a clear error
 			env := append([]string{"ARCA_RETRY_MAX_ELAPSED=3s"}, slowBackupEnv...)
