@@ -30,8 +30,9 @@ const calibrateChildEnv = "ARCA_TEST_CALIBRATE_CHILD"
 // but cannot rule out, so the test allows one calibration of 24 to fail.
 // Measured with two busy loops beside it (each run 12 calibrations):
 // without faultIn's margin, 18 of 360 calibrations held two tables and
-// 15 of 30 runs had a failure; before the trials paused the scavenger,
-// about one calibration in 180; with the trials as they are, 2 of 840.
+// 15 of 30 runs had a failure; without the trials' wait for the
+// scavenger (scavengerSettle), one in about 180; with the trials as they
+// are, 2 of 840.
 func TestCalibrateHoldsOneTable(t *testing.T) {
 	if os.Getenv(calibrateChildEnv) != "" {
 		calibrateChild(os.Getenv(calibrateChildEnv))
