@@ -284,6 +284,11 @@ type backupProgress struct {
 	totalBytes   uint64
 	scanDone     bool
 	currentFiles map[string]struct{}
+	rate         rateEstimator // for the ETA
+}
+
+func newBackupProgress(a *app, start time.Time) *backupProgress {
+	return &backupProgress{a: a, start: start, currentFiles: map[string]struct{}{}, rate: newRateEstimator(start)}
 }
 
 func (p *backupProgress) errorf(item string, err error) error {
@@ -393,7 +398,7 @@ func (p *backupProgress) status() {
 	el := time.Since(p.start)
 	s := statusJSON{MessageType: "status", SecondsElapsed: uint64(el / time.Second), TotalFiles: p.totalFiles,
 		FilesDone: p.filesDone, TotalBytes: p.totalBytes, BytesDone: p.bytesDone, ErrorCount: p.errors,
-		SecondsRemaining: p.secondsRemaining(el), CurrentFiles: p.current()}
+		SecondsRemaining: p.secondsRemaining(), CurrentFiles: p.current()}
 	if p.totalBytes > 0 {
 		s.PercentDone = float64(p.bytesDone) / float64(p.totalBytes)
 	}
@@ -405,14 +410,13 @@ func (p *backupProgress) status() {
 func (p *backupProgress) textStatus() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	elapsed := time.Since(p.start)
-	el := formatDuration(elapsed)
+	el := formatDuration(time.Since(p.start))
 	var line string
 	if !p.scanDone {
 		line = fmt.Sprintf("[%s] %v files, %s, %d errors", el, p.filesDone, formatBytes(p.bytesDone), p.errors)
 	} else {
 		var percent, eta string
-		if secs := p.secondsRemaining(elapsed); secs > 0 {
+		if secs := p.secondsRemaining(); secs > 0 {
 			percent = formatPercent(p.bytesDone, p.totalBytes) + "  "
 			eta = " ETA " + formatDuration(time.Duration(secs)*time.Second)
 		}
@@ -422,13 +426,18 @@ func (p *backupProgress) textStatus() []string {
 	return append([]string{line}, p.current()...)
 }
 
-// secondsRemaining estimates the rest of the backup from its speed so far,
-// once the scan has counted the bytes (0: no estimate). Call with p.mu held.
-func (p *backupProgress) secondsRemaining(elapsed time.Duration) uint64 {
-	if !p.scanDone || p.bytesDone == 0 || p.bytesDone >= p.totalBytes {
+// secondsRemaining estimates the rest of the backup from its recent
+// speed, once the scan has counted the bytes (0: no estimate, as for
+// restic when the speed is 1 KiB/s or less). Call with p.mu held.
+func (p *backupProgress) secondsRemaining() uint64 {
+	if !p.scanDone || p.bytesDone >= p.totalBytes {
 		return 0
 	}
-	return uint64(float64(elapsed) / float64(p.bytesDone) * float64(p.totalBytes-p.bytesDone) / float64(time.Second))
+	rate := p.rate.rate(time.Now())
+	if rate <= 1024 {
+		return 0
+	}
+	return uint64(float64(p.totalBytes-p.bytesDone) / rate)
 }
 
 // current returns the files being read, sorted. Call with p.mu held.
@@ -604,7 +613,7 @@ type backupReport struct {
 func (a *app) startBackupReport(ctx context.Context) *backupReport {
 	r := &backupReport{
 		a:          a,
-		prog:       &backupProgress{a: a, start: time.Now(), currentFiles: map[string]struct{}{}},
+		prog:       newBackupProgress(a, time.Now()),
 		filterWarn: &heldWarnings{warn: func(format string, args ...any) { a.warnf(format, args...) }},
 		restore:    func() {},
 	}
@@ -731,6 +740,7 @@ func (r *backupReport) event(ev engine.BackupEvent) {
 	case engine.BackupBytes:
 		prog.mu.Lock()
 		prog.bytesDone += ev.Bytes
+		prog.rate.add(time.Now(), ev.Bytes)
 		prog.mu.Unlock()
 	case engine.BackupItemDone:
 		prog.completeItem(ev.Item, ev.Previous, ev.Current, ev.Stats, ev.Duration)

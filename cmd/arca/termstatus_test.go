@@ -128,8 +128,10 @@ func TestTermStatusFitsLines(t *testing.T) {
 }
 
 func TestBackupTextStatus(t *testing.T) {
-	p := &backupProgress{start: time.Now().Add(-65 * time.Second), currentFiles: map[string]struct{}{"/src/b": {}, "/src/a": {}},
-		filesDone: 3, bytesDone: 5 << 20, errors: 1}
+	p := newBackupProgress(nil, time.Now().Add(-65*time.Second))
+	p.currentFiles = map[string]struct{}{"/src/b": {}, "/src/a": {}}
+	p.filesDone, p.bytesDone, p.errors = 3, 5<<20, 1
+	p.rate.add(time.Now(), p.bytesDone)
 	got := p.textStatus()
 	want := []string{"[1:05] 3 files, 5.000 MiB, 1 errors", "/src/a", "/src/b"}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
