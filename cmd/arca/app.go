@@ -97,8 +97,21 @@ repositories with the same commands, flags and output.`,
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
 	a.opts.addFlags(root.PersistentFlags())
+	// restic's help lists its commands in two groups, and the ones
+	// without a group (generate, help, version) under "Additional
+	// Commands"
+	root.AddGroup(&cobra.Group{ID: "default", Title: "Available Commands:"},
+		&cobra.Group{ID: "advanced", Title: "Advanced Options:"})
 	for _, b := range commandBuilders {
-		root.AddCommand(b(a))
+		c := b(a)
+		switch c.Name() {
+		case "features", "options":
+			c.GroupID = "advanced"
+		case "generate", "version":
+		default:
+			c.GroupID = "default"
+		}
+		root.AddCommand(c)
 	}
 	// flag warnings ("Flag --repo2 has been deprecated, …") go to stderr,
 	// as in restic, not to the command's output

@@ -88,3 +88,49 @@ func TestGenerateCompletionKeepsArgumentOrder(t *testing.T) {
 		t.Errorf("list --help after writing completion does not show %q:\n%s", want, out)
 	}
 }
+
+// TestRootHelpGroupsCommands compares the sections of the root help:
+// every command both programs have is listed under the same heading
+// ("Available Commands:", "Advanced Options:", "Additional Commands:").
+func TestRootHelpGroupsCommands(t *testing.T) {
+	out, stderr, code := arcaCmd(t, "--help")
+	if code != 0 {
+		t.Fatalf("arca --help: exit %d\n%s", code, stderr)
+	}
+	rout, _, rcode := runRestic(t, nil, "--help")
+	if rcode != 0 {
+		t.Fatalf("restic --help: exit %d", rcode)
+	}
+	got, want := helpSections(out), helpSections(string(rout))
+	compared := 0
+	for name, section := range want {
+		if name == "mount" {
+			continue // not in arca
+		}
+		if got[name] != section {
+			t.Errorf("%s is under %q, restic lists it under %q", name, got[name], section)
+		}
+		compared++
+	}
+	if compared < 25 || want["options"] != "Advanced Options:" || want["version"] != "Additional Commands:" {
+		t.Fatalf("restic's help read wrongly (%d commands): %v", compared, want)
+	}
+}
+
+// helpSections maps each command named in a root help text to the
+// heading it is listed under.
+func helpSections(help string) map[string]string {
+	sections := map[string]string{}
+	heading := ""
+	for _, line := range strings.Split(help, "\n") {
+		switch {
+		case strings.HasSuffix(line, "Commands:") || strings.HasSuffix(line, "Options:"):
+			heading = line
+		case line == "" || !strings.HasPrefix(line, "  "):
+			heading = ""
+		case heading != "":
+			sections[strings.Fields(line)[0]] = heading
+		}
+	}
+	return sections
+}
