@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"time"
 
@@ -22,16 +23,31 @@ func (f *snapshotFilterOptions) addMulti(flags *pflag.FlagSet, hostShorthand boo
 		sh = "H"
 	}
 	flags.StringArrayVarP(&f.Hosts, "host", sh, nil, "only consider snapshots for this `host` (can be specified multiple times, use empty string to unset default value) (default: $RESTIC_HOST)")
-	flags.StringArrayVar(&f.Tags, "tag", nil, "only consider snapshots including `tag[,tag,...]` (can be specified multiple times)")
+	flags.Var(tagListsValue{&f.Tags}, "tag", "only consider snapshots including `tag[,tag,...]` (can be specified multiple times)")
 	flags.StringArrayVar(&f.Paths, "path", nil, "only consider snapshots including this (absolute) `path` (can be specified multiple times, snapshots must include all specified paths)")
 }
 
 // addSingle adds the flags for commands working on one snapshot ("latest").
 func (f *snapshotFilterOptions) addSingle(flags *pflag.FlagSet) {
 	flags.StringArrayVarP(&f.Hosts, "host", "H", nil, "only consider snapshots for this `host`, when snapshot ID \"latest\" is given (can be specified multiple times, use empty string to unset default value) (default: $RESTIC_HOST)")
-	flags.StringArrayVar(&f.Tags, "tag", nil, "only consider snapshots including `tag[,tag,...]`, when snapshot ID \"latest\" is given (can be specified multiple times)")
+	flags.Var(tagListsValue{&f.Tags}, "tag", "only consider snapshots including `tag[,tag,...]`, when snapshot ID \"latest\" is given (can be specified multiple times)")
 	flags.StringArrayVar(&f.Paths, "path", nil, "only consider snapshots including this (absolute) `path`, when snapshot ID \"latest\" is given (can be specified multiple times, snapshots must include all specified paths)")
 }
+
+// tagListsValue is the filters' --tag: repeatable, each value a
+// comma-separated list, kept as given until filter parses it. A flag type
+// of its own, not pflag's string array, makes the help show restic's
+// "(default [])".
+type tagListsValue struct{ lists *[]string }
+
+func (v tagListsValue) String() string { return fmt.Sprint(repo.ParseTagLists(*v.lists)) }
+
+func (v tagListsValue) Set(s string) error {
+	*v.lists = append(*v.lists, s)
+	return nil
+}
+
+func (tagListsValue) Type() string { return "TagLists" }
 
 // filter returns the engine filter, applying RESTIC_HOST when --host was
 // not given and dropping an explicit empty --host.

@@ -134,3 +134,25 @@ func helpSections(help string) map[string]string {
 	}
 	return sections
 }
+
+// TestCommandHelpMatchesRestic compares every command's --help with
+// restic's, byte for byte, except the commands whose description arca
+// words anew (as in TestGenerateManPagesMatchRestic).
+func TestCommandHelpMatchesRestic(t *testing.T) {
+	commands := []string{"backup", "cache", "cat", "check", "copy", "diff", "dump", "find", "forget", "init",
+		"key", "key add", "key list", "key passwd", "key remove", "list", "ls", "prune", "recover", "repair",
+		"repair index", "repair packs", "repair snapshots", "restore", "rewrite", "snapshots", "stats", "tag",
+		"options", "generate"}
+	for _, c := range commands {
+		args := append(strings.Fields(c), "--help")
+		got, stderr, code := arcaCmd(t, args...)
+		want, _, rcode := runRestic(t, nil, args...)
+		if code != 0 || rcode != 0 {
+			t.Errorf("%s --help: arca exit %d %s, restic exit %d", c, code, stderr, rcode)
+			continue
+		}
+		if got != string(want) {
+			t.Errorf("%s --help differs from restic's:\n%s\nrestic:\n%s", c, got, want)
+		}
+	}
+}
