@@ -491,6 +491,9 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions, args []string) er
 	}
 	rep := a.startBackupReport(ctx)
 	defer rep.close()
+	// a scan that nobody sees would only compete with the backup for the
+	// disk and the CPU
+	opts.NoScan = o.noScan || !rep.showsTotals()
 	opts.OnError = rep.prog.errorf
 	opts.Events = rep.event
 	// built where restic builds them, after the parent and the index
@@ -514,8 +517,8 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions, args []string) er
 }
 
 // backupEngineOptions turns the flags into the engine's options, all but
-// the reporting ones. Like restic, it reads the exclude files only once
-// the repository is open.
+// the reporting ones and NoScan, which depend on the output. Like restic,
+// it reads the exclude files only once the repository is open.
 func (a *app) backupEngineOptions(o *backupOptions, args []string, timeStamp, start time.Time) (engine.BackupOptions, error) {
 	// exclude filters by name
 	rejects, err := o.excludes.RejectFuncs(func(format string, args ...any) { a.warnf(format, args...) })
@@ -545,7 +548,6 @@ func (a *app) backupEngineOptions(o *backupOptions, args []string, timeStamp, st
 			return engine.BackupOptions{}, err
 		}
 	}
-	_, fpsSet := progressInterval()
 	opts := engine.BackupOptions{
 		Host:            o.host,
 		Tags:            o.tags.flatten(),
@@ -566,10 +568,6 @@ func (a *app) backupEngineOptions(o *backupOptions, args []string, timeStamp, st
 		Write:                    wopts,
 		DryRun:                   o.dryRun,
 		SkipIfUnchanged:          o.skipIfUnchanged,
-		// the scan's totals are shown only in JSON status lines, by -v and
-		// on a terminal; otherwise it would only compete with the backup
-		// for the disk and the CPU
-		NoScan: o.noScan || !((a.opts.JSON && !a.opts.Quiet) || a.opts.verbosity() >= 2 || a.stdoutIsTerminal() || fpsSet),
 		SnapshotError: func(id model.ID, err error) {
 			a.warnf("could not load snapshot %v: %v\n", id.Str(), err)
 		},
@@ -630,6 +628,14 @@ func (a *app) startBackupReport(ctx context.Context) *backupReport {
 	}
 	r.ctx, r.cancel = context.WithCancel(ctx)
 	return r
+}
+
+// showsTotals tells whether the scan's totals are shown: in JSON status
+// lines, with -vv, and in status lines on a terminal or in a log
+// (RESTIC_PROGRESS_FPS).
+func (r *backupReport) showsTotals() bool {
+	a := r.a
+	return (a.opts.JSON && !a.opts.Quiet) || a.opts.verbosity() >= 2 || a.stdoutIsTerminal() || r.fpsSet
 }
 
 // startStatus starts the status updates at the start of the scan or the

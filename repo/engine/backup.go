@@ -403,34 +403,15 @@ func (e *Repository) backup(ctx context.Context, b *backupRun, targets []string)
 		parentTree = res.Parent.Tree
 	}
 	if opts.Stdin != nil {
-		name := opts.StdinFilename
-		if name == "" {
-			name = "stdin"
-		}
-		filename := path.Join("/", name)
+		filename := stdinPath(opts.StdinFilename)
 		res.Targets = []string{filename}
-		// opening stdin may start a command: not before the lock is granted
-		err = b.granted(ctx)
 		var src io.Reader
 		var done func() error
-		if err == nil {
-			src, done, err = opts.Stdin(ctx)
-		}
-		if err != nil {
+		if src, done, err = b.openStdin(ctx, opts, res.Targets); err != nil {
 			if !b.refused() {
 				writer.Abandon(ctx)
 			}
 			return nil, &BackupError{StageStdin, err}
-		}
-		// restic scans its one-file stdin tree too: one file of unknown
-		// size, found at once
-		scanStart := time.Now()
-		if !opts.NoScan {
-			b.emit(BackupScanStarted{Targets: res.Targets})
-		}
-		b.emit(BackupStarted{Targets: res.Targets})
-		if !opts.NoScan {
-			b.emit(BackupScanFinished{Files: 1, Duration: time.Since(scanStart)})
 		}
 		src = &nonEmptyReader{r: src, name: path.Base(filename)}
 		rootID, res.Summary, err = arch.SnapshotReader(ctx, filename, src, opts.Time, parentTree)
@@ -494,6 +475,38 @@ func (e *Repository) backup(ctx context.Context, b *backupRun, targets []string)
 	}
 	res.SnapshotID, res.Snapshot = id, sn
 	return res, nil
+}
+
+// stdinPath is the path a backup of standard input stores its data
+// under: /stdin unless --stdin-filename names it.
+func stdinPath(name string) string {
+	if name == "" {
+		name = "stdin"
+	}
+	return path.Join("/", name)
+}
+
+// openStdin opens the stream a backup of standard input reads, once the
+// lock is granted (opening it may start a command), and reports the
+// scan and the backup's start as restic does: its scan of the one-file
+// tree finds one file of unknown size at once.
+func (b *backupRun) openStdin(ctx context.Context, opts BackupOptions, targets []string) (io.Reader, func() error, error) {
+	if err := b.granted(ctx); err != nil {
+		return nil, nil, err
+	}
+	src, done, err := opts.Stdin(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	scanStart := time.Now()
+	if !opts.NoScan {
+		b.emit(BackupScanStarted{Targets: targets})
+	}
+	b.emit(BackupStarted{Targets: targets})
+	if !opts.NoScan {
+		b.emit(BackupScanFinished{Files: 1, Duration: time.Since(scanStart)})
+	}
+	return src, done, nil
 }
 
 // options returns the run's options with the defaults filled in: start
