@@ -39,7 +39,7 @@ func TestCacheDamagedCopyIsFetchedAgain(t *testing.T) {
 			t.Fatal(err)
 		}
 		r.UseCache(c)
-		if err := r.LoadIndex(ctx, nil); err != nil {
+		if err := r.LoadIndex(ctx); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := r.LoadSnapshot(ctx, snap); err != nil {

@@ -64,7 +64,7 @@ func TestFlushIndexesPacksOfOtherWriters(t *testing.T) {
 	// a new reader of the repository finds the blob through index files
 	// alone, before the first writer flushes
 	other := wtOpen(t, be)
-	if err := other.LoadIndex(ctx, nil); err != nil {
+	if err := other.LoadIndex(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if !other.Index().Has(h) {

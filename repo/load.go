@@ -18,12 +18,32 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// IndexProgress is called after each index file is loaded.
+// IndexProgress follows the loading of the index files: it is called
+// with done 0 once the files are listed, then after each file, one call
+// at a time. The last call has done == total unless the loading failed.
 type IndexProgress func(done, total int)
 
-// LoadIndex reads every index file in parallel into the in-memory index.
-// It does nothing when the index was loaded before.
-func (r *Repository) LoadIndex(ctx context.Context, progress IndexProgress) error {
+// start returns the function that reports one more file loaded, for
+// calls from several goroutines; nil progress counts nothing.
+func (p IndexProgress) start(total int) func() {
+	if p == nil {
+		return func() {}
+	}
+	p(0, total)
+	var mu sync.Mutex
+	done := 0
+	return func() {
+		mu.Lock()
+		defer mu.Unlock()
+		done++
+		p(done, total)
+	}
+}
+
+// LoadIndex reads every index file in parallel into the in-memory index,
+// reporting to OpenOptions.IndexProgress. It does nothing when the index
+// was loaded before.
+func (r *Repository) LoadIndex(ctx context.Context) error {
 	r.idxMu.Lock()
 	defer r.idxMu.Unlock()
 	if r.idxLoaded {
@@ -36,11 +56,7 @@ func (r *Repository) LoadIndex(ctx context.Context, progress IndexProgress) erro
 	}); err != nil {
 		return fmt.Errorf("list index files: %w", err)
 	}
-	done := make(chan struct{}, len(ids))
-	var n int
-	if progress != nil {
-		progress(0, len(ids))
-	}
+	loaded := r.indexProgress.start(len(ids))
 	// Index files download in parallel, but only half as many as there
 	// are cores are unpacked and decoded at once (one on two cores): the
 	// decompressed JSON is several times the size of the download and of
@@ -62,16 +78,9 @@ func (r *Repository) LoadIndex(ctx context.Context, progress IndexProgress) erro
 		if err := r.idx.AddFile(buf); err != nil {
 			return fmt.Errorf("index %s: %w", id, err)
 		}
-		done <- struct{}{}
+		loaded()
 		return nil
 	})
-	close(done)
-	for range done {
-		n++
-	}
-	if progress != nil {
-		progress(n, len(ids))
-	}
 	if err != nil {
 		return fmt.Errorf("load index: %w", err)
 	}
@@ -261,7 +270,8 @@ func (r *Repository) ListPack(ctx context.Context, id model.ID, size int64) ([]m
 // ForEachIndexFile loads every index file in parallel and calls fn with
 // each one, never concurrently. A file that cannot be loaded is passed to
 // fn with its error; when fn returns an error, the walk stops with it.
-func (r *Repository) ForEachIndexFile(ctx context.Context, fn func(id model.ID, f *index.File, err error) error) error {
+// progress, when not nil, counts the files fn is done with.
+func (r *Repository) ForEachIndexFile(ctx context.Context, progress IndexProgress, fn func(id model.ID, f *index.File, err error) error) error {
 	var ids []model.ID
 	if err := r.List(ctx, backend.IndexFile, func(id model.ID, _ int64) error {
 		ids = append(ids, id)
@@ -270,6 +280,7 @@ func (r *Repository) ForEachIndexFile(ctx context.Context, fn func(id model.ID, 
 		return fmt.Errorf("list index files: %w", err)
 	}
 	var mu sync.Mutex
+	loaded := progress.start(len(ids))
 	// as in LoadIndex, files download in parallel and fewer are decoded
 	// at once; a decoded file's slot is given back once fn is done with it
 	workers := runtime.GOMAXPROCS(0) + int(r.be.Properties().Connections)
@@ -291,7 +302,11 @@ func (r *Repository) ForEachIndexFile(ctx context.Context, fn func(id model.ID, 
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return fn(id, f, err)
+		if err := fn(id, f, err); err != nil {
+			return err
+		}
+		loaded()
+		return nil
 	})
 }
 

@@ -34,8 +34,9 @@ type Repository struct {
 	// first use; see SetKDFParams).
 	kdf *crypto.Params
 
-	idx       *index.Index
-	idxLoaded bool
+	idx           *index.Index
+	idxLoaded     bool
+	indexProgress IndexProgress // OpenOptions.IndexProgress
 	// treeBufs are buffers to load trees into (LoadTree; larger trees
 	// are decoded as they are decompressed): each
 	// tree's plaintext in a fresh one were a tenth of the allocations of
@@ -75,6 +76,9 @@ type OpenOptions struct {
 	// their levels, auto and off the default one. Packs take their level
 	// from each Writer's options.
 	Compression CompressionMode
+	// IndexProgress, when set, follows the one loading of the index files
+	// (LoadIndex), whichever operation asks for it first.
+	IndexProgress IndexProgress
 }
 
 // EarlyKey is a key file remembered from an earlier opening (see
@@ -118,6 +122,7 @@ func Open(ctx context.Context, be backend.Backend, password string, opts OpenOpt
 	}
 	r := newRepository(be)
 	r.unpackedLevel = opts.Compression.zstdLevel()
+	r.indexProgress = opts.IndexProgress
 	if err := r.searchKey(ctx, password, opts, config); err != nil {
 		if cerr := config(); cerr != nil {
 			return nil, cerr

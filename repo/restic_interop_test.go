@@ -138,7 +138,7 @@ func TestReadResticRepositories(t *testing.T) {
 			if got := r.Config().Version; got != uint(c.version[0]-'0') {
 				t.Fatalf("config version %d, want %s", got, c.version)
 			}
-			if err := r.LoadIndex(ctx, nil); err != nil {
+			if err := r.LoadIndex(ctx); err != nil {
 				t.Fatal(err)
 			}
 			sns, err := r.Snapshots(ctx, nil)
@@ -264,7 +264,7 @@ func TestOpenErrors(t *testing.T) {
 		idx := firstFile("index")
 		undo = damage(idx, how)
 		r, _ = openRepo(t, dir, testPassword)
-		err = r.LoadIndex(ctx, nil)
+		err = r.LoadIndex(ctx)
 		if err == nil || !strings.Contains(err.Error(), filepath.Base(idx)) {
 			t.Fatalf("%s index: error %v does not name %s", how, err, filepath.Base(idx))
 		}
@@ -273,7 +273,7 @@ func TestOpenErrors(t *testing.T) {
 
 	// a damaged pack: every blob in it fails with an error naming the pack
 	r, _ := openRepo(t, dir, testPassword)
-	if err := r.LoadIndex(ctx, nil); err != nil {
+	if err := r.LoadIndex(ctx); err != nil {
 		t.Fatal(err)
 	}
 	var victim model.PackedBlob

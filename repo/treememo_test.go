@@ -74,7 +74,7 @@ func TestTreeMemo(t *testing.T) {
 					t.Fatal(err)
 				}
 				t.Cleanup(r.Close)
-				if err := r.LoadIndex(ctx, nil); err != nil {
+				if err := r.LoadIndex(ctx); err != nil {
 					t.Fatal(err)
 				}
 				return r

@@ -315,7 +315,7 @@ func (r *Repository) NewWriter(ctx context.Context, opts WriteOptions) (*Writer,
 	if r.cfg.Version < 2 {
 		opts.Compression = CompressionOff
 	}
-	if err := r.LoadIndex(ctx, nil); err != nil {
+	if err := r.LoadIndex(ctx); err != nil {
 		return nil, err
 	}
 	w := &Writer{

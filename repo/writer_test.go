@@ -327,7 +327,7 @@ func TestWriterResticInterop(t *testing.T) {
 			// pack structure: types never mixed, sizes near the target,
 			// compression as the mode asks
 			r, _ := wtOpenDir(t, dir)
-			if err := r.LoadIndex(ctx, nil); err != nil {
+			if err := r.LoadIndex(ctx); err != nil {
 				t.Fatal(err)
 			}
 			packs := wtListPacks(t, ctx, r)
@@ -485,7 +485,7 @@ func TestWriterDedupConcurrent(t *testing.T) {
 	}
 	// a fresh repository sees each blob once, in the index files and packs
 	r2 := wtOpen(t, be)
-	if err := r2.LoadIndex(ctx, nil); err != nil {
+	if err := r2.LoadIndex(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if n := r2.Index().Len(); n != 2*len(blobs) {
@@ -646,7 +646,7 @@ func TestWriterWriteOrder(t *testing.T) {
 	}
 	// every blob is readable through the written index
 	r2 := wtOpen(t, rec.Backend)
-	if err := r2.LoadIndex(ctx, nil); err != nil {
+	if err := r2.LoadIndex(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if r2.Index().Len() != r.Index().Len() || r2.Index().Len() != w.Stats().Blobs {

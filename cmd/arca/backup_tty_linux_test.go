@@ -38,6 +38,23 @@ func openPTY(t *testing.T) (ctl, tty *os.File) {
 	return ctl, tty
 }
 
+// captureTerminal runs a program whose standard output is a terminal
+// and returns all it wrote there.
+func captureTerminal(t *testing.T, run func(tty *os.File) int) (screen string, exit int) {
+	t.Helper()
+	ctl, tty := openPTY(t)
+	var buf bytes.Buffer
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		_, _ = io.Copy(&buf, ctl) // ends with EIO once the terminal is closed
+	}()
+	exit = run(tty)
+	tty.Close()
+	<-copied
+	return buf.String(), exit
+}
+
 // statusLine is restic's backup status line, before and after the scan
 // has counted the files (ui/backup/text.go).
 var statusLine = regexp.MustCompile(`^\[\d+:\d\d\] (\d+ files, [\d.]+ \w+, \d+ errors|(\d+\.\d\d%  )?\d+ files [\d.]+ \w+, total \d+ files [\d.]+ \w+, \d+ errors( ETA \d+:\d\d)?)$`)
@@ -56,21 +73,14 @@ func TestBackupStatusOnTerminal(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ctl, tty := openPTY(t)
-	var screen bytes.Buffer
-	copied := make(chan struct{})
-	go func() {
-		defer close(copied)
-		_, _ = io.Copy(&screen, ctl) // ends with EIO once the terminal is closed
-	}()
 	var stderr bytes.Buffer
-	exit := run([]string{"backup", src}, strings.NewReader(""), tty, &stderr)
-	tty.Close()
-	<-copied
+	screen, exit := captureTerminal(t, func(tty *os.File) int {
+		return run([]string{"backup", src}, strings.NewReader(""), tty, &stderr)
+	})
 	if exit != 0 {
 		t.Fatalf("exit %d\n%s", exit, stderr.String())
 	}
-	out := strings.ReplaceAll(screen.String(), "\r\n", "\n") // the terminal's line discipline
+	out := strings.ReplaceAll(screen, "\r\n", "\n") // the terminal's line discipline
 	var status, files int
 	for _, row := range strings.Split(strings.ReplaceAll(out, "\x1b[1A", ""), "\x1b[2K") {
 		row = strings.TrimRight(row, "\r\n")

@@ -63,7 +63,7 @@ func TestCacheLayoutSharedWithRestic(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.UseCache(c)
-	if err := r.LoadIndex(ctx, nil); err != nil {
+	if err := r.LoadIndex(ctx); err != nil {
 		t.Fatal(err)
 	}
 	snaps, err := r.Snapshots(ctx, nil)

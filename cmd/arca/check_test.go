@@ -140,7 +140,7 @@ func readCheckRepoPacks(t *testing.T, dir, password string) checkRepoPacks {
 	r := openCheckRepo(t, dir, password)
 	defer r.Close()
 	p := checkRepoPacks{indexOf: map[model.ID]model.ID{}, files: map[model.ID]*index.File{}}
-	err := r.ForEachIndexFile(ctx, func(id model.ID, f *index.File, err error) error {
+	err := r.ForEachIndexFile(ctx, nil, func(id model.ID, f *index.File, err error) error {
 		if err != nil {
 			return err
 		}

@@ -479,6 +479,8 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions, args []string) er
 	if a.opts.verbosity() >= 2 && !a.opts.JSON {
 		a.printf("open repository\n")
 	}
+	index := a.newIndexCounter(true)
+	a.indexCounter = index
 	e, err := a.openEngineRepo(ctx)
 	if err != nil {
 		return err
@@ -489,7 +491,7 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions, args []string) er
 	if err != nil {
 		return err
 	}
-	rep := a.startBackupReport(ctx)
+	rep := a.startBackupReport(ctx, index)
 	defer rep.close()
 	// a scan that nobody sees would only compete with the backup for the
 	// disk and the CPU
@@ -591,6 +593,7 @@ type backupReport struct {
 	a          *app
 	prog       *backupProgress
 	filterWarn *heldWarnings
+	index      *indexCounter // released after the "load index files" line
 
 	// On a terminal the status is a block of lines at the bottom, redrawn
 	// in place, which other output clears first (as restic's). Elsewhere
@@ -608,9 +611,10 @@ type backupReport struct {
 }
 
 // startBackupReport prepares the output of a backup; close it when done.
-func (a *app) startBackupReport(ctx context.Context) *backupReport {
+func (a *app) startBackupReport(ctx context.Context, index *indexCounter) *backupReport {
 	r := &backupReport{
 		a:          a,
+		index:      index,
 		prog:       newBackupProgress(a, time.Now()),
 		filterWarn: &heldWarnings{warn: func(format string, args ...any) { a.warnf(format, args...) }},
 		restore:    func() {},
@@ -718,6 +722,7 @@ func (r *backupReport) event(ev engine.BackupEvent) {
 		if !a.opts.JSON {
 			a.verbosef("load index files\n")
 		}
+		r.index.release()
 	case engine.BackupScanStarted:
 		r.begin("scan", ev.Targets)
 	case engine.BackupScanFinished:

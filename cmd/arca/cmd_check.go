@@ -293,6 +293,7 @@ func (a *app) checkRun(e *engine.Repository, opts checkOptions, args []string, o
 	var indexErrs []error
 	orphaned := 0
 	var bar *progressCounter
+	var index func(done, total int) // restic's terminal-only counter
 	phase := engine.CheckIndex
 
 	// endIndex prints what check says once the index is loaded
@@ -323,6 +324,7 @@ func (a *app) checkRun(e *engine.Repository, opts checkOptions, args []string, o
 			switch p {
 			case engine.CheckIndex:
 				out.printf("load indexes\n")
+				index = a.newIndexCounter(false).hook()
 			case engine.CheckPacks:
 				endIndex()
 				out.printf("check all packs\n")
@@ -335,7 +337,13 @@ func (a *app) checkRun(e *engine.Repository, opts checkOptions, args []string, o
 				bar = out.counter("packs")
 			}
 		},
-		Progress: func(_ engine.CheckPhase, done, total int) { bar.update(done, total) },
+		Progress: func(p engine.CheckPhase, done, total int) {
+			if p != engine.CheckIndex {
+				bar.update(done, total)
+			} else if index != nil {
+				index(done, total)
+			}
+		},
 		Problem: func(p error) {
 			switch phase {
 			case engine.CheckIndex:

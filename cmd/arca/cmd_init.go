@@ -248,11 +248,13 @@ func (a *app) openSecondaryEngine(ctx context.Context, o *secondaryRepoOptions, 
 		be.Close()
 		return nil, err
 	}
-	e, err := engine.OpenBackend(ctx, be, engine.Options{Password: pw, KeyHint: keyHint, MaxKeys: maxKeys, Lock: lockOpts, NoLock: a.opts.NoLock})
+	e, err := engine.OpenBackend(ctx, be, engine.Options{Password: pw, KeyHint: keyHint, MaxKeys: maxKeys, Lock: lockOpts, NoLock: a.opts.NoLock,
+		IndexProgress: a.newIndexCounter(false).hook()})
 	if err != nil {
 		be.Close()
 		return nil, err
 	}
+	a.reportOpened(e.Repo())
 	return e, nil
 }
 

@@ -38,7 +38,7 @@ func lookupFixtureIDs(t *testing.T, f *resticFixture) fixtureIDs {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	if err := r.LoadIndex(ctx, nil); err != nil {
+	if err := r.LoadIndex(ctx); err != nil {
 		t.Fatal(err)
 	}
 	sn, err := r.LoadSnapshot(ctx, mustParseID(t, f.Snapshots[len(f.Snapshots)-1].ID))

@@ -358,23 +358,40 @@ func (a *app) openEngine(ctx context.Context, recall bool) (*engine.Repository, 
 		CacheDir:      a.opts.CacheDir,
 		NoCache:       a.opts.NoCache,
 		Compression:   comp,
+		IndexProgress: a.takeIndexCounter().hook(),
 	})
 	if err != nil {
 		return nil, connectError(err)
 	}
 	r := e.Repo()
-	// restic prints this only to a terminal (at normal verbosity and above)
-	extra := ""
-	if r.Config().Version >= 2 {
-		extra = ", compression level " + a.opts.Compression
-	}
-	a.printTerminal("repository %s opened (version %d%s)\n", r.Config().ID[:8], r.Config().Version, extra)
+	a.reportOpened(r)
 	if err := e.CacheError(); err != nil {
 		a.warnf("unable to open cache: %v\n", err)
 	} else if c := r.Cache(); c != nil {
 		a.reportCache(c)
 	}
 	return e, nil
+}
+
+// reportOpened prints restic's line for an opened repository, which it
+// shows only on a terminal (at normal verbosity and above).
+func (a *app) reportOpened(r *repo.Repository) {
+	extra := ""
+	if r.Config().Version >= 2 {
+		extra = ", compression level " + a.opts.Compression
+	}
+	a.printTerminal("repository %s opened (version %d%s)\n", r.Config().ID[:8], r.Config().Version, extra)
+}
+
+// takeIndexCounter returns the counter a command prepared for the
+// repository it opens (a.indexCounter), or a fresh one.
+func (a *app) takeIndexCounter() *indexCounter {
+	ic := a.indexCounter
+	a.indexCounter = nil
+	if ic == nil {
+		ic = a.newIndexCounter(false)
+	}
+	return ic
 }
 
 // retryPassword returns the policy for a password that failed: as

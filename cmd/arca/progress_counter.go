@@ -76,3 +76,70 @@ func (c *progressCounter) finish() {
 	defer c.mu.Unlock()
 	io.WriteString(c.a.stdout, c.line()+"\n")
 }
+
+// indexCounter is restic's "index files loaded" counter, which restic
+// shows on a terminal only, and not with --quiet or --json: a status
+// line while the index files load, then the final line. A held counter
+// (backup's, whose index loads while it looks for the parent snapshot)
+// draws no status line and prints its final line once released, so that
+// it comes after the lines printed meanwhile, where restic prints it.
+type indexCounter struct {
+	a    *app
+	hold bool
+
+	mu                     sync.Mutex
+	c                      *progressCounter
+	loaded, released, done bool
+}
+
+// newIndexCounter returns the counter for one repository's index, nil
+// where restic shows none.
+func (a *app) newIndexCounter(hold bool) *indexCounter {
+	if a.opts.JSON || a.opts.verbosity() < 1 || !a.stdoutIsTerminal() {
+		return nil
+	}
+	return &indexCounter{a: a, hold: hold}
+}
+
+// hook returns the engine's IndexProgress for the counter (nil for nil).
+func (ic *indexCounter) hook() func(done, total int) {
+	if ic == nil {
+		return nil
+	}
+	return ic.progress
+}
+
+func (ic *indexCounter) progress(done, total int) {
+	ic.mu.Lock()
+	defer ic.mu.Unlock()
+	if ic.c == nil {
+		ic.c = newProgressCounter(ic.a, "index files loaded")
+		ic.c.terminal = !ic.hold // a held counter only counts
+	}
+	ic.c.update(done, total)
+	if done == total {
+		ic.loaded = true
+		ic.finish()
+	}
+}
+
+// release lets a held counter print its final line, now if the index
+// is loaded, else once it is.
+func (ic *indexCounter) release() {
+	if ic == nil {
+		return
+	}
+	ic.mu.Lock()
+	defer ic.mu.Unlock()
+	ic.released = true
+	ic.finish()
+}
+
+// finish prints the final line once. Call with ic.mu held.
+func (ic *indexCounter) finish() {
+	if ic.done || !ic.loaded || (ic.hold && !ic.released) {
+		return
+	}
+	ic.done = true
+	ic.c.finish()
+}

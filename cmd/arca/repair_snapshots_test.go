@@ -81,7 +81,7 @@ func dropTrees(t *testing.T, fx *resticFixture, first, second string) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	if err := r.LoadIndex(ctx, nil); err != nil {
+	if err := r.LoadIndex(ctx); err != nil {
 		t.Fatal(err)
 	}
 	drop := model.IDSet{}
@@ -172,7 +172,7 @@ func packTypes(t *testing.T, fx *resticFixture) map[string]model.BlobType {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	if err := r.LoadIndex(ctx, nil); err != nil {
+	if err := r.LoadIndex(ctx); err != nil {
 		t.Fatal(err)
 	}
 	packs := map[string]model.BlobType{}

@@ -68,11 +68,12 @@ func New(r *repo.Repository) *Checker {
 // files list with different content as *IncompletePackError, identically
 // in several files as *DuplicatePackHint, and packs holding both blob
 // types as *MixedPackHint. The returned error is for failures that stop
-// the check (listing, cancellation).
-func (c *Checker) LoadIndex(ctx context.Context, report Report) error {
+// the check (listing, cancellation). progress, when not nil, counts the
+// files loaded.
+func (c *Checker) LoadIndex(ctx context.Context, report Report, progress repo.IndexProgress) error {
 	packIndexes := map[model.ID]model.IDSet{}
 	packContents := map[model.ID]model.IDSet{}
-	err := c.r.ForEachIndexFile(ctx, func(id model.ID, f *index.File, err error) error {
+	err := c.r.ForEachIndexFile(ctx, progress, func(id model.ID, f *index.File, err error) error {
 		if err != nil {
 			report(&IndexError{IndexID: id, Err: err})
 			return nil

@@ -66,7 +66,7 @@ func writeTestRepo(t *testing.T, fill func(tr *testRepo, save func(model.BlobTyp
 		t.Fatal(err)
 	}
 	defer r.Close()
-	if err := r.LoadIndex(ctx, nil); err != nil {
+	if err := r.LoadIndex(ctx); err != nil {
 		t.Fatal(err)
 	}
 	w, err := r.NewWriter(ctx, repo.WriteOptions{})
@@ -153,7 +153,7 @@ func (tr *testRepo) replace(t *testing.T, h backend.Handle, buf []byte) {
 func (tr *testRepo) packOf(t *testing.T, h model.BlobHandle) model.ID {
 	t.Helper()
 	r := tr.open(t)
-	if err := r.LoadIndex(context.Background(), nil); err != nil {
+	if err := r.LoadIndex(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	pbs := r.Index().Lookup(h)
@@ -180,7 +180,7 @@ func runCheck(t *testing.T, tr *testRepo, o runOptions) (result, *checker.Checke
 	c := checker.New(tr.open(t))
 	var res result
 	collect := func(dst *[]error) checker.Report { return func(p error) { *dst = append(*dst, p) } }
-	if err := c.LoadIndex(ctx, collect(&res.index)); err != nil {
+	if err := c.LoadIndex(ctx, collect(&res.index), nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Packs(ctx, collect(&res.packs)); err != nil {
@@ -234,7 +234,7 @@ func TestStructureProblems(t *testing.T) {
 	ctx := context.Background()
 	tr := newTestRepo(t)
 	r := tr.open(t)
-	if err := r.LoadIndex(ctx, nil); err != nil {
+	if err := r.LoadIndex(ctx); err != nil {
 		t.Fatal(err)
 	}
 	w, err := r.NewWriter(ctx, repo.WriteOptions{})
@@ -364,7 +364,7 @@ func TestIndexProblems(t *testing.T) {
 
 	c := checker.New(tr.open(t))
 	var got []error
-	if err := c.LoadIndex(ctx, func(p error) { got = append(got, p) }); err != nil {
+	if err := c.LoadIndex(ctx, func(p error) { got = append(got, p) }, nil); err != nil {
 		t.Fatal(err)
 	}
 	var kinds []string
@@ -528,7 +528,7 @@ func TestStructureCancelled(t *testing.T) {
 	tr := newTestRepo(t)
 	c := checker.New(tr.open(t))
 	ctx, cancel := context.WithCancel(context.Background())
-	if err := c.LoadIndex(ctx, func(error) {}); err != nil {
+	if err := c.LoadIndex(ctx, func(error) {}, nil); err != nil {
 		t.Fatal(err)
 	}
 	cancel()
@@ -626,7 +626,7 @@ func TestReadPacksLargeBlobs(t *testing.T) {
 		tr.roots = []model.ID{saveTree(t, save, nodes)}
 	})
 	r := tr.open(t)
-	if err := r.LoadIndex(context.Background(), nil); err != nil {
+	if err := r.LoadIndex(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if tb, err := r.LoadBlob(context.Background(), model.TreeBlob, tr.roots[0], nil); err != nil || len(tb) < 9<<20 {

@@ -540,7 +540,7 @@ func (e *Repository) loadParentAndIndex(ctx context.Context, b *backupRun, targe
 	idxCtx, stopIdx := context.WithCancel(ctx)
 	defer stopIdx()
 	idxLoaded := make(chan error, 1)
-	go func() { idxLoaded <- e.r.LoadIndex(idxCtx, nil) }()
+	go func() { idxLoaded <- e.r.LoadIndex(idxCtx) }()
 	var parent *model.Snapshot
 	withParent := opts.Stdin == nil || opts.StdinParent
 	if withParent && !opts.NoParent {

@@ -57,7 +57,7 @@ func (rd *Reader) Pack(ctx context.Context, id model.ID) ([]byte, error) {
 // when there is no data blob with that ID) and its type. The plaintext's
 // SHA-256 is id. A blob the index does not list gives ErrBlobNotFound.
 func (rd *Reader) Blob(ctx context.Context, id model.ID) ([]byte, model.BlobType, error) {
-	if err := rd.e.r.LoadIndex(ctx, nil); err != nil {
+	if err := rd.e.LoadIndex(ctx); err != nil {
 		return nil, 0, err
 	}
 	for _, t := range []model.BlobType{model.DataBlob, model.TreeBlob} {
@@ -72,7 +72,7 @@ func (rd *Reader) Blob(ctx context.Context, id model.ID) ([]byte, model.BlobType
 
 // Tree returns the stored JSON of the tree blob id.
 func (rd *Reader) Tree(ctx context.Context, id model.ID) ([]byte, error) {
-	if err := rd.e.r.LoadIndex(ctx, nil); err != nil {
+	if err := rd.e.LoadIndex(ctx); err != nil {
 		return nil, err
 	}
 	return rd.e.r.LoadBlob(ctx, model.TreeBlob, id, nil)

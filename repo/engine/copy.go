@@ -77,10 +77,10 @@ func (e *Repository) Copy(ctx context.Context, dst *Repository, snapshots []stri
 				}
 				selected = append(selected, sel.Snapshot)
 			}
-			if err := e.r.LoadIndex(ctx, nil); err != nil {
+			if err := e.LoadIndex(ctx); err != nil {
 				return err
 			}
-			if err := dst.r.LoadIndex(ctx, nil); err != nil {
+			if err := dst.LoadIndex(ctx); err != nil {
 				return err
 			}
 			dstFiltered, _ := repo.FilterSnapshots(ctx, dst.r, dstAll, nil, opts.Filter)

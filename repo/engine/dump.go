@@ -34,7 +34,7 @@ type DumpOptions struct {
 // loaded gives a *TreeLoadError; other errors name the path.
 func (rd *Reader) Dump(ctx context.Context, root model.ID, path string, format dump.Format, w io.Writer, opts DumpOptions) error {
 	r := rd.e.r
-	if err := r.LoadIndex(ctx, nil); err != nil {
+	if err := rd.e.LoadIndex(ctx); err != nil {
 		return err
 	}
 	d := dump.New(format, r, w, dump.Options{

@@ -65,6 +65,11 @@ type Options struct {
 	// does (see repo.OpenOptions.Compression). The level of packs is each
 	// operation's own (WriteOptions.Compression).
 	Compression repo.CompressionMode
+
+	// IndexProgress, when set, follows the loading of the index files by
+	// the operations that need the index (see repo.IndexProgress); restic
+	// shows it as a counter on a terminal. A Repository loads them once.
+	IndexProgress repo.IndexProgress
 }
 
 // InitOptions say how to create a repository.
@@ -173,7 +178,8 @@ func openWithPassword(ctx context.Context, be backend.Backend, opts Options, ear
 	}
 	// writes wait for the gate in their context, if any (a backup that
 	// reads while its lock is confirmed; see backupEarly)
-	r, err := repo.Open(ctx, writegate.Wrap(be), pw, repo.OpenOptions{KeyHint: opts.KeyHint, MaxKeys: opts.MaxKeys, Early: early.forPassword(pw), Compression: opts.Compression})
+	r, err := repo.Open(ctx, writegate.Wrap(be), pw, repo.OpenOptions{KeyHint: opts.KeyHint, MaxKeys: opts.MaxKeys, Early: early.forPassword(pw),
+		Compression: opts.Compression, IndexProgress: opts.IndexProgress})
 	if err != nil {
 		return nil, err
 	}
@@ -380,5 +386,5 @@ func lockLost(ctx, lctx context.Context, err error) error {
 // happened yet. Operations that need it call it themselves; a program may
 // call it early to pay the cost up front.
 func (e *Repository) LoadIndex(ctx context.Context) error {
-	return e.r.LoadIndex(ctx, nil)
+	return e.r.LoadIndex(ctx)
 }

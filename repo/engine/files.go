@@ -28,7 +28,7 @@ func (e *Repository) ListFiles(ctx context.Context, t backend.FileType, fn func(
 // be read ends the listing with its error.
 func (e *Repository) ListBlobs(ctx context.Context, fn func(model.BlobHandle) error) error {
 	return e.withLock(ctx, e.readLock(), func(ctx context.Context) error {
-		return e.r.ForEachIndexFile(ctx, func(_ model.ID, f *index.File, err error) error {
+		return e.r.ForEachIndexFile(ctx, nil, func(_ model.ID, f *index.File, err error) error {
 			if err != nil {
 				return err
 			}

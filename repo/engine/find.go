@@ -98,7 +98,7 @@ func (e *Repository) Find(ctx context.Context, snapshots []*model.Snapshot, opts
 // Find is Repository.Find within a Reader.
 func (rd *Reader) Find(ctx context.Context, snapshots []*model.Snapshot, opts FindOptions) (*FindResult, error) {
 	r := rd.e.r
-	if err := r.LoadIndex(ctx, nil); err != nil {
+	if err := rd.e.LoadIndex(ctx); err != nil {
 		return nil, err
 	}
 	f := &finder{r: r, opts: opts, w: walker.New(r, walker.Options{})}
@@ -131,7 +131,7 @@ func (rd *Reader) Find(ctx context.Context, snapshots []*model.Snapshot, opts Fi
 // *PacksNotFoundError. Find with the results as BlobIDs and TreeIDs
 // is Find with PackIDs.
 func (rd *Reader) PackContents(ctx context.Context, packs []string, onMissing func([]model.ID)) (blobs, trees []string, err error) {
-	if err := rd.e.r.LoadIndex(ctx, nil); err != nil {
+	if err := rd.e.LoadIndex(ctx); err != nil {
 		return nil, nil, err
 	}
 	f := &finder{r: rd.e.r, opts: FindOptions{MissingPacks: onMissing}}
@@ -179,7 +179,7 @@ func sortedIDs(set map[string]struct{}) []string {
 // BlobPacks returns where the blob h is stored: the packs the index lists
 // it in, with offset and length (none when the index does not list it).
 func (rd *Reader) BlobPacks(ctx context.Context, h model.BlobHandle) ([]model.PackedBlob, error) {
-	if err := rd.e.r.LoadIndex(ctx, nil); err != nil {
+	if err := rd.e.LoadIndex(ctx); err != nil {
 		return nil, err
 	}
 	return rd.e.r.Index().Lookup(h), nil

@@ -42,8 +42,8 @@ type CheckOptions struct {
 	Problem func(problem error)
 	// Phase is told when each phase starts, in order.
 	Phase func(CheckPhase)
-	// Progress receives the snapshots (CheckSnapshots) or packs
-	// (CheckReadData) done so far and the total.
+	// Progress receives the index files (CheckIndex), snapshots
+	// (CheckSnapshots) or packs (CheckReadData) done so far and the total.
 	Progress func(phase CheckPhase, done, total int)
 }
 
@@ -128,7 +128,7 @@ func (e *Repository) check(ctx context.Context, opts CheckOptions) (CheckResult,
 	c := checker.New(e.r)
 
 	phase(CheckIndex)
-	if err := c.LoadIndex(ctx, report); err != nil {
+	if err := c.LoadIndex(ctx, report, progress(CheckIndex)); err != nil {
 		if ctx.Err() != nil {
 			return res, ctx.Err()
 		}

@@ -197,7 +197,7 @@ func (rd *Reader) RestoreTree(ctx context.Context, sn *model.Snapshot, sub strin
 	if sn.Tree == nil {
 		return model.ID{}, fmt.Errorf("snapshot %s has no tree", sn.ID.Str())
 	}
-	if err := rd.e.r.LoadIndex(ctx, nil); err != nil {
+	if err := rd.e.LoadIndex(ctx); err != nil {
 		return model.ID{}, err
 	}
 	return restorer.FindTree(ctx, rd.e.r, *sn.Tree, sub)
@@ -209,7 +209,7 @@ func (rd *Reader) RestoreTree(ctx context.Context, sn *model.Snapshot, sub strin
 // still tells what was done.
 func (rd *Reader) Restore(ctx context.Context, tree model.ID, target string, opts RestoreOptions) (*RestoreResult, error) {
 	r := rd.e.r
-	if err := r.LoadIndex(ctx, nil); err != nil {
+	if err := rd.e.LoadIndex(ctx); err != nil {
 		return nil, err
 	}
 	res := &RestoreResult{}

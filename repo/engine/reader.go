@@ -85,7 +85,7 @@ func (rd *Reader) FindFileID(ctx context.Context, t backend.FileType, prefix str
 // The errors name the part of the path that failed: "path home/me: not
 // found", "path home/me: not a directory".
 func (rd *Reader) Subtree(ctx context.Context, root model.ID, sub string) (model.ID, error) {
-	if err := rd.e.r.LoadIndex(ctx, nil); err != nil {
+	if err := rd.e.LoadIndex(ctx); err != nil {
 		return model.ID{}, err
 	}
 	id := root
@@ -121,7 +121,7 @@ func (rd *Reader) Subtree(ctx context.Context, root model.ID, sub string) (model
 // TreeError decides about trees that cannot be loaded, LeaveDir follows a
 // directory's contents).
 func (rd *Reader) Walk(ctx context.Context, root model.ID, v walker.Visitor) error {
-	if err := rd.e.r.LoadIndex(ctx, nil); err != nil {
+	if err := rd.e.LoadIndex(ctx); err != nil {
 		return err
 	}
 	trees := walker.NewTreeLoader(rd.e.r, walker.LoaderOptions{CacheBytes: oneWalkCacheBytes})

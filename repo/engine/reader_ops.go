@@ -13,7 +13,7 @@ import (
 // ("-") or changed ("M", "T", "U" with opts.Metadata) item in restic's
 // order, and the result counts what only one side has.
 func (rd *Reader) Diff(ctx context.Context, before, after model.ID, opts diff.Options) (diff.Result, error) {
-	if err := rd.e.r.LoadIndex(ctx, nil); err != nil {
+	if err := rd.e.LoadIndex(ctx); err != nil {
 		return diff.Result{}, err
 	}
 	return diff.Trees(ctx, diff.NewRepoSource(rd.e.r), before, after, opts)
@@ -34,7 +34,7 @@ type StatsOptions struct {
 // *SnapshotError.
 func (rd *Reader) Stats(ctx context.Context, snapshots []*model.Snapshot, opts StatsOptions) (stats.Result, error) {
 	r := rd.e.r
-	if err := r.LoadIndex(ctx, nil); err != nil {
+	if err := rd.e.LoadIndex(ctx); err != nil {
 		return stats.Result{}, err
 	}
 	c, err := stats.NewCounter(stats.NewRepoSource(r), stats.Options{

@@ -73,7 +73,7 @@ func (e *Repository) RepairPacks(ctx context.Context, packs []model.ID, opts Rep
 		ids.Insert(id)
 	}
 	return e.withLock(ctx, ExclusiveLock, func(ctx context.Context) error {
-		if err := e.r.LoadIndex(ctx, nil); err != nil {
+		if err := e.LoadIndex(ctx); err != nil {
 			return err
 		}
 		defer e.r.DropIndex() // packs and index files were replaced

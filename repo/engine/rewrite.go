@@ -185,7 +185,7 @@ func (e *Repository) replaceSnapshots(ctx context.Context, mode LockMode, sel Sn
 	}
 	res := &RewriteResult{}
 	err := e.withLock(ctx, mode, func(ctx context.Context) error {
-		if err := e.r.LoadIndex(ctx, nil); err != nil {
+		if err := e.LoadIndex(ctx); err != nil {
 			return err
 		}
 		snaps, err := e.choose(ctx, sel)

@@ -278,7 +278,7 @@ func rewriteIndex(ctx context.Context, r *repo.Repository, exclude model.IDSet, 
 	seen := make(map[model.ID]struct{}) // hashes of pack entries already kept
 	obsolete := make(model.IDSet)
 	var keepPacks []index.PackJSON
-	err := r.ForEachIndexFile(ctx, func(id model.ID, f *index.File, err error) error {
+	err := r.ForEachIndexFile(ctx, nil, func(id model.ID, f *index.File, err error) error {
 		if err != nil {
 			return fmt.Errorf("load index %s: %w", id.Str(), err)
 		}

@@ -150,7 +150,7 @@ func NewPlan(ctx context.Context, r *repo.Repository, opts Options, ev *Events) 
 	if opts.SmallPackBytes > uint64(packSize) {
 		return nil, &OptionError{"repack-smaller-than exceeds repository packsize"}
 	}
-	if err := r.LoadIndex(ctx, nil); err != nil {
+	if err := r.LoadIndex(ctx); err != nil {
 		return nil, err
 	}
 

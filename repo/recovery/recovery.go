@@ -73,7 +73,7 @@ func FindRoots(ctx context.Context, r *repo.Repository, ev Events) (model.IDs, e
 		return nil, err
 	}
 	stage(StageLoadIndex, 0)
-	if err := r.LoadIndex(ctx, nil); err != nil {
+	if err := r.LoadIndex(ctx); err != nil {
 		return nil, err
 	}
 

@@ -110,7 +110,7 @@ func TestFindRootsAndSave(t *testing.T) {
 		!stored.Time.Equal(now) || stored.ProgramVersion != "" || stored.Summary != nil {
 		t.Errorf("recovered snapshot %+v", stored)
 	}
-	if err := r.LoadIndex(ctx, nil); err != nil {
+	if err := r.LoadIndex(ctx); err != nil {
 		t.Fatal(err)
 	}
 	tree, err := r.LoadTree(ctx, *stored.Tree)

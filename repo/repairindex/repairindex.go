@@ -94,7 +94,7 @@ func Run(ctx context.Context, r *repo.Repository, opts Options, ev Events) error
 		}
 	} else {
 		stage(StageLoadIndex)
-		err := r.ForEachIndexFile(ctx, func(id model.ID, f *index.File, err error) error {
+		err := r.ForEachIndexFile(ctx, nil, func(id model.ID, f *index.File, err error) error {
 			if err != nil {
 				if ev.InvalidIndex != nil {
 					ev.InvalidIndex(id, err)

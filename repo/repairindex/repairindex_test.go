@@ -55,7 +55,7 @@ func newRepo(t *testing.T) *mem.Backend {
 	}
 	defer r.Close()
 	for batch := range 3 {
-		if err := r.LoadIndex(ctx, nil); err != nil {
+		if err := r.LoadIndex(ctx); err != nil {
 			t.Fatal(err)
 		}
 		w, err := r.NewWriter(ctx, repo.WriteOptions{})
@@ -104,7 +104,7 @@ func checkClean(t *testing.T, be backend.Backend) {
 	ctx := context.Background()
 	c := checker.New(open(t, be))
 	report := func(p error) { t.Errorf("after repair: %v", p) }
-	if err := c.LoadIndex(ctx, report); err != nil {
+	if err := c.LoadIndex(ctx, report, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Packs(ctx, report); err != nil {

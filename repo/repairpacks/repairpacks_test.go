@@ -90,7 +90,7 @@ func open(t *testing.T, be backend.Backend) *repo.Repository {
 		t.Fatal(err)
 	}
 	t.Cleanup(r.Close)
-	if err := r.LoadIndex(context.Background(), nil); err != nil {
+	if err := r.LoadIndex(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	return r
