@@ -9,23 +9,31 @@ import (
 
 // progressCounter renders restic's simple "[0:01] 50.00%  1 / 2 snapshots"
 // counter: a status line redrawn on a terminal, and the final line when
-// done (on a terminal or not). A nil counter does nothing.
+// done (on a terminal or not). Where the output is no terminal but
+// RESTIC_PROGRESS_FPS asks for progress, the lines are printed as they
+// change, as restic does for logs. A nil counter does nothing.
 type progressCounter struct {
 	a        *app
 	items    string
 	start    time.Time
 	terminal bool
+	plain    bool // lines for a log (RESTIC_PROGRESS_FPS)
 	interval time.Duration
 
 	mu          sync.Mutex
 	done, total int
 	lastDraw    time.Time
 	drawn       bool
+	lastPlain   string
 }
 
 func newProgressCounter(a *app, items string) *progressCounter {
-	c := &progressCounter{a: a, items: items, start: time.Now(), terminal: a.stdoutIsTerminal()}
-	c.interval, _ = progressInterval()
+	// the first line comes after one interval, as restic's first tick
+	now := time.Now()
+	c := &progressCounter{a: a, items: items, start: now, lastDraw: now, terminal: a.stdoutIsTerminal()}
+	var fpsSet bool
+	c.interval, fpsSet = progressInterval()
+	c.plain = !c.terminal && fpsSet
 	return c
 }
 
@@ -45,11 +53,19 @@ func (c *progressCounter) update(done, total int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.done, c.total = done, total
-	if !c.terminal || time.Since(c.lastDraw) < c.interval {
+	if !(c.terminal || c.plain) || time.Since(c.lastDraw) < c.interval {
 		return
 	}
 	c.lastDraw = time.Now()
-	io.WriteString(c.a.stdout, "\r"+c.line()+"\x1b[K")
+	line := c.line()
+	if c.plain {
+		if line != c.lastPlain {
+			io.WriteString(c.a.stdout, line+"\n")
+			c.lastPlain = line
+		}
+		return
+	}
+	io.WriteString(c.a.stdout, "\r"+line+"\x1b[K")
 	c.drawn = true
 }
 
@@ -66,7 +82,7 @@ func (c *progressCounter) clear() {
 	}
 }
 
-// finish prints the final line.
+// finish prints the final line (unless a log has it already).
 func (c *progressCounter) finish() {
 	if c == nil {
 		return
@@ -74,7 +90,9 @@ func (c *progressCounter) finish() {
 	c.clear()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	io.WriteString(c.a.stdout, c.line()+"\n")
+	if line := c.line(); line != c.lastPlain {
+		io.WriteString(c.a.stdout, line+"\n")
+	}
 }
 
 // indexCounter is restic's "index files loaded" counter, which restic
@@ -115,6 +133,7 @@ func (ic *indexCounter) progress(done, total int) {
 	if ic.c == nil {
 		ic.c = newProgressCounter(ic.a, "index files loaded")
 		ic.c.terminal = !ic.hold // a held counter only counts
+		ic.c.plain = false
 	}
 	ic.c.update(done, total)
 	if done == total {
