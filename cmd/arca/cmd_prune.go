@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/arca-backup/arca/repo"
 	"github.com/arca-backup/arca/repo/engine"
@@ -197,9 +198,48 @@ func counterLine(c prune.Counter) string {
 	return fmt.Sprintf("[%s] %s  %d / %d %s", formatDuration(c.Elapsed), formatPercent(c.Done, c.Total), c.Done, c.Total, c.Name)
 }
 
+// counterView shows the counters prune reports by name as restic's: a
+// status line for the running one (on a terminal, or as lines for a log
+// with RESTIC_PROGRESS_FPS), then its final line. None with --quiet or
+// --json.
+type counterView struct {
+	a   *app
+	cur *progressCounter
+}
+
+func (v *counterView) progress(c prune.Counter) {
+	if v.a.opts.JSON || v.a.opts.verbosity() < 1 {
+		return
+	}
+	if v.cur == nil || v.cur.items != c.Name {
+		v.cur = newProgressCounter(v.a, c.Name)
+		v.cur.start = time.Now().Add(-c.Elapsed)
+		v.cur.lastDraw = v.cur.start
+	}
+	v.cur.update(int(c.Done), int(c.Total))
+}
+
+// end prints a counter's final line: the running counter's, or the line
+// print prints for one that was not shown.
+func (v *counterView) end(c prune.Counter, print func(string)) {
+	cur := v.cur
+	v.cur = nil
+	if cur == nil || cur.items != c.Name {
+		print(counterLine(c))
+		return
+	}
+	cur.update(int(c.Done), int(c.Total))
+	cur.finish()
+}
+
+// clear removes the running counter's status line before other output.
+func (v *counterView) clear() { v.cur.clear() }
+
 // pruneEvents renders the engine's events as restic's text output.
 func (a *app) pruneEvents(dryRun bool) *prune.Events {
+	view := &counterView{a: a}
 	line := func(level int, msg string) {
+		view.clear()
 		if a.opts.verbosity() >= level {
 			if !strings.HasSuffix(msg, "\n") {
 				msg += "\n"
@@ -213,7 +253,8 @@ func (a *app) pruneEvents(dryRun bool) *prune.Events {
 				line(1, msg)
 			}
 		},
-		Counter: func(c prune.Counter) { line(1, counterLine(c)) },
+		Progress: view.progress,
+		Counter:  func(c prune.Counter) { view.end(c, func(l string) { line(1, l) }) },
 		Planned: func(st prune.Stats) {
 			if dryRun {
 				line(1, "\nWould have made the following changes:")
@@ -221,6 +262,7 @@ func (a *app) pruneEvents(dryRun bool) *prune.Events {
 			a.printPruneStats(line, st)
 		},
 		Warning: func(msg string) {
+			view.clear()
 			if !strings.HasSuffix(msg, "\n") {
 				msg += "\n"
 			}

@@ -43,6 +43,9 @@ type Counter struct {
 // from one goroutine at a time.
 type Events struct {
 	Step func(StepEvent)
+	// Progress is called when a counter starts and as it advances, with
+	// Done so far; Counter then reports its end.
+	Progress func(Counter)
 	// Counter is called when a counter finishes.
 	Counter func(Counter)
 	// Planned is called with the plan's statistics before anything is
@@ -87,15 +90,30 @@ type counter struct {
 }
 
 func (e *Events) counter(name string, total int) *counter {
-	return &counter{e: e, name: name, total: uint64(total), start: time.Now()}
+	c := &counter{e: e, name: name, total: uint64(total), start: time.Now()}
+	c.progress()
+	return c
 }
 
-func (c *counter) add(n int) { c.done += uint64(n) }
+func (c *counter) add(n int) {
+	c.done += uint64(n)
+	c.progress()
+}
+
+func (c *counter) progress() {
+	if c.e != nil && c.e.Progress != nil {
+		c.e.Progress(c.state())
+	}
+}
 
 func (c *counter) finish() {
 	if c.e != nil && c.e.Counter != nil {
-		c.e.Counter(Counter{Name: c.name, Done: c.done, Total: c.total, Elapsed: time.Since(c.start)})
+		c.e.Counter(c.state())
 	}
+}
+
+func (c *counter) state() Counter {
+	return Counter{Name: c.name, Done: c.done, Total: c.total, Elapsed: time.Since(c.start)}
 }
 
 // IDList formats pack IDs as restic prints an ID set: short IDs, sorted,

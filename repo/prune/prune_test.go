@@ -2,6 +2,7 @@ package prune_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -72,9 +73,16 @@ func TestRunLocked(t *testing.T) {
 	r, be := engineRepo(t)
 	var steps []prune.Step
 	var planned prune.Stats
+	var counters []string // "name done/total", progress and ends in order
 	ev := &prune.Events{
 		Step:    func(e prune.StepEvent) { steps = append(steps, e.Step) },
 		Planned: func(st prune.Stats) { planned = st },
+		Progress: func(c prune.Counter) {
+			counters = append(counters, fmt.Sprintf("%s %d/%d", c.Name, c.Done, c.Total))
+		},
+		Counter: func(c prune.Counter) {
+			counters = append(counters, fmt.Sprintf("end: %s %d/%d", c.Name, c.Done, c.Total))
+		},
 	}
 	opts := prune.DefaultOptions()
 	opts.MaxUnused = prune.UnusedBytes(0)
@@ -103,6 +111,21 @@ func TestRunLocked(t *testing.T) {
 	}
 	if n := countFiles(t, be, backend.LockFile); n != 0 {
 		t.Errorf("%d lock files left", n)
+	}
+	// each counter reports its start at 0 and every step up to its end
+	// before the end itself
+	var wantCounters []string
+	for _, c := range []struct {
+		name        string
+		done, total int
+	}{{"snapshots", 1, 1}, {"packs processed", 2, 2}, {"packs repacked", 1, 1}} {
+		for d := 0; d <= c.done; d++ {
+			wantCounters = append(wantCounters, fmt.Sprintf("%s %d/%d", c.name, d, c.total))
+		}
+		wantCounters = append(wantCounters, fmt.Sprintf("end: %s %d/%d", c.name, c.done, c.total))
+	}
+	if len(counters) < len(wantCounters) || !slices.Equal(counters[:len(wantCounters)], wantCounters) {
+		t.Errorf("counters:\n%q\nwant them to begin with\n%q", counters, wantCounters)
 	}
 
 	// a fresh repository handle sees the pruned state
