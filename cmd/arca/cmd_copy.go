@@ -82,6 +82,7 @@ func (a *app) runCopy(ctx context.Context, opts *copyOptions, args []string) err
 	if err != nil {
 		return err
 	}
+	var bar *progressCounter
 	_, err = src.Copy(ctx, dst, args, engine.CopyOptions{
 		Filter: opts.filter.filter(),
 		Write:  wopts,
@@ -103,13 +104,18 @@ func (a *app) runCopy(ctx context.Context, opts *copyOptions, args []string) err
 			Planned: func(_ *model.Snapshot, blobs int, size uint64, packs int) {
 				a.verbosef("  copy %d blobs with disk size %s in %d packfiles\n\n", blobs, formatBytes(size), packs)
 			},
-			Copied: func(_ *model.Snapshot, packs int, d time.Duration) {
-				// restic's progress counter, printed once when it ends
-				if packs == 0 {
-					a.printf("[%s]          %d packs copied\n", formatDuration(d), packs)
-				} else {
-					a.printf("[%s] %s  %d / %d packs copied\n", formatDuration(d), formatPercent(uint64(packs), uint64(packs)), packs, packs)
+			// restic's progress counter: a status line on a terminal (or
+			// lines in a log with RESTIC_PROGRESS_FPS), then the final line
+			Progress: func(_ *model.Snapshot, done, total int) {
+				if done == 0 && a.opts.verbosity() >= 1 { // (also with --json, as restic)
+					bar = newProgressCounter(a, "packs copied")
 				}
+				bar.update(done, total)
+			},
+			Copied: func(_ *model.Snapshot, packs int, d time.Duration) {
+				bar.update(packs, packs)
+				bar.finish()
+				bar = nil
 			},
 			BatchSaving: func(n int) {
 				if n > 1 {

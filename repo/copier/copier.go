@@ -28,13 +28,17 @@ import (
 )
 
 // Events report progress; any may be nil. They are called from the
-// goroutine that called Run.
+// goroutine that called Run, but for Progress.
 type Events struct {
 	// Start is called when a snapshot's data starts being copied.
 	Start func(sn *model.Snapshot)
 	// Planned reports what one snapshot adds: blobs, their size in the
 	// source repository and the number of source packs they are in.
 	Planned func(sn *model.Snapshot, blobs int, size uint64, packs int)
+	// Progress counts the packs of Planned whose blobs are all stored:
+	// first 0, then one call per pack, one call at a time (from the
+	// goroutines that copy).
+	Progress func(sn *model.Snapshot, done, total int)
 	// Copied is called when the snapshot's blobs are stored, with the
 	// number of source packs they came from and the time it took.
 	Copied func(sn *model.Snapshot, packs int, elapsed time.Duration)
@@ -247,7 +251,7 @@ func (c *copier) copyTree(ctx context.Context, w *repo.Writer, sn *model.Snapsho
 		return cmp.Compare(a.Offset, b.Offset)
 	})
 	start := time.Now()
-	if err := c.copyBlobs(ctx, w, todo); err != nil {
+	if err := c.copyBlobs(ctx, w, todo, c.packProgress(sn, todo, len(packs))); err != nil {
 		return 0, err
 	}
 	if c.ev.Copied != nil {
@@ -256,9 +260,34 @@ func (c *copier) copyTree(ctx context.Context, w *repo.Writer, sn *model.Snapsho
 	return size, nil
 }
 
+// packProgress returns the function that counts one more blob of blobs
+// stored and reports each source pack whose blobs are all stored
+// (Events.Progress), after reporting 0 of packs; safe for concurrent
+// calls.
+func (c *copier) packProgress(sn *model.Snapshot, blobs []model.PackedBlob, packs int) func(model.PackedBlob) {
+	if c.ev.Progress == nil {
+		return func(model.PackedBlob) {}
+	}
+	c.ev.Progress(sn, 0, packs)
+	left := map[model.ID]int{}
+	for _, pb := range blobs {
+		left[pb.PackID]++
+	}
+	var mu sync.Mutex
+	done := 0
+	return func(pb model.PackedBlob) {
+		mu.Lock()
+		defer mu.Unlock()
+		if left[pb.PackID]--; left[pb.PackID] == 0 {
+			done++
+			c.ev.Progress(sn, done, packs)
+		}
+	}
+}
+
 // copyBlobs loads the blobs from the source and saves them to the writer,
-// several at a time.
-func (c *copier) copyBlobs(ctx context.Context, w *repo.Writer, blobs []model.PackedBlob) error {
+// several at a time, and calls stored after each.
+func (c *copier) copyBlobs(ctx context.Context, w *repo.Writer, blobs []model.PackedBlob, stored func(model.PackedBlob)) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	ch := make(chan model.PackedBlob)
@@ -275,6 +304,7 @@ func (c *copier) copyBlobs(ctx context.Context, w *repo.Writer, blobs []model.Pa
 					cancel(fmt.Errorf("copy %v: %w", pb.BlobHandle, err))
 					continue
 				}
+				stored(pb)
 				buf = plain
 			}
 		})

@@ -5,15 +5,21 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/arca-backup/arca/repo"
+	"github.com/arca-backup/arca/repo/copier"
 	"github.com/arca-backup/arca/repo/diff"
 	"github.com/arca-backup/arca/repo/dump"
 	"github.com/arca-backup/arca/repo/engine"
+	"github.com/arca-backup/arca/repo/model"
 	"github.com/arca-backup/arca/repo/stats"
 	"github.com/arca-backup/arca/repo/tags"
 )
@@ -175,9 +181,32 @@ func TestCopy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := src.Copy(ctx, dst, nil, engine.CopyOptions{})
+	var events []string // the pack counts, in order
+	res, err := src.Copy(ctx, dst, nil, engine.CopyOptions{Events: copier.Events{
+		Planned: func(_ *model.Snapshot, _ int, _ uint64, packs int) {
+			events = append(events, fmt.Sprint("planned ", packs))
+		},
+		Progress: func(_ *model.Snapshot, done, total int) {
+			events = append(events, fmt.Sprintf("%d/%d", done, total))
+		},
+		Copied: func(_ *model.Snapshot, packs int, _ time.Duration) {
+			events = append(events, fmt.Sprint("copied ", packs))
+		},
+	}})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// every source pack is counted once its blobs are all stored
+	if len(events) < 3 || events[0] != "planned "+strings.TrimPrefix(events[len(events)-1], "copied ") {
+		t.Fatalf("copy events %q", events)
+	}
+	n, _ := strconv.Atoi(strings.TrimPrefix(events[0], "planned "))
+	want := []string{events[0]}
+	for i := 0; i <= n; i++ {
+		want = append(want, fmt.Sprintf("%d/%d", i, n))
+	}
+	if want = append(want, fmt.Sprint("copied ", n)); n < 2 || strings.Join(events, ",") != strings.Join(want, ",") {
+		t.Errorf("copy events %q, want %q", events, want)
 	}
 	copyID, ok := res.Copied[b.SnapshotID]
 	if !ok || len(res.Copied) != 1 {
