@@ -263,22 +263,37 @@ func (a *app) runForget(ctx context.Context, opts forgetOptions, args []string) 
 		}
 		return nil
 	}
+	// restic's "files deleted" counter: a status line on a terminal (or
+	// lines in a log with RESTIC_PROGRESS_FPS), then the final line
+	var bar *progressCounter
+	total := 0
+	fopts.Removing = func(n int) {
+		total = n
+		if !a.opts.JSON && a.opts.verbosity() >= 1 {
+			bar = newProgressCounter(a, "files deleted")
+			bar.start = start
+		}
+		bar.update(0, total)
+	}
 	fopts.Removed = func(id model.ID, err error) {
 		if err != nil {
+			bar.clear()
 			a.warnf("unable to remove snapshot/%v from the repository\n", id)
 			return
 		}
 		done++
 		if a.opts.verbosity() >= 3 && !a.opts.JSON {
+			bar.clear()
 			fmt.Fprintf(a.stdout, "removed snapshot/%v\n", id)
 		}
+		bar.update(done, total)
 	}
 	fopts.Done = func(res *engine.ForgetResult) error {
 		if len(res.Removed) > 0 {
 			if opts.dryRun {
 				printf("Would have removed the following snapshots:\n%v\n\n", formatIDSet(res.Removed))
-			} else if !a.opts.JSON {
-				a.printf("[%s] %s  %d / %d files deleted\n", formatDuration(time.Since(start)), formatPercent(uint64(done), uint64(len(res.Removed))), done, len(res.Removed))
+			} else {
+				bar.finish()
 			}
 		}
 		if a.opts.JSON && len(res.Groups) > 0 {

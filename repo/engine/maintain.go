@@ -238,6 +238,9 @@ type ForgetOptions struct {
 	// RemoveChosen) before anything is removed, also when the policy
 	// fails; an error it returns stops Forget.
 	Planned func(groups []forget.Group) error
+	// Removing, when set, is told how many snapshot files are about to
+	// be removed (not in a dry run).
+	Removing func(n int)
 	// Removed, when set, is told about each snapshot file removed (err
 	// nil) or not; a failure then does not stop the removal of the
 	// others (ForgetResult.Failed lists it).
@@ -324,6 +327,9 @@ func (e *Repository) Forget(ctx context.Context, opts ForgetOptions) (*ForgetRes
 		}
 		res.Removed = uniqueIDs(remove)
 		if !opts.DryRun && len(res.Removed) > 0 {
+			if opts.Removing != nil {
+				opts.Removing(len(res.Removed))
+			}
 			var mu sync.Mutex
 			err := e.r.RemoveSnapshotFiles(ctx, res.Removed, func(id model.ID, err error) error {
 				if opts.Removed == nil {
