@@ -3,8 +3,10 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -50,6 +52,7 @@ func TestForgetChosenThenPruneUnderOneLock(t *testing.T) {
 		Snapshots:    &engine.SnapshotSelection{Names: []string{snaps[0].ID.Str(), snaps[1].ID.String(), snaps[0].ID.Str()}},
 		RemoveChosen: true,
 		Planned:      func([]forget.Group) error { order = append(order, "planned"); return nil },
+		Removing:     func(n int) { order = append(order, fmt.Sprintf("removing %d", n)) },
 		Removed: func(id model.ID, err error) {
 			if err != nil {
 				t.Errorf("remove %s: %v", id.Str(), err)
@@ -81,8 +84,8 @@ func TestForgetChosenThenPruneUnderOneLock(t *testing.T) {
 	if len(res.Removed) != 2 || !removed[snaps[0].ID] || !removed[snaps[1].ID] || !res.Pruned {
 		t.Fatalf("forget removed %v (told %v), pruned %v", res.Removed, removed, res.Pruned)
 	}
-	if got := len(order); got != 3 || order[0] != "planned" || order[1] != "done" || order[2] != "prune" {
-		t.Errorf("events in order %v, want planned, done, prune", order)
+	if want := "planned,removing 2,done,prune"; strings.Join(order, ",") != want {
+		t.Errorf("events in order %v, want %s", order, want)
 	}
 	left, _ := r.Snapshots(ctx, repo.SnapshotFilter{}, nil)
 	if len(left) != 1 || left[0].ID != snaps[2].ID {
