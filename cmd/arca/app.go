@@ -35,9 +35,6 @@ type app struct {
 	features *feature.Set
 	// password is the password the options give, resolved once
 	password passwordState
-	// indexCounter shows the loading of the index of the repository
-	// opened next (nil: a fresh one; backup sets a held one)
-	indexCounter *indexCounter
 	// commands registered by the cmd_*.go files
 }
 

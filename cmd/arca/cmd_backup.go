@@ -480,8 +480,7 @@ func (a *app) runBackup(ctx context.Context, o *backupOptions, args []string) er
 		a.printf("open repository\n")
 	}
 	index := a.newIndexCounter(true)
-	a.indexCounter = index
-	e, err := a.openEngineRepo(ctx)
+	e, err := a.openEngine(ctx, true, index)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/arca-backup/arca/backend"
 	"github.com/arca-backup/arca/repo"
@@ -222,10 +223,7 @@ func withNewline(s string) string {
 // counter returns a progress counter for items, or nil with --quiet or
 // --json (restic shows none then).
 func (o *reportPrinter) counter(items string) *progressCounter {
-	if o.a.opts.JSON || o.a.opts.verbosity() < 1 {
-		return nil
-	}
-	o.bar = newProgressCounter(o.a, items)
+	o.bar = o.a.shownCounter(items, time.Now())
 	return o.bar
 }
 

@@ -108,7 +108,7 @@ func (a *app) runCopy(ctx context.Context, opts *copyOptions, args []string) err
 			// lines in a log with RESTIC_PROGRESS_FPS), then the final line
 			Progress: func(_ *model.Snapshot, done, total int) {
 				if done == 0 && a.opts.verbosity() >= 1 { // (also with --json, as restic)
-					bar = newProgressCounter(a, "packs copied")
+					bar = newProgressCounter(a, "packs copied", time.Now())
 				}
 				bar.update(done, total)
 			},

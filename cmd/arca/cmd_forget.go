@@ -269,10 +269,7 @@ func (a *app) runForget(ctx context.Context, opts forgetOptions, args []string) 
 	total := 0
 	fopts.Removing = func(n int) {
 		total = n
-		if !a.opts.JSON && a.opts.verbosity() >= 1 {
-			bar = newProgressCounter(a, "files deleted")
-			bar.start = start
-		}
+		bar = a.shownCounter("files deleted", start)
 		bar.update(0, total)
 	}
 	fopts.Removed = func(id model.ID, err error) {

@@ -192,10 +192,7 @@ func (a *app) pruneError(err error) error {
 
 // counterLine renders the final line of one of restic's progress counters.
 func counterLine(c prune.Counter) string {
-	if c.Total == 0 {
-		return fmt.Sprintf("[%s]          %d %s", formatDuration(c.Elapsed), c.Done, c.Name)
-	}
-	return fmt.Sprintf("[%s] %s  %d / %d %s", formatDuration(c.Elapsed), formatPercent(c.Done, c.Total), c.Done, c.Total, c.Name)
+	return counterText(c.Elapsed, c.Done, c.Total, c.Name)
 }
 
 // counterView shows the counters prune reports by name as restic's: a
@@ -208,13 +205,8 @@ type counterView struct {
 }
 
 func (v *counterView) progress(c prune.Counter) {
-	if v.a.opts.JSON || v.a.opts.verbosity() < 1 {
-		return
-	}
 	if v.cur == nil || v.cur.items != c.Name {
-		v.cur = newProgressCounter(v.a, c.Name)
-		v.cur.start = time.Now().Add(-c.Elapsed)
-		v.cur.lastDraw = v.cur.start
+		v.cur = v.a.shownCounter(c.Name, time.Now().Add(-c.Elapsed))
 	}
 	v.cur.update(int(c.Done), int(c.Total))
 }

@@ -298,7 +298,7 @@ func (o *globalOptions) extendedOptions() (map[string]string, error) {
 // Commands call its operations, which take their own locks; the caller
 // must Close it.
 func (a *app) openEngineRepo(ctx context.Context) (*engine.Repository, error) {
-	return a.openEngine(ctx, true)
+	return a.openEngine(ctx, true, a.newIndexCounter(false))
 }
 
 // openKeyEngine is openEngineRepo for the key commands: they search the
@@ -306,13 +306,13 @@ func (a *app) openEngineRepo(ctx context.Context) (*engine.Repository, error) {
 // (see engine.Options.KnownPassword), because which key opens the
 // repository is what they show and change.
 func (a *app) openKeyEngine(ctx context.Context) (*engine.Repository, error) {
-	return a.openEngine(ctx, false)
+	return a.openEngine(ctx, false, a.newIndexCounter(false))
 }
 
 // openEngine opens the repository from the global options as the engine's
 // Repository; with recall, the key the cache remembers is derived while
-// it connects.
-func (a *app) openEngine(ctx context.Context, recall bool) (*engine.Repository, error) {
+// it connects. index shows the loading of its index (nil: nothing).
+func (a *app) openEngine(ctx context.Context, recall bool, index *indexCounter) (*engine.Repository, error) {
 	lockOpts, err := a.lockOptions()
 	if err != nil {
 		return nil, err
@@ -358,7 +358,7 @@ func (a *app) openEngine(ctx context.Context, recall bool) (*engine.Repository, 
 		CacheDir:      a.opts.CacheDir,
 		NoCache:       a.opts.NoCache,
 		Compression:   comp,
-		IndexProgress: a.takeIndexCounter().hook(),
+		IndexProgress: index.hook(),
 	})
 	if err != nil {
 		return nil, connectError(err)
@@ -381,17 +381,6 @@ func (a *app) reportOpened(r *repo.Repository) {
 		extra = ", compression level " + a.opts.Compression
 	}
 	a.printTerminal("repository %s opened (version %d%s)\n", r.Config().ID[:8], r.Config().Version, extra)
-}
-
-// takeIndexCounter returns the counter a command prepared for the
-// repository it opens (a.indexCounter), or a fresh one.
-func (a *app) takeIndexCounter() *indexCounter {
-	ic := a.indexCounter
-	a.indexCounter = nil
-	if ic == nil {
-		ic = a.newIndexCounter(false)
-	}
-	return ic
 }
 
 // retryPassword returns the policy for a password that failed: as

@@ -27,22 +27,37 @@ type progressCounter struct {
 	lastPlain   string
 }
 
-func newProgressCounter(a *app, items string) *progressCounter {
-	// the first line comes after one interval, as restic's first tick
-	now := time.Now()
-	c := &progressCounter{a: a, items: items, start: now, lastDraw: now, terminal: a.stdoutIsTerminal()}
+// newProgressCounter returns a counter of items that started at start;
+// its first line comes one interval later, as restic's first tick.
+func newProgressCounter(a *app, items string, start time.Time) *progressCounter {
+	c := &progressCounter{a: a, items: items, start: start, lastDraw: start, terminal: a.stdoutIsTerminal()}
 	var fpsSet bool
 	c.interval, fpsSet = progressInterval()
 	c.plain = !c.terminal && fpsSet
 	return c
 }
 
-func (c *progressCounter) line() string {
-	d := formatDuration(time.Since(c.start))
-	if c.total == 0 {
-		return fmt.Sprintf("[%s]          %d %s", d, c.done, c.items)
+// shownCounter is newProgressCounter where restic shows its counters:
+// nil with --quiet or --json.
+func (a *app) shownCounter(items string, start time.Time) *progressCounter {
+	if a.opts.JSON || a.opts.verbosity() < 1 {
+		return nil
 	}
-	return fmt.Sprintf("[%s] %s  %d / %d %s", d, formatPercent(uint64(c.done), uint64(c.total)), c.done, c.total, c.items)
+	return newProgressCounter(a, items, start)
+}
+
+func (c *progressCounter) line() string {
+	return counterText(time.Since(c.start), uint64(c.done), uint64(c.total), c.items)
+}
+
+// counterText is a counter's line: "[0:01] 50.00%  1 / 2 snapshots", or
+// "[0:01]          1 snapshots" when there is no total.
+func counterText(elapsed time.Duration, done, total uint64, items string) string {
+	d := formatDuration(elapsed)
+	if total == 0 {
+		return fmt.Sprintf("[%s]          %d %s", d, done, items)
+	}
+	return fmt.Sprintf("[%s] %s  %d / %d %s", d, formatPercent(done, total), done, total, items)
 }
 
 // update records progress and redraws the status line on a terminal.
@@ -131,9 +146,8 @@ func (ic *indexCounter) progress(done, total int) {
 	ic.mu.Lock()
 	defer ic.mu.Unlock()
 	if ic.c == nil {
-		ic.c = newProgressCounter(ic.a, "index files loaded")
+		ic.c = newProgressCounter(ic.a, "index files loaded", time.Now())
 		ic.c.terminal = !ic.hold // a held counter only counts
-		ic.c.plain = false
 	}
 	ic.c.update(done, total)
 	if done == total {

@@ -17,7 +17,7 @@ func TestCounterLinesForLogs(t *testing.T) {
 	count := func(fps string) []string {
 		t.Setenv("RESTIC_PROGRESS_FPS", fps)
 		var out bytes.Buffer
-		c := newProgressCounter(newApp(strings.NewReader(""), &out, &out), "packs")
+		c := newProgressCounter(newApp(strings.NewReader(""), &out, &out), "packs", time.Now())
 		c.update(0, 4) // within the first interval: not shown
 		for done := 1; done <= 4; done++ {
 			c.mu.Lock()
