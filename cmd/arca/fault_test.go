@@ -272,14 +272,15 @@ func TestFaultServerKilled(t *testing.T) {
 			r := privateFaultRepo(t, kind, vars)
 			cache := t.TempDir()
 			r.init(t)
-			// enough packs that the rest cannot be stored between the
-			// first one and the kill (with 6 files an SFTP backup once
-			// finished in that moment, in the CI replica of 2026-12-06)
 			src := faultSource(t, 16, 2<<20, "killed")
 
-			// killed and left down: retries, then a clear error
+			// killed and left down: retries, then a clear error. The
+			// upload is limited (4 MiB/s, about 8 s for the 32 MiB) so
+			// that the backup cannot end between its first pack and the
+			// kill: unlimited, an SFTP backup did so twice in CI
+			// replicas of 2026-12-06, with 6 files and with 16
 			env := append([]string{"ARCA_RETRY_MAX_ELAPSED=3s"}, slowBackupEnv...)
-			run := r.startArca(t, cache, env, "backup", "--no-scan", src)
+			run := r.startArca(t, cache, env, "--limit-upload", "4096", "backup", "--no-scan", src)
 			if !r.waitForPacks(t, run, 1) {
 				t.Fatalf("the backup ended before the server could be killed: exit %d\n%s", run.code, run.stderr.String())
 			}
