@@ -116,7 +116,7 @@ func (r *Repository) LoadBlob(ctx context.Context, t model.BlobType, id model.ID
 	h := model.BlobHandle{ID: id, Type: t}
 	copies := r.idx.Lookup(h)
 	if len(copies) == 0 {
-		return nil, fmt.Errorf("%v not found in the index", h)
+		return nil, fmt.Errorf("id %v not found in repository", id) // restic's words
 	}
 	var lastErr error
 	for _, pb := range copies {
@@ -131,7 +131,7 @@ func (r *Repository) LoadBlob(ctx context.Context, t model.BlobType, id model.ID
 
 func (r *Repository) loadPackedBlob(ctx context.Context, pb model.PackedBlob, buf []byte) ([]byte, error) {
 	return loadStored(ctx, r, pb, func(stored []byte) ([]byte, error) {
-		return pack.DecodeBlob(r.cipher, r.dec, pb.Blob, stored, buf)
+		return pack.DecodeBlob(r.cipher, r.dec, pb, stored, buf)
 	})
 }
 
@@ -162,7 +162,7 @@ func loadStored[T any](ctx context.Context, r *Repository, pb model.PackedBlob, 
 		}
 		out, err := decode(stored)
 		if err != nil {
-			return none, damaged(fmt.Errorf("pack %s: %w", pb.PackID, err))
+			return none, damaged(err) // it names the blob and the pack
 		}
 		return out, nil
 	}
@@ -173,8 +173,9 @@ func loadStored[T any](ctx context.Context, r *Repository, pb model.PackedBlob, 
 	return out, err
 }
 
-// DecodeBlob decrypts, decompresses and verifies one stored blob.
-func (r *Repository) DecodeBlob(b model.Blob, stored, buf []byte) ([]byte, error) {
+// DecodeBlob decrypts, decompresses and verifies one blob stored in pack
+// b.PackID (see pack.DecodeBlob).
+func (r *Repository) DecodeBlob(b model.PackedBlob, stored, buf []byte) ([]byte, error) {
 	return pack.DecodeBlob(r.cipher, r.dec, b, stored, buf)
 }
 
@@ -185,13 +186,14 @@ func (r *Repository) DecodeBlob(b model.Blob, stored, buf []byte) ([]byte, error
 const streamTreesFrom = 1 << 20
 
 // TreeLoadError is LoadTree's error when the tree's blob could not be
-// read: Err is what LoadBlob gave.
+// read: Err is what LoadBlob gave. Its text is Err's, which names the
+// blob, as restic's commands print it.
 type TreeLoadError struct {
 	ID  model.ID
 	Err error
 }
 
-func (e *TreeLoadError) Error() string { return fmt.Sprintf("load tree %s: %v", e.ID.Str(), e.Err) }
+func (e *TreeLoadError) Error() string { return e.Err.Error() }
 func (e *TreeLoadError) Unwrap() error { return e.Err }
 
 // LoadTree loads and decodes a tree blob. A blob that cannot be read gives
@@ -318,7 +320,7 @@ func (r *Repository) loadTreeStreamed(ctx context.Context, copies []model.Packed
 	for _, pb := range copies {
 		var t *model.Tree
 		t, err = loadStored(ctx, r, pb, func(stored []byte) (*model.Tree, error) {
-			return r.decodeTreeStream(pb.Blob, stored)
+			return r.decodeTreeStream(pb, stored)
 		})
 		if err == nil {
 			return t, nil
@@ -331,31 +333,31 @@ func (r *Repository) loadTreeStreamed(ctx context.Context, copies []model.Packed
 // as it decompresses them, checking the plaintext's length and hash as
 // pack.DecodeBlob does. A blob that is intact but not in the shape
 // model.DecodeTreeStream reads gives neither a tree nor an error.
-func (r *Repository) decodeTreeStream(b model.Blob, stored []byte) (*model.Tree, error) {
+func (r *Repository) decodeTreeStream(b model.PackedBlob, stored []byte) (*model.Tree, error) {
 	plain, err := pack.OpenBlob(r.cipher, b, stored)
 	if err != nil {
 		return nil, err
 	}
 	zr, err := zstd.NewReader(bytes.NewReader(plain), zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
 	if err != nil {
-		return nil, fmt.Errorf("decompress blob %v: %w", b.BlobHandle, err)
+		return nil, pack.DecompressError(b, err)
 	}
 	defer zr.Close()
 	h := &hashingReader{r: zr, h: sha256.New()}
 	t, err := model.DecodeTreeStream(h)
 	if err != nil && !errors.Is(err, model.ErrTreeNotStreamable) {
-		return nil, fmt.Errorf("decompress blob %v: %w", b.BlobHandle, err)
+		return nil, pack.DecompressError(b, err)
 	}
 	// the plaintext is checked also when it was not streamable: a damaged
 	// blob is reported as one, and not handed to the fallback
 	if _, err := io.Copy(io.Discard, h); err != nil {
-		return nil, fmt.Errorf("decompress blob %v: %w", b.BlobHandle, err)
+		return nil, pack.DecompressError(b, err)
 	}
 	if uint(h.n) != b.UncompressedLength {
-		return nil, fmt.Errorf("decompress blob %v: got %d bytes, want %d", b.BlobHandle, h.n, b.UncompressedLength)
+		return nil, pack.DecompressError(b, fmt.Errorf("got %d bytes, want %d", h.n, b.UncompressedLength))
 	}
-	if model.ID(h.h.Sum(nil)) != b.ID {
-		return nil, fmt.Errorf("blob %v: %w", b.BlobHandle, pack.ErrBlobHash)
+	if got := model.ID(h.h.Sum(nil)); got != b.ID {
+		return nil, &pack.HashError{Blob: b, Got: got}
 	}
 	return t, nil // nil when not streamable
 }

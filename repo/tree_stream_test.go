@@ -84,7 +84,7 @@ func TestLoadLargeTree(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				return r.decodeTreeStream(pb.Blob, stored)
+				return r.decodeTreeStream(pb, stored)
 			}
 			if tree, err := stream(plainID); err != nil || tree == nil || len(tree.Nodes) != len(plain) {
 				t.Errorf("plain tree streamed: %v", err)

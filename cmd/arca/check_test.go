@@ -58,12 +58,10 @@ var checkProblemKinds = []struct {
 	re   *regexp.Regexp
 	kind string
 }{
-	{regexp.MustCompile(`^(pack [0-9a-f]{64} contains \d+ errors): .*$`), "$1"},
 	{regexp.MustCompile(`^error: (error loading index [0-9a-f]{64}): .*(invalid data returned|does not match its name).*$`), "$1: damaged"},
 	{regexp.MustCompile(`^error: (Error loading snapshot [0-9a-f]{8}: )?(failed to load snapshot [0-9a-f]{8}): .*(invalid data returned|does not match its name).*$`), "$1$2: damaged"},
 	{regexp.MustCompile(`^download error: .*file is too short$`), "download error: too short"},
 	{regexp.MustCompile(`^(removing invalid index [0-9a-f]{64}): .*(invalid data returned|does not match its name).*$`), "$1: damaged"},
-	{regexp.MustCompile(`^  .*decrypt.*blob <(tree|data)/([0-9a-f]{8})>.*ciphertext verification failed$`), "  $1 $2 undecryptable"},
 	{regexp.MustCompile(`^  .*<data/([0-9a-f]{10})>.*no such file or directory$`), "  pack $1 missing"},
 	{regexp.MustCompile(`^  load <tree/[0-9a-f]{8}> from pack ([0-9a-f]{10})[0-9a-f]{54}: .*no such file or directory$`), "  pack $1 missing"},
 }

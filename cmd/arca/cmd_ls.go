@@ -249,6 +249,9 @@ func (a *app) runLs(ctx context.Context, opts lsOptions, args []string) error {
 			}
 			return p.leaveDir(path)
 		},
+		// directories off the way to the path filters are skipped unseen,
+		// without loading their trees
+		Enter: func(path string, _ *model.Node) bool { return within(path) || approaching(path) },
 	}
 
 	err = e.Read(ctx, func(ctx context.Context, rd *engine.Reader) error {

@@ -197,13 +197,13 @@ func newPackVerifier(c *Checker, gate blobroom.Gate) *packVerifier {
 
 // blob reads the next blob b of the pack from v.rd and verifies it:
 // damage is what is wrong with the blob, err what ends the pack.
-func (v *packVerifier) blob(b model.Blob) (damage, err error) {
-	stored := v.rooms.Stored(b)
+func (v *packVerifier) blob(b model.PackedBlob) (damage, err error) {
+	stored := v.rooms.Stored(b.Blob)
 	if _, err := io.ReadFull(v.rd, stored); err != nil {
 		return nil, &streamError{fmt.Errorf("readFull: %w", err)}
 	}
 	if b.Length <= 16 {
-		return nil, &streamError{fmt.Errorf("invalid blob length %v", b)}
+		return nil, &streamError{fmt.Errorf("invalid blob length %v", b.Blob)}
 	}
 	var dst []byte // an uncompressed blob is decrypted where it was read
 	if b.IsCompressed() {
@@ -285,7 +285,7 @@ func (v *packVerifier) checkOnce(ctx context.Context, id model.ID, size int64, b
 			if err != nil {
 				return err
 			}
-			damage, err := v.blob(b)
+			damage, err := v.blob(model.PackedBlob{Blob: b, PackID: id})
 			leave()
 			if err != nil {
 				return err

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/arca-backup/arca/crypto"
@@ -84,32 +86,46 @@ func TestDecodeBlob(t *testing.T) {
 	enc, _ := zstd.NewWriter(nil)
 	plain := bytes.Repeat([]byte("restic and arca "), 1000)
 	id := model.Hash(plain)
+	packID := model.Hash([]byte("a pack"))
 
 	stored := key.Seal(nil, plain)
-	b := model.Blob{BlobHandle: model.BlobHandle{ID: id, Type: model.DataBlob}, Length: uint(len(stored))}
+	b := model.PackedBlob{Blob: model.Blob{BlobHandle: model.BlobHandle{ID: id, Type: model.DataBlob}, Length: uint(len(stored))}, PackID: packID}
 	got, err := DecodeBlob(key.Cipher(), dec, b, append([]byte(nil), stored...), nil)
 	if err != nil || !bytes.Equal(got, plain) {
 		t.Fatalf("plain blob: %v", err)
 	}
 
 	cstored := key.Seal(nil, enc.EncodeAll(plain, nil))
-	cb := model.Blob{BlobHandle: b.BlobHandle, Length: uint(len(cstored)), UncompressedLength: uint(len(plain))}
+	cb := b
+	cb.Length, cb.UncompressedLength = uint(len(cstored)), uint(len(plain))
 	got, err = DecodeBlob(key.Cipher(), dec, cb, append([]byte(nil), cstored...), make([]byte, 10))
 	if err != nil || !bytes.Equal(got, plain) {
 		t.Fatalf("compressed blob: %v", err)
 	}
 
+	// the errors name the blob and its pack in restic's words
+	handle := fmt.Sprintf("<data/%s>", id.Str())
 	// a flipped bit fails authentication
 	bad := append([]byte(nil), stored...)
 	bad[40] ^= 1
-	if _, err := DecodeBlob(key.Cipher(), dec, b, bad, nil); !errors.Is(err, crypto.ErrUnauthenticated) {
-		t.Fatalf("flipped bit: got %v", err)
+	_, err = DecodeBlob(key.Cipher(), dec, b, bad, nil)
+	if want := "decrypting blob " + handle + " from pack " + packID.String() + " failed: "; !errors.Is(err, crypto.ErrUnauthenticated) || !strings.HasPrefix(fmt.Sprint(err), want) {
+		t.Fatalf("flipped bit: got %v, want ErrUnauthenticated and %q...", err, want)
+	}
+	// a wrong length fails decompression
+	short := cb
+	short.UncompressedLength--
+	_, err = DecodeBlob(key.Cipher(), dec, short, append([]byte(nil), cstored...), nil)
+	if want := "decompressing blob " + handle + " from pack " + packID.String() + " failed: "; !strings.HasPrefix(fmt.Sprint(err), want) {
+		t.Fatalf("wrong length: got %v, want %q...", err, want)
 	}
 	// a wrong ID fails the hash check
 	wrong := b
 	wrong.ID = model.ID{9}
-	if _, err := DecodeBlob(key.Cipher(), dec, wrong, append([]byte(nil), stored...), nil); !errors.Is(err, ErrBlobHash) {
-		t.Fatalf("wrong id: got %v", err)
+	_, err = DecodeBlob(key.Cipher(), dec, wrong, append([]byte(nil), stored...), nil)
+	want := fmt.Sprintf("read blob <data/%s> from pack %s: wrong data returned, hash is %s", wrong.ID.Str(), packID, id)
+	if !errors.Is(err, ErrBlobHash) || fmt.Sprint(err) != want {
+		t.Fatalf("wrong id: got %v, want ErrBlobHash and %q", err, want)
 	}
 }
 

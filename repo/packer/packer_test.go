@@ -132,7 +132,7 @@ func TestPackerRoundTrip(t *testing.T) {
 				t.Fatalf("blob %d: header %+v, packer %+v", i, b, pk.Blobs[i])
 			}
 			stored := append([]byte(nil), data[b.Offset:b.Offset+b.Length]...)
-			plain, err := pack.DecodeBlob(key.Cipher(), dec, b, stored, nil)
+			plain, err := pack.DecodeBlob(key.Cipher(), dec, model.PackedBlob{Blob: b}, stored, nil)
 			if err != nil {
 				t.Fatalf("blob %d: %v", i, err)
 			}

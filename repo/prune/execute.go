@@ -238,9 +238,9 @@ func copyBlobs(ctx context.Context, r *repo.Repository, w *repo.Writer, id model
 			toDecode = scratch
 		}
 		// decoding checks the blob's MAC and hash
-		plain, err = r.DecodeBlob(b, toDecode, plain[:0])
+		plain, err = r.DecodeBlob(model.PackedBlob{Blob: b, PackID: id}, toDecode, plain[:0])
 		if err != nil {
-			return fmt.Errorf("pack %s: blob %v: %w", id.Str(), b.BlobHandle, err)
+			return err // it names the blob and the pack
 		}
 		if asStored {
 			_, err = w.SaveStoredBlob(ctx, b.Type, b.ID, stored, int(b.UncompressedLength))

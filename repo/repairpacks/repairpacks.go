@@ -22,7 +22,6 @@ import (
 	"time"
 
 	"github.com/arca-backup/arca/backend"
-	"github.com/arca-backup/arca/crypto"
 	"github.com/arca-backup/arca/repo"
 	"github.com/arca-backup/arca/repo/model"
 	"github.com/arca-backup/arca/repo/prune"
@@ -296,9 +295,8 @@ func (s *salvager) salvagePart(ctx context.Context, pack model.ID, part []model.
 	}
 	for _, b := range part {
 		stored := buf[b.Offset-start : end(b)-start]
-		plain, derr := s.r.DecodeBlob(b, stored, nil)
+		plain, derr := s.r.DecodeBlob(model.PackedBlob{Blob: b, PackID: pack}, stored, nil)
 		if derr != nil {
-			derr = blobError(b.BlobHandle, pack, derr)
 			// a copy elsewhere may be intact
 			if other, err := s.r.LoadBlob(ctx, b.Type, b.ID, nil); err == nil {
 				plain, derr = other, nil
@@ -327,14 +325,6 @@ func (s *salvager) save(ctx context.Context, b model.Blob, plain []byte, readErr
 		return fmt.Errorf("save blob %v: %w", b.BlobHandle, err)
 	}
 	return nil
-}
-
-// blobError words a blob that failed to decode as restic does.
-func blobError(h model.BlobHandle, pack model.ID, err error) error {
-	if errors.Is(err, crypto.ErrUnauthenticated) {
-		return fmt.Errorf("decrypting blob %v from pack %v failed: %w", h, pack, crypto.ErrUnauthenticated)
-	}
-	return fmt.Errorf("read blob %v from pack %v: %w", h, pack, err)
 }
 
 func sortByOffset(blobs []model.Blob) {

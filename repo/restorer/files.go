@@ -334,9 +334,8 @@ func (fr *fileRestorer) restoreBlob(ctx context.Context, packID model.ID, t *blo
 	if t.blob.IsCompressed() {
 		dst = rooms.Plain()
 	}
-	out, err := fr.res.repo.DecodeBlob(t.blob, stored, dst)
+	out, err := fr.res.repo.DecodeBlob(model.PackedBlob{Blob: t.blob, PackID: packID}, stored, dst)
 	if err != nil {
-		err = fmt.Errorf("pack %s: %w", packID, err)
 		out = nil
 		// another copy of the blob may be intact
 		if alt, aerr := fr.res.repo.LoadBlob(ctx, model.DataBlob, t.blob.ID, nil); aerr == nil {

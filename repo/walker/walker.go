@@ -1,6 +1,8 @@
 // Package walker walks the trees of a snapshot depth first, in the order
 // the nodes are stored (sorted by name), calling a visitor for every node.
 // The visitor can skip a directory's subtree or the rest of a directory.
+// As in restic, a directory is visited once its tree has loaded: one whose
+// tree does not load is reported as an error instead.
 //
 // Walking is sequential from the visitor's point of view, but trees are
 // loaded ahead of it: when the walk enters a directory, the subtrees of the
@@ -32,16 +34,22 @@ const DefaultPrefetch = 8
 type Visitor struct {
 	// Node is called first for the root with node == nil and path "/"
 	// (returning ErrSkipNode then ends the walk at once), then for every
-	// node in depth-first order. parent is the ID of the tree holding the
-	// node (for the root: the root tree's ID); path is slash-separated and
-	// starts with "/" (e.g. "/dir/file"). Errors other than ErrSkipNode
-	// end the walk and are returned by Walk. Required.
+	// node in depth-first order; a directory once its tree has loaded.
+	// parent is the ID of the tree holding the node (for the root: the
+	// root tree's ID); path is slash-separated and starts with "/" (e.g.
+	// "/dir/file"). Errors other than ErrSkipNode end the walk and are
+	// returned by Walk. Required.
 	Node func(parent model.ID, path string, node *model.Node) error
 	// TreeError is called when a tree cannot be loaded: the root (node nil,
-	// path "/") or the subtree of directory node at path. Returning nil or
-	// ErrSkipNode skips that tree and goes on; other errors end the walk.
-	// When TreeError is nil, the walk ends with the load error.
+	// path "/") or the subtree of directory node at path, which Node then
+	// does not see. Returning nil or ErrSkipNode skips that tree and goes
+	// on; other errors end the walk. When TreeError is nil, the walk ends
+	// with the load error.
 	TreeError func(parent model.ID, path string, node *model.Node, err error) error
+	// Enter, when set, is asked about a directory before its tree is
+	// loaded: false passes the directory by, with neither its tree loaded
+	// nor Node called, as if Node had skipped it unseen.
+	Enter func(path string, node *model.Node) bool
 	// LeaveDir, when set, is called after the nodes of a walked directory,
 	// including the root ("/"), have been visited.
 	LeaveDir func(path string) error
@@ -171,11 +179,8 @@ func (s *walkState) walk(prefix string, id model.ID, tree *model.Tree) error {
 			}
 			dirIndex++
 		}
-		if err := s.v.Node(id, p, node); err != nil {
-			if errors.Is(err, ErrSkipNode) {
-				continue
-			}
-			return err
+		if s.v.Enter != nil && !s.v.Enter(p, node) {
+			continue
 		}
 		sub, err := s.w.trees.Load(s.ctx, *node.Subtree)
 		if err != nil {
@@ -183,6 +188,12 @@ func (s *walkState) walk(prefix string, id model.ID, tree *model.Tree) error {
 				return err
 			}
 			continue
+		}
+		if err := s.v.Node(id, p, node); err != nil {
+			if errors.Is(err, ErrSkipNode) {
+				continue
+			}
+			return err
 		}
 		if err := s.walk(p, *node.Subtree, sub); err != nil {
 			return err

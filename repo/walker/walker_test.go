@@ -44,6 +44,22 @@ func (m *memBlobs) LoadBlob(ctx context.Context, t model.BlobType, id model.ID, 
 	return b, nil
 }
 
+// treeAt returns the subtree ID of directory name in tree id.
+func (m *memBlobs) treeAt(t *testing.T, id model.ID, name string) model.ID {
+	t.Helper()
+	tr, err := model.DecodeTree(m.blobs[id])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range tr.Nodes {
+		if n.Name == name && n.Subtree != nil {
+			return *n.Subtree
+		}
+	}
+	t.Fatalf("no directory %q", name)
+	return model.ID{}
+}
+
 // tree describes a directory for makeTree: name -> nil for a file, or a
 // nested tree for a directory.
 type tree map[string]any
@@ -135,8 +151,8 @@ func TestWalkSkip(t *testing.T) {
 	m := newMemBlobs()
 	root := m.makeTree(t, testTree)
 
-	// skipping a directory: its subtree is neither walked nor loaded by
-	// the walk itself (prefetch off), and no LeaveDir for it
+	// skipping a directory: its subtree is not walked, and no LeaveDir
+	// for it
 	w := New(m, Options{Prefetch: -1})
 	got, err := record(w, root, map[string]error{"/a": ErrSkipNode})
 	if err != nil {
@@ -154,6 +170,24 @@ func TestWalkSkip(t *testing.T) {
 	}
 	if slices.Contains(got, "file /c/f2") || !slices.Contains(got, "leave /c") || !slices.Contains(got, "symlink /link") {
 		t.Errorf("skip at file: %q", got)
+	}
+	// a directory Enter passes by is neither loaded (prefetch off) nor
+	// visited, and the walk goes on after it
+	m.loads = map[model.ID]int{}
+	var visited []string
+	err = New(m, Options{Prefetch: -1}).Walk(context.Background(), root, Visitor{
+		Node: func(_ model.ID, p string, n *model.Node) error {
+			visited = append(visited, p)
+			return nil
+		},
+		Enter: func(p string, n *model.Node) bool { return p != "/a" },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	aID := m.treeAt(t, root, "a")
+	if m.loads[aID] != 0 || slices.Contains(visited, "/a") || slices.Contains(visited, "/a/x") || !slices.Contains(visited, "/c/f1") {
+		t.Errorf("passing /a by: loaded %d times, visited %q", m.loads[aID], visited)
 	}
 	// skipping the root walks nothing
 	got, err = record(New(m, Options{}), root, map[string]error{"/": ErrSkipNode})
@@ -222,7 +256,8 @@ func TestWalkTreeErrors(t *testing.T) {
 	if !slices.Equal(reported, []string{"true /c true"}) {
 		t.Errorf("reported %q", reported)
 	}
-	if slices.Contains(got, "/c/f1") || !slices.Contains(got, "/same/deep") {
+	// the directory whose tree did not load is not visited, as in restic
+	if slices.Contains(got, "/c") || slices.Contains(got, "/c/f1") || !slices.Contains(got, "/same/deep") {
 		t.Errorf("walk after damaged tree: %q", got)
 	}
 
