@@ -158,7 +158,7 @@ func loadStored[T any](ctx context.Context, r *Repository, pb model.PackedBlob, 
 			return err
 		})
 		if err != nil {
-			return none, fmt.Errorf("load %v from pack %s: %w", pb.BlobHandle, pb.PackID, err)
+			return none, fmt.Errorf("ReadFull(%v): %w", h, err) // restic's words
 		}
 		out, err := decode(stored)
 		if err != nil {

@@ -63,7 +63,6 @@ var checkProblemKinds = []struct {
 	{regexp.MustCompile(`^download error: .*file is too short$`), "download error: too short"},
 	{regexp.MustCompile(`^(removing invalid index [0-9a-f]{64}): .*(invalid data returned|does not match its name).*$`), "$1: damaged"},
 	{regexp.MustCompile(`^  .*<data/([0-9a-f]{10})>.*no such file or directory$`), "  pack $1 missing"},
-	{regexp.MustCompile(`^  load <tree/[0-9a-f]{8}> from pack ([0-9a-f]{10})[0-9a-f]{54}: .*no such file or directory$`), "  pack $1 missing"},
 }
 
 // checkStderrKinds normalizes stderr to problem kinds, one per line, sorted:

@@ -41,8 +41,12 @@ func TestDamagedSubtreeAsRestic(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustRestic(t, env, "backup", "--host", "h", src)
+	missing := copyDir(t, repoDir) // where the first packs are gone
 	for _, p := range first {
 		damageBlobs(t, p)
+		if err := os.Remove(filepath.Join(missing, strings.TrimPrefix(p, repoDir))); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	r := newInteropRepo(t, repoDir, "pw")
@@ -84,6 +88,18 @@ func TestDamagedSubtreeAsRestic(t *testing.T) {
 	got := r.arca(t, "restore", "latest", "--target", gotTarget)
 	if got.exit != want.exit || !slices.Equal(errLines(got, gotTarget), errLines(want, wantTarget)) || !decrypt.Match(got.stderr) {
 		t.Errorf("restore:\nrestic: exit %d\n%s\narca: exit %d\n%s", want.exit, want.stderr, got.exit, got.stderr)
+	}
+
+	// with the packs gone, the errors are the backend's, as restic words
+	// them ("ReadFull(<data/…>): open …: no such file or directory")
+	r = newInteropRepo(t, missing, "pw")
+	wantTarget, gotTarget = filepath.Join(dir, "restic-out2"), filepath.Join(dir, "arca-out2")
+	want = r.restic(t, "restore", "latest", "--target", wantTarget)
+	got = r.arca(t, "restore", "latest", "--target", gotTarget)
+	norm := strings.NewReplacer(missing, "<repo>")
+	if got.exit != want.exit || norm.Replace(strings.Join(errLines(got, gotTarget), "\n")) != norm.Replace(strings.Join(errLines(want, wantTarget), "\n")) ||
+		!strings.Contains(string(got.stderr), "ReadFull(<data/") {
+		t.Errorf("restore with missing packs:\nrestic: exit %d\n%s\narca: exit %d\n%s", want.exit, want.stderr, got.exit, got.stderr)
 	}
 }
 

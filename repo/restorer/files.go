@@ -309,9 +309,6 @@ func (fr *fileRestorer) restorePart(ctx context.Context, packID model.ID, tasks 
 			continue
 		}
 		out, lerr := fr.res.repo.LoadBlob(ctx, model.DataBlob, t.blob.ID, nil)
-		if lerr != nil {
-			lerr = fmt.Errorf("load pack %s: %w", packID, err)
-		}
 		t.done = true
 		if derr := fr.deliver(ctx, t, out, lerr); derr != nil {
 			return derr
