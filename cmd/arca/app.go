@@ -30,7 +30,12 @@ const timeFormat = "2006-01-02 15:04:05"
 type app struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
-	opts           globalOptions
+	// terminal is standard output when it is a terminal, and status the
+	// status line drawn at its bottom by a counter, which stdout and
+	// stderr clear before they write and draw again after
+	terminal *os.File
+	status   *termStatus
+	opts     globalOptions
 	// features are the feature flags from RESTIC_FEATURES
 	features *feature.Set
 	// password is the password the options give, resolved once
@@ -39,7 +44,13 @@ type app struct {
 }
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer) *app {
-	return &app{stdin: stdin, stdout: serialize(stdout), stderr: serialize(stderr), features: feature.Defaults()}
+	a := &app{stdin: stdin, stdout: serialize(stdout), stderr: serialize(stderr), features: feature.Defaults()}
+	if f, ok := stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		a.terminal = f
+		a.status = newTermStatus(f)
+		a.stdout, a.stderr = a.status.through(a.stdout), a.status.through(a.stderr)
+	}
+	return a
 }
 
 // syncWriter lets several goroutines (progress, lock warnings, a child
@@ -324,7 +335,4 @@ func (a *app) stdinIsTerminal() bool {
 }
 
 // stdoutIsTerminal reports whether standard output is a terminal.
-func (a *app) stdoutIsTerminal() bool {
-	f, ok := a.stdout.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
-}
+func (a *app) stdoutIsTerminal() bool { return a.terminal != nil }

@@ -622,7 +622,7 @@ func (a *app) startBackupReport(ctx context.Context, index *indexCounter) *backu
 	switch {
 	case a.opts.JSON, a.opts.Quiet && !r.fpsSet:
 	case a.stdoutIsTerminal() && !a.opts.Quiet:
-		r.lines = newTermStatus(a.stdout.(*os.File))
+		r.lines = newTermStatus(a.terminal)
 		stdout, stderr := a.stdout, a.stderr
 		a.stdout, a.stderr = r.lines.through(stdout), r.lines.through(stderr)
 		r.restore = func() { a.stdout, a.stderr = stdout, stderr }

@@ -297,7 +297,7 @@ func (o *restoreOutput) write(w io.Writer, line string) {
 
 func (o *restoreOutput) clearStatus() {
 	if o.statusLine {
-		io.WriteString(o.a.stdout, "\r\x1b[K")
+		o.a.status.set(nil)
 		o.statusLine = false
 	}
 }
@@ -432,7 +432,7 @@ func (o *restoreOutput) update(s restorer.State, d time.Duration) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.terminal {
-		io.WriteString(o.a.stdout, "\r"+line+"\x1b[K")
+		o.a.status.set([]string{line})
 		o.statusLine = true
 		return
 	}

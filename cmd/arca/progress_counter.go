@@ -8,8 +8,9 @@ import (
 )
 
 // progressCounter renders restic's simple "[0:01] 50.00%  1 / 2 snapshots"
-// counter: a status line redrawn on a terminal, and the final line when
-// done (on a terminal or not). Where the output is no terminal but
+// counter: a status line redrawn on a terminal (the app's status, which
+// output printed meanwhile clears and draws again below it), and the
+// final line when done (on a terminal or not). Where the output is no terminal but
 // RESTIC_PROGRESS_FPS asks for progress, the lines are printed as they
 // change, as restic does for logs. A nil counter does nothing.
 type progressCounter struct {
@@ -80,7 +81,7 @@ func (c *progressCounter) update(done, total int) {
 		}
 		return
 	}
-	io.WriteString(c.a.stdout, "\r"+line+"\x1b[K")
+	c.a.status.set([]string{line})
 	c.drawn = true
 }
 
@@ -92,7 +93,7 @@ func (c *progressCounter) clear() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.drawn {
-		io.WriteString(c.a.stdout, "\r\x1b[K")
+		c.a.status.set(nil)
 		c.drawn = false
 	}
 }

@@ -25,6 +25,12 @@ func (s *screen) Write(p []byte) (int, error) {
 			s.grow()
 			s.rows[s.row] = ""
 			text = text[4:]
+		case strings.HasPrefix(text, "\x1b[K"): // clear to the end of the row
+			s.grow()
+			if line := []rune(s.rows[s.row]); s.col < len(line) {
+				s.rows[s.row] = string(line[:s.col])
+			}
+			text = text[3:]
 		case strings.HasPrefix(text, "\x1b[1A"):
 			if s.row == 0 {
 				return 0, fmt.Errorf("cursor moved above the first row")
