@@ -30,9 +30,9 @@ const timeFormat = "2006-01-02 15:04:05"
 type app struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
-	// terminal is standard output when it is a terminal, and status the
-	// status line drawn at its bottom by a counter, which stdout and
-	// stderr clear before they write and draw again after
+	// terminal is standard output when it is a terminal. status is the
+	// status line a counter draws at its bottom; stdout and stderr clear
+	// it before each write and draw it again after.
 	terminal *os.File
 	status   *termStatus
 	opts     globalOptions

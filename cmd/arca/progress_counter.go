@@ -10,9 +10,10 @@ import (
 // progressCounter renders restic's simple "[0:01] 50.00%  1 / 2 snapshots"
 // counter: a status line redrawn on a terminal (the app's status, which
 // output printed meanwhile clears and draws again below it), and the
-// final line when done (on a terminal or not). Where the output is no terminal but
-// RESTIC_PROGRESS_FPS asks for progress, the lines are printed as they
-// change, as restic does for logs. A nil counter does nothing.
+// final line when done (on a terminal or not). Where the output is no
+// terminal but RESTIC_PROGRESS_FPS asks for progress, the lines are
+// printed as they change, as restic does for logs. A nil counter does
+// nothing.
 type progressCounter struct {
 	a        *app
 	items    string
