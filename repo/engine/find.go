@@ -230,16 +230,30 @@ func (f *finder) matchAny(p string, match func(pattern, str string) (bool, error
 }
 
 func (f *finder) findPatterns(ctx context.Context, sn *model.Snapshot) error {
+	normalize := func(p string) string {
+		if f.opts.IgnoreCase {
+			return strings.ToLower(p)
+		}
+		return p
+	}
 	return f.w.Walk(ctx, *sn.Tree, walker.Visitor{
 		TreeError: f.treeError(sn),
+		// a directory that neither matches nor may hold a match is passed
+		// by without loading its tree (on a bad pattern, Node reports it)
+		Enter: func(p string, _ *model.Node) bool {
+			norm := normalize(p)
+			found, err := f.matchAny(norm, filter.Match)
+			if err != nil || found {
+				return true
+			}
+			childMay, err := f.matchAny(norm, filter.ChildMatch)
+			return err != nil || childMay
+		},
 		Node: func(_ model.ID, p string, n *model.Node) error {
 			if n == nil {
 				return nil
 			}
-			norm := p
-			if f.opts.IgnoreCase {
-				norm = strings.ToLower(p)
-			}
+			norm := normalize(p)
 			found, err := f.matchAny(norm, filter.Match)
 			if err != nil {
 				return err
