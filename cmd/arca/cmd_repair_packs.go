@@ -62,6 +62,7 @@ func (a *app) runRepairPacks(ctx context.Context, args []string) error {
 	a.opts.JSON = false
 	defer func() { a.opts.JSON = saved }()
 	out := &reportPrinter{a: a}
+	view := &counterView{a: a}
 
 	wopts, err := a.writeOptions()
 	if err != nil {
@@ -94,8 +95,9 @@ func (a *app) runRepairPacks(ctx context.Context, args []string) error {
 			IncompleteIndexEntry: func(pack model.ID) {
 				out.errorf("repairing incomplete index entry for pack %v", pack)
 			},
-			NoBlobs: func(pack model.ID) { out.errorf("no blobs found for pack %v", pack) },
-			Counter: func(c prune.Counter) { out.printf("%s", counterLine(c)) },
+			NoBlobs:  func(pack model.ID) { out.errorf("no blobs found for pack %v", pack) },
+			Progress: view.progress,
+			Counter:  func(c prune.Counter) { view.end(c, func(line string) { out.printf("%s", line) }) },
 			Info: func(level int, msg string) {
 				if a.opts.verbosity() > level {
 					out.printf("%s", msg)

@@ -50,9 +50,13 @@ type Events struct {
 	IncompleteIndexEntry func(pack model.ID)
 	// NoBlobs: neither the index nor the pack's header lists a blob.
 	NoBlobs func(pack model.ID)
-	// Counter reports a finished progress counter: "pack files" (packs
-	// salvaged), then the index rewrite's "indexes processed" and "old
-	// indexes deleted", then "files deleted" (packs removed).
+	// Progress reports a progress counter as it starts and advances (Done
+	// so far); Counter then reports its end. The counters are "pack
+	// files" (packs salvaged), then the index rewrite's "indexes
+	// processed" and "old indexes deleted", then "files deleted" (packs
+	// removed).
+	Progress func(prune.Counter)
+	// Counter reports a finished progress counter.
 	Counter func(prune.Counter)
 	// Info is detail restic shows at -vv (level 2): index files removed.
 	Info func(level int, msg string)
@@ -106,14 +110,17 @@ func Run(ctx context.Context, r *repo.Repository, packs model.IDSet, opts repo.W
 			ev.Stage(s)
 		}
 	}
-	counter := func(name string, done, total int, start time.Time) {
-		if ev.Counter != nil {
-			ev.Counter(prune.Counter{Name: name, Done: uint64(done), Total: uint64(total), Elapsed: time.Since(start)})
+	report := func(to func(prune.Counter), name string, done, total int, start time.Time) {
+		if to != nil {
+			to(prune.Counter{Name: name, Done: uint64(done), Total: uint64(total), Elapsed: time.Since(start)})
 		}
 	}
+	counter := func(name string, done, total int, start time.Time) { report(ev.Counter, name, done, total, start) }
+	progress := func(name string, done, total int, start time.Time) { report(ev.Progress, name, done, total, start) }
 
 	stage(StageSalvage)
 	start := time.Now()
+	progress("pack files", 0, len(packs), start)
 	fromIndex := indexedBlobs(r, packs)
 	fromHeader, err := headerBlobs(ctx, r, packs)
 	if err != nil {
@@ -148,6 +155,7 @@ func Run(ctx context.Context, r *repo.Repository, packs model.IDSet, opts repo.W
 			ev.NoBlobs(id)
 		}
 		done++
+		progress("pack files", done, len(packs), start)
 	}
 	err = w.Flush(ctx)
 	counter("pack files", done, len(packs), start)
@@ -156,7 +164,7 @@ func Run(ctx context.Context, r *repo.Repository, packs model.IDSet, opts repo.W
 	}
 
 	stage(StageRewriteIndex)
-	if err := prune.RewriteIndex(ctx, r, packs, &prune.Events{Counter: ev.Counter, Info: ev.Info}); err != nil {
+	if err := prune.RewriteIndex(ctx, r, packs, &prune.Events{Progress: ev.Progress, Counter: ev.Counter, Info: ev.Info}); err != nil {
 		return err
 	}
 
@@ -164,12 +172,14 @@ func Run(ctx context.Context, r *repo.Repository, packs model.IDSet, opts repo.W
 	stage(StageRemovePacks)
 	start = time.Now()
 	removed := 0
+	progress("files deleted", 0, len(packs), start)
 	for _, id := range sortedIDs(packs) {
 		if ctx.Err() != nil {
 			break
 		}
 		if err := r.Backend().Remove(ctx, backend.Handle{Type: backend.PackFile, Name: id.String()}); err == nil {
 			removed++
+			progress("files deleted", removed, len(packs), start)
 		}
 	}
 	counter("files deleted", removed, len(packs), start)

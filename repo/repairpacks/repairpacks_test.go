@@ -156,7 +156,8 @@ func TestSalvage(t *testing.T) {
 				t.Errorf("failure of blob %v worded %q", id.Str(), err)
 			}
 		},
-		Counter: func(c prune.Counter) { counters = append(counters, fmt.Sprintf("%d/%d %s", c.Done, c.Total, c.Name)) },
+		Progress: func(c prune.Counter) { counters = append(counters, fmt.Sprintf("progress %d/%d %s", c.Done, c.Total, c.Name)) },
+		Counter:  func(c prune.Counter) { counters = append(counters, fmt.Sprintf("%d/%d %s", c.Done, c.Total, c.Name)) },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -165,7 +166,13 @@ func TestSalvage(t *testing.T) {
 		t.Errorf("blobs reported lost: %v, want only %v (the other damaged one has a copy)", failed, lostBlob.ID.Str())
 	}
 	// two index files of newRepo and the salvaged blobs' one
-	wantCounters := []string{"1/1 pack files", "3/3 indexes processed", "3/3 old indexes deleted", "1/1 files deleted"}
+	// each counter reports its start and every step before its end
+	wantCounters := []string{
+		"progress 0/1 pack files", "progress 1/1 pack files", "1/1 pack files",
+		"progress 0/3 indexes processed", "progress 1/3 indexes processed", "progress 2/3 indexes processed", "progress 3/3 indexes processed", "3/3 indexes processed",
+		"progress 0/3 old indexes deleted", "progress 1/3 old indexes deleted", "progress 2/3 old indexes deleted", "progress 3/3 old indexes deleted", "3/3 old indexes deleted",
+		"progress 0/1 files deleted", "progress 1/1 files deleted", "1/1 files deleted",
+	}
 	if !slices.Equal(counters, wantCounters) {
 		t.Errorf("counters %q, want %q", counters, wantCounters)
 	}
