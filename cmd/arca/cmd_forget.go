@@ -233,7 +233,11 @@ func (a *app) runForget(ctx context.Context, opts forgetOptions, args []string) 
 		}
 	}
 
-	e, err := a.openEngineRepo(ctx)
+	var warn func() // prune's, before the index loads for it
+	if opts.prune {
+		warn = a.pruneCacheWarning()
+	}
+	e, err := a.openEngine(ctx, true, a.newIndexCounter(false).first(warn))
 	if err != nil {
 		return err
 	}
@@ -312,7 +316,7 @@ func (a *app) runForget(ctx context.Context, opts forgetOptions, args []string) 
 	}
 	if opts.prune {
 		fopts.Prune = &pruneOpts
-		fopts.PruneEvents = a.pruneEventsWithWarning(pruneOpts.DryRun)
+		fopts.PruneEvents = a.pruneEventsWithWarning(pruneOpts.DryRun, warn)
 	}
 	res, err := e.Forget(ctx, fopts)
 	var ra *forget.RemovesAllError

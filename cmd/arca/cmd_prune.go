@@ -133,7 +133,8 @@ func (a *app) runPrune(ctx context.Context, f pruneFlags) error {
 	if a.opts.NoLock && !f.dryRun {
 		return fatalf("--no-lock is only applicable in combination with --dry-run for prune command")
 	}
-	e, err := a.openEngineRepo(ctx)
+	warn := a.pruneCacheWarning()
+	e, err := a.openEngine(ctx, true, a.newIndexCounter(false).first(warn))
 	if err != nil {
 		return err
 	}
@@ -144,25 +145,34 @@ func (a *app) runPrune(ctx context.Context, f pruneFlags) error {
 		}
 		opts.UnsafeRecovery = true
 	}
-	_, err = e.Prune(ctx, opts, a.pruneEventsWithWarning(opts.DryRun))
+	_, err = e.Prune(ctx, opts, a.pruneEventsWithWarning(opts.DryRun, warn))
 	return a.pruneError(err)
 }
 
-// pruneEventsWithWarning returns pruneEvents that first print restic's
-// warning about a prune without cache, as restic does once the lock is
-// taken.
-func (a *app) pruneEventsWithWarning(dryRun bool) *prune.Events {
-	ev := a.pruneEvents(dryRun)
+// pruneCacheWarning returns what prints restic's warning about a prune
+// without cache, once, at its first call; nil where there is a cache.
+// Restic prints it once the lock is taken, before the index loads: it
+// is called by the index counter's first line and by prune's first event.
+func (a *app) pruneCacheWarning() func() {
 	if !a.opts.NoCache {
-		return ev
+		return nil
 	}
 	var once sync.Once
-	warn := func() {
+	return func() {
 		once.Do(func() {
-			// restic's warning; arca keeps no cache for local
-			// repositories, so it applies only when the user asked for none
+			// arca keeps no cache for local repositories, so the warning
+			// applies only when the user asked for none
 			fmt.Fprintln(a.stdout, "warning: running prune without a cache, this may be very slow!")
 		})
+	}
+}
+
+// pruneEventsWithWarning returns pruneEvents that first call warn (from
+// pruneCacheWarning; nil: nothing to warn about).
+func (a *app) pruneEventsWithWarning(dryRun bool, warn func()) *prune.Events {
+	ev := a.pruneEvents(dryRun)
+	if warn == nil {
+		return ev
 	}
 	step, counter, planned, warning, info := ev.Step, ev.Counter, ev.Planned, ev.Warning, ev.Info
 	ev.Step = func(s prune.StepEvent) { warn(); step(s) }

@@ -184,6 +184,7 @@ func (a *app) runRestore(ctx context.Context, o *restoreOptions, args []string) 
 
 	var res *engine.RestoreResult
 	var verifyStart time.Time
+	var verified *progressCounter // "files verified", on a terminal
 	err = e.Read(ctx, func(ctx context.Context, rd *engine.Reader) error {
 		all, err := rd.Snapshots(ctx, a.warnSnapshotLoad)
 		if err != nil {
@@ -218,11 +219,16 @@ func (a *app) runRestore(ctx context.Context, o *restoreOptions, args []string) 
 					a.printf("verifying files in %s\n", o.target)
 				}
 				verifyStart = time.Now()
+				if a.stdoutIsTerminal() { // restic's counter is for terminals only
+					verified = a.shownCounter("files verified", verifyStart)
+				}
 			},
+			VerifyProgress: func(done, total int) { verified.update(done, total) },
 		})
 		return err
 	})
 	out.clear()
+	verified.finish()
 	if err != nil {
 		return engineError(err)
 	}

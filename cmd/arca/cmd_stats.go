@@ -134,6 +134,10 @@ func (a *app) runStats(c *cobra.Command, modeArg string, filter snapshotFilterOp
 	defer e.Close()
 	var res stats.Result
 	err = e.Read(c.Context(), func(ctx context.Context, rd *engine.Reader) error {
+		// restic loads the index before it says "scanning..."
+		if err := e.LoadIndex(ctx); err != nil {
+			return err
+		}
 		var err error
 		res, err = a.countStats(ctx, rd, mode, filter, args)
 		return err

@@ -122,9 +122,20 @@ type indexCounter struct {
 	a    *app
 	hold bool
 
+	before func() // called before the first line, if set
+
 	mu                     sync.Mutex
 	c                      *progressCounter
 	loaded, released, done bool
+}
+
+// first sets a function called before the counter's first line (a
+// warning restic prints before the index loads) and returns ic.
+func (ic *indexCounter) first(before func()) *indexCounter {
+	if ic != nil {
+		ic.before = before
+	}
+	return ic
 }
 
 // newIndexCounter returns the counter for one repository's index, nil
@@ -148,6 +159,9 @@ func (ic *indexCounter) progress(done, total int) {
 	ic.mu.Lock()
 	defer ic.mu.Unlock()
 	if ic.c == nil {
+		if ic.before != nil {
+			ic.before()
+		}
 		ic.c = newProgressCounter(ic.a, "index files loaded", time.Now())
 		ic.c.terminal = !ic.hold // a held counter only counts
 	}

@@ -122,6 +122,10 @@ type RestoreOptions struct {
 	StatusInterval time.Duration
 	// Verifying, when set, is called before the verification starts.
 	Verifying func()
+	// VerifyProgress, when set, is called with the files verified so far
+	// and the number to verify: 0 first, then after each (one call at a
+	// time).
+	VerifyProgress func(done, total int)
 }
 
 // RestoreStatus is a report of a restore's progress.
@@ -248,7 +252,7 @@ func (rd *Reader) Restore(ctx context.Context, tree model.ID, target string, opt
 		if opts.Verifying != nil {
 			opts.Verifying()
 		}
-		if res.FilesVerified, err = rs.VerifyFiles(ctx, target, nil); err != nil {
+		if res.FilesVerified, err = rs.VerifyFiles(ctx, target, opts.VerifyProgress); err != nil {
 			res.Errors = errCount()
 			return res, err
 		}

@@ -156,8 +156,10 @@ func TestSalvage(t *testing.T) {
 				t.Errorf("failure of blob %v worded %q", id.Str(), err)
 			}
 		},
-		Progress: func(c prune.Counter) { counters = append(counters, fmt.Sprintf("progress %d/%d %s", c.Done, c.Total, c.Name)) },
-		Counter:  func(c prune.Counter) { counters = append(counters, fmt.Sprintf("%d/%d %s", c.Done, c.Total, c.Name)) },
+		Progress: func(c prune.Counter) {
+			counters = append(counters, fmt.Sprintf("progress %d/%d %s", c.Done, c.Total, c.Name))
+		},
+		Counter: func(c prune.Counter) { counters = append(counters, fmt.Sprintf("%d/%d %s", c.Done, c.Total, c.Name)) },
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -614,14 +614,32 @@ func (res *Restorer) verifyFile(ctx context.Context, target string, n *model.Nod
 }
 
 // VerifyFiles reads back every file whose content RestoreTo wrote below
-// dst and checks it against the snapshot. onFile is called after each
-// good file. Errors go through Events.Error; it returns how many files
-// verified.
-func (res *Restorer) VerifyFiles(ctx context.Context, dst string, onFile func()) (int, error) {
+// dst and checks it against the snapshot. progress, when set, is called
+// with 0 and the number of files to verify, then after each good file
+// (one call at a time). Errors go through Events.Error; it returns how
+// many files verified.
+func (res *Restorer) VerifyFiles(ctx context.Context, dst string, progress func(done, total int)) (int, error) {
 	dst, err := filepath.Abs(dst)
 	if err != nil {
 		return 0, err
 	}
+	total := 0
+	res.filesMu.Lock()
+	for _, metadataOnly := range res.files {
+		if !metadataOnly {
+			total++
+		}
+	}
+	res.filesMu.Unlock()
+	var progressMu sync.Mutex
+	onFile := func(done int) {
+		if progress != nil {
+			progressMu.Lock()
+			defer progressMu.Unlock()
+			progress(done, total)
+		}
+	}
+	onFile(0)
 	type job struct {
 		n    *model.Node
 		path string
@@ -651,10 +669,7 @@ func (res *Restorer) VerifyFiles(ctx context.Context, dst string, onFile func())
 					return
 				}
 				if err == nil {
-					checked.Add(1)
-					if onFile != nil {
-						onFile()
-					}
+					onFile(int(checked.Add(1)))
 				}
 			}
 		})
