@@ -25,6 +25,19 @@ func onTerminal(t *testing.T, run func(tty *os.File) int) (rows []string, exit i
 	return rows, exit
 }
 
+// resticOnTerminal runs restic with args and env (on top of
+// resticTestCommandEnv) and standard output on tty; it returns 0, or -1
+// when restic failed.
+func resticOnTerminal(t *testing.T, tty *os.File, args []string, env ...string) int {
+	cmd := exec.Command(resticBin(t), args...)
+	cmd.Env = append(resticTestCommandEnv(t.TempDir(), nil), env...)
+	cmd.Stdout = tty
+	if err := cmd.Run(); err != nil {
+		return -1
+	}
+	return 0
+}
+
 var indexLine = regexp.MustCompile(`^\[\d+:\d\d\] +(.*index files loaded)$`)
 
 // indexLines returns the final "index files loaded" lines without their
@@ -54,7 +67,6 @@ func TestIndexCounterOnTerminal(t *testing.T) {
 	}
 	mustRestic(t, env, "backup", src)
 	mustRestic(t, env, "backup", "--force", src) // (a second index file)
-	bin := resticBin(t)
 	for _, args := range [][]string{
 		{"ls", "latest"},
 		{"restore", "latest", "--target", "TARGET"},
@@ -80,13 +92,7 @@ func TestIndexCounterOnTerminal(t *testing.T) {
 			t.Fatalf("arca %v: exit %d\n%q", args, exit, got)
 		}
 		want, rexit := onTerminal(t, func(tty *os.File) int {
-			cmd := exec.Command(bin, argv()...)
-			cmd.Env = append(resticTestCommandEnv(t.TempDir(), nil), "RESTIC_REPOSITORY="+repo, "RESTIC_PASSWORD=backup-test-pw")
-			cmd.Stdout = tty
-			if err := cmd.Run(); err != nil {
-				return -1
-			}
-			return 0
+			return resticOnTerminal(t, tty, argv(), "RESTIC_REPOSITORY="+repo, "RESTIC_PASSWORD=backup-test-pw")
 		})
 		if rexit != 0 {
 			t.Fatalf("restic %v failed\n%q", args, want)

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -28,7 +27,6 @@ func TestTerminalScreensAsRestic(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustRestic(t, env, "backup", "--host", "h", src)
-	bin := resticBin(t)
 	times := regexp.MustCompile(`\[\d+:\d\d\]|took \d+m?s|in \d+:\d\d`)
 	for _, args := range [][]string{
 		{"restore", "latest", "--target", "TARGET", "--verify"},
@@ -67,13 +65,7 @@ func TestTerminalScreensAsRestic(t *testing.T) {
 			return run(argv, strings.NewReader(""), tty, &stderr)
 		})
 		want := screen(func(argv []string, tty *os.File) int {
-			cmd := exec.Command(bin, argv...)
-			cmd.Env = append(resticTestCommandEnv(t.TempDir(), nil), "RESTIC_PASSWORD=backup-test-pw")
-			cmd.Stdout = tty
-			if err := cmd.Run(); err != nil {
-				return -1
-			}
-			return 0
+			return resticOnTerminal(t, tty, argv, "RESTIC_PASSWORD=backup-test-pw")
 		})
 		if strings.Join(got, "\n") != strings.Join(want, "\n") {
 			t.Errorf("%v on a terminal:\narca:\n%s\nrestic:\n%s", args, strings.Join(got, "\n"), strings.Join(want, "\n"))

@@ -80,8 +80,10 @@ func (e *Events) info(level int, msg string) {
 	}
 }
 
-// counter tracks one progress counter and reports it when done.
-type counter struct {
+// RunningCounter is one progress counter of Events: it reports its start
+// and every step through Progress, and its end through Counter. Other
+// packages that run part of a prune (repair packs) count with it too.
+type RunningCounter struct {
 	e     *Events
 	name  string
 	total uint64
@@ -89,30 +91,34 @@ type counter struct {
 	start time.Time
 }
 
-func (e *Events) counter(name string, total int) *counter {
-	c := &counter{e: e, name: name, total: uint64(total), start: time.Now()}
+// StartCounter starts the counter name of total items and reports it
+// (e may be nil: nothing is reported).
+func (e *Events) StartCounter(name string, total int) *RunningCounter {
+	c := &RunningCounter{e: e, name: name, total: uint64(total), start: time.Now()}
 	c.progress()
 	return c
 }
 
-func (c *counter) add(n int) {
+// Add counts n more items done.
+func (c *RunningCounter) Add(n int) {
 	c.done += uint64(n)
 	c.progress()
 }
 
-func (c *counter) progress() {
+func (c *RunningCounter) progress() {
 	if c.e != nil && c.e.Progress != nil {
 		c.e.Progress(c.state())
 	}
 }
 
-func (c *counter) finish() {
+// Finish reports the counter's end.
+func (c *RunningCounter) Finish() {
 	if c.e != nil && c.e.Counter != nil {
 		c.e.Counter(c.state())
 	}
 }
 
-func (c *counter) state() Counter {
+func (c *RunningCounter) state() Counter {
 	return Counter{Name: c.name, Done: c.done, Total: c.total, Elapsed: time.Since(c.start)}
 }
 

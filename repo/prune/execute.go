@@ -153,7 +153,7 @@ func (p *Plan) repackPacks(ctx context.Context, r *repo.Repository, ev *Events) 
 	if err != nil {
 		return err
 	}
-	bar := ev.counter("packs repacked", len(packs))
+	bar := ev.StartCounter("packs repacked", len(packs))
 	var mu sync.Mutex // guards p.keep, bar and checkpoints
 	claim := func(h model.BlobHandle) bool {
 		mu.Lock()
@@ -170,7 +170,7 @@ func (p *Plan) repackPacks(ctx context.Context, r *repo.Repository, ev *Events) 
 			return err
 		}
 		mu.Lock()
-		bar.add(1)
+		bar.Add(1)
 		ev.checkpoint(CheckpointPackRepacked)
 		mu.Unlock()
 		return nil
@@ -180,7 +180,7 @@ func (p *Plan) repackPacks(ctx context.Context, r *repo.Repository, ev *Events) 
 	} else {
 		_ = w.Flush(ctx)
 	}
-	bar.finish()
+	bar.Finish()
 	if err != nil {
 		return fmt.Errorf("repack: %w", err)
 	}
@@ -274,7 +274,7 @@ func rewriteIndex(ctx context.Context, r *repo.Repository, exclude model.IDSet, 
 	}); err != nil {
 		return fmt.Errorf("list index files: %w", err)
 	}
-	bar := ev.counter("indexes processed", len(ids))
+	bar := ev.StartCounter("indexes processed", len(ids))
 	seen := make(map[model.ID]struct{}) // hashes of pack entries already kept
 	obsolete := make(model.IDSet)
 	var keepPacks []index.PackJSON
@@ -312,29 +312,29 @@ func rewriteIndex(ctx context.Context, r *repo.Repository, exclude model.IDSet, 
 				keepPacks = append(keepPacks, pj)
 			}
 		}
-		bar.add(1)
+		bar.Add(1)
 		return nil
 	})
 	if err != nil {
-		bar.finish()
+		bar.Finish()
 		return fmt.Errorf("failed to rewrite indexes: %w", err)
 	}
 	err = saveIndexFiles(ctx, r, keepPacks)
-	bar.finish()
+	bar.Finish()
 	if err != nil {
 		return fmt.Errorf("failed to rewrite indexes: %w", err)
 	}
 	ev.checkpoint(CheckpointIndexWritten)
 
-	bar = ev.counter("old indexes deleted", len(obsolete))
-	defer bar.finish()
+	bar = ev.StartCounter("old indexes deleted", len(obsolete))
+	defer bar.Finish()
 	err = removeParallel(ctx, r, backend.IndexFile, obsolete, func(id model.ID, err error) error {
 		if err != nil {
 			ev.info(2, fmt.Sprintf("failed to remove index %v: %v", id, err))
 			return err
 		}
 		ev.info(2, fmt.Sprintf("removed index %v", id))
-		bar.add(1)
+		bar.Add(1)
 		return nil
 	})
 	if err != nil {
@@ -409,14 +409,14 @@ func saveFallbackIndex(ctx context.Context, r *repo.Repository, exclude model.ID
 		}
 		return true
 	})
-	bar := ev.counter("packs processed", len(byPack))
-	defer bar.finish()
+	bar := ev.StartCounter("packs processed", len(byPack))
+	defer bar.Finish()
 	packs := make([]index.PackJSON, 0, len(byPack))
 	for _, id := range sortedIDs(idSetOfBlobs(byPack)) {
 		blobs := byPack[id]
 		sort.Slice(blobs, func(i, j int) bool { return blobs[i].Offset < blobs[j].Offset })
 		packs = append(packs, index.PackJSON{ID: id, Blobs: blobs})
-		bar.add(1)
+		bar.Add(1)
 	}
 	if err := saveIndexFiles(ctx, r, packs); err != nil {
 		return fmt.Errorf("save index: %w", err)
@@ -435,8 +435,8 @@ func idSetOfBlobs(m map[model.ID][]index.BlobJSON) model.IDSet {
 // deleteFiles removes files in parallel, reporting a "files deleted"
 // counter. With ignoreErrors, failures are warnings only.
 func deleteFiles(ctx context.Context, r *repo.Repository, t backend.FileType, ids model.IDSet, ignoreErrors bool, ev *Events, checkpoint string) error {
-	bar := ev.counter("files deleted", len(ids))
-	defer bar.finish()
+	bar := ev.StartCounter("files deleted", len(ids))
+	defer bar.Finish()
 	return removeParallel(ctx, r, t, ids, func(id model.ID, err error) error {
 		if err != nil {
 			ev.warn(fmt.Sprintf("unable to remove %v/%v from the repository", t, id))
@@ -446,7 +446,7 @@ func deleteFiles(ctx context.Context, r *repo.Repository, t backend.FileType, id
 		} else {
 			ev.info(2, fmt.Sprintf("removed %v/%v", t, id))
 		}
-		bar.add(1)
+		bar.Add(1)
 		if checkpoint != "" {
 			ev.checkpoint(checkpoint)
 		}

@@ -328,7 +328,7 @@ func (p *Plan) decide(ctx context.Context, packs map[model.ID]*packInfo, ev *Eve
 	target := p.targetPackSize(packs)
 	var candidates, small []candidate
 
-	bar := ev.counter("packs processed", len(packs))
+	bar := ev.StartCounter("packs processed", len(packs))
 	var sizeErr error
 	err := p.r.List(ctx, backend.PackFile, func(id model.ID, size int64) error {
 		ip, ok := packs[id]
@@ -373,10 +373,10 @@ func (p *Plan) decide(ctx context.Context, packs map[model.ID]*packInfo, ev *Eve
 			candidates = append(candidates, candidate{id: id, packInfo: *ip, mustCompress: mustCompress})
 		}
 		delete(packs, id)
-		bar.add(1)
+		bar.Add(1)
 		return nil
 	})
-	bar.finish()
+	bar.Finish()
 	if sizeErr != nil {
 		return sizeErr
 	}

@@ -31,8 +31,8 @@ func findUsedBlobs(ctx context.Context, r *repo.Repository, opts *Options, ev *E
 		roots = append(roots, *sn.Tree)
 	}
 	ev.step(StepFindUsed, len(roots))
-	bar := ev.counter("snapshots", len(roots))
-	defer bar.finish()
+	bar := ev.StartCounter("snapshots", len(roots))
+	defer bar.Finish()
 
 	f := &usedFinder{
 		trees: walker.NewTreeLoader(r, walker.LoaderOptions{CacheBytes: -1}),
@@ -42,7 +42,7 @@ func findUsedBlobs(ctx context.Context, r *repo.Repository, opts *Options, ev *E
 		if err := f.walk(ctx, root); err != nil {
 			return nil, fmt.Errorf("failed finding blobs: %v", err)
 		}
-		bar.add(1)
+		bar.Add(1)
 	}
 	return f.used, nil
 }

@@ -19,7 +19,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"time"
 
 	"github.com/arca-backup/arca/backend"
 	"github.com/arca-backup/arca/repo"
@@ -110,35 +109,53 @@ func Run(ctx context.Context, r *repo.Repository, packs model.IDSet, opts repo.W
 			ev.Stage(s)
 		}
 	}
-	report := func(to func(prune.Counter), name string, done, total int, start time.Time) {
-		if to != nil {
-			to(prune.Counter{Name: name, Done: uint64(done), Total: uint64(total), Elapsed: time.Since(start)})
-		}
-	}
-	counter := func(name string, done, total int, start time.Time) { report(ev.Counter, name, done, total, start) }
-	progress := func(name string, done, total int, start time.Time) { report(ev.Progress, name, done, total, start) }
+	counters := &prune.Events{Progress: ev.Progress, Counter: ev.Counter, Info: ev.Info}
 
 	stage(StageSalvage)
-	start := time.Now()
-	progress("pack files", 0, len(packs), start)
+	salvaged := counters.StartCounter("pack files", len(packs))
+	err := salvageAll(ctx, r, packs, opts, ev, salvaged)
+	salvaged.Finish()
+	if err != nil {
+		return err
+	}
+
+	stage(StageRewriteIndex)
+	if err := prune.RewriteIndex(ctx, r, packs, counters); err != nil {
+		return err
+	}
+
+	// a pack that cannot be deleted now is left for prune, as restic does
+	stage(StageRemovePacks)
+	removed := counters.StartCounter("files deleted", len(packs))
+	defer removed.Finish()
+	for _, id := range sortedIDs(packs) {
+		if ctx.Err() != nil {
+			break
+		}
+		if err := r.Backend().Remove(ctx, backend.Handle{Type: backend.PackFile, Name: id.String()}); err == nil {
+			removed.Add(1)
+		}
+	}
+	return ctx.Err()
+}
+
+// salvageAll saves the intact blobs of packs in new packs, counting each
+// pack in bar once its blobs are handled.
+func salvageAll(ctx context.Context, r *repo.Repository, packs model.IDSet, opts repo.WriteOptions, ev Events, bar *prune.RunningCounter) error {
 	fromIndex := indexedBlobs(r, packs)
 	fromHeader, err := headerBlobs(ctx, r, packs)
 	if err != nil {
-		counter("pack files", 0, len(packs), start)
 		return err
 	}
 	opts.StoreDuplicates = true
 	w, err := r.NewWriter(ctx, opts)
 	if err != nil {
-		counter("pack files", 0, len(packs), start)
 		return err
 	}
 	s := &salvager{r: r, w: w, ev: ev}
-	done := 0
 	for _, id := range sortedIDs(fromIndex) {
 		indexed := fromIndex[id]
 		if err := s.salvage(ctx, id, indexed); err != nil {
-			counter("pack files", done, len(packs), start)
 			return err
 		}
 		header, ok := fromHeader[id]
@@ -147,43 +164,18 @@ func Run(ctx context.Context, r *repo.Repository, packs model.IDSet, opts repo.W
 				ev.IncompleteIndexEntry(id)
 			}
 			if err := s.salvage(ctx, id, header); err != nil {
-				counter("pack files", done, len(packs), start)
 				return err
 			}
 		}
 		if len(indexed) == 0 && len(header) == 0 && ev.NoBlobs != nil {
 			ev.NoBlobs(id)
 		}
-		done++
-		progress("pack files", done, len(packs), start)
+		bar.Add(1)
 	}
-	err = w.Flush(ctx)
-	counter("pack files", done, len(packs), start)
-	if err != nil {
+	if err := w.Flush(ctx); err != nil {
 		return fmt.Errorf("save salvaged blobs: %w", err)
 	}
-
-	stage(StageRewriteIndex)
-	if err := prune.RewriteIndex(ctx, r, packs, &prune.Events{Progress: ev.Progress, Counter: ev.Counter, Info: ev.Info}); err != nil {
-		return err
-	}
-
-	// a pack that cannot be deleted now is left for prune, as restic does
-	stage(StageRemovePacks)
-	start = time.Now()
-	removed := 0
-	progress("files deleted", 0, len(packs), start)
-	for _, id := range sortedIDs(packs) {
-		if ctx.Err() != nil {
-			break
-		}
-		if err := r.Backend().Remove(ctx, backend.Handle{Type: backend.PackFile, Name: id.String()}); err == nil {
-			removed++
-			progress("files deleted", removed, len(packs), start)
-		}
-	}
-	counter("files deleted", removed, len(packs), start)
-	return ctx.Err()
+	return nil
 }
 
 // indexedBlobs returns the blobs the index lists for each of packs that
